@@ -1,0 +1,34 @@
+//! Per-partition log settings, named after the Kafka topic configs they implement.
+
+/// Settings of one partition's log. Defaults are Kafka's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll to a new segment beyond this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll a non-empty segment older than this, so time retention can apply.
+    pub segment_ms: i64,
+    /// `retention.ms`: delete segments whose newest record is older; -1 keeps forever.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete oldest segments while the partition is larger; -1 is unbounded.
+    pub retention_bytes: i64,
+    /// `max.message.bytes`: the largest record batch accepted.
+    pub max_message_bytes: usize,
+    /// `index.interval.bytes`: log bytes between two offset index entries.
+    pub index_interval_bytes: u64,
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches with its own clock.
+    pub log_append_time: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            max_message_bytes: 1024 * 1024 + 12,
+            index_interval_bytes: 4096,
+            log_append_time: false,
+        }
+    }
+}

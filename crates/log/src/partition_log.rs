@@ -1,0 +1,368 @@
+//! The log of one partition: an ordered run of segments, the last one active.
+//!
+//! Durability contract:
+//! - `append` returns once the batch is in the page cache, has its offsets, and is visible to
+//!   readers. It survives a crash of the broker process, not of the machine.
+//! - `sync_point` + an fsync of the returned file + `mark_flushed` make every batch appended
+//!   before `sync_point` durable against a machine crash. The broker runs that fsync outside
+//!   the partition lock and shares one fsync among all produces waiting on it (group commit).
+//! - A failed fsync or failed cleanup poisons the log: every later write is refused with
+//!   `LogError::Poisoned`, because what reached the disk is unknown. An fsync is never retried.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::batch::{self, BatchHeader};
+use crate::config::LogConfig;
+use crate::durable_file::sync_dir;
+use crate::error::LogError;
+use crate::producer_state::{ProducerState, SequenceCheck, snapshot_offsets};
+use crate::recovery::{RecoveryReport, recover};
+use crate::segment::{FileSlice, Segment, file_stem};
+
+/// Leader epoch stamped into every stored batch: one node, one leader, forever epoch 0.
+pub const LEADER_EPOCH: i32 = 0;
+
+/// Where a batch went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Offset after the last record: wait for this to be flushed before acknowledging acks=all.
+    pub next_offset: i64,
+    /// Broker timestamp for LogAppendTime topics, -1 otherwise.
+    pub log_append_time: i64,
+    /// True when the batch was a retry already in the log and nothing was written.
+    pub duplicate: bool,
+}
+
+/// The partition log.
+#[derive(Debug)]
+pub struct PartitionLog {
+    /// The partition directory, `<data>/<topic>-<partition>`.
+    dir: PathBuf,
+    /// Segment, retention and validation settings.
+    config: LogConfig,
+    /// Segments ordered by base offset; the last one receives appends.
+    segments: Vec<Segment>,
+    /// Offset the next append gets (the log end offset).
+    next_offset: i64,
+    /// Every offset below this is known to be on disk.
+    flushed_offset: i64,
+    /// Idempotent producer table.
+    producers: ProducerState,
+    /// Set after a failed fsync or cleanup: the log refuses writes.
+    poisoned: bool,
+}
+
+impl PartitionLog {
+    /// Opens (recovering if needed) or creates the log in `dir`.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        clean_shutdown: bool,
+    ) -> Result<(PartitionLog, RecoveryReport), LogError> {
+        let recovered = recover(dir, &config, clean_shutdown)?;
+        let next_offset = recovered.report.next_offset;
+        let log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments: recovered.segments,
+            next_offset,
+            flushed_offset: next_offset,
+            producers: recovered.producers,
+            poisoned: false,
+        };
+        Ok((log, recovered.report))
+    }
+
+    fn name(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    fn active(&self) -> &Segment {
+        // `recover` guarantees at least one segment and nothing removes the last one.
+        &self.segments[self.segments.len() - 1]
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+
+    /// Validates `batch` (one complete v2 batch as the client sent it), checks idempotence,
+    /// assigns offsets and appends it. See the module doc for what is durable on return.
+    pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned(self.name()));
+        }
+        if batch.len() > self.config.max_message_bytes {
+            return Err(LogError::MessageTooLarge { size: batch.len(), max: self.config.max_message_bytes });
+        }
+        let header = batch::validate(batch)?;
+        if header.is_control() {
+            return Err(LogError::InvalidRecord("clients may not write control batches"));
+        }
+        if header.is_transactional() {
+            return Err(LogError::InvalidRecord("transactions are not supported by this broker"));
+        }
+        if header.has_producer_id()
+            && let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)?
+        {
+            return Ok(AppendResult {
+                base_offset,
+                next_offset: base_offset + header.last_offset_delta as i64 + 1,
+                log_append_time: -1,
+                duplicate: true,
+            });
+        }
+        self.roll_if_needed(batch.len(), now_ms)?;
+        let base_offset = self.next_offset;
+        let rewritten;
+        let (body, log_append_time) = if self.config.log_append_time {
+            rewritten = batch::with_log_append_time(batch, now_ms);
+            (&rewritten[..], now_ms)
+        } else {
+            (batch, -1)
+        };
+        let prefix = batch::stored_prefix(body, base_offset, LEADER_EPOCH);
+        let mut stored = header;
+        stored.base_offset = base_offset;
+        if log_append_time >= 0 {
+            stored.max_timestamp = log_append_time;
+        }
+        let name = file_stem(self.active().base_offset());
+        if let Err(e) = self.active_mut().append(&stored, &prefix, &body[16..]) {
+            // `Segment::append` cut back the partial write; if that failed too, stop writing.
+            if e.kind() != std::io::ErrorKind::StorageFull && e.raw_os_error() != Some(28) {
+                self.poisoned = true;
+            }
+            return Err(LogError::io(format!("append to {name}.log"), e));
+        }
+        self.next_offset = stored.next_offset();
+        self.producers.record(&stored, base_offset);
+        Ok(AppendResult { base_offset, next_offset: self.next_offset, log_append_time, duplicate: false })
+    }
+
+    fn roll_if_needed(&mut self, incoming: usize, now_ms: i64) -> Result<(), LogError> {
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(now_ms.max(0) as u64);
+        let too_big = active.size() + incoming as u64 > self.config.segment_bytes;
+        let too_old = active.age(now).as_millis() as i64 >= self.config.segment_ms;
+        let offsets_full = self.next_offset - active.base_offset() > (u32::MAX / 2) as i64;
+        if too_big || too_old || offsets_full {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment durably and starts a new one at the log end offset.
+    pub fn roll(&mut self) -> Result<(), LogError> {
+        let base = self.next_offset;
+        let result = self
+            .active()
+            .sync_all()
+            .and_then(|_| self.producers.write_snapshot(&self.dir, base))
+            .and_then(|_| Segment::create(&self.dir, base, self.config.index_interval_bytes))
+            .and_then(|segment| sync_dir(&self.dir).map(|_| segment));
+        match result {
+            Ok(segment) => {
+                self.flushed_offset = self.flushed_offset.max(base);
+                self.segments.push(segment);
+                self.remove_old_snapshots();
+                Ok(())
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(LogError::io(format!("roll {} to a new segment at {base}", self.name()), e))
+            }
+        }
+    }
+
+    fn remove_old_snapshots(&self) {
+        if let Ok(mut offsets) = snapshot_offsets(&self.dir) {
+            offsets.sort_unstable();
+            let keep_from = offsets.len().saturating_sub(2);
+            for offset in &offsets[..keep_from] {
+                let _ = fs::remove_file(crate::segment::segment_path(&self.dir, *offset, "snapshot"));
+            }
+        }
+    }
+
+    /// The bytes to serve a fetch at `offset`: whole batches up to `max_bytes` from one
+    /// segment (the first batch alone if it is larger and `allow_oversized_first`). `None` at
+    /// the log end. Offsets outside [log start, log end] are an error.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        allow_oversized_first: bool,
+    ) -> Result<Option<FileSlice>, LogError> {
+        let log_start = self.log_start_offset();
+        if offset < log_start || offset > self.next_offset {
+            return Err(LogError::OffsetOutOfRange { offset, log_start, log_end: self.next_offset });
+        }
+        if offset == self.next_offset {
+            return Ok(None);
+        }
+        let first = self.segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1);
+        for segment in &self.segments[first..] {
+            let slice = segment
+                .slice_from(offset, max_bytes, allow_oversized_first)
+                .map_err(|e| LogError::io(format!("read {} at offset {offset}", self.name()), e))?;
+            if let Some(slice) = slice {
+                return Ok(Some(slice));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first record at or after `timestamp`, as (offset, timestamp).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for segment in &self.segments {
+            if segment.max_timestamp() < timestamp {
+                continue;
+            }
+            let found = segment
+                .find_by_timestamp(timestamp)
+                .map_err(|e| LogError::io(format!("search {} by timestamp", self.name()), e))?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record with the largest timestamp, as (offset, timestamp), for ListOffsets -3.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let best = self.segments.iter().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp());
+        match best {
+            Some(segment) => self
+                .offset_for_timestamp(segment.max_timestamp())
+                .map(|found| found.or(Some((segment.base_offset(), segment.max_timestamp())))),
+            None => Ok(None),
+        }
+    }
+
+    /// What an fsync must cover now: the active segment's file and the offset it will make
+    /// durable. Taken under the partition lock; the fsync itself runs outside it.
+    pub fn sync_point(&self) -> Result<(Arc<File>, i64), LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned(self.name()));
+        }
+        Ok((self.active().file_handle(), self.next_offset))
+    }
+
+    /// Records that an fsync from `sync_point` succeeded up to `offset`.
+    pub fn mark_flushed(&mut self, offset: i64) {
+        self.flushed_offset = self.flushed_offset.max(offset);
+    }
+
+    /// Records that an fsync failed: the log goes offline for writes.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Every offset below this is on disk.
+    pub fn flushed_offset(&self) -> i64 {
+        self.flushed_offset
+    }
+
+    /// First offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.segments[0].base_offset().min(self.next_offset)
+    }
+
+    /// Offset the next record will get (Kafka's log end offset; also the high watermark here).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Total bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size).sum()
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Number of idempotent producers tracked.
+    pub fn producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Replaces the settings (topic config change). Takes effect at the next append/roll.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Deletes segments past `retention.ms` or beyond `retention.bytes`, oldest first, rolling
+    /// the active segment first when it has expired too. Returns how many were deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        let expired = |s: &Segment, config: &LogConfig| {
+            config.retention_ms >= 0 && !s.is_empty() && now_ms - s.retention_timestamp_ms() > config.retention_ms
+        };
+        if !self.poisoned && expired(self.active(), &self.config) {
+            self.roll()?;
+        }
+        let mut deleted = 0;
+        let mut total = self.size_bytes() as i64;
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            let over_size =
+                self.config.retention_bytes >= 0 && total - oldest.size() as i64 >= self.config.retention_bytes;
+            if !(expired(oldest, &self.config) || over_size) {
+                break;
+            }
+            let segment = self.segments.remove(0);
+            total -= segment.size() as i64;
+            if let Err(e) = segment.delete_files() {
+                self.poisoned = true;
+                return Err(LogError::io(format!("delete segment {}", file_stem(segment.base_offset())), e));
+            }
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Flushes everything and writes a producer snapshot, so the next open can skip the scan.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned(self.name()));
+        }
+        self.active().sync_all().map_err(|e| LogError::io(format!("sync {}", self.name()), e))?;
+        self.flushed_offset = self.next_offset;
+        self.producers
+            .write_snapshot(&self.dir, self.next_offset)
+            .map_err(|e| LogError::io(format!("write producer snapshot of {}", self.name()), e))?;
+        self.remove_old_snapshots();
+        Ok(())
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Headers of the batches stored from `offset` on, for tests and tools (reads the disk).
+    pub fn batch_headers(&self, offset: i64) -> Result<Vec<BatchHeader>, LogError> {
+        let mut out = Vec::new();
+        let mut at = offset;
+        while let Some(slice) = self.read(at, usize::MAX, true)? {
+            let bytes = slice.read().map_err(|e| LogError::io("read batches", e))?;
+            for item in batch::BatchWalker::new(&bytes) {
+                let (_, h) = item?;
+                at = h.next_offset();
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+}

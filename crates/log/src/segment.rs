@@ -1,0 +1,411 @@
+//! One log segment: `<20-digit base offset>.log` with its `.index` and `.timeindex`.
+//!
+//! The `.log` file holds v2 record batches back to back, byte for byte as they are served to
+//! consumers. This module owns the segment's file names and its append/read/scan logic; the
+//! index formats are owned by `offset_index` and `time_index`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::offset_index::OffsetIndex;
+use crate::time_index::TimeIndex;
+
+/// The file name stem of a segment: its base offset as 20 zero-padded digits, so `ls` sorts.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// Path of a segment file of the given kind (`log`, `index`, `timeindex`, `snapshot`).
+pub fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {
+    dir.join(format!("{}.{extension}", file_stem(base_offset)))
+}
+
+/// A byte range of a segment file, read without holding the partition's lock.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    /// The segment file; stays readable even if retention unlinks it meanwhile.
+    pub file: Arc<File>,
+    /// Start of the range.
+    pub position: u64,
+    /// Length of the range.
+    pub len: usize,
+}
+
+impl FileSlice {
+    /// Reads the range into a fresh buffer.
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.len];
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(buf)
+    }
+}
+
+/// What a full scan of a segment found: used by recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanResult {
+    /// Bytes of valid, complete batches from the start of the file.
+    pub valid_len: u64,
+    /// Offset following the last valid batch (the base offset if none).
+    pub next_offset: i64,
+    /// Number of valid batches.
+    pub batches: u64,
+}
+
+/// One segment of a partition log.
+#[derive(Debug)]
+pub struct Segment {
+    /// First offset this segment may hold; also its file name.
+    base_offset: i64,
+    /// The `.log` file, shared with readers.
+    file: Arc<File>,
+    /// Path of the `.log` file.
+    path: PathBuf,
+    /// Bytes of complete batches in the file; the append position.
+    size: u64,
+    /// Offset that follows the last batch in this segment.
+    next_offset: i64,
+    /// Offset -> position cache.
+    offset_index: OffsetIndex,
+    /// Timestamp -> offset cache.
+    time_index: TimeIndex,
+    /// Interval between index entries, from the topic config.
+    index_interval_bytes: u64,
+    /// Log bytes appended since the last index entry.
+    bytes_since_index_entry: u64,
+    /// Largest batch max-timestamp in this segment (-1 when empty).
+    max_timestamp: i64,
+    /// Base offset of the batch that carried `max_timestamp`.
+    offset_of_max_timestamp: i64,
+    /// When the segment was created or first written, for time-based roll.
+    created_at: SystemTime,
+}
+
+impl Segment {
+    /// Creates a new, empty segment (the active one after a roll).
+    pub fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64) -> io::Result<Segment> {
+        let path = segment_path(dir, base_offset, "log");
+        let file = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path)?;
+        let (offset_index, _) = OffsetIndex::open(&segment_path(dir, base_offset, "index"), base_offset, 0, false)?;
+        let (time_index, _) =
+            TimeIndex::open(&segment_path(dir, base_offset, "timeindex"), base_offset, base_offset, false)?;
+        Ok(Segment {
+            base_offset,
+            file: Arc::new(file),
+            path,
+            size: 0,
+            next_offset: base_offset,
+            offset_index,
+            time_index,
+            index_interval_bytes,
+            bytes_since_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            created_at: SystemTime::now(),
+        })
+    }
+
+    /// Opens an existing segment. With `full_scan` every batch is CRC-checked, the file is cut
+    /// at the first bad or partial batch and the indexes are rebuilt. Without it the indexes are
+    /// loaded when sane (rebuilt otherwise) and only the headers after the last index entry are
+    /// walked. Returns the segment and the number of bytes cut from its tail.
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        full_scan: bool,
+    ) -> io::Result<(Segment, u64)> {
+        let path = segment_path(dir, base_offset, "log");
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let metadata = file.metadata()?;
+        let file_len = metadata.len();
+        let created_at = metadata.modified().unwrap_or_else(|_| SystemTime::now());
+        let index_path = segment_path(dir, base_offset, "index");
+        let time_index_path = segment_path(dir, base_offset, "timeindex");
+        let trust = !full_scan && index_path.exists() && time_index_path.exists();
+        let (offset_index, offsets_loaded) = OffsetIndex::open(&index_path, base_offset, file_len, trust)?;
+        let (time_index, times_loaded) = TimeIndex::open(&time_index_path, base_offset, i64::MAX, trust)?;
+        let mut segment = Segment {
+            base_offset,
+            file: Arc::new(file),
+            path,
+            size: 0,
+            next_offset: base_offset,
+            offset_index,
+            time_index,
+            index_interval_bytes,
+            bytes_since_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            created_at,
+        };
+        if !(offsets_loaded && times_loaded) {
+            segment.rebuild(file_len)?;
+        } else {
+            let (start, start_offset) =
+                segment.offset_index.last_entry().map(|(o, p)| (p, o)).unwrap_or((0, base_offset));
+            segment.max_timestamp = segment.time_index.max_timestamp().unwrap_or(-1);
+            segment.offset_of_max_timestamp = start_offset;
+            segment.walk_tail(start, file_len)?;
+        }
+        let truncated = file_len - segment.size;
+        if truncated > 0 {
+            segment.file.set_len(segment.size)?;
+        }
+        Ok((segment, truncated))
+    }
+
+    /// Walks batch headers (no CRC check) from `start`, a trusted batch boundary, to the end of
+    /// the file, setting the segment's size, next offset and timestamps.
+    fn walk_tail(&mut self, start: u64, file_len: u64) -> io::Result<()> {
+        let mut pos = start;
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= file_len {
+            self.file.read_exact_at(&mut header, pos)?;
+            let Ok(h) = BatchHeader::parse(&header) else { break };
+            if pos + h.total_len() as u64 > file_len {
+                break;
+            }
+            self.note_timestamp(&h);
+            self.next_offset = h.next_offset();
+            pos += h.total_len() as u64;
+        }
+        self.bytes_since_index_entry = pos - start;
+        self.size = pos;
+        Ok(())
+    }
+
+    /// Scans the whole file checking every batch (length, magic, CRC, increasing offsets) and
+    /// rebuilds both indexes from scratch. Stops at the first batch that is partial or invalid:
+    /// everything from there on is a torn tail.
+    fn rebuild(&mut self, file_len: u64) -> io::Result<ScanResult> {
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.offset_index =
+            OffsetIndex::open(&segment_path(&dir, self.base_offset, "index"), self.base_offset, 0, false)?.0;
+        self.time_index =
+            TimeIndex::open(&segment_path(&dir, self.base_offset, "timeindex"), self.base_offset, 0, false)?.0;
+        self.size = 0;
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.bytes_since_index_entry = 0;
+        let mut batches = 0;
+        let mut pos = 0u64;
+        let mut header = [0u8; HEADER_LEN];
+        let mut whole: Vec<u8> = Vec::new();
+        while pos + HEADER_LEN as u64 <= file_len {
+            self.file.read_exact_at(&mut header, pos)?;
+            let Ok(h) = BatchHeader::parse(&header) else { break };
+            let total = h.total_len();
+            if pos + total as u64 > file_len || h.base_offset < self.next_offset {
+                break;
+            }
+            whole.resize(total, 0);
+            self.file.read_exact_at(&mut whole, pos)?;
+            if batch::validate(&whole).is_err() {
+                break;
+            }
+            self.note_recovered_batch(&h, pos, total)?;
+            pos += total as u64;
+            batches += 1;
+        }
+        Ok(ScanResult { valid_len: self.size, next_offset: self.next_offset, batches })
+    }
+
+    fn note_recovered_batch(&mut self, h: &BatchHeader, position: u64, total: usize) -> io::Result<()> {
+        self.index_batch(h, position, total)?;
+        self.size = position + total as u64;
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    fn note_timestamp(&mut self, h: &BatchHeader) {
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.base_offset;
+        }
+    }
+
+    /// Updates indexes and timestamps for a batch written at `position`.
+    fn index_batch(&mut self, h: &BatchHeader, position: u64, total: usize) -> io::Result<()> {
+        self.note_timestamp(h);
+        if self.bytes_since_index_entry >= self.index_interval_bytes || self.offset_index.is_empty() && position > 0 {
+            self.offset_index.append(h.base_offset, position)?;
+            self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            self.bytes_since_index_entry = 0;
+        }
+        self.bytes_since_index_entry += total as u64;
+        Ok(())
+    }
+
+    /// Appends one stored batch given as `prefix` (the patched first 16 bytes) and `rest`
+    /// (`batch[16..]`). Bytes reach the page cache only; `sync` makes them durable. On a failed
+    /// write the file is cut back, so a partial batch never stays in the log.
+    pub fn append(&mut self, header: &BatchHeader, prefix: &[u8], rest: &[u8]) -> io::Result<()> {
+        let position = self.size;
+        let total = prefix.len() + rest.len();
+        let written = self
+            .file
+            .write_all_at(prefix, position)
+            .and_then(|_| self.file.write_all_at(rest, position + prefix.len() as u64));
+        if let Err(e) = written {
+            // Best effort: remove what was partially written. If this fails too the caller
+            // poisons the log.
+            self.file.set_len(position)?;
+            return Err(e);
+        }
+        if self.size == 0 {
+            self.created_at = SystemTime::now();
+        }
+        self.size += total as u64;
+        self.next_offset = header.next_offset();
+        self.index_batch(header, position, total)
+    }
+
+    /// Finds where the batch containing `offset` starts, scanning headers forward from the
+    /// closest index entry. Returns `None` when `offset` is at or past this segment's end.
+    pub fn position_of(&self, offset: i64) -> io::Result<Option<u64>> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
+        let mut pos = self.offset_index.lookup(offset);
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut header, pos)?;
+            let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
+            if h.last_offset() >= offset {
+                return Ok(Some(pos));
+            }
+            pos += h.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// The byte range to serve a fetch at `offset`: whole batches fitting in `max_bytes`, or the
+    /// first batch alone when `allow_oversized_first` and it is bigger than `max_bytes`.
+    pub fn slice_from(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        allow_oversized_first: bool,
+    ) -> io::Result<Option<FileSlice>> {
+        let Some(start) = self.position_of(offset)? else { return Ok(None) };
+        let available = (self.size - start) as usize;
+        let mut len = 0usize;
+        let mut header = [0u8; HEADER_LEN];
+        // Walk headers to stop on a batch boundary. Headers are in the page cache; the walk
+        // touches one header per batch, never the records.
+        let mut pos = start;
+        while len < available {
+            self.file.read_exact_at(&mut header[..batch::LOG_OVERHEAD], pos)?;
+            let batch_len = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+            let total = (batch_len.max(0) as usize) + batch::LOG_OVERHEAD;
+            if len + total > max_bytes {
+                if len == 0 && allow_oversized_first {
+                    len = total;
+                }
+                break;
+            }
+            len += total;
+            pos += total as u64;
+        }
+        Ok(Some(FileSlice { file: self.file.clone(), position: start, len }))
+    }
+
+    /// Finds the first record with timestamp >= `timestamp` in this segment, as (offset,
+    /// timestamp). Decodes only the one batch where the answer lies.
+    pub fn find_by_timestamp(&self, timestamp: i64) -> io::Result<Option<(i64, i64)>> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        let start_offset = self.time_index.lookup(timestamp);
+        let mut pos = self.position_of(start_offset)?.unwrap_or(0);
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut header, pos)?;
+            let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
+            if h.max_timestamp >= timestamp {
+                let mut whole = vec![0u8; h.total_len()];
+                self.file.read_exact_at(&mut whole, pos)?;
+                let mut bytes = bytes::Bytes::from(whole);
+                let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+                    .map_err(|e| io::Error::other(format!("decode batch at {pos}: {e}")))?;
+                for record in set.records {
+                    let ts = if h.is_log_append_time() { h.max_timestamp } else { record.timestamp };
+                    if ts >= timestamp {
+                        return Ok(Some((record.offset, ts)));
+                    }
+                }
+            }
+            pos += h.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Forces the `.log` and both indexes to disk.
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// A handle whose `sync_data` makes every byte appended so far durable.
+    pub fn file_handle(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    /// Deletes the segment's files (retention, topic deletion).
+    pub fn delete_files(&self) -> io::Result<()> {
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for ext in ["log", "index", "timeindex"] {
+            match fs::remove_file(segment_path(&dir, self.base_offset, ext)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// First offset of the segment.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    /// Offset following the segment's last batch.
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Bytes in the segment.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// True when no batch has been written.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Largest timestamp in the segment, -1 when empty.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// Age of the segment for `segment.ms`-based roll.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.created_at).unwrap_or_default()
+    }
+
+    /// Time used for `retention.ms`: the max record timestamp, or the file time when empty.
+    pub fn retention_timestamp_ms(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            self.max_timestamp
+        } else {
+            self.created_at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Builds real v2 record batches with kafka-protocol's encoder, for tests and benchmarks.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+/// One uncompressed batch of `count` records (keys `key-i`), timestamps from `timestamp` up,
+/// and `(producer id, epoch, base sequence)` for idempotent batches.
+pub fn batch(count: usize, timestamp: i64, producer: Option<(i64, i16, i32)>) -> Bytes {
+    let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
+    let records: Vec<Record> = (0..count)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: base_sequence + i as i32,
+            timestamp: timestamp + i as i64,
+            key: Some(Bytes::from(format!("key-{i}"))),
+            value: Some(Bytes::from(format!("value-{i}-{}", "x".repeat(20)))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
+        .expect("encode test batch");
+    buf.freeze()
+}

@@ -1,0 +1,207 @@
+//! Behaviour of a partition log through its public API: append, read, roll, reopen, retention.
+
+use std::fs;
+use std::path::Path;
+
+use runnel_log::batch::BatchWalker;
+use runnel_log::testing::batch;
+use runnel_log::{LogConfig, LogError, PartitionLog};
+
+fn small_segments() -> LogConfig {
+    LogConfig { segment_bytes: 2_000, index_interval_bytes: 200, ..LogConfig::default() }
+}
+
+fn read_all_offsets(log: &PartitionLog) -> Vec<i64> {
+    let headers = log.batch_headers(log.log_start_offset()).expect("read batches");
+    headers.iter().flat_map(|h| h.base_offset..=h.last_offset()).collect()
+}
+
+#[test]
+fn appended_batches_get_consecutive_offsets_and_read_back_as_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, report) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("open");
+    assert_eq!(report.next_offset, 0);
+    let mut expected = 0;
+    for n in 1..=10 {
+        let result = log.append(&batch(n, 1_000 * n as i64, None), 5).expect("append");
+        assert_eq!(result.base_offset, expected);
+        expected += n as i64;
+        assert_eq!(result.next_offset, expected);
+        assert!(!result.duplicate);
+    }
+    assert_eq!(read_all_offsets(&log), (0..expected).collect::<Vec<_>>());
+    // A read in the middle of a batch starts at that batch, as Kafka's fetch does.
+    let slice = log.read(4, 1 << 20, true).expect("read").expect("data");
+    let bytes = slice.read().expect("read slice");
+    let first = BatchWalker::new(&bytes).next().expect("a batch").expect("valid");
+    assert_eq!(first.1.base_offset, 3);
+    assert!(log.read(expected, 1 << 20, true).expect("read at end").is_none());
+    assert!(matches!(log.read(expected + 1, 1 << 20, true), Err(LogError::OffsetOutOfRange { .. })));
+}
+
+#[test]
+fn segments_roll_at_segment_bytes_with_twenty_digit_names_and_reopen_identically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), small_segments(), false).expect("open");
+    for i in 0..40 {
+        log.append(&batch(3, i, None), i).expect("append");
+    }
+    assert!(log.segment_count() > 3, "expected several segments, got {}", log.segment_count());
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    assert!(names.iter().all(|n| n.len() == 24), "{names:?}");
+    assert!(names.contains(&"00000000000000000000.log".to_string()));
+    let offsets = read_all_offsets(&log);
+    drop(log);
+    for clean in [false, true] {
+        let (log, report) = PartitionLog::open(dir.path(), small_segments(), clean).expect("reopen");
+        assert_eq!(report.next_offset, 120);
+        assert_eq!(read_all_offsets(&log), offsets);
+    }
+}
+
+#[test]
+fn a_retried_idempotent_batch_is_a_duplicate_also_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("open");
+    let first = batch(2, 0, Some((9, 0, 0)));
+    let second = batch(2, 0, Some((9, 0, 2)));
+    assert_eq!(log.append(&first, 0).expect("first").base_offset, 0);
+    assert_eq!(log.append(&second, 0).expect("second").base_offset, 2);
+    let retry = log.append(&first, 0).expect("retry");
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, 0);
+    assert_eq!(log.next_offset(), 4);
+    drop(log);
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("reopen");
+    assert!(log.append(&second, 0).expect("retry after reopen").duplicate);
+    let gap = log.append(&batch(1, 0, Some((9, 0, 10))), 0);
+    assert!(matches!(gap, Err(LogError::Sequence(_))), "{gap:?}");
+}
+
+#[test]
+fn oversized_and_corrupt_batches_are_refused_without_writing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { max_message_bytes: 300, ..LogConfig::default() };
+    let (mut log, _) = PartitionLog::open(dir.path(), config, false).expect("open");
+    assert!(matches!(log.append(&batch(50, 0, None), 0), Err(LogError::MessageTooLarge { .. })));
+    let mut corrupt = batch(1, 0, None).to_vec();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    assert!(matches!(log.append(&corrupt, 0), Err(LogError::Batch(_))));
+    assert_eq!(log.next_offset(), 0);
+    assert_eq!(log.size_bytes(), 0);
+}
+
+#[test]
+fn retention_by_bytes_and_by_time_deletes_oldest_segments_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { retention_bytes: 4_000, ..small_segments() };
+    let (mut log, _) = PartitionLog::open(dir.path(), config, false).expect("open");
+    for i in 0..60 {
+        log.append(&batch(3, 1_000 + i, None), 1_000).expect("append");
+    }
+    let deleted = log.apply_retention(2_000).expect("retention");
+    assert!(deleted > 0);
+    assert!(log.size_bytes() <= 4_000 + 2_000, "size {}", log.size_bytes());
+    assert!(log.log_start_offset() > 0);
+    assert_eq!(log.next_offset(), 180);
+    let offsets = read_all_offsets(&log);
+    assert_eq!(offsets.first().copied(), Some(log.log_start_offset()));
+
+    let config = LogConfig { retention_ms: 10_000, ..small_segments() };
+    log.set_config(config);
+    log.apply_retention(1_000_000).expect("time retention");
+    assert_eq!(log.log_start_offset(), 180, "every record expired");
+    assert_eq!(log.next_offset(), 180);
+    assert_eq!(log.append(&batch(1, 0, None), 1_000_000).expect("append").base_offset, 180);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("list") {
+        let entry = entry.expect("entry");
+        fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+#[test]
+fn the_last_segment_cut_at_every_byte_of_its_last_batch_reopens_to_the_complete_batches() {
+    let source = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(source.path(), small_segments(), false).expect("open");
+    for i in 0..12 {
+        log.append(&batch(3, i, Some((5, 0, 3 * i as i32))), i).expect("append");
+    }
+    let last = batch(4, 99, Some((5, 0, 36)));
+    let before_last = log.next_offset();
+    log.append(&last, 99).expect("append last");
+    let expected_full = read_all_offsets(&log);
+    drop(log);
+    let log_files: Vec<_> = fs::read_dir(source.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    let last_segment = log_files.iter().max().expect("a segment").clone();
+    let full_len = fs::metadata(&last_segment).expect("stat").len();
+    let batch_start = full_len - last.len() as u64;
+
+    for cut in 0..=last.len() as u64 {
+        let work = tempfile::tempdir().expect("tempdir");
+        copy_dir(source.path(), work.path());
+        let target = work.path().join(last_segment.file_name().expect("name"));
+        fs::OpenOptions::new().write(true).open(&target).expect("open").set_len(batch_start + cut).expect("cut");
+        let (mut log, report) = PartitionLog::open(work.path(), small_segments(), false).expect("recover");
+        let complete = cut == last.len() as u64;
+        let want_next = if complete { before_last + 4 } else { before_last };
+        assert_eq!(report.next_offset, want_next, "cut at {cut}");
+        assert_eq!(report.truncated_bytes, if complete { 0 } else { cut }, "cut at {cut}");
+        let offsets = read_all_offsets(&log);
+        assert_eq!(offsets, expected_full[..want_next as usize], "cut at {cut}");
+        // The log accepts the producer's next batch (or its retry) at the right offset.
+        let next = log.append(&last, 100).expect("append after recovery");
+        assert_eq!(next.base_offset, before_last, "cut at {cut}");
+        assert_eq!(next.duplicate, complete, "cut at {cut}");
+        let (reopened, _) = PartitionLog::open(work.path(), small_segments(), false).expect("reopen");
+        assert_eq!(reopened.next_offset(), before_last + 4, "cut at {cut}");
+    }
+}
+
+#[test]
+fn garbage_after_the_last_batch_is_cut_and_indexes_are_rebuilt_when_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), small_segments(), false).expect("open");
+    for i in 0..30 {
+        log.append(&batch(2, i, None), i).expect("append");
+    }
+    let offsets = read_all_offsets(&log);
+    drop(log);
+    let mut logs: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    for path in &logs {
+        fs::remove_file(path.with_extension("index")).expect("remove index");
+        fs::remove_file(path.with_extension("timeindex")).expect("remove timeindex");
+    }
+    let last = logs.last().expect("a segment");
+    let mut bytes = fs::read(last).expect("read");
+    bytes.extend_from_slice(&[0xAB; 77]);
+    fs::write(last, bytes).expect("write garbage");
+    let (log, report) = PartitionLog::open(dir.path(), small_segments(), false).expect("recover");
+    assert_eq!(report.truncated_bytes, 77);
+    assert_eq!(read_all_offsets(&log), offsets);
+    assert_eq!(
+        log.offset_for_timestamp(10).expect("search"),
+        Some((19, 10)),
+        "batch 9 holds offsets 18 and 19 at timestamps 9 and 10"
+    );
+    for path in &logs {
+        assert!(path.with_extension("index").exists(), "index rebuilt for {}", path.display());
+    }
+}

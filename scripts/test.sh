@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs runnel's whole test suite on a fresh machine: Rust tests (real rdkafka clients against a
+# real broker) and Python tests (confluent-kafka from PyPI, in a venv this script creates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> building runnel and its tests"
+cargo build --workspace --all-targets
+
+echo "==> Python venv with confluent-kafka (.venv)"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "==> Rust tests"
+cargo test --workspace
+
+echo "==> Python tests against runnel serve"
+RUNNEL_BIN="$PWD/target/debug/runnel" .venv/bin/python -m pytest -q tests/python
