@@ -1,1 +1,25 @@
-//! placeholder
+//! runnel's Kafka-protocol broker: one node, Kafka's wire protocol, runnel's partition log.
+//!
+//! - [`server`]: the accept loop and clean shutdown; [`connection`]: one client, responses in order.
+//! - [`frame`]: size prefixes and request headers; [`api`]: the API table and the router.
+//! - [`handlers`]: one module per Kafka API.
+//! - [`broker`]: shared state; [`topics`]: the topic registry; [`partition`]: group commit.
+//! - [`topic_config`]: topic configs; [`config`]: `server.properties`; [`meta_properties`]: cluster id.
+//! - [`producer_ids`]: InitProducerId's allocator; [`error_codes`]: internal errors to Kafka codes.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod error_codes;
+pub mod frame;
+pub mod handlers;
+pub mod meta_properties;
+pub mod partition;
+pub mod producer_ids;
+pub mod server;
+pub mod topic_config;
+pub mod topics;
+
+pub use broker::{Broker, BrokerError};
+pub use config::BrokerConfig;

@@ -1,0 +1,159 @@
+//! The API table and the one `match` that routes a request to its handler.
+//!
+//! ApiVersions answers from [`SUPPORTED`], the same table the router checks, so the versions
+//! the broker advertises are exactly the versions it serves.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::broker::Broker;
+use crate::frame::{self, FrameError, RequestHead};
+use crate::handlers;
+
+/// (API, lowest version, highest version) served. Ranges cover what librdkafka 2.x, Java
+/// kafka-clients 3.x/4.x, kafka-python and aiokafka negotiate.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 16),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The version range served for `api`, if any.
+pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED.iter().find(|(key, _, _)| *key == api).map(|(_, min, max)| (*min, *max))
+}
+
+/// Everything a handler may need besides the request itself.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// The request's API version (handlers fill version-dependent fields from it).
+    pub version: i16,
+    /// The client's `client.id`, for logs.
+    pub client_id: String,
+}
+
+/// A response that may have to wait (fsync for acks=all, long-poll fetch).
+pub type Pending<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
+
+/// What a handler produces.
+pub enum Handled<R> {
+    /// The response, now.
+    Ready(R),
+    /// The response, once the future completes.
+    Later(Pending<R>),
+    /// No response at all (Produce with acks=0).
+    Silent,
+}
+
+/// An encoded response frame (size prefix included), or why the connection must close.
+pub type ReplyFrame = Result<Bytes, String>;
+
+/// What the connection writes for a request.
+pub enum Reply {
+    /// A frame to write now.
+    Ready(ReplyFrame),
+    /// A frame to write once ready; later requests' frames wait behind it.
+    Later(Pending<ReplyFrame>),
+    /// Nothing to write.
+    Silent,
+}
+
+/// Encodes a response with its header into a size-prefixed frame.
+pub fn encode_response<R: Encodable>(api: ApiKey, version: i16, correlation_id: i32, response: &R) -> ReplyFrame {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    header
+        .encode(&mut buf, api.response_header_version(version))
+        .map_err(|e| format!("encode {api:?} v{version} response header: {e}"))?;
+    response.encode(&mut buf, version).map_err(|e| format!("encode {api:?} v{version} response: {e}"))?;
+    let size = i32::try_from(buf.len() - 4).map_err(|_| format!("{api:?} response too large"))?;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.freeze())
+}
+
+fn run<Req, Resp>(
+    ctx: RequestContext,
+    api: ApiKey,
+    correlation_id: i32,
+    body: &mut Bytes,
+    handler: fn(&RequestContext, Req) -> Handled<Resp>,
+) -> Result<Reply, FrameError>
+where
+    Req: Decodable,
+    Resp: Encodable + Send + 'static,
+{
+    let version = ctx.version;
+    let request = frame::decode_body::<Req>(api, version, body)?;
+    Ok(match handler(&ctx, request) {
+        Handled::Ready(response) => Reply::Ready(encode_response(api, version, correlation_id, &response)),
+        Handled::Later(future) => Reply::Later(Box::pin(async move {
+            let response = future.await;
+            encode_response(api, version, correlation_id, &response)
+        })),
+        Handled::Silent => Reply::Silent,
+    })
+}
+
+/// Routes one request frame (without its size prefix). Errors close the connection.
+pub fn dispatch(broker: &Arc<Broker>, mut frame_bytes: Bytes) -> Result<(RequestHead, Reply), FrameError> {
+    let head = frame::peek_head(&frame_bytes)?;
+    let api = ApiKey::try_from(head.api_key).map_err(|_| FrameError::UnknownApiKey(head.api_key))?;
+    let Some((min, max)) = supported_range(api) else {
+        return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() });
+    };
+    if head.api_version < min || head.api_version > max {
+        if api == ApiKey::ApiVersions {
+            // KIP-511: answer a newer ApiVersions with v0 and UNSUPPORTED_VERSION, so the client
+            // learns our range and retries with a version we speak.
+            let response = handlers::api_versions::unsupported_version();
+            return Ok((head, Reply::Ready(encode_response(api, 0, head.correlation_id, &response))));
+        }
+        return Err(FrameError::Malformed {
+            api,
+            version: head.api_version,
+            reason: format!("version not supported (this broker serves {min} to {max})"),
+        });
+    }
+    let header = frame::decode_header(api, head.api_version, &mut frame_bytes)?;
+    let ctx = RequestContext {
+        broker: broker.clone(),
+        version: head.api_version,
+        client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+    };
+    let body = &mut frame_bytes;
+    let id = head.correlation_id;
+    use handlers::*;
+    let reply = match api {
+        ApiKey::Produce => run(ctx, api, id, body, produce::handle)?,
+        ApiKey::Fetch => run(ctx, api, id, body, fetch::handle)?,
+        ApiKey::ListOffsets => run(ctx, api, id, body, list_offsets::handle)?,
+        ApiKey::Metadata => run(ctx, api, id, body, metadata::handle)?,
+        ApiKey::ApiVersions => run(ctx, api, id, body, api_versions::handle)?,
+        ApiKey::CreateTopics => run(ctx, api, id, body, create_topics::handle)?,
+        ApiKey::DeleteTopics => run(ctx, api, id, body, delete_topics::handle)?,
+        ApiKey::InitProducerId => run(ctx, api, id, body, init_producer_id::handle)?,
+        ApiKey::OffsetForLeaderEpoch => run(ctx, api, id, body, offset_for_leader_epoch::handle)?,
+        ApiKey::DescribeConfigs => run(ctx, api, id, body, describe_configs::handle)?,
+        ApiKey::CreatePartitions => run(ctx, api, id, body, create_partitions::handle)?,
+        ApiKey::DescribeCluster => run(ctx, api, id, body, describe_cluster::handle)?,
+        _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
+    };
+    Ok((head, reply))
+}

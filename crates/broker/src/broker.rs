@@ -1,0 +1,169 @@
+//! The broker's shared state: identity, topics, producer ids, and the signal that wakes
+//! waiting fetches. One `Arc<Broker>` is shared by every connection.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use crate::config::BrokerConfig;
+use crate::meta_properties::{self, MetaError, MetaProperties};
+use crate::producer_ids::ProducerIds;
+use crate::topics::{Topic, TopicError, TopicRegistry};
+
+/// Marker written after a clean shutdown; its presence lets startup skip log scans.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".runnel_clean_shutdown";
+
+/// Lock file that keeps a second broker off the same data directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Why the broker could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The data directory's identity.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Loading topics or opening their logs.
+    #[error(transparent)]
+    Topics(#[from] TopicError),
+    /// Another file operation.
+    #[error("{action}: {source}")]
+    Io {
+        /// What was being done.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the data directory.
+    #[error("data directory {0} is in use by another runnel process; stop it or use another --data-dir")]
+    Locked(PathBuf),
+}
+
+fn io(action: String) -> impl FnOnce(std::io::Error) -> BrokerError {
+    move |source| BrokerError::Io { action, source }
+}
+
+/// The broker.
+#[derive(Debug)]
+pub struct Broker {
+    /// Settings it was started with.
+    pub config: BrokerConfig,
+    /// Cluster and node identity from `meta.properties`.
+    pub meta: MetaProperties,
+    /// Topics and their partitions.
+    pub topics: TopicRegistry,
+    /// InitProducerId's allocator.
+    pub producer_ids: ProducerIds,
+    /// Host and port clients are told to use.
+    pub endpoint: (String, u16),
+    /// Bumped after every append; waiting fetches watch it.
+    data_arrived: watch::Sender<u64>,
+    /// Held (locked) for the broker's lifetime.
+    _lock: File,
+    /// Whether the previous run ended cleanly (logs were not scanned).
+    pub recovered_cleanly: bool,
+}
+
+/// Milliseconds since the Unix epoch, the clock of record timestamps.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Broker {
+    /// Opens the data directory (formatting it with a new cluster id when empty), recovers
+    /// every partition and returns the broker. `bound` is the listener's actual address.
+    pub fn open(config: BrokerConfig, bound: SocketAddr) -> Result<Arc<Broker>, BrokerError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(io(format!("create data directory {}", dir.display())))?;
+        let lock = lock_dir(&dir)?;
+        let meta = match meta_properties::read(&dir)? {
+            Some(meta) => meta,
+            None => {
+                let id = meta_properties::random_uuid();
+                let meta = meta_properties::format(&dir, &id, config.node_id)?;
+                tracing::info!(cluster_id = %meta.cluster_id, dir = %dir.display(), "formatted a new data directory");
+                meta
+            }
+        };
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        if clean {
+            std::fs::remove_file(&marker).map_err(io(format!("remove {}", marker.display())))?;
+            runnel_log::durable_file::sync_dir(&dir).map_err(io(format!("sync {}", dir.display())))?;
+        }
+        let topics = TopicRegistry::open(&dir, config.log.clone(), clean)?;
+        let producer_ids = ProducerIds::open(&dir).map_err(io(format!("read producer ids in {}", dir.display())))?;
+        let endpoint = config.advertised_endpoint(bound);
+        let (data_arrived, _) = watch::channel(0);
+        Ok(Arc::new(Broker {
+            config,
+            meta,
+            topics,
+            producer_ids,
+            endpoint,
+            data_arrived,
+            _lock: lock,
+            recovered_cleanly: clean,
+        }))
+    }
+
+    /// This broker's node id (from meta.properties).
+    pub fn node_id(&self) -> i32 {
+        self.meta.node_id
+    }
+
+    /// Wakes fetches waiting for data.
+    pub fn notify_data_arrived(&self) {
+        self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever data arrives; take it before checking, to miss nothing.
+    pub fn watch_data(&self) -> watch::Receiver<u64> {
+        self.data_arrived.subscribe()
+    }
+
+    /// Creates a topic on first use (Metadata with auto-creation), with `num.partitions`.
+    pub fn auto_create(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        match self.topics.create(name, self.config.num_partitions, Default::default()) {
+            Ok(topic) => {
+                tracing::info!(topic = name, partitions = self.config.num_partitions, "auto-created topic");
+                Ok(topic)
+            }
+            // Another request created it first.
+            Err(TopicError::AlreadyExists(_)) => self.topics.get(name).ok_or(TopicError::Unknown(name.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Flushes every log and writes the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<(), BrokerError> {
+        self.topics.close_all().map_err(TopicError::from)?;
+        let marker = self.config.data_dir.join(CLEAN_SHUTDOWN_FILE);
+        runnel_log::durable_file::write_atomically(&marker, b"").map_err(io(format!("write {}", marker.display())))?;
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File, BrokerError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(format!("open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BrokerError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(format!("lock {}", path.display()))(e)),
+    }
+}

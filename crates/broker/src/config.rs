@@ -1,0 +1,240 @@
+//! Broker settings: command-line values over a Kafka `server.properties` file over defaults.
+//!
+//! Property names are Kafka's wherever Kafka has one, so an existing `server.properties`
+//! carries over. Unknown names are accepted and logged, as Kafka does, because real files
+//! hold many settings (replication, SASL, …) that a single node has no use for.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use runnel_log::LogConfig;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The properties file could not be read.
+    #[error("read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A property has a value that cannot be used.
+    #[error("config {name}={value}: {reason}")]
+    Invalid {
+        /// Property name.
+        name: String,
+        /// The offending value.
+        value: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+}
+
+/// Everything the broker needs to start.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`: the broker id reported in metadata.
+    pub node_id: i32,
+    /// Address the listener binds (`listeners`, or `--listen`).
+    pub listen: SocketAddr,
+    /// Host and port clients are told to connect to (`advertised.listeners`); defaults to `listen`.
+    pub advertised: Option<(String, u16)>,
+    /// `log.dirs`: the data directory (runnel uses one).
+    pub data_dir: PathBuf,
+    /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`: whether Metadata for an unknown topic creates it.
+    pub auto_create_topics: bool,
+    /// `socket.request.max.bytes`: larger frames close the connection.
+    pub socket_request_max_bytes: usize,
+    /// Defaults of every partition log (`log.segment.bytes`, `log.retention.*`, `message.max.bytes`).
+    pub log: LogConfig,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    pub retention_check_interval_ms: u64,
+    /// Every property as given, reported by DescribeConfigs for the broker resource.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised: None,
+            data_dir: PathBuf::from("./data"),
+            num_partitions: 1,
+            auto_create_topics: true,
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            log: LogConfig::default(),
+            retention_check_interval_ms: 5 * 60 * 1000,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Parses Java-properties text: `name=value` or `name: value` lines, `#`/`!` comments.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let split = line.find(['=', ':']).unwrap_or(line.len());
+        let (name, value) = line.split_at(split);
+        let value = value.get(1..).unwrap_or("");
+        out.insert(name.trim().to_string(), value.trim().to_string());
+    }
+    out
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name: name.to_string(), value: value.to_string(), reason: reason.into() }
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.parse().map_err(|_| invalid(name, value, "expected a number"))
+}
+
+/// The first `host:port` of a Kafka listener list such as `PLAINTEXT://localhost:9092,SSL://…`.
+pub fn first_listener(name: &str, value: &str) -> Result<(String, u16), ConfigError> {
+    let first = value.split(',').next().unwrap_or("").trim();
+    let address = first.split_once("://").map(|(_, rest)| rest).unwrap_or(first);
+    let (host, port) =
+        address.rsplit_once(':').ok_or_else(|| invalid(name, value, "expected [PROTOCOL://]host:port"))?;
+    let port = port.parse().map_err(|_| invalid(name, value, "the port is not a number"))?;
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+impl BrokerConfig {
+    /// Reads a `server.properties` file over the defaults.
+    pub fn from_file(path: &Path) -> Result<BrokerConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        BrokerConfig::from_properties(parse_properties(&text))
+    }
+
+    /// Applies Kafka property names over the defaults.
+    pub fn from_properties(properties: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+        let mut config = BrokerConfig::default();
+        let mut retention_hours = None;
+        let mut retention_minutes = None;
+        let mut retention_ms = None;
+        for (name, value) in &properties {
+            let v = value.as_str();
+            match name.as_str() {
+                "node.id" | "broker.id" => config.node_id = number(name, v)?,
+                "listeners" => {
+                    let (host, port) = first_listener(name, v)?;
+                    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+                    config.listen = format!("{host}:{port}")
+                        .parse()
+                        .or_else(|_| resolve(&host, port))
+                        .map_err(|_| invalid(name, v, "cannot resolve the host to an address to bind"))?;
+                }
+                "advertised.listeners" => config.advertised = Some(first_listener(name, v)?),
+                "log.dirs" | "log.dir" => {
+                    let first = v.split(',').next().unwrap_or("").trim();
+                    if first.is_empty() {
+                        return Err(invalid(name, v, "expected a directory"));
+                    }
+                    config.data_dir = PathBuf::from(first);
+                }
+                "num.partitions" => {
+                    config.num_partitions = number(name, v)?;
+                    if config.num_partitions < 1 {
+                        return Err(invalid(name, v, "must be at least 1"));
+                    }
+                }
+                "auto.create.topics.enable" => {
+                    config.auto_create_topics = v.parse().map_err(|_| invalid(name, v, "expected true or false"))?
+                }
+                "log.segment.bytes" => {
+                    config.log.segment_bytes = number(name, v)?;
+                    if config.log.segment_bytes < 14 {
+                        return Err(invalid(name, v, "must be at least 14 bytes"));
+                    }
+                }
+                "log.roll.ms" => config.log.segment_ms = number(name, v)?,
+                "log.roll.hours" => config.log.segment_ms = number::<i64>(name, v)? * 3_600_000,
+                "log.retention.ms" => retention_ms = Some(number::<i64>(name, v)?),
+                "log.retention.minutes" => retention_minutes = Some(number::<i64>(name, v)?),
+                "log.retention.hours" => retention_hours = Some(number::<i64>(name, v)?),
+                "log.retention.bytes" => config.log.retention_bytes = number(name, v)?,
+                "log.index.interval.bytes" => config.log.index_interval_bytes = number(name, v)?,
+                "log.retention.check.interval.ms" => config.retention_check_interval_ms = number(name, v)?,
+                "message.max.bytes" => config.log.max_message_bytes = number(name, v)?,
+                "socket.request.max.bytes" => config.socket_request_max_bytes = number(name, v)?,
+                "log.message.timestamp.type" => {
+                    config.log.log_append_time = match v {
+                        "LogAppendTime" => true,
+                        "CreateTime" => false,
+                        _ => return Err(invalid(name, v, "expected CreateTime or LogAppendTime")),
+                    }
+                }
+                other => tracing::debug!(property = other, "ignoring a property a single node has no use for"),
+            }
+        }
+        // Kafka's precedence: ms over minutes over hours.
+        if let Some(ms) =
+            retention_ms.or(retention_minutes.map(|m| m * 60_000)).or(retention_hours.map(|h| h * 3_600_000))
+        {
+            config.log.retention_ms = if ms < 0 { -1 } else { ms };
+        }
+        config.properties = properties;
+        Ok(config)
+    }
+
+    /// Host and port given to clients in Metadata and DescribeCluster.
+    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
+        match &self.advertised {
+            Some(endpoint) => endpoint.clone(),
+            None if bound.ip().is_unspecified() => ("localhost".to_string(), bound.port()),
+            None => (bound.ip().to_string(), bound.port()),
+        }
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_property_names_set_the_matching_settings() {
+        let text = "# a comment\nnode.id=3\nlisteners=PLAINTEXT://127.0.0.1:19092\n\
+                    advertised.listeners=PLAINTEXT://broker.example:9092\nlog.dirs=/tmp/x,/tmp/y\n\
+                    num.partitions=4\nauto.create.topics.enable=false\nlog.segment.bytes=1048576\n\
+                    log.retention.hours=1\nlog.retention.bytes=5000\nmessage.max.bytes=2000000\n\
+                    socket.request.max.bytes=3000000\nlog.flush.interval.messages=1\n";
+        let config = BrokerConfig::from_properties(parse_properties(text)).expect("valid");
+        assert_eq!(config.node_id, 3);
+        assert_eq!(config.listen, "127.0.0.1:19092".parse().expect("addr"));
+        assert_eq!(config.advertised, Some(("broker.example".to_string(), 9092)));
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.num_partitions, 4);
+        assert!(!config.auto_create_topics);
+        assert_eq!(config.log.segment_bytes, 1_048_576);
+        assert_eq!(config.log.retention_ms, 3_600_000);
+        assert_eq!(config.log.retention_bytes, 5000);
+        assert_eq!(config.log.max_message_bytes, 2_000_000);
+        assert_eq!(config.socket_request_max_bytes, 3_000_000);
+    }
+
+    #[test]
+    fn retention_ms_wins_over_hours_and_bad_values_name_the_property() {
+        let config =
+            BrokerConfig::from_properties(parse_properties("log.retention.hours=1\nlog.retention.ms=500")).expect("ok");
+        assert_eq!(config.log.retention_ms, 500);
+        let err = BrokerConfig::from_properties(parse_properties("num.partitions=lots")).expect_err("invalid");
+        assert_eq!(err.to_string(), "config num.partitions=lots: expected a number");
+    }
+}

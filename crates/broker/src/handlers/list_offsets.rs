@@ -1,0 +1,59 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), and offset by timestamp.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use crate::api::{Handled, RequestContext};
+use crate::error_codes::{code, for_log_error};
+use crate::partition::Partition;
+
+/// Kafka's special timestamps.
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), runnel_log::LogError> {
+    let (log_start, log_end) = partition.offsets();
+    Ok(match timestamp {
+        LATEST | LATEST_TIERED => (-1, log_end),
+        EARLIEST | EARLIEST_LOCAL => (-1, log_start),
+        MAX_TIMESTAMP => partition.max_timestamp_offset()?.map(|(o, t)| (t, o)).unwrap_or((-1, -1)),
+        t => partition.offset_for_timestamp(t)?.map(|(o, t)| (t, o)).unwrap_or((-1, -1)),
+    })
+}
+
+/// Answers ListOffsets.
+pub fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> Handled<ListOffsetsResponse> {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for wanted in request.topics {
+        let topic = ctx.broker.topics.get(wanted.name.as_str());
+        let partitions = wanted
+            .partitions
+            .iter()
+            .map(|p| {
+                let response = ListOffsetsPartitionResponse::default()
+                    .with_partition_index(p.partition_index)
+                    .with_timestamp(-1)
+                    .with_offset(-1);
+                let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
+                    return response.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                };
+                match lookup(partition, p.timestamp) {
+                    Ok((timestamp, offset)) => {
+                        let mut response = response.with_timestamp(timestamp).with_offset(offset);
+                        if ctx.version >= 4 {
+                            response.leader_epoch = runnel_log::partition_log::LEADER_EPOCH;
+                        }
+                        response
+                    }
+                    Err(e) => response.with_error_code(for_log_error(&e)),
+                }
+            })
+            .collect();
+        topics.push(ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions));
+    }
+    Handled::Ready(ListOffsetsResponse::default().with_topics(topics))
+}

@@ -1,0 +1,92 @@
+//! Metadata: this broker, and the topics asked for (all when none are named), creating
+//! unknown ones when the client allows it and `auto.create.topics.enable` is on.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::api::{Handled, RequestContext};
+use crate::error_codes::{code, for_topic_error};
+use crate::topics::{self, Topic};
+
+fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
+    let partitions = (0..topic.record.partitions)
+        .map(|index| {
+            MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(node)
+                .with_leader_epoch(runnel_log::partition_log::LEADER_EPOCH)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name().to_string()))))
+        .with_topic_id(topic.record.id)
+        .with_partitions(partitions)
+}
+
+fn missing(name: Option<TopicName>, id: Uuid, error: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default().with_name(name).with_topic_id(id).with_error_code(error)
+}
+
+/// Answers Metadata.
+pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<MetadataResponse> {
+    let broker = &ctx.broker;
+    let node = BrokerId(broker.node_id());
+    let (host, port) = &broker.endpoint;
+    let brokers = vec![
+        MetadataResponseBroker::default()
+            .with_node_id(node)
+            .with_host(StrBytes::from_string(host.clone()))
+            .with_port(i32::from(*port)),
+    ];
+    let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation) && broker.config.auto_create_topics;
+    let wanted = match request.topics {
+        // v0 has no null: an empty list means every topic.
+        Some(list) if !(ctx.version == 0 && list.is_empty()) => Some(list),
+        _ => None,
+    };
+    let topics = match wanted {
+        None => broker.topics.all().iter().map(|t| describe(t, node)).collect(),
+        Some(list) => list
+            .into_iter()
+            .map(|wanted| {
+                let found: Option<Arc<Topic>> = match &wanted.name {
+                    Some(name) => broker.topics.get(name.as_str()),
+                    None => broker.topics.get_by_id(wanted.topic_id),
+                };
+                match (found, wanted.name) {
+                    (Some(topic), _) => describe(&topic, node),
+                    (None, None) => missing(None, wanted.topic_id, code(ResponseError::UnknownTopicId)),
+                    (None, Some(name)) => {
+                        if let Err(e) = topics::validate_name(name.as_str()) {
+                            tracing::debug!(error = %e, "metadata for an invalid topic name");
+                            return missing(Some(name), Uuid::nil(), code(ResponseError::InvalidTopicException));
+                        }
+                        if !allow_auto_create {
+                            return missing(Some(name), Uuid::nil(), code(ResponseError::UnknownTopicOrPartition));
+                        }
+                        match broker.auto_create(name.as_str()) {
+                            Ok(topic) => describe(&topic, node),
+                            Err(e) => missing(Some(name), Uuid::nil(), for_topic_error(&e)),
+                        }
+                    }
+                }
+            })
+            .collect(),
+    };
+    Handled::Ready(
+        MetadataResponse::default()
+            .with_brokers(brokers)
+            .with_cluster_id(Some(StrBytes::from_string(broker.meta.cluster_id.clone())))
+            .with_controller_id(node)
+            .with_topics(topics),
+    )
+}

@@ -1,0 +1,15 @@
+//! One handler per Kafka API, each `fn handle(&RequestContext, Request) -> Handled<Response>`.
+//! Per-partition failures are error codes inside the response, never errors of the request.
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_for_leader_epoch;
+pub mod produce;

@@ -1,0 +1,42 @@
+//! OffsetForLeaderEpoch: clients validate their position after a leader change (KIP-320).
+//! One broker means one leader epoch, 0, ending at the log end offset.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use runnel_log::partition_log::LEADER_EPOCH;
+
+use crate::api::{Handled, RequestContext};
+use crate::error_codes::code;
+
+/// Answers OffsetForLeaderEpoch.
+pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Handled<OffsetForLeaderEpochResponse> {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|wanted| {
+            let topic = ctx.broker.topics.get(wanted.topic.as_str());
+            let partitions = wanted
+                .partitions
+                .iter()
+                .map(|p| {
+                    let result =
+                        EpochEndOffset::default().with_partition(p.partition).with_leader_epoch(-1).with_end_offset(-1);
+                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
+                        return result.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                    };
+                    if p.current_leader_epoch > LEADER_EPOCH {
+                        return result.with_error_code(code(ResponseError::UnknownLeaderEpoch));
+                    }
+                    if p.leader_epoch < LEADER_EPOCH {
+                        return result;
+                    }
+                    let (_, log_end) = partition.offsets();
+                    result.with_leader_epoch(LEADER_EPOCH).with_end_offset(log_end)
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default().with_topic(wanted.topic).with_partitions(partitions)
+        })
+        .collect();
+    Handled::Ready(OffsetForLeaderEpochResponse::default().with_topics(topics))
+}

@@ -1,0 +1,113 @@
+//! Produce: validate and append one batch per partition; acks=all waits for the fsync.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use runnel_log::batch::BatchHeader;
+
+use crate::api::{Handled, RequestContext};
+use crate::broker::now_ms;
+use crate::error_codes::{code, for_log_error};
+use crate::partition::Partition;
+
+/// A partition whose acknowledgement waits for an fsync up to `offset`.
+struct PendingFlush {
+    topic_index: usize,
+    partition_index: usize,
+    partition: Arc<Partition>,
+    offset: i64,
+}
+
+fn failed(index: i32, error: i16, message: Option<String>, version: i16) -> PartitionProduceResponse {
+    let mut response =
+        PartitionProduceResponse::default().with_index(index).with_error_code(error).with_base_offset(-1);
+    if version >= 8 {
+        response.error_message = message.map(StrBytes::from_string);
+    }
+    response
+}
+
+/// Answers Produce.
+pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceResponse> {
+    let version = ctx.version;
+    let acks = request.acks;
+    let now = now_ms();
+    let mut pending = Vec::new();
+    let mut appended = false;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for (topic_index, topic_data) in request.topic_data.into_iter().enumerate() {
+        let topic = ctx.broker.topics.get(topic_data.name.as_str());
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for data in topic_data.partition_data {
+            let index = data.index;
+            if !matches!(acks, -1..=1) {
+                partitions.push(failed(index, code(ResponseError::InvalidRequiredAcks), None, version));
+                continue;
+            }
+            let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)).cloned() else {
+                partitions.push(failed(index, code(ResponseError::UnknownTopicOrPartition), None, version));
+                continue;
+            };
+            let Some(records) = data.records.filter(|r| !r.is_empty()) else {
+                let message = "a produce request must carry one record batch".to_string();
+                partitions.push(failed(index, code(ResponseError::InvalidRecord), Some(message), version));
+                continue;
+            };
+            if BatchHeader::parse(&records).is_ok_and(|h| h.total_len() < records.len()) {
+                let message = "Produce requests with version 3+ must contain exactly one record batch".to_string();
+                partitions.push(failed(index, code(ResponseError::InvalidRecord), Some(message), version));
+                continue;
+            }
+            match partition.append(&records, now) {
+                Ok(result) => {
+                    appended |= !result.duplicate;
+                    let (log_start, _) = partition.offsets();
+                    let mut response = PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_base_offset(result.base_offset)
+                        .with_log_append_time_ms(result.log_append_time);
+                    if version >= 5 {
+                        response.log_start_offset = log_start;
+                    }
+                    if acks == -1 {
+                        pending.push(PendingFlush {
+                            topic_index,
+                            partition_index: partitions.len(),
+                            partition,
+                            offset: result.next_offset,
+                        });
+                    }
+                    partitions.push(response);
+                }
+                Err(e) => {
+                    tracing::debug!(topic = %topic_data.name.as_str(), partition = index, error = %e, "produce refused");
+                    partitions.push(failed(index, for_log_error(&e), Some(e.to_string()), version));
+                }
+            }
+        }
+        responses.push(TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partitions));
+    }
+    if appended {
+        ctx.broker.notify_data_arrived();
+    }
+    let response = ProduceResponse::default().with_responses(responses);
+    match acks {
+        0 => Handled::Silent,
+        -1 if !pending.is_empty() => Handled::Later(Box::pin(async move {
+            let mut response = response;
+            let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset));
+            let results = futures::future::join_all(flushes).await;
+            for (p, result) in pending.iter().zip(results) {
+                if let Err(e) = result {
+                    let slot = &mut response.responses[p.topic_index].partition_responses[p.partition_index];
+                    *slot = failed(slot.index, for_log_error(&e), Some(e.to_string()), version);
+                }
+            }
+            response
+        })),
+        _ => Handled::Ready(response),
+    }
+}

@@ -1,0 +1,149 @@
+//! One partition as the request handlers see it: the log behind a short-held lock, and group
+//! commit for acks=all.
+//!
+//! Durability: `append` returns with the batch in the page cache and visible to fetches (as
+//! Kafka's leader does). `flush_to(offset)` returns once every record below `offset` is
+//! fsynced. Callers queue on an async mutex; whoever holds it fsyncs everything appended so
+//! far, so all produces that arrived during the previous fsync share the next one (group
+//! commit). The fsync runs on the blocking pool without the log lock, so appends and fetches
+//! go on meanwhile. A failed fsync poisons the log: later writes get KAFKA_STORAGE_ERROR.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use runnel_log::{AppendResult, LogConfig, LogError, PartitionLog};
+
+/// A topic partition hosted by this broker.
+#[derive(Debug)]
+pub struct Partition {
+    /// Topic name, for logs and errors.
+    topic: String,
+    /// Partition index.
+    index: i32,
+    /// The log; held only for in-memory work and page-cache reads/writes, never across an fsync.
+    log: Mutex<PartitionLog>,
+    /// Serialises fsyncs so that waiting produces share one (group commit).
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+/// What a fetch found at an offset.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    /// Whole batches starting at or before the offset, or `None` at the log end.
+    pub records: Option<Bytes>,
+    /// Log end offset (the high watermark of a single replica).
+    pub high_watermark: i64,
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+}
+
+impl Partition {
+    /// Wraps an opened log.
+    pub fn new(topic: &str, index: i32, log: PartitionLog) -> Partition {
+        Partition { topic: topic.to_string(), index, log: Mutex::new(log), flush_lock: tokio::sync::Mutex::new(()) }
+    }
+
+    fn log(&self) -> MutexGuard<'_, PartitionLog> {
+        // A panic while holding the lock cannot leave the log half-updated in memory in a way
+        // that matters more than stopping the broker would, so a poisoned mutex is used as is.
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The partition index.
+    pub fn index(&self) -> i32 {
+        self.index
+    }
+
+    /// The topic name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Validates and appends one batch; see the module doc for durability.
+    pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        self.log().append(batch, now_ms)
+    }
+
+    /// Waits until every record below `offset` is fsynced, sharing fsyncs with other waiters.
+    pub async fn flush_to(&self, offset: i64) -> Result<(), LogError> {
+        let _turn = self.flush_lock.lock().await;
+        let (file, point) = {
+            let log = self.log();
+            if log.flushed_offset() >= offset {
+                return Ok(());
+            }
+            log.sync_point()?
+        };
+        let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
+        let mut log = self.log();
+        match synced {
+            Ok(Ok(())) => {
+                log.mark_flushed(point);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                log.poison();
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "fsync failed; the partition refuses writes until restart");
+                Err(LogError::io(format!("fsync {}-{}", self.topic, self.index), e))
+            }
+            Err(join) => {
+                log.poison();
+                Err(LogError::io(
+                    format!("fsync {}-{}", self.topic, self.index),
+                    std::io::Error::other(join.to_string()),
+                ))
+            }
+        }
+    }
+
+    /// Reads whole batches from `offset`, up to `max_bytes` unless the first batch alone is larger
+    /// and `allow_oversized_first` (Kafka's rule that a consumer always makes progress).
+    pub fn read(&self, offset: i64, max_bytes: usize, allow_oversized_first: bool) -> Result<ReadResult, LogError> {
+        let (slice, high_watermark, log_start_offset) = {
+            let log = self.log();
+            (log.read(offset, max_bytes, allow_oversized_first)?, log.next_offset(), log.log_start_offset())
+        };
+        // The file read happens outside the lock; the slice holds its own file handle.
+        let records = match slice {
+            Some(slice) => Some(Bytes::from(
+                slice.read().map_err(|e| LogError::io(format!("read {}-{}", self.topic, self.index), e))?,
+            )),
+            None => None,
+        };
+        Ok(ReadResult { records, high_watermark, log_start_offset })
+    }
+
+    /// (log start offset, log end offset).
+    pub fn offsets(&self) -> (i64, i64) {
+        let log = self.log();
+        (log.log_start_offset(), log.next_offset())
+    }
+
+    /// The first (offset, timestamp) at or after `timestamp`.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.log().offset_for_timestamp(timestamp)
+    }
+
+    /// The (offset, timestamp) of the record with the largest timestamp.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.log().max_timestamp_offset()
+    }
+
+    /// Applies a topic config change.
+    pub fn set_config(&self, config: LogConfig) {
+        self.log().set_config(config);
+    }
+
+    /// Runs retention; returns the number of deleted segments.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        self.log().apply_retention(now_ms)
+    }
+
+    /// Flushes and snapshots for a clean shutdown.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.log().close()
+    }
+}
+
+/// Shares partitions between the registry and in-flight requests.
+pub type PartitionRef = Arc<Partition>;

@@ -1,0 +1,83 @@
+//! The accept loop: `run(listener, broker, shutdown)` serves until `shutdown` completes, then
+//! lets connections finish their current request, flushes every log and writes the
+//! clean-shutdown marker.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::{Broker, BrokerError, now_ms};
+use crate::connection;
+
+/// How long connections get to finish after shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves Kafka clients on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BrokerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(connection::serve(broker.clone(), stream, peer, stop_rx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+    retention.abort();
+    let broker_for_close = broker.clone();
+    tokio::task::spawn_blocking(move || broker_for_close.shutdown())
+        .await
+        .map_err(|e| BrokerError::Io { action: "shut down".into(), source: std::io::Error::other(e.to_string()) })??;
+    tracing::info!("logs flushed; clean shutdown");
+    Ok(())
+}
+
+async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(broker.config.retention_check_interval_ms.max(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        let broker = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            for topic in broker.topics.all() {
+                for partition in &topic.partitions {
+                    match partition.apply_retention(now) {
+                        Ok(0) => {}
+                        Ok(deleted) => tracing::info!(topic = topic.name(), partition = partition.index(), deleted, "retention deleted segments"),
+                        Err(e) => tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed"),
+                    }
+                }
+            }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,406 @@
+//! The topic registry: names, ids, partition counts and configs, kept in `topics.json`.
+//!
+//! Format: `{"version":1,"topics":[{"name","id","partitions","configs":{}}]}`, rewritten
+//! atomically (temp -> fsync -> rename -> fsync dir) on every change, before the change is
+//! acknowledged. Partition directories are `<data>/<topic>-<index>`, as in Kafka. A deleted
+//! topic's directories are first renamed to `<topic>-<index>.<id>-delete`, so a crash midway
+//! never leaves data a later topic of the same name could adopt; leftovers are removed at startup.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use runnel_log::durable_file::{sync_dir, write_atomically};
+use runnel_log::{LogConfig, LogError, PartitionLog};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::partition::{Partition, PartitionRef};
+use crate::topic_config;
+
+/// The registry file name in the data directory.
+pub const FILE_NAME: &str = "topics.json";
+
+/// Kafka's longest topic name.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// A topic as stored in `topics.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRecord {
+    /// Topic name.
+    pub name: String,
+    /// Kafka topic id, reported in Metadata v10+ and used by Fetch v13+.
+    pub id: Uuid,
+    /// Number of partitions.
+    pub partitions: i32,
+    /// Topic-level config overrides.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RegistryFile {
+    version: u32,
+    topics: Vec<TopicRecord>,
+}
+
+/// A live topic: its record and its open partitions.
+#[derive(Debug)]
+pub struct Topic {
+    /// What is persisted.
+    pub record: TopicRecord,
+    /// Partitions by index.
+    pub partitions: Vec<PartitionRef>,
+}
+
+impl Topic {
+    /// Topic name.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// The partition with this index, if it exists.
+    pub fn partition(&self, index: i32) -> Option<&PartitionRef> {
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
+    }
+}
+
+/// Why an admin operation on topics failed; each maps to a Kafka error code.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// INVALID_TOPIC_EXCEPTION.
+    #[error("{0}")]
+    InvalidName(String),
+    /// TOPIC_ALREADY_EXISTS.
+    #[error("Topic '{0}' already exists.")]
+    AlreadyExists(String),
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    #[error("This server does not host this topic: {0}")]
+    Unknown(String),
+    /// INVALID_PARTITIONS.
+    #[error("{0}")]
+    InvalidPartitions(String),
+    /// INVALID_CONFIG.
+    #[error(transparent)]
+    InvalidConfig(#[from] topic_config::InvalidTopicConfig),
+    /// KAFKA_STORAGE_ERROR.
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl From<LogError> for TopicError {
+    fn from(e: LogError) -> Self {
+        TopicError::Storage(e.to_string())
+    }
+}
+
+/// Checks a topic name against Kafka's rules.
+pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    if name.is_empty() {
+        return Err(TopicError::InvalidName("Topic name is illegal, it can't be empty".into()));
+    }
+    if name == "." || name == ".." {
+        return Err(TopicError::InvalidName("Topic name cannot be \".\" or \"..\"".into()));
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(TopicError::InvalidName(format!(
+            "Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"
+        )));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+        return Err(TopicError::InvalidName(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// All topics, their partitions, and the file that makes them durable.
+#[derive(Debug)]
+pub struct TopicRegistry {
+    /// The data directory.
+    dir: PathBuf,
+    /// Broker-wide log defaults that topic overrides apply over.
+    defaults: LogConfig,
+    /// Live topics by name; cloned `Arc`s let requests work without holding the lock.
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serialises admin changes so that the file and the map change in the same order.
+    admin: Mutex<()>,
+}
+
+fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
+    move |e| TopicError::Storage(format!("{action}: {e}"))
+}
+
+impl TopicRegistry {
+    /// Loads `topics.json` and opens every partition. `clean_shutdown` skips log scans.
+    pub fn open(dir: &Path, defaults: LogConfig, clean_shutdown: bool) -> Result<TopicRegistry, TopicError> {
+        let path = dir.join(FILE_NAME);
+        let records = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let file: RegistryFile = serde_json::from_slice(&bytes)
+                    .map_err(|e| TopicError::Storage(format!("parse {}: {e}", path.display())))?;
+                file.topics
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(format!("read {}", path.display()))(e)),
+        };
+        remove_deleted_leftovers(dir);
+        let mut topics = BTreeMap::new();
+        for record in records {
+            let topic = open_topic(dir, &defaults, record, 0, clean_shutdown, None)?;
+            topics.insert(topic.name().to_string(), Arc::new(topic));
+        }
+        Ok(TopicRegistry { dir: dir.to_path_buf(), defaults, topics: RwLock::new(topics), admin: Mutex::new(()) })
+    }
+
+    fn read_map(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The topic with this name.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.read_map().get(name).cloned()
+    }
+
+    /// The topic with this id.
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.read_map().values().find(|t| t.record.id == id).cloned()
+    }
+
+    /// Every topic, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        self.read_map().values().cloned().collect()
+    }
+
+    /// Broker-wide log defaults.
+    pub fn defaults(&self) -> &LogConfig {
+        &self.defaults
+    }
+
+    fn persist(&self, map: &BTreeMap<String, Arc<Topic>>) -> Result<(), TopicError> {
+        let file = RegistryFile { version: 1, topics: map.values().map(|t| t.record.clone()).collect() };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| TopicError::Storage(e.to_string()))?;
+        let path = self.dir.join(FILE_NAME);
+        write_atomically(&path, &bytes).map_err(io_error(format!("write {}", path.display())))
+    }
+
+    /// Checks a creation without doing it (CreateTopics with validate_only).
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
+        validate_name(name)?;
+        if self.get(name).is_some() {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions("Number of partitions must be larger than 0.".into()));
+        }
+        for (key, value) in configs {
+            topic_config::validate(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Creates a topic durably and opens its partitions.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        self.validate_create(name, partitions, &configs)?;
+        let record = TopicRecord { name: name.to_string(), id: Uuid::new_v4(), partitions, configs };
+        let mut next = self.read_map().clone();
+        // Directories left by an unclean past under this name must not be adopted.
+        for index in 0..partitions {
+            discard_partition_dir(&self.dir, name, index, record.id)?;
+        }
+        let placeholder = Arc::new(Topic { record: record.clone(), partitions: Vec::new() });
+        next.insert(name.to_string(), placeholder);
+        self.persist(&next)?;
+        let topic = Arc::new(open_topic(&self.dir, &self.defaults, record, 0, false, None)?);
+        self.write_map().insert(name.to_string(), topic.clone());
+        Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions. A decrease is refused: Kafka partitions can be added
+    /// but never removed.
+    pub fn add_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let have = current.record.partitions;
+        if count < have {
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic currently has {have} partitions, which is higher than the requested {count}: \
+                 partitions can be added but never removed."
+            )));
+        }
+        if count == have {
+            return Err(TopicError::InvalidPartitions(format!("Topic already has {have} partitions.")));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        for index in have..count {
+            discard_partition_dir(&self.dir, name, index, current.record.id)?;
+        }
+        let mut record = current.record.clone();
+        record.partitions = count;
+        let mut next = self.read_map().clone();
+        next.insert(name.to_string(), Arc::new(Topic { record: record.clone(), partitions: Vec::new() }));
+        self.persist(&next)?;
+        let topic = open_topic(&self.dir, &self.defaults, record, have, false, Some(&current.partitions))?;
+        self.write_map().insert(name.to_string(), Arc::new(topic));
+        Ok(())
+    }
+
+    /// Deletes a topic: its record first, then its data.
+    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        for index in 0..topic.record.partitions {
+            discard_partition_dir(&self.dir, name, index, topic.record.id)?;
+        }
+        let mut next = self.read_map().clone();
+        next.remove(name);
+        self.persist(&next)?;
+        self.write_map().remove(name);
+        remove_deleted_leftovers(&self.dir);
+        Ok(topic.record.id)
+    }
+
+    /// Replaces a topic's config overrides (validated) and applies them to its partitions.
+    pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        for (key, value) in &configs {
+            topic_config::validate(key, value)?;
+        }
+        let mut record = current.record.clone();
+        record.configs = configs;
+        let log_config = topic_config::log_config(&self.defaults, &record.configs);
+        let topic = Arc::new(Topic { record, partitions: current.partitions.clone() });
+        let mut next = self.read_map().clone();
+        next.insert(name.to_string(), topic.clone());
+        self.persist(&next)?;
+        for partition in &topic.partitions {
+            partition.set_config(log_config.clone());
+        }
+        self.write_map().insert(name.to_string(), topic);
+        Ok(())
+    }
+
+    /// Flushes every partition for a clean shutdown; returns the first failure.
+    pub fn close_all(&self) -> Result<(), LogError> {
+        let mut first_error = None;
+        for topic in self.all() {
+            for partition in &topic.partitions {
+                if let Err(e) = partition.close() {
+                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close partition");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The directory of one partition.
+pub fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{index}"))
+}
+
+/// Renames an existing partition directory out of the way (to be removed), durably.
+fn discard_partition_dir(data_dir: &Path, topic: &str, index: i32, id: Uuid) -> Result<(), TopicError> {
+    let dir = partition_dir(data_dir, topic, index);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let target = data_dir.join(format!("{topic}-{index}.{}-delete", id.simple()));
+    std::fs::rename(&dir, &target).map_err(io_error(format!("rename {} for deletion", dir.display())))?;
+    sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))
+}
+
+/// Removes directories renamed for deletion. Failures are logged and retried at the next start.
+fn remove_deleted_leftovers(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with("-delete")
+            && let Err(e) = std::fs::remove_dir_all(entry.path())
+        {
+            tracing::warn!(dir = %entry.path().display(), error = %e, "could not remove a deleted partition's files");
+        }
+    }
+}
+
+fn open_topic(
+    data_dir: &Path,
+    defaults: &LogConfig,
+    record: TopicRecord,
+    first_new: i32,
+    clean_shutdown: bool,
+    existing: Option<&[PartitionRef]>,
+) -> Result<Topic, TopicError> {
+    let config = topic_config::log_config(defaults, &record.configs);
+    let mut partitions: Vec<PartitionRef> = existing.map(<[PartitionRef]>::to_vec).unwrap_or_default();
+    for index in first_new..record.partitions {
+        let dir = partition_dir(data_dir, &record.name, index);
+        std::fs::create_dir_all(&dir).map_err(io_error(format!("create {}", dir.display())))?;
+        let (log, report) = PartitionLog::open(&dir, config.clone(), clean_shutdown)?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(
+                topic = %record.name, partition = index, truncated_bytes = report.truncated_bytes,
+                next_offset = report.next_offset, "recovered a partition: cut an incomplete or corrupt tail"
+            );
+        }
+        partitions.push(Arc::new(Partition::new(&record.name, index, log)));
+    }
+    if first_new > 0 || existing.is_none() {
+        sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))?;
+    }
+    Ok(Topic { record, partitions })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_topic_name_rules_are_enforced() {
+        assert!(validate_name("orders.v1_EU-west").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_name("has space").is_err());
+        assert!(validate_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn topics_survive_reopen_and_partitions_only_grow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("open");
+        let configs = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
+        let created = registry.create("events", 2, configs.clone()).expect("create");
+        assert!(matches!(registry.create("events", 2, BTreeMap::new()), Err(TopicError::AlreadyExists(_))));
+        registry.add_partitions("events", 4, false).expect("grow");
+        let err = registry.add_partitions("events", 3, false).expect_err("shrink refused");
+        assert!(err.to_string().contains("partitions can be added but never removed"), "{err}");
+        drop(registry);
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("reopen");
+        let topic = registry.get("events").expect("still there");
+        assert_eq!(topic.partitions.len(), 4);
+        assert_eq!(topic.record.id, created.record.id);
+        assert_eq!(topic.record.configs, configs);
+        registry.delete("events").expect("delete");
+        assert!(registry.get("events").is_none());
+        assert!(!partition_dir(dir.path(), "events", 0).exists());
+    }
+}

@@ -1,0 +1,87 @@
+//! `runnel serve`: run the broker until SIGINT or SIGTERM, then shut down cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use runnel_broker::{Broker, BrokerConfig};
+
+/// Options of `runnel serve`; flags win over the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data directory (Kafka's log.dirs). Formatted with a new cluster id when empty.
+    #[arg(long, env = "RUNNEL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on (Kafka's listeners); port 0 picks a free port.
+    #[arg(long, env = "RUNNEL_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// A Kafka server.properties file (listeners, log.dirs, num.partitions, log.retention.*, …).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+}
+
+/// Runs the broker.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = match &args.config {
+        Some(path) => BrokerConfig::from_file(path)?,
+        None => BrokerConfig::default(),
+    };
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
+            format!("listen on {}; is another broker running there? pick another with --listen", config.listen)
+        })?;
+        let bound = listener.local_addr().context("read the bound address")?;
+        let broker = Broker::open(config, bound)?;
+        tracing::info!(
+            cluster_id = %broker.meta.cluster_id,
+            data_dir = %broker.data_dir().display(),
+            topics = broker.topics.all().len(),
+            clean_start = broker.recovered_cleanly,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "runnel broker ready"
+        );
+        // One machine-readable line on stdout, for scripts and tests that start on port 0.
+        println!("runnel listening on {bound}");
+        runnel_broker::server::run(listener, broker, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown signal received");
+}
