@@ -1,0 +1,86 @@
+//! Starts `runnel serve` as a child process on an ephemeral port, for tests that need a real
+//! broker process (clients over TCP, SIGKILL, restart on the same data directory).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running broker; killed (SIGKILL) on drop unless stopped.
+pub struct BrokerProcess {
+    /// The child process.
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+}
+
+impl BrokerProcess {
+    /// Starts a broker on `data_dir`, listening on `listen` (use port 0 for any free port).
+    pub fn start_on(data_dir: &Path, listen: &str) -> BrokerProcess {
+        Self::start_with(data_dir, listen, &[])
+    }
+
+    /// Starts a broker with extra `serve` arguments.
+    pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> BrokerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUNNEL_LOG", std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn runnel serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("runnel listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from runnel serve: {line:?}"))
+            .parse()
+            .expect("address");
+        BrokerProcess { child, addr, data_dir: data_dir.to_path_buf() }
+    }
+
+    /// Starts a broker on a fresh port.
+    pub fn start(data_dir: &Path) -> BrokerProcess {
+        Self::start_on(data_dir, "127.0.0.1:0")
+    }
+
+    /// `host:port` for client configs.
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
