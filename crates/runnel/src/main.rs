@@ -19,6 +19,9 @@ enum Command {
     /// Manage data directories: cluster ids and formatting, as kafka-storage does.
     #[command(subcommand)]
     Storage(commands::storage::StorageCommand),
+    /// Measure produce/consume throughput and end-to-end latency against any Kafka cluster.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +29,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Storage(command) => commands::storage::run(command),
+        Command::Bench(command) => commands::bench::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
