@@ -35,8 +35,3 @@ pub fn for_topic_error(error: &TopicError) -> i16 {
     };
     e.code()
 }
-
-/// Shorthand for a code from Kafka's list.
-pub fn code(error: ResponseError) -> i16 {
-    error.code()
-}

@@ -148,7 +148,7 @@ pub fn describe(
     broker_properties: &BTreeMap<String, String>,
     overrides: &BTreeMap<String, String>,
 ) -> Vec<ReportedConfig> {
-    let effective = log_config(defaults, &BTreeMap::new());
+    let effective = defaults;
     let timestamp_type = if effective.log_append_time { "LogAppendTime" } else { "CreateTime" };
     let base: Vec<(&str, &[&str], String)> = vec![
         ("cleanup.policy", &["log.cleanup.policy"], "delete".to_string()),

@@ -7,7 +7,7 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::{code, for_topic_error};
+use crate::error_codes::for_topic_error;
 
 /// Answers CreatePartitions.
 pub fn handle(ctx: &RequestContext, request: CreatePartitionsRequest) -> Handled<CreatePartitionsResponse> {
@@ -22,11 +22,11 @@ pub fn handle(ctx: &RequestContext, request: CreatePartitionsRequest) -> Handled
                 .as_ref()
                 .is_some_and(|list| list.iter().any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node));
             if bad_assignment {
-                return result.with_error_code(code(ResponseError::InvalidReplicaAssignment)).with_error_message(Some(
-                    StrBytes::from_string(format!(
+                return result.with_error_code(ResponseError::InvalidReplicaAssignment.code()).with_error_message(
+                    Some(StrBytes::from_string(format!(
                         "Replica assignments must name exactly broker {node}, the only broker."
-                    )),
-                ));
+                    ))),
+                );
             }
             match ctx.broker.topics.add_partitions(topic.name.as_str(), topic.count, request.validate_only) {
                 Ok(()) => {

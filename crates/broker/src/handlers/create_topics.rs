@@ -9,11 +9,11 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::{code, for_topic_error};
+use crate::error_codes::for_topic_error;
 use crate::topic_config;
 
 fn error(result: CreatableTopicResult, error: ResponseError, message: String) -> CreatableTopicResult {
-    result.with_error_code(code(error)).with_error_message(Some(StrBytes::from_string(message)))
+    result.with_error_code(error.code()).with_error_message(Some(StrBytes::from_string(message)))
 }
 
 /// Answers CreateTopics.

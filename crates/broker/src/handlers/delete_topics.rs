@@ -7,7 +7,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::{code, for_topic_error};
+use crate::error_codes::for_topic_error;
 
 /// Answers DeleteTopics.
 pub fn handle(ctx: &RequestContext, request: DeleteTopicsRequest) -> Handled<DeleteTopicsResponse> {
@@ -29,7 +29,7 @@ pub fn handle(ctx: &RequestContext, request: DeleteTopicsRequest) -> Handled<Del
                 result.topic_id = id;
             }
             let Some(name) = name else {
-                return result.with_error_code(code(ResponseError::UnknownTopicId));
+                return result.with_error_code(ResponseError::UnknownTopicId.code());
             };
             match broker.topics.delete(name.as_str()) {
                 Ok(deleted_id) => {

@@ -9,7 +9,6 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
-use crate::error_codes::code;
 use crate::topic_config::{self, ConfigSource, ReportedConfig};
 
 /// Kafka's resource types.
@@ -64,7 +63,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                     }
                     None => {
                         return result
-                            .with_error_code(code(ResponseError::UnknownTopicOrPartition))
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                             .with_error_message(Some(StrBytes::from_string(format!(
                                 "Topic '{name}' does not exist."
                             ))));
@@ -72,7 +71,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                 },
                 BROKER if name.is_empty() || name == broker.node_id().to_string() => broker_configs(broker),
                 BROKER => {
-                    return result.with_error_code(code(ResponseError::InvalidRequest)).with_error_message(Some(
+                    return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
                         StrBytes::from_string(format!(
                             "Unknown broker {name}: this cluster has broker {}",
                             broker.node_id()
@@ -80,7 +79,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                     ));
                 }
                 other => {
-                    return result.with_error_code(code(ResponseError::InvalidRequest)).with_error_message(Some(
+                    return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
                         StrBytes::from_string(format!("Resource type {other} is not supported")),
                     ));
                 }

@@ -14,7 +14,7 @@ use runnel_log::LogError;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
-use crate::error_codes::{code, for_log_error};
+use crate::error_codes::for_log_error;
 
 /// Kafka's isolation level for read_committed.
 const READ_COMMITTED: i8 = 1;
@@ -47,7 +47,7 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> Built {
             let mut data = PartitionData::default().with_partition_index(wanted.partition);
             data.aborted_transactions = (request.isolation_level == READ_COMMITTED).then(Vec::new);
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(wanted.partition)) else {
-                data.error_code = code(unknown);
+                data.error_code = unknown.code();
                 data.high_watermark = -1;
                 has_error = true;
                 partitions.push(data);
@@ -97,7 +97,7 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> Built {
 pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchResponse> {
     let version = ctx.version;
     if version >= 7 && request.session_id != 0 {
-        let response = FetchResponse::default().with_error_code(code(ResponseError::FetchSessionIdNotFound));
+        let response = FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
         return Handled::Ready(response);
     }
     let broker = ctx.broker.clone();

@@ -6,14 +6,13 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::code;
 
 /// Answers InitProducerId.
 pub fn handle(ctx: &RequestContext, request: InitProducerIdRequest) -> Handled<InitProducerIdResponse> {
     let response = InitProducerIdResponse::default().with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
     if request.transactional_id.as_ref().is_some_and(|id| !id.is_empty()) {
         tracing::warn!(client = %ctx.client_id, "refused a transactional producer: transactions are not supported");
-        return Handled::Ready(response.with_error_code(code(ResponseError::InvalidRequest)));
+        return Handled::Ready(response.with_error_code(ResponseError::InvalidRequest.code()));
     }
     if ctx.version >= 3
         && request.producer_id.0 >= 0
@@ -28,7 +27,7 @@ pub fn handle(ctx: &RequestContext, request: InitProducerIdRequest) -> Handled<I
         Ok(id) => Handled::Ready(response.with_producer_id(ProducerId(id)).with_producer_epoch(0)),
         Err(e) => {
             tracing::error!(error = %e, "could not persist producer ids");
-            Handled::Ready(response.with_error_code(code(ResponseError::KafkaStorageError)))
+            Handled::Ready(response.with_error_code(ResponseError::KafkaStorageError.code()))
         }
     }
 }

@@ -5,7 +5,7 @@ use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionRespon
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::{code, for_log_error};
+use crate::error_codes::for_log_error;
 use crate::partition::Partition;
 
 /// Kafka's special timestamps.
@@ -39,7 +39,7 @@ pub fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> Handled<List
                     .with_timestamp(-1)
                     .with_offset(-1);
                 let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
-                    return response.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                    return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                 };
                 match lookup(partition, p.timestamp) {
                     Ok((timestamp, offset)) => {

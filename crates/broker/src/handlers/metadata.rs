@@ -12,7 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::{code, for_topic_error};
+use crate::error_codes::for_topic_error;
 use crate::topics::{self, Topic};
 
 fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
@@ -64,14 +64,14 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
                 };
                 match (found, wanted.name) {
                     (Some(topic), _) => describe(&topic, node),
-                    (None, None) => missing(None, wanted.topic_id, code(ResponseError::UnknownTopicId)),
+                    (None, None) => missing(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
                     (None, Some(name)) => {
                         if let Err(e) = topics::validate_name(name.as_str()) {
                             tracing::debug!(error = %e, "metadata for an invalid topic name");
-                            return missing(Some(name), Uuid::nil(), code(ResponseError::InvalidTopicException));
+                            return missing(Some(name), Uuid::nil(), ResponseError::InvalidTopicException.code());
                         }
                         if !allow_auto_create {
-                            return missing(Some(name), Uuid::nil(), code(ResponseError::UnknownTopicOrPartition));
+                            return missing(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
                         }
                         match broker.auto_create(name.as_str()) {
                             Ok(topic) => describe(&topic, node),

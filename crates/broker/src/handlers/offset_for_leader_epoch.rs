@@ -7,7 +7,6 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use runnel_log::partition_log::LEADER_EPOCH;
 
 use crate::api::{Handled, RequestContext};
-use crate::error_codes::code;
 
 /// Answers OffsetForLeaderEpoch.
 pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Handled<OffsetForLeaderEpochResponse> {
@@ -23,10 +22,10 @@ pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Han
                     let result =
                         EpochEndOffset::default().with_partition(p.partition).with_leader_epoch(-1).with_end_offset(-1);
                     let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
-                        return result.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                        return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
                     if p.current_leader_epoch > LEADER_EPOCH {
-                        return result.with_error_code(code(ResponseError::UnknownLeaderEpoch));
+                        return result.with_error_code(ResponseError::UnknownLeaderEpoch.code());
                     }
                     if p.leader_epoch < LEADER_EPOCH {
                         return result;

@@ -10,7 +10,7 @@ use runnel_log::batch::BatchHeader;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::now_ms;
-use crate::error_codes::{code, for_log_error};
+use crate::error_codes::for_log_error;
 use crate::partition::Partition;
 
 /// A partition whose acknowledgement waits for an fsync up to `offset`.
@@ -44,21 +44,21 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
         for data in topic_data.partition_data {
             let index = data.index;
             if !matches!(acks, -1..=1) {
-                partitions.push(failed(index, code(ResponseError::InvalidRequiredAcks), None, version));
+                partitions.push(failed(index, ResponseError::InvalidRequiredAcks.code(), None, version));
                 continue;
             }
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)).cloned() else {
-                partitions.push(failed(index, code(ResponseError::UnknownTopicOrPartition), None, version));
+                partitions.push(failed(index, ResponseError::UnknownTopicOrPartition.code(), None, version));
                 continue;
             };
             let Some(records) = data.records.filter(|r| !r.is_empty()) else {
                 let message = "a produce request must carry one record batch".to_string();
-                partitions.push(failed(index, code(ResponseError::InvalidRecord), Some(message), version));
+                partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
             };
             if BatchHeader::parse(&records).is_ok_and(|h| h.total_len() < records.len()) {
                 let message = "Produce requests with version 3+ must contain exactly one record batch".to_string();
-                partitions.push(failed(index, code(ResponseError::InvalidRecord), Some(message), version));
+                partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
             }
             match partition.append(&records, now) {
