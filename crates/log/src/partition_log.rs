@@ -36,6 +36,8 @@ pub struct AppendResult {
     pub log_append_time: i64,
     /// True when the batch was a retry already in the log and nothing was written.
     pub duplicate: bool,
+    /// First offset in the log after the append, reported in Produce responses.
+    pub log_start_offset: i64,
 }
 
 /// The partition log.
@@ -116,6 +118,7 @@ impl PartitionLog {
                 next_offset: base_offset + header.last_offset_delta as i64 + 1,
                 log_append_time: -1,
                 duplicate: true,
+                log_start_offset: self.log_start_offset(),
             });
         }
         self.roll_if_needed(batch.len(), now_ms)?;
@@ -143,7 +146,13 @@ impl PartitionLog {
         }
         self.next_offset = stored.next_offset();
         self.producers.record(&stored, base_offset);
-        Ok(AppendResult { base_offset, next_offset: self.next_offset, log_append_time, duplicate: false })
+        Ok(AppendResult {
+            base_offset,
+            next_offset: self.next_offset,
+            log_append_time,
+            duplicate: false,
+            log_start_offset: self.log_start_offset(),
+        })
     }
 
     fn roll_if_needed(&mut self, incoming: usize, now_ms: i64) -> Result<(), LogError> {

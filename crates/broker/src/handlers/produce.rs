@@ -64,13 +64,12 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
             match partition.append(&records, now) {
                 Ok(result) => {
                     appended |= !result.duplicate;
-                    let (log_start, _) = partition.offsets();
                     let mut response = PartitionProduceResponse::default()
                         .with_index(index)
                         .with_base_offset(result.base_offset)
                         .with_log_append_time_ms(result.log_append_time);
                     if version >= 5 {
-                        response.log_start_offset = log_start;
+                        response.log_start_offset = result.log_start_offset;
                     }
                     if acks == -1 {
                         pending.push(PendingFlush {
