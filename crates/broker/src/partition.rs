@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use runnel_log::{AppendResult, LogConfig, LogError, PartitionLog};
+use runnel_log::{AppendResult, LogError, PartitionLog};
 
 /// A topic partition hosted by this broker.
 #[derive(Debug)]
@@ -127,11 +127,6 @@ impl Partition {
     /// The (offset, timestamp) of the record with the largest timestamp.
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
         self.log().max_timestamp_offset()
-    }
-
-    /// Applies a topic config change.
-    pub fn set_config(&self, config: LogConfig) {
-        self.log().set_config(config);
     }
 
     /// Runs retention; returns the number of deleted segments.

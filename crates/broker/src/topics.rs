@@ -6,7 +6,7 @@
 //! topic's directories are first renamed to `<topic>-<index>.<id>-delete`, so a crash midway
 //! never leaves data a later topic of the same name could adopt; leftovers are removed at startup.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -115,6 +115,28 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// The live topics, indexed by name and by id (Fetch v13+ and Metadata v12 look topics up by id).
+#[derive(Debug, Default)]
+struct LiveTopics {
+    /// Topics by name, sorted as Metadata lists them.
+    by_name: BTreeMap<String, Arc<Topic>>,
+    /// The same topics by id.
+    by_id: HashMap<Uuid, Arc<Topic>>,
+}
+
+impl LiveTopics {
+    fn insert(&mut self, topic: Arc<Topic>) {
+        self.by_id.insert(topic.record.id, topic.clone());
+        self.by_name.insert(topic.name().to_string(), topic);
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(topic) = self.by_name.remove(name) {
+            self.by_id.remove(&topic.record.id);
+        }
+    }
+}
+
 /// All topics, their partitions, and the file that makes them durable.
 #[derive(Debug)]
 pub struct TopicRegistry {
@@ -122,8 +144,8 @@ pub struct TopicRegistry {
     dir: PathBuf,
     /// Broker-wide log defaults that topic overrides apply over.
     defaults: LogConfig,
-    /// Live topics by name; cloned `Arc`s let requests work without holding the lock.
-    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Live topics; cloned `Arc`s let requests work without holding the lock.
+    topics: RwLock<LiveTopics>,
     /// Serialises admin changes so that the file and the map change in the same order.
     admin: Mutex<()>,
 }
@@ -146,45 +168,45 @@ impl TopicRegistry {
             Err(e) => return Err(io_error(format!("read {}", path.display()))(e)),
         };
         remove_deleted_leftovers(dir);
-        let mut topics = BTreeMap::new();
+        let mut topics = LiveTopics::default();
         for record in records {
-            let topic = open_topic(dir, &defaults, record, 0, clean_shutdown, None)?;
-            topics.insert(topic.name().to_string(), Arc::new(topic));
+            topics.insert(Arc::new(open_topic(dir, &defaults, record, 0, clean_shutdown, None)?));
         }
         Ok(TopicRegistry { dir: dir.to_path_buf(), defaults, topics: RwLock::new(topics), admin: Mutex::new(()) })
     }
 
-    fn read_map(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Topic>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, LiveTopics> {
         self.topics.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Topic>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, LiveTopics> {
         self.topics.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The topic with this name.
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.read_map().get(name).cloned()
+        self.read().by_name.get(name).cloned()
     }
 
     /// The topic with this id.
     pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
-        self.read_map().values().find(|t| t.record.id == id).cloned()
+        self.read().by_id.get(&id).cloned()
     }
 
     /// Every topic, sorted by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        self.read_map().values().cloned().collect()
+        self.read().by_name.values().cloned().collect()
     }
 
-    /// Broker-wide log defaults.
-    pub fn defaults(&self) -> &LogConfig {
-        &self.defaults
-    }
-
-    fn persist(&self, map: &BTreeMap<String, Arc<Topic>>) -> Result<(), TopicError> {
-        let file = RegistryFile { version: 1, topics: map.values().map(|t| t.record.clone()).collect() };
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| TopicError::Storage(e.to_string()))?;
+    /// Writes `topics.json` as the registry will be once `name` is `record` (`None`: deleted).
+    /// Called under the admin lock, before the in-memory change.
+    fn persist_change(&self, name: &str, record: Option<&TopicRecord>) -> Result<(), TopicError> {
+        let mut topics: Vec<TopicRecord> =
+            self.read().by_name.values().filter(|t| t.name() != name).map(|t| t.record.clone()).collect();
+        topics.extend(record.cloned());
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        let bytes = serde_json::to_vec_pretty(&RegistryFile { version: 1, topics })
+            .map_err(|e| TopicError::Storage(e.to_string()))?;
         let path = self.dir.join(FILE_NAME);
         write_atomically(&path, &bytes).map_err(io_error(format!("write {}", path.display())))
     }
@@ -219,16 +241,13 @@ impl TopicRegistry {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         self.validate_create(name, partitions, &configs)?;
         let record = TopicRecord { name: name.to_string(), id: Uuid::new_v4(), partitions, configs };
-        let mut next = self.read_map().clone();
         // Directories left by an unclean past under this name must not be adopted.
         for index in 0..partitions {
             discard_partition_dir(&self.dir, name, index, record.id)?;
         }
-        let placeholder = Arc::new(Topic { record: record.clone(), partitions: Vec::new() });
-        next.insert(name.to_string(), placeholder);
-        self.persist(&next)?;
+        self.persist_change(name, Some(&record))?;
         let topic = Arc::new(open_topic(&self.dir, &self.defaults, record, 0, false, None)?);
-        self.write_map().insert(name.to_string(), topic.clone());
+        self.write().insert(topic.clone());
         Ok(topic)
     }
 
@@ -255,11 +274,9 @@ impl TopicRegistry {
         }
         let mut record = current.record.clone();
         record.partitions = count;
-        let mut next = self.read_map().clone();
-        next.insert(name.to_string(), Arc::new(Topic { record: record.clone(), partitions: Vec::new() }));
-        self.persist(&next)?;
+        self.persist_change(name, Some(&record))?;
         let topic = open_topic(&self.dir, &self.defaults, record, have, false, Some(&current.partitions))?;
-        self.write_map().insert(name.to_string(), Arc::new(topic));
+        self.write().insert(Arc::new(topic));
         Ok(())
     }
 
@@ -270,33 +287,10 @@ impl TopicRegistry {
         for index in 0..topic.record.partitions {
             discard_partition_dir(&self.dir, name, index, topic.record.id)?;
         }
-        let mut next = self.read_map().clone();
-        next.remove(name);
-        self.persist(&next)?;
-        self.write_map().remove(name);
+        self.persist_change(name, None)?;
+        self.write().remove(name);
         remove_deleted_leftovers(&self.dir);
         Ok(topic.record.id)
-    }
-
-    /// Replaces a topic's config overrides (validated) and applies them to its partitions.
-    pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
-        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-        for (key, value) in &configs {
-            topic_config::validate(key, value)?;
-        }
-        let mut record = current.record.clone();
-        record.configs = configs;
-        let log_config = topic_config::log_config(&self.defaults, &record.configs);
-        let topic = Arc::new(Topic { record, partitions: current.partitions.clone() });
-        let mut next = self.read_map().clone();
-        next.insert(name.to_string(), topic.clone());
-        self.persist(&next)?;
-        for partition in &topic.partitions {
-            partition.set_config(log_config.clone());
-        }
-        self.write_map().insert(name.to_string(), topic);
-        Ok(())
     }
 
     /// Flushes every partition for a clean shutdown; returns the first failure.
@@ -399,8 +393,10 @@ mod tests {
         assert_eq!(topic.partitions.len(), 4);
         assert_eq!(topic.record.id, created.record.id);
         assert_eq!(topic.record.configs, configs);
+        assert_eq!(registry.get_by_id(created.record.id).expect("found by id").partitions.len(), 4);
         registry.delete("events").expect("delete");
         assert!(registry.get("events").is_none());
+        assert!(registry.get_by_id(created.record.id).is_none());
         assert!(!partition_dir(dir.path(), "events", 0).exists());
     }
 }
