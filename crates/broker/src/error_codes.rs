@@ -13,6 +13,7 @@ pub fn for_log_error(error: &LogError) -> i16 {
     let e = match error {
         LogError::Io { .. } | LogError::Poisoned(_) => ResponseError::KafkaStorageError,
         LogError::Batch(BatchError::UnsupportedMagic(_)) => ResponseError::UnsupportedForMessageFormat,
+        LogError::Batch(BatchError::TrailingBytes { .. }) => ResponseError::InvalidRecord,
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,

@@ -59,6 +59,12 @@ pub enum BatchError {
         /// Bytes the header says the batch occupies.
         needed: usize,
     },
+    /// Bytes follow the batch: a produce carries exactly one batch per partition.
+    #[error("{extra} bytes follow the record batch: produce requests must contain exactly one record batch")]
+    TrailingBytes {
+        /// Bytes after the end of the first batch.
+        extra: usize,
+    },
     /// The length field is impossible (below the header size).
     #[error("record batch length {0} is smaller than the v2 header")]
     BadLength(i32),
@@ -214,9 +220,13 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
 }
 
 /// Validates one complete batch occupying exactly `bytes`: length, magic, CRC, record count.
+/// Anything after the batch is refused, as Kafka refuses a produce of several batches.
 pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(bytes)?;
-    if header.total_len() != bytes.len() {
+    if header.total_len() < bytes.len() {
+        return Err(BatchError::TrailingBytes { extra: bytes.len() - header.total_len() });
+    }
+    if header.total_len() > bytes.len() {
         return Err(BatchError::Truncated { available: bytes.len(), needed: header.total_len() });
     }
     let computed = compute_crc(bytes);
@@ -358,6 +368,9 @@ mod tests {
         b[8..12].copy_from_slice(&10i32.to_be_bytes());
         assert_eq!(validate(&b), Err(BatchError::BadLength(10)));
         assert!(matches!(validate(&b[..30]), Err(BatchError::Truncated { .. })));
+        let mut two = batch(1, 0, None).to_vec();
+        two.extend_from_slice(&batch(1, 0, None));
+        assert!(matches!(validate(&two), Err(BatchError::TrailingBytes { .. })));
     }
 
     #[test]

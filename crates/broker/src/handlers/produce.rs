@@ -6,7 +6,6 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
-use runnel_log::batch::BatchHeader;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::now_ms;
@@ -56,11 +55,6 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
             };
-            if BatchHeader::parse(&records).is_ok_and(|h| h.total_len() < records.len()) {
-                let message = "Produce requests with version 3+ must contain exactly one record batch".to_string();
-                partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
-                continue;
-            }
             match partition.append(&records, now) {
                 Ok(result) => {
                     appended |= !result.duplicate;
