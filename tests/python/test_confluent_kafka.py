@@ -119,6 +119,9 @@ def test_admin_client_creates_grows_describes_and_deletes_topics(broker):
     configs = next(iter(described.values()))
     assert configs["retention.ms"].value == "3600000"
     assert configs["cleanup.policy"].value == "delete"
+    cluster = client.describe_cluster().result(timeout=30)
+    assert len(cluster.cluster_id) == 22 and len(cluster.nodes) == 1
+    assert cluster.controller.id == cluster.nodes[0].id == 1
     broker_configs = wait_all(client.describe_configs([ConfigResource("broker", "1")]))
     assert next(iter(broker_configs.values()))["num.partitions"].value == "1"
 

@@ -47,3 +47,13 @@ fn format_writes_meta_properties_refuses_another_id_and_serve_uses_it() {
     let meta_after = std::fs::read_to_string(data.join("meta.properties")).expect("meta.properties");
     assert!(meta_after.contains(&format!("cluster.id={id}")));
 }
+
+#[test]
+fn a_second_broker_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _running = BrokerProcess::start(dir.path());
+    let second = runnel(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().expect("path")]);
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains("is in use by another runnel process"), "{message}");
+}
