@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 echo "==> building runnel and its tests"
 cargo build --workspace --all-targets
 
+echo "==> kcat (Debian's package, librdkafka 2.0) for the oldest-client tests"
+if ! command -v kcat >/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+fi
+
 echo "==> Python venv with confluent-kafka (.venv)"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv

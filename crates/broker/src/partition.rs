@@ -8,6 +8,7 @@
 //! commit). The fsync runs on the blocking pool without the log lock, so appends and fetches
 //! go on meanwhile. A failed fsync poisons the log: later writes get KAFKA_STORAGE_ERROR.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -24,7 +25,13 @@ pub struct Partition {
     log: Mutex<PartitionLog>,
     /// Serialises fsyncs so that waiting produces share one (group commit).
     flush_lock: tokio::sync::Mutex<()>,
+    /// When a failed write was last logged, so a full disk logs one line per interval, not one
+    /// per refused produce.
+    last_write_error_logged_ms: AtomicI64,
 }
+
+/// How often a partition logs repeated write failures.
+const WRITE_ERROR_LOG_INTERVAL_MS: i64 = 10_000;
 
 /// What a fetch found at an offset.
 #[derive(Debug, Clone)]
@@ -40,7 +47,13 @@ pub struct ReadResult {
 impl Partition {
     /// Wraps an opened log.
     pub fn new(topic: &str, index: i32, log: PartitionLog) -> Partition {
-        Partition { topic: topic.to_string(), index, log: Mutex::new(log), flush_lock: tokio::sync::Mutex::new(()) }
+        Partition {
+            topic: topic.to_string(),
+            index,
+            log: Mutex::new(log),
+            flush_lock: tokio::sync::Mutex::new(()),
+            last_write_error_logged_ms: AtomicI64::new(i64::MIN),
+        }
     }
 
     fn log(&self) -> MutexGuard<'_, PartitionLog> {
@@ -61,7 +74,24 @@ impl Partition {
 
     /// Validates and appends one batch; see the module doc for durability.
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.log().append(batch, now_ms)
+        let result = self.log().append(batch, now_ms);
+        if let Err(e @ LogError::Io { .. }) = &result {
+            let last = self.last_write_error_logged_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) >= WRITE_ERROR_LOG_INTERVAL_MS
+                && self
+                    .last_write_error_logged_ms
+                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::error!(
+                    topic = %self.topic,
+                    partition = self.index,
+                    error = %e,
+                    "write failed; produce gets KAFKA_STORAGE_ERROR until it succeeds (if the disk is full, free space or lower retention)"
+                );
+            }
+        }
+        result
     }
 
     /// Waits until every record below `offset` is fsynced, sharing fsyncs with other waiters.

@@ -78,9 +78,19 @@ impl OffsetIndex {
         let mut raw = [0u8; ENTRY_LEN];
         raw[..4].copy_from_slice(&rel.to_be_bytes());
         raw[4..].copy_from_slice(&pos.to_be_bytes());
-        self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64)?;
+        if let Err(e) = self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64) {
+            // Leave no partial entry behind; the file then still mirrors `entries`.
+            self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)?;
+            return Err(e);
+        }
         self.entries.push((rel, pos));
         Ok(())
+    }
+
+    /// Removes the newest entry, when the batch it points at could not be kept.
+    pub fn remove_last(&mut self) -> io::Result<()> {
+        self.entries.pop();
+        self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)
     }
 
     /// Position of the last indexed batch starting at or before `offset` (0 if none): where a

@@ -229,31 +229,41 @@ impl Segment {
         }
     }
 
-    /// Updates indexes and timestamps for a batch written at `position`.
+    /// Updates indexes and timestamps for a batch written at `position`. On an error nothing
+    /// changed: no index entry and no timestamp refers to the batch.
     fn index_batch(&mut self, h: &BatchHeader, position: u64, total: usize) -> io::Result<()> {
-        self.note_timestamp(h);
         if self.bytes_since_index_entry >= self.index_interval_bytes || self.offset_index.is_empty() && position > 0 {
+            let (max_timestamp, offset_of_max) = if h.max_timestamp > self.max_timestamp {
+                (h.max_timestamp, h.base_offset)
+            } else {
+                (self.max_timestamp, self.offset_of_max_timestamp)
+            };
             self.offset_index.append(h.base_offset, position)?;
-            self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            if let Err(e) = self.time_index.append(max_timestamp, offset_of_max) {
+                self.offset_index.remove_last()?;
+                return Err(e);
+            }
             self.bytes_since_index_entry = 0;
         }
+        self.note_timestamp(h);
         self.bytes_since_index_entry += total as u64;
         Ok(())
     }
 
     /// Appends one stored batch given as `prefix` (the patched first 16 bytes) and `rest`
     /// (`batch[16..]`). Bytes reach the page cache only; `sync` makes them durable. On a failed
-    /// write the file is cut back, so a partial batch never stays in the log.
+    /// write (a full disk, say) the log and its indexes are cut back, so a batch the caller is
+    /// told failed never stays in the log, whole or in part.
     pub fn append(&mut self, header: &BatchHeader, prefix: &[u8], rest: &[u8]) -> io::Result<()> {
         let position = self.size;
         let total = prefix.len() + rest.len();
         let written = self
             .file
             .write_all_at(prefix, position)
-            .and_then(|_| self.file.write_all_at(rest, position + prefix.len() as u64));
+            .and_then(|_| self.file.write_all_at(rest, position + prefix.len() as u64))
+            .and_then(|_| self.index_batch(header, position, total));
         if let Err(e) = written {
-            // Best effort: remove what was partially written. If this fails too the caller
-            // poisons the log.
+            // If this fails too the caller poisons the log.
             self.file.set_len(position)?;
             return Err(e);
         }
@@ -262,7 +272,7 @@ impl Segment {
         }
         self.size += total as u64;
         self.next_offset = header.next_offset();
-        self.index_batch(header, position, total)
+        Ok(())
     }
 
     /// Finds where the batch containing `offset` starts, scanning headers forward from the

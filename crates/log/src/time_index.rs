@@ -74,7 +74,11 @@ impl TimeIndex {
         let mut raw = [0u8; ENTRY_LEN];
         raw[..8].copy_from_slice(&timestamp.to_be_bytes());
         raw[8..].copy_from_slice(&rel.to_be_bytes());
-        self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64)?;
+        if let Err(e) = self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64) {
+            // Leave no partial entry behind; the file then still mirrors `entries`.
+            self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)?;
+            return Err(e);
+        }
         self.entries.push((timestamp, rel));
         Ok(())
     }

@@ -27,10 +27,15 @@ impl BrokerProcess {
 
     /// Starts a broker with extra `serve` arguments.
     pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> BrokerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args(["serve", "--listen", listen, "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runnel"));
+        command.args(["serve", "--listen", listen, "--data-dir"]).arg(data_dir).args(extra);
+        Self::spawn(command, data_dir)
+    }
+
+    /// Starts a broker from `command`, which must run `runnel serve` (perhaps through a wrapper
+    /// such as `unshare`) and pass on its stdout.
+    pub fn spawn(mut command: Command, data_dir: &Path) -> BrokerProcess {
+        let mut child = command
             .env("RUNNEL_LOG", std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
