@@ -4,6 +4,7 @@
 //! the broker advertises are exactly the versions it serves.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -30,6 +31,17 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The version range served for `api`, if any.
@@ -46,6 +58,8 @@ pub struct RequestContext {
     pub version: i16,
     /// The client's `client.id`, for logs.
     pub client_id: String,
+    /// The client's address as Kafka shows it in DescribeGroups (`/127.0.0.1`).
+    pub client_host: String,
 }
 
 /// A response that may have to wait (fsync for acks=all, long-poll fetch).
@@ -112,7 +126,11 @@ where
 }
 
 /// Routes one request frame (without its size prefix). Errors close the connection.
-pub fn dispatch(broker: &Arc<Broker>, mut frame_bytes: Bytes) -> Result<(RequestHead, Reply), FrameError> {
+pub fn dispatch(
+    broker: &Arc<Broker>,
+    peer: SocketAddr,
+    mut frame_bytes: Bytes,
+) -> Result<(RequestHead, Reply), FrameError> {
     let head = frame::peek_head(&frame_bytes)?;
     let api = ApiKey::try_from(head.api_key).map_err(|_| FrameError::UnknownApiKey(head.api_key))?;
     let Some((min, max)) = supported_range(api) else {
@@ -136,6 +154,7 @@ pub fn dispatch(broker: &Arc<Broker>, mut frame_bytes: Bytes) -> Result<(Request
         broker: broker.clone(),
         version: head.api_version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        client_host: format!("/{}", peer.ip()),
     };
     let body = &mut frame_bytes;
     let id = head.correlation_id;
@@ -153,6 +172,17 @@ pub fn dispatch(broker: &Arc<Broker>, mut frame_bytes: Bytes) -> Result<(Request
         ApiKey::DescribeConfigs => run(ctx, api, id, body, describe_configs::handle)?,
         ApiKey::CreatePartitions => run(ctx, api, id, body, create_partitions::handle)?,
         ApiKey::DescribeCluster => run(ctx, api, id, body, describe_cluster::handle)?,
+        ApiKey::FindCoordinator => run(ctx, api, id, body, find_coordinator::handle)?,
+        ApiKey::JoinGroup => run(ctx, api, id, body, join_group::handle)?,
+        ApiKey::SyncGroup => run(ctx, api, id, body, sync_group::handle)?,
+        ApiKey::Heartbeat => run(ctx, api, id, body, heartbeat::handle)?,
+        ApiKey::LeaveGroup => run(ctx, api, id, body, leave_group::handle)?,
+        ApiKey::OffsetCommit => run(ctx, api, id, body, offset_commit::handle)?,
+        ApiKey::OffsetFetch => run(ctx, api, id, body, offset_fetch::handle)?,
+        ApiKey::ListGroups => run(ctx, api, id, body, list_groups::handle)?,
+        ApiKey::DescribeGroups => run(ctx, api, id, body, describe_groups::handle)?,
+        ApiKey::DeleteGroups => run(ctx, api, id, body, delete_groups::handle)?,
+        ApiKey::OffsetDelete => run(ctx, api, id, body, offset_delete::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, reply))

@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
+use crate::groups::GroupCoordinator;
+use crate::groups::clock::{Clock, SystemClock};
 use crate::meta_properties::{self, MetaError, MetaProperties};
 use crate::producer_ids::ProducerIds;
 use crate::topics::{Topic, TopicError, TopicRegistry};
@@ -38,6 +40,9 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    /// Opening or replaying the group log.
+    #[error("group log: {0}")]
+    Groups(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another runnel process; stop it or use another --data-dir")]
     Locked(PathBuf),
@@ -58,6 +63,8 @@ pub struct Broker {
     pub topics: TopicRegistry,
     /// InitProducerId's allocator.
     pub producer_ids: ProducerIds,
+    /// Consumer groups and their committed offsets.
+    pub groups: GroupCoordinator,
     /// Host and port clients are told to use.
     pub endpoint: (String, u16),
     /// Bumped after every append; waiting fetches watch it.
@@ -77,6 +84,15 @@ impl Broker {
     /// Opens the data directory (formatting it with a new cluster id when empty), recovers
     /// every partition and returns the broker. `bound` is the listener's actual address.
     pub fn open(config: BrokerConfig, bound: SocketAddr) -> Result<Arc<Broker>, BrokerError> {
+        Self::open_with_clock(config, bound, Arc::new(SystemClock))
+    }
+
+    /// [`Broker::open`] with the clock the group coordinator times members by.
+    pub fn open_with_clock(
+        config: BrokerConfig,
+        bound: SocketAddr,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Broker>, BrokerError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(format!("create data directory {}", dir.display())))?;
         let lock = lock_dir(&dir)?;
@@ -97,6 +113,8 @@ impl Broker {
         }
         let topics = TopicRegistry::open(&dir, config.log.clone(), clean)?;
         let producer_ids = ProducerIds::open(&dir).map_err(io(format!("read producer ids in {}", dir.display())))?;
+        let groups = GroupCoordinator::open(&dir, clean, config.groups.clone(), clock)
+            .map_err(|e| BrokerError::Groups(e.to_string()))?;
         let endpoint = config.advertised_endpoint(bound);
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
@@ -104,6 +122,7 @@ impl Broker {
             meta,
             topics,
             producer_ids,
+            groups,
             endpoint,
             data_arrived,
             _lock: lock,
@@ -139,9 +158,15 @@ impl Broker {
         }
     }
 
+    /// Whether `topic` exists with a partition `partition`.
+    pub fn has_partition(&self, topic: &str, partition: i32) -> bool {
+        partition >= 0 && self.topics.get(topic).is_some_and(|t| (partition as usize) < t.partitions.len())
+    }
+
     /// Flushes every log and writes the clean-shutdown marker.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.topics.close_all().map_err(TopicError::from)?;
+        self.groups.log().close().map_err(|e| BrokerError::Groups(e.to_string()))?;
         let marker = self.config.data_dir.join(CLEAN_SHUTDOWN_FILE);
         runnel_log::durable_file::write_atomically(&marker, b"").map_err(io(format!("write {}", marker.display())))?;
         Ok(())

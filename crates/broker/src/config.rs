@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use runnel_log::LogConfig;
 
+use crate::groups::GroupSettings;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,6 +57,8 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub retention_check_interval_ms: u64,
+    /// The group coordinator's timeouts and offset retention (`group.*`, `offsets.*`).
+    pub groups: GroupSettings,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -71,6 +75,7 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             log: LogConfig::default(),
             retention_check_interval_ms: 5 * 60 * 1000,
+            groups: GroupSettings::default(),
             properties: BTreeMap::new(),
         }
     }
@@ -169,6 +174,13 @@ impl BrokerConfig {
                 "log.retention.check.interval.ms" => config.retention_check_interval_ms = number(name, v)?,
                 "message.max.bytes" => config.log.max_message_bytes = number(name, v)?,
                 "socket.request.max.bytes" => config.socket_request_max_bytes = number(name, v)?,
+                "group.initial.rebalance.delay.ms" => config.groups.initial_rebalance_delay_ms = number(name, v)?,
+                "group.min.session.timeout.ms" => config.groups.min_session_timeout_ms = number(name, v)?,
+                "group.max.session.timeout.ms" => config.groups.max_session_timeout_ms = number(name, v)?,
+                "offsets.retention.minutes" => {
+                    config.groups.offsets_retention_ms = number::<i64>(name, v)?.saturating_mul(60_000)
+                }
+                "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,

@@ -64,7 +64,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut
             if read.is_err() {
                 break;
             }
-            let queued = match api::dispatch(&broker, body.freeze()) {
+            let queued = match api::dispatch(&broker, peer, body.freeze()) {
                 Ok((head, reply)) => {
                     tracing::trace!(
                         api_key = head.api_key,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod error_codes;
 pub mod frame;
+pub mod groups;
 pub mod handlers;
 pub mod meta_properties;
 pub mod partition;

@@ -24,6 +24,7 @@ pub async fn run(
 ) -> Result<(), BrokerError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
+    let group_timer = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -50,6 +51,7 @@ pub async fn run(
         connections.abort_all();
     }
     retention.abort();
+    group_timer.abort();
     let broker_for_close = broker.clone();
     tokio::task::spawn_blocking(move || broker_for_close.shutdown())
         .await
@@ -79,5 +81,18 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             }
         })
         .await;
+    }
+}
+
+/// How often group session timeouts, rebalance deadlines and offset retention are checked.
+const GROUP_TIMER_INTERVAL: Duration = Duration::from_millis(100);
+
+async fn group_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(GROUP_TIMER_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+        broker.groups.tick();
     }
 }

@@ -219,7 +219,8 @@ impl TopicRegistry {
         configs: &BTreeMap<String, String>,
     ) -> Result<(), TopicError> {
         validate_name(name)?;
-        if self.get(name).is_some() {
+        // The group coordinator's log lives under this name, as in Kafka.
+        if self.get(name).is_some() || name == crate::groups::OFFSETS_TOPIC {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         if partitions < 1 {

@@ -15,6 +15,10 @@ fn broker() -> (tempfile::TempDir, Arc<Broker>) {
     (dir, broker)
 }
 
+fn peer() -> std::net::SocketAddr {
+    "127.0.0.1:50000".parse().expect("addr")
+}
+
 fn frame(api_key: i16, version: i16, flexible_header: bool, body: &[u8]) -> Bytes {
     let mut frame = Vec::with_capacity(16 + body.len());
     frame.extend_from_slice(&api_key.to_be_bytes());
@@ -41,7 +45,7 @@ fn huge_array_counts_anywhere_in_any_request_are_refused_without_allocating() {
                     body.extend_from_slice(count);
                     body.extend_from_slice(&[0u8; 8]);
                     // The reply, if any, is irrelevant: returning at all is the property.
-                    let _ = api::dispatch(&broker, frame(*api as i16, version, flexible, &body));
+                    let _ = api::dispatch(&broker, peer(), frame(*api as i16, version, flexible, &body));
                 }
             }
         }
@@ -61,12 +65,12 @@ proptest! {
         let (api, min, max) = SUPPORTED[which];
         let version = min + version_offset % (max - min + 1);
         let flexible = api.request_header_version(version) >= 2;
-        let _ = api::dispatch(&broker, frame(api as i16, version, flexible, &body));
+        let _ = api::dispatch(&broker, peer(), frame(api as i16, version, flexible, &body));
     }
 
     #[test]
     fn random_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let (_dir, broker) = broker();
-        let _ = api::dispatch(&broker, Bytes::from(bytes));
+        let _ = api::dispatch(&broker, peer(), Bytes::from(bytes));
     }
 }

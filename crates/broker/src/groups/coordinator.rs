@@ -1,0 +1,601 @@
+//! The group coordinator: every group of this broker behind one lock, its durable log
+//! (`__consumer_offsets`, replayed at startup), and the clock that times members.
+//!
+//! Every change that must survive a restart is appended to the log before it is visible:
+//! an OffsetCommit is applied in memory only after its records are in the log, and answered
+//! only after they are fsynced. Group metadata (generation, members, assignments) is appended
+//! when a generation completes or the group empties, as Kafka does.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::records::{
+    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use runnel_log::{LogConfig, LogError, PartitionLog};
+
+use super::OFFSETS_TOPIC;
+use super::clock::Clock;
+use super::group::{Group, GroupState, Reply};
+use super::member::{JoinParams, JoinResult, SyncResult};
+use super::records::{CommittedOffset, Record, RecordKey, RecordValue};
+use super::settings::GroupSettings;
+use crate::partition::Partition;
+
+/// One partition of an OffsetCommit.
+#[derive(Debug, Clone)]
+pub struct OffsetToCommit {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The next offset to read.
+    pub offset: i64,
+    /// Leader epoch the client saw, or -1.
+    pub leader_epoch: i32,
+    /// The client's metadata string.
+    pub metadata: Option<String>,
+}
+
+/// What an OffsetCommit got: an error code per partition (in request order) and, when
+/// records were written, the log offset to fsync before answering.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    /// Error code per requested partition.
+    pub errors: Vec<i16>,
+    /// Wait for the group log to be durable up to here.
+    pub flush_to: Option<i64>,
+}
+
+/// A group in ListGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// Group id.
+    pub group_id: String,
+    /// `consumer`, or empty for a group that only commits offsets.
+    pub protocol_type: String,
+    /// Its state.
+    pub state: GroupState,
+}
+
+/// A member in DescribeGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+    /// `client.id`.
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Metadata for the chosen protocol (Stable groups only, as Kafka).
+    pub metadata: Bytes,
+    /// Assignment (Stable groups only).
+    pub assignment: Bytes,
+}
+
+/// A group in DescribeGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Its state.
+    pub state: GroupState,
+    /// `consumer`, or empty.
+    pub protocol_type: String,
+    /// The chosen assignor, empty unless Stable or CompletingRebalance.
+    pub protocol: String,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// The coordinator.
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Group>>,
+    log: Partition,
+    clock: Arc<dyn Clock>,
+    settings: GroupSettings,
+}
+
+/// Settings of the group log: never deleted by time or size (Kafka compacts it instead).
+fn log_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 100 * 1024 * 1024,
+        retention_ms: -1,
+        retention_bytes: -1,
+        max_message_bytes: 64 * 1024 * 1024,
+        ..LogConfig::default()
+    }
+}
+
+fn code(e: ResponseError) -> i16 {
+    e.code()
+}
+
+impl GroupCoordinator {
+    /// Opens (recovering if needed) the group log under `data_dir` and rebuilds every group
+    /// from it.
+    pub fn open(
+        data_dir: &Path,
+        clean_shutdown: bool,
+        settings: GroupSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<GroupCoordinator, LogError> {
+        let dir = data_dir.join(format!("{OFFSETS_TOPIC}-0"));
+        let (log, _) = PartitionLog::open(&dir, log_config(), clean_shutdown)?;
+        let log = Partition::new(OFFSETS_TOPIC, 0, log);
+        let groups = replay(&log, i64::MAX, clock.now_ms())?;
+        tracing::debug!(groups = groups.len(), "group coordinator loaded its log");
+        Ok(GroupCoordinator { groups: Mutex::new(groups), log, clock, settings })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The coordinator's settings.
+    pub fn settings(&self) -> &GroupSettings {
+        &self.settings
+    }
+
+    /// The group log, for replay checks and shutdown.
+    pub fn log(&self) -> &Partition {
+        &self.log
+    }
+
+    /// Appends records to the group log as one batch; returns the offset after them.
+    fn append(&self, records: &[Record]) -> Result<i64, LogError> {
+        let now = self.clock.now_ms();
+        let encoded: Vec<KafkaRecord> = records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| {
+                let (key, value) = record.encode();
+                KafkaRecord {
+                    transactional: false,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: -1,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    timestamp_type: TimestampType::Creation,
+                    offset: i as i64,
+                    // The encoder keeps records in one batch while offset - sequence is constant;
+                    // this gives the batch base sequence -1 (no producer id).
+                    sequence: i as i32 - 1,
+                    timestamp: now,
+                    key: Some(key),
+                    value,
+                    headers: Default::default(),
+                }
+            })
+            .collect();
+        let mut batch = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut batch,
+            &encoded,
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        )
+        .map_err(|e| LogError::io("encode group records", std::io::Error::other(e.to_string())))?;
+        Ok(self.log.append(&batch, now)?.next_offset)
+    }
+
+    /// Writes a group's metadata if it changed. A failure is logged: the change stays in
+    /// memory, and the next change writes the whole metadata again.
+    fn persist_metadata(&self, group: &mut Group) {
+        if let Some(stored) = group.take_metadata_change() {
+            let record =
+                Record { key: RecordKey::Group { group: group.id.clone() }, value: Some(RecordValue::Group(stored)) };
+            if let Err(e) = self.append(&[record]) {
+                tracing::error!(group = %group.id, error = %e, "could not write group metadata");
+            }
+        }
+    }
+
+    /// JoinGroup.
+    pub fn join(&self, group_id: &str, params: JoinParams) -> Reply<JoinResult> {
+        if group_id.is_empty() {
+            return Reply::Now(JoinResult::error(code(ResponseError::InvalidGroupId), &params.member_id));
+        }
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        if !groups.contains_key(group_id) {
+            if !params.member_id.is_empty() {
+                return Reply::Now(JoinResult::error(code(ResponseError::UnknownMemberId), &params.member_id));
+            }
+            groups.insert(group_id.to_string(), Group::new(group_id, now));
+        }
+        let group = groups.get_mut(group_id).expect("inserted above");
+        let reply = group.join(params, now, &self.settings);
+        self.persist_metadata(group);
+        reply
+    }
+
+    /// SyncGroup.
+    pub fn sync(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        protocol: (Option<&str>, Option<&str>),
+        assignments: Vec<(String, Bytes)>,
+    ) -> Reply<SyncResult> {
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Reply::Now(SyncResult::error(code(ResponseError::UnknownMemberId)));
+        };
+        let reply = group.sync(member_id, instance_id, generation, protocol, assignments, now);
+        self.persist_metadata(group);
+        reply
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(&self, group_id: &str, member_id: &str, instance_id: Option<&str>, generation: i32) -> i16 {
+        let now = self.clock.now_ms();
+        match self.lock().get_mut(group_id) {
+            Some(group) => group.heartbeat(member_id, instance_id, generation, now),
+            None => code(ResponseError::UnknownMemberId),
+        }
+    }
+
+    /// LeaveGroup for each (member id, instance id); an error code for each.
+    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return vec![code(ResponseError::UnknownMemberId); members.len()];
+        };
+        let errors = members
+            .iter()
+            .map(|(member_id, instance_id)| group.leave(member_id, instance_id.as_deref(), now, &self.settings))
+            .collect();
+        self.persist_metadata(group);
+        errors
+    }
+
+    /// OffsetCommit: validates against the group, then writes the offsets to the log.
+    /// `exists` says whether a topic partition exists.
+    pub fn commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        offsets: &[OffsetToCommit],
+        exists: impl Fn(&str, i32) -> bool,
+    ) -> CommitOutcome {
+        let all = |e: ResponseError| CommitOutcome { errors: vec![code(e); offsets.len()], flush_to: None };
+        if group_id.is_empty() {
+            return all(ResponseError::InvalidGroupId);
+        }
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        if !groups.contains_key(group_id) {
+            if generation >= 0 {
+                return all(ResponseError::IllegalGeneration);
+            }
+            groups.insert(group_id.to_string(), Group::new(group_id, now));
+        }
+        let group = groups.get_mut(group_id).expect("inserted above");
+        if let Err(error) = group.validate_commit(member_id, instance_id, generation, now) {
+            return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
+        }
+        let mut errors = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        for o in offsets {
+            let metadata = o.metadata.clone().unwrap_or_default();
+            if !exists(&o.topic, o.partition) {
+                errors.push(code(ResponseError::UnknownTopicOrPartition));
+            } else if metadata.len() > self.settings.max_metadata_bytes {
+                errors.push(code(ResponseError::OffsetMetadataTooLarge));
+            } else {
+                errors.push(0);
+                records.push(Record {
+                    key: RecordKey::Offset {
+                        group: group_id.to_string(),
+                        topic: o.topic.clone(),
+                        partition: o.partition,
+                    },
+                    value: Some(RecordValue::Offset(CommittedOffset {
+                        offset: o.offset,
+                        leader_epoch: o.leader_epoch,
+                        metadata,
+                        commit_timestamp: now,
+                    })),
+                });
+            }
+        }
+        if records.is_empty() {
+            if group.is_removable() {
+                groups.remove(group_id);
+            }
+            return CommitOutcome { errors, flush_to: None };
+        }
+        match self.append(&records) {
+            Ok(next) => {
+                for record in records {
+                    apply_to_group(group, record);
+                }
+                CommitOutcome { errors, flush_to: Some(next) }
+            }
+            Err(e) => {
+                tracing::error!(group = group_id, error = %e, "could not write committed offsets");
+                for error in errors.iter_mut().filter(|e| **e == 0) {
+                    // Kafka answers a failed write to its offsets log with NOT_COORDINATOR:
+                    // the client looks the coordinator up again and retries.
+                    *error = code(ResponseError::NotCoordinator);
+                }
+                if group.is_removable() {
+                    groups.remove(group_id);
+                }
+                CommitOutcome { errors, flush_to: None }
+            }
+        }
+    }
+
+    /// Waits until the group log is durable up to `offset`.
+    pub async fn flush(&self, offset: i64) -> Result<(), LogError> {
+        self.log.flush_to(offset).await
+    }
+
+    /// OffsetFetch: committed offsets of `group_id`, for `topics` or (None) every committed
+    /// partition. A partition without a commit gets `None`.
+    pub fn committed(
+        &self,
+        group_id: &str,
+        topics: Option<&[(String, Vec<i32>)]>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        let groups = self.lock();
+        let group = groups.get(group_id);
+        match topics {
+            Some(topics) => topics
+                .iter()
+                .flat_map(|(topic, partitions)| {
+                    partitions.iter().map(move |p| {
+                        let committed = group.and_then(|g| g.offsets.get(&(topic.clone(), *p)).cloned());
+                        (topic.clone(), *p, committed)
+                    })
+                })
+                .collect(),
+            None => group
+                .map(|g| g.offsets.iter().map(|((t, p), o)| (t.clone(), *p, Some(o.clone()))).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// ListGroups.
+    pub fn list(&self) -> Vec<GroupListing> {
+        let mut listings: Vec<GroupListing> = self
+            .lock()
+            .values()
+            .map(|g| GroupListing {
+                group_id: g.id.clone(),
+                protocol_type: g.protocol_type().unwrap_or_default().to_string(),
+                state: g.state(),
+            })
+            .collect();
+        listings.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        listings
+    }
+
+    /// DescribeGroups; `None` for an unknown group.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.lock();
+        let group = groups.get(group_id)?;
+        let stable = group.state() == GroupState::Stable;
+        let protocol = group.protocol().unwrap_or_default().to_string();
+        Some(GroupDescription {
+            state: group.state(),
+            protocol_type: group.protocol_type().unwrap_or_default().to_string(),
+            protocol: if matches!(group.state(), GroupState::Stable | GroupState::CompletingRebalance) {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: group
+                .members()
+                .iter()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: if stable { m.metadata_for(&protocol) } else { Bytes::new() },
+                    assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups for one group: only an empty group can be deleted; its offsets go with it.
+    pub fn delete(&self, group_id: &str) -> (i16, Option<i64>) {
+        let mut groups = self.lock();
+        let Some(group) = groups.get(group_id) else {
+            return (code(ResponseError::GroupIdNotFound), None);
+        };
+        if group.state() != GroupState::Empty || !group.members().is_empty() {
+            return (code(ResponseError::NonEmptyGroup), None);
+        }
+        let mut records: Vec<Record> = group
+            .offsets
+            .keys()
+            .map(|(topic, partition)| Record {
+                key: RecordKey::Offset { group: group_id.to_string(), topic: topic.clone(), partition: *partition },
+                value: None,
+            })
+            .collect();
+        records.push(Record { key: RecordKey::Group { group: group_id.to_string() }, value: None });
+        match self.append(&records) {
+            Ok(next) => {
+                groups.remove(group_id);
+                tracing::info!(group = group_id, "deleted group");
+                (0, Some(next))
+            }
+            Err(e) => {
+                tracing::error!(group = group_id, error = %e, "could not delete group");
+                (code(ResponseError::NotCoordinator), None)
+            }
+        }
+    }
+
+    /// OffsetDelete: a top-level error, or an error per partition and the offset to fsync.
+    /// Offsets of topics a live consumer group subscribes to are refused.
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+        exists: impl Fn(&str, i32) -> bool,
+    ) -> Result<(Vec<i16>, Option<i64>), i16> {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Err(code(ResponseError::GroupIdNotFound));
+        };
+        let empty = group.state() == GroupState::Empty;
+        if !empty && group.protocol_type() != Some("consumer") {
+            return Err(code(ResponseError::NonEmptyGroup));
+        }
+        let subscribed = if empty { Vec::new() } else { group.subscribed_topics() };
+        let mut errors = Vec::with_capacity(partitions.len());
+        let mut records = Vec::new();
+        for (topic, partition) in partitions {
+            if !exists(topic, *partition) {
+                errors.push(code(ResponseError::UnknownTopicOrPartition));
+            } else if subscribed.contains(topic) {
+                errors.push(code(ResponseError::GroupSubscribedToTopic));
+            } else {
+                errors.push(0);
+                if group.offsets.contains_key(&(topic.clone(), *partition)) {
+                    records.push(Record {
+                        key: RecordKey::Offset {
+                            group: group_id.to_string(),
+                            topic: topic.clone(),
+                            partition: *partition,
+                        },
+                        value: None,
+                    });
+                }
+            }
+        }
+        if records.is_empty() {
+            return Ok((errors, None));
+        }
+        let next = self.append(&records).map_err(|e| {
+            tracing::error!(group = group_id, error = %e, "could not delete offsets");
+            code(ResponseError::NotCoordinator)
+        })?;
+        for record in records {
+            apply_to_group(group, record);
+        }
+        Ok((errors, Some(next)))
+    }
+
+    /// Times members out, completes rebalances whose deadline passed, expires offsets under
+    /// `offsets.retention.minutes`, and forgets groups with nothing left. The broker calls it
+    /// periodically; tests call it after moving a manual clock.
+    pub fn tick(&self) {
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let mut forget = Vec::new();
+        for group in groups.values_mut() {
+            group.tick(now, &self.settings);
+            self.persist_metadata(group);
+            let expired = group.expired_offsets(now, self.settings.offsets_retention_ms);
+            if !expired.is_empty() {
+                let records: Vec<Record> = expired
+                    .into_iter()
+                    .map(|(topic, partition)| Record {
+                        key: RecordKey::Offset { group: group.id.clone(), topic, partition },
+                        value: None,
+                    })
+                    .collect();
+                match self.append(&records) {
+                    Ok(_) => {
+                        tracing::info!(group = %group.id, partitions = records.len(), "expired committed offsets (offsets.retention.minutes)");
+                        for record in records {
+                            apply_to_group(group, record);
+                        }
+                    }
+                    Err(e) => tracing::error!(group = %group.id, error = %e, "could not expire offsets"),
+                }
+            }
+            if group.is_removable() {
+                forget.push(group.id.clone());
+            }
+        }
+        for id in forget {
+            if self.append(&[Record { key: RecordKey::Group { group: id.clone() }, value: None }]).is_ok() {
+                groups.remove(&id);
+            }
+        }
+    }
+}
+
+/// Applies one offset record to a group's offsets.
+fn apply_to_group(group: &mut Group, record: Record) {
+    if let RecordKey::Offset { topic, partition, .. } = record.key {
+        match record.value {
+            Some(RecordValue::Offset(o)) => {
+                group.offsets.insert((topic, partition), o);
+            }
+            _ => {
+                group.offsets.remove(&(topic, partition));
+            }
+        }
+    }
+}
+
+/// Rebuilds the groups from the group log, reading records below `until`.
+pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String, Group>, LogError> {
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    let (start, end) = log.offsets();
+    let end = end.min(until);
+    let mut offset = start;
+    while offset < end {
+        let Some(mut bytes) = log.read(offset, 1 << 20, true)?.records else { break };
+        let sets = RecordBatchDecoder::decode_all(&mut bytes)
+            .map_err(|e| LogError::io("decode the group log", std::io::Error::other(e.to_string())))?;
+        let mut advanced = false;
+        for record in sets.into_iter().flat_map(|s| s.records) {
+            if record.offset < offset || record.offset >= end {
+                continue;
+            }
+            offset = record.offset + 1;
+            advanced = true;
+            let Some(key) = record.key.as_deref() else { continue };
+            match Record::decode(key, record.value.as_deref()) {
+                Ok(r) => apply(&mut groups, r, now_ms),
+                Err(e) => tracing::warn!(offset = record.offset, error = %e, "skipping a group log record"),
+            }
+        }
+        if !advanced {
+            break;
+        }
+    }
+    groups.retain(|_, g| !g.is_removable());
+    Ok(groups)
+}
+
+fn apply(groups: &mut HashMap<String, Group>, record: Record, now_ms: i64) {
+    match &record.key {
+        RecordKey::Offset { group, .. } => {
+            let group = groups.entry(group.clone()).or_insert_with(|| Group::new(group, now_ms));
+            apply_to_group(group, record);
+        }
+        RecordKey::Group { group: id } => match &record.value {
+            Some(RecordValue::Group(stored)) => {
+                let offsets = groups.remove(id).map(|g| g.offsets).unwrap_or_default();
+                let mut group = Group::restore(id, stored, now_ms);
+                group.offsets = offsets;
+                groups.insert(id.clone(), group);
+            }
+            _ => {
+                groups.remove(id);
+            }
+        },
+    }
+}

@@ -1,0 +1,29 @@
+//! Group coordinator settings, under Kafka's `server.properties` names.
+
+/// How the coordinator times members and keeps offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group waits
+    /// for more members. Kafka's shipped `server.properties` sets 0 for a single node; so do we.
+    pub initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms`: shorter session timeouts are refused.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`: longer session timeouts are refused.
+    pub max_session_timeout_ms: i32,
+    /// `offsets.retention.minutes`, in ms: how long an empty group's offsets are kept.
+    pub offsets_retention_ms: i64,
+    /// `offset.metadata.max.bytes`: the longest commit metadata string accepted.
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings {
+            initial_rebalance_delay_ms: 0,
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            max_metadata_bytes: 4096,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! OffsetCommit: a group's bookmark. Answered only once the offsets are fsynced in the group
+//! log, so an acknowledged commit survives a crash.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+
+use crate::api::{Handled, RequestContext};
+use crate::groups::coordinator::OffsetToCommit;
+
+/// Answers OffsetCommit.
+pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<OffsetCommitResponse> {
+    let broker = ctx.broker.clone();
+    let offsets: Vec<OffsetToCommit> = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| OffsetToCommit {
+                topic: t.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if ctx.version >= 6 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+            })
+        })
+        .collect();
+    let instance_id = if ctx.version >= 7 { request.group_instance_id.as_ref().map(|i| i.as_str()) } else { None };
+    let outcome = broker.groups.commit(
+        request.group_id.as_str(),
+        request.member_id.as_str(),
+        instance_id,
+        request.generation_id_or_member_epoch,
+        &offsets,
+        |topic, partition| broker.has_partition(topic, partition),
+    );
+    let shape: Vec<(_, Vec<i32>)> = request
+        .topics
+        .into_iter()
+        .map(|t| (t.name, t.partitions.iter().map(|p| p.partition_index).collect()))
+        .collect();
+    let build = move |errors: Vec<i16>| {
+        let mut errors = errors.into_iter();
+        let topics = shape
+            .into_iter()
+            .map(|(name, partitions)| {
+                let partitions = partitions
+                    .into_iter()
+                    .map(|index| {
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(index)
+                            .with_error_code(errors.next().unwrap_or_default())
+                    })
+                    .collect();
+                OffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)
+            })
+            .collect();
+        OffsetCommitResponse::default().with_topics(topics)
+    };
+    let Some(flush_to) = outcome.flush_to else {
+        return Handled::Ready(build(outcome.errors));
+    };
+    Handled::Later(Box::pin(async move {
+        let mut errors = outcome.errors;
+        if let Err(e) = broker.groups.flush(flush_to).await {
+            tracing::error!(error = %e, "could not fsync committed offsets");
+            for error in errors.iter_mut().filter(|e| **e == 0) {
+                *error = ResponseError::NotCoordinator.code();
+            }
+        }
+        build(errors)
+    }))
+}

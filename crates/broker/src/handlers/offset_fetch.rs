@@ -1,0 +1,97 @@
+//! OffsetFetch: a group's committed offsets (-1 where it has none), for named partitions or,
+//! with no topics given, for every partition it committed. v8+ asks for several groups.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::api::{Handled, RequestContext};
+use crate::groups::records::CommittedOffset;
+
+/// A topic's partitions with their committed offsets.
+type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
+
+/// (topic, partition, committed) rows grouped by topic, in first-seen order.
+fn by_topic(rows: Vec<(String, i32, Option<CommittedOffset>)>) -> Vec<TopicOffsets> {
+    let mut topics: Vec<TopicOffsets> = Vec::new();
+    for (topic, partition, committed) in rows {
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, partitions)) => partitions.push((partition, committed)),
+            None => topics.push((topic, vec![(partition, committed)])),
+        }
+    }
+    topics
+}
+
+/// (offset, leader epoch, metadata) as OffsetFetch reports them.
+fn fields(committed: Option<CommittedOffset>, version: i16) -> (i64, i32, StrBytes) {
+    match committed {
+        Some(c) => (c.offset, if version >= 5 { c.leader_epoch } else { -1 }, StrBytes::from_string(c.metadata)),
+        None => (-1, -1, StrBytes::default()),
+    }
+}
+
+/// Answers OffsetFetch.
+pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<OffsetFetchResponse> {
+    let groups = &ctx.broker.groups;
+    let version = ctx.version;
+    if version >= 8 {
+        let results = request
+            .groups
+            .into_iter()
+            .map(|g| {
+                let wanted: Option<Vec<(String, Vec<i32>)>> = g
+                    .topics
+                    .map(|topics| topics.into_iter().map(|t| (t.name.to_string(), t.partition_indexes)).collect());
+                let rows = groups.committed(g.group_id.as_str(), wanted.as_deref());
+                let topics = by_topic(rows)
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(StrBytes::from_string(name)))
+                            .with_partitions(
+                                partitions
+                                    .into_iter()
+                                    .map(|(index, committed)| {
+                                        let (offset, epoch, metadata) = fields(committed, version);
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(index)
+                                            .with_committed_offset(offset)
+                                            .with_committed_leader_epoch(epoch)
+                                            .with_metadata(Some(metadata))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
+            })
+            .collect();
+        return Handled::Ready(OffsetFetchResponse::default().with_groups(results));
+    }
+    let wanted: Option<Vec<(String, Vec<i32>)>> =
+        request.topics.map(|topics| topics.into_iter().map(|t| (t.name.to_string(), t.partition_indexes)).collect());
+    let rows = groups.committed(request.group_id.as_str(), wanted.as_deref());
+    let topics = by_topic(rows)
+        .into_iter()
+        .map(|(name, partitions)| {
+            OffsetFetchResponseTopic::default().with_name(TopicName(StrBytes::from_string(name))).with_partitions(
+                partitions
+                    .into_iter()
+                    .map(|(index, committed)| {
+                        let (offset, epoch, metadata) = fields(committed, version);
+                        OffsetFetchResponsePartition::default()
+                            .with_partition_index(index)
+                            .with_committed_offset(offset)
+                            .with_committed_leader_epoch(epoch)
+                            .with_metadata(Some(metadata))
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    Handled::Ready(OffsetFetchResponse::default().with_topics(topics))
+}

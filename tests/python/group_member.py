@@ -1,0 +1,38 @@
+"""A consumer-group member in its own process, so a test can SIGKILL it.
+
+Usage: python group_member.py BOOTSTRAP GROUP TOPIC
+Prints one JSON line per event: {"assigned": [...]} on each assignment, {"read": [p, o]}
+after reading and synchronously committing each record.
+"""
+
+import json
+import sys
+
+from confluent_kafka import Consumer
+
+
+def main():
+    bootstrap, group, topic = sys.argv[1:4]
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    })
+
+    def on_assign(c, partitions):
+        print(json.dumps({"assigned": sorted(p.partition for p in partitions)}), flush=True)
+
+    consumer.subscribe([topic], on_assign=on_assign)
+    while True:
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        consumer.commit(message=message, asynchronous=False)
+        print(json.dumps({"read": [message.partition(), message.offset()]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
