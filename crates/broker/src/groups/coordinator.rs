@@ -195,6 +195,11 @@ impl GroupCoordinator {
         }
     }
 
+    /// Runs `f` over every group, for inspection (tests, metrics) without changing anything.
+    pub fn inspect<R>(&self, f: impl FnOnce(&HashMap<String, Group>) -> R) -> R {
+        f(&self.lock())
+    }
+
     /// JoinGroup.
     pub fn join(&self, group_id: &str, params: JoinParams) -> Reply<JoinResult> {
         if group_id.is_empty() {

@@ -1,0 +1,450 @@
+//! The group coordinator driven directly with a manual clock: the join and sync barriers,
+//! generations, member expiry, the rebalance timeout, static members, commit validation, and
+//! replay of the group log giving back what was live.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use runnel_broker::groups::GroupSettings;
+use runnel_broker::groups::clock::ManualClock;
+use runnel_broker::groups::coordinator::{GroupCoordinator, OffsetToCommit, replay};
+use runnel_broker::groups::group::{Group, GroupState, Reply};
+use runnel_broker::groups::member::JoinParams;
+use tokio::sync::oneshot;
+
+const SESSION_MS: i32 = 6_000;
+const REBALANCE_MS: i32 = 10_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    coordinator: GroupCoordinator,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let coordinator =
+        GroupCoordinator::open(dir.path(), false, GroupSettings::default(), clock.clone()).expect("open coordinator");
+    Fixture { _dir: dir, clock, coordinator }
+}
+
+fn params(member_id: &str, protocols: &[&str]) -> JoinParams {
+    JoinParams {
+        member_id: member_id.to_string(),
+        group_instance_id: None,
+        client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
+        session_timeout_ms: SESSION_MS,
+        rebalance_timeout_ms: REBALANCE_MS,
+        protocol_type: "consumer".into(),
+        protocols: protocols.iter().map(|p| (p.to_string(), Bytes::from(format!("meta-{member_id}-{p}")))).collect(),
+        require_known_member_id: false,
+    }
+}
+
+fn now<T: std::fmt::Debug>(reply: Reply<T>) -> T {
+    match reply {
+        Reply::Now(answer) => answer,
+        Reply::Wait(_) => panic!("expected an answer now"),
+    }
+}
+
+fn waiting<T>(reply: Reply<T>) -> oneshot::Receiver<T> {
+    match reply {
+        Reply::Wait(receiver) => receiver,
+        Reply::Now(_) => panic!("expected to wait"),
+    }
+}
+
+fn answered<T>(receiver: &mut oneshot::Receiver<T>) -> T {
+    receiver.try_recv().expect("answered by now")
+}
+
+fn unanswered<T>(receiver: &mut oneshot::Receiver<T>) {
+    assert!(matches!(receiver.try_recv(), Err(oneshot::error::TryRecvError::Empty)), "answered too early");
+}
+
+/// Joins a first member and completes its generation; returns its member id.
+fn first_member(f: &Fixture, group: &str) -> (String, i32) {
+    let mut join = waiting(f.coordinator.join(group, params("", &["range"])));
+    let joined = answered(&mut join);
+    assert_eq!(joined.error, 0);
+    let mut sync = waiting(f.coordinator.sync(
+        group,
+        &joined.member_id,
+        None,
+        joined.generation,
+        (None, None),
+        vec![(joined.member_id.clone(), Bytes::from_static(b"all"))],
+    ));
+    assert_eq!(answered(&mut sync).assignment, Bytes::from_static(b"all"));
+    (joined.member_id, joined.generation)
+}
+
+fn state(f: &Fixture, group: &str) -> GroupState {
+    f.coordinator.describe(group).expect("group").state
+}
+
+#[test]
+fn the_join_barrier_waits_for_every_member_and_the_leader_gets_everyones_metadata() {
+    let f = fixture();
+    let (a, generation) = first_member(&f, "g");
+    assert_eq!((generation, state(&f, "g")), (1, GroupState::Stable));
+
+    // B joins: the group rebalances and B waits until A rejoins.
+    let mut b_join = waiting(f.coordinator.join("g", params("", &["range"])));
+    unanswered(&mut b_join);
+    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance);
+    assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::RebalanceInProgress.code());
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    let a_joined = answered(&mut a_join);
+    let b_joined = answered(&mut b_join);
+    assert_eq!((a_joined.generation, b_joined.generation), (2, 2));
+    assert_eq!(a_joined.leader, a);
+    assert_eq!(a_joined.protocol_name.as_deref(), Some("range"));
+    assert_eq!(a_joined.members.len(), 2, "the leader gets every member");
+    assert!(b_joined.members.is_empty(), "followers get no member list");
+    let b = b_joined.member_id.clone();
+    assert_eq!(state(&f, "g"), GroupState::CompletingRebalance);
+
+    // The sync barrier: B's SyncGroup waits for the leader's assignment.
+    let mut b_sync = waiting(f.coordinator.sync("g", &b, None, 2, (None, None), vec![]));
+    unanswered(&mut b_sync);
+    let mut a_sync = waiting(f.coordinator.sync(
+        "g",
+        &a,
+        None,
+        2,
+        (Some("consumer"), Some("range")),
+        vec![(a.clone(), Bytes::from_static(b"p0-3")), (b.clone(), Bytes::from_static(b"p4-7"))],
+    ));
+    assert_eq!(answered(&mut a_sync).assignment, Bytes::from_static(b"p0-3"));
+    assert_eq!(answered(&mut b_sync).assignment, Bytes::from_static(b"p4-7"));
+    assert_eq!(state(&f, "g"), GroupState::Stable);
+
+    // The old generation is over.
+    assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::IllegalGeneration.code());
+    assert_eq!(f.coordinator.heartbeat("g", &b, None, 2), 0);
+}
+
+#[test]
+fn a_v4_member_first_gets_its_id_with_member_id_required() {
+    let f = fixture();
+    let mut p = params("", &["range"]);
+    p.require_known_member_id = true;
+    let first = now(f.coordinator.join("g", p.clone()));
+    assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+    assert!(first.member_id.starts_with("client-"));
+    p.member_id = first.member_id.clone();
+    let mut join = waiting(f.coordinator.join("g", p));
+    let joined = answered(&mut join);
+    assert_eq!((joined.error, joined.member_id, joined.generation), (0, first.member_id, 1));
+}
+
+#[test]
+fn members_without_heartbeats_expire_after_their_session_timeout() {
+    let f = fixture();
+    let (a, _) = first_member(&f, "g");
+    let mut b_join = waiting(f.coordinator.join("g", params("", &["range"])));
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    let b = answered(&mut b_join).member_id;
+    answered(&mut a_join);
+    let mut b_sync = waiting(f.coordinator.sync("g", &b, None, 2, (None, None), vec![]));
+    let _a_sync = waiting(f.coordinator.sync("g", &a, None, 2, (None, None), vec![]));
+    answered(&mut b_sync);
+
+    // A keeps heartbeating, B goes silent.
+    f.clock.advance(4_000);
+    assert_eq!(f.coordinator.heartbeat("g", &a, None, 2), 0);
+    f.coordinator.tick();
+    assert_eq!(state(&f, "g"), GroupState::Stable, "nobody has expired yet");
+    f.clock.advance(2_001);
+    f.coordinator.tick();
+    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance);
+    assert_eq!(f.coordinator.heartbeat("g", &b, None, 2), ResponseError::UnknownMemberId.code());
+    assert_eq!(f.coordinator.heartbeat("g", &a, None, 2), ResponseError::RebalanceInProgress.code());
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    let rejoined = answered(&mut a_join);
+    assert_eq!((rejoined.generation, rejoined.members.len()), (3, 1));
+}
+
+#[test]
+fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_timeout() {
+    let f = fixture();
+    let (a, _) = first_member(&f, "g");
+    let mut b_join = waiting(f.coordinator.join("g", params("", &["range"])));
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    let b = answered(&mut b_join).member_id;
+    answered(&mut a_join);
+    let _b_sync = waiting(f.coordinator.sync("g", &b, None, 2, (None, None), vec![]));
+    let _a_sync = waiting(f.coordinator.sync("g", &a, None, 2, (None, None), vec![]));
+
+    // C joins; A rejoins; B heartbeats (it is alive) but never rejoins.
+    let mut c_join = waiting(f.coordinator.join("g", params("", &["range"])));
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    for _ in 0..3 {
+        f.clock.advance(3_000);
+        assert_eq!(f.coordinator.heartbeat("g", &b, None, 2), ResponseError::RebalanceInProgress.code());
+        f.coordinator.tick();
+        unanswered(&mut a_join);
+    }
+    f.clock.advance(1_001);
+    f.coordinator.tick();
+    let a_joined = answered(&mut a_join);
+    let c_joined = answered(&mut c_join);
+    assert_eq!((a_joined.generation, c_joined.generation), (3, 3));
+    let members: Vec<&str> = a_joined.members.iter().map(|m| m.member_id.as_str()).collect();
+    assert_eq!(members, vec![a.as_str(), c_joined.member_id.as_str()]);
+    assert_eq!(f.coordinator.heartbeat("g", &b, None, 3), ResponseError::UnknownMemberId.code());
+}
+
+#[test]
+fn leaving_rebalances_at_once_and_the_last_member_leaving_empties_the_group() {
+    let f = fixture();
+    let (a, _) = first_member(&f, "g");
+    assert_eq!(f.coordinator.leave("g", &[(a.clone(), None)]), vec![0]);
+    let described = f.coordinator.describe("g").expect("group");
+    assert_eq!(described.state, GroupState::Empty);
+    assert!(described.members.is_empty());
+    assert_eq!(f.coordinator.leave("g", &[(a, None)]), vec![ResponseError::UnknownMemberId.code()]);
+    assert_eq!(f.coordinator.leave("nope", &[("x".into(), None)]), vec![ResponseError::UnknownMemberId.code()]);
+}
+
+#[test]
+fn a_static_member_that_restarts_keeps_its_assignment_and_fences_its_old_self() {
+    let f = fixture();
+    let mut leader = params("", &["range"]);
+    leader.group_instance_id = Some("leader-1".into());
+    let mut join = waiting(f.coordinator.join("g", leader.clone()));
+    let a = answered(&mut join).member_id;
+    let mut follower = params("", &["range"]);
+    follower.group_instance_id = Some("follower-1".into());
+    let mut b_join = waiting(f.coordinator.join("g", follower.clone()));
+    let mut a_join = waiting(f.coordinator.join("g", JoinParams { member_id: a.clone(), ..leader }));
+    let b = answered(&mut b_join).member_id;
+    answered(&mut a_join);
+    let _b_sync = waiting(f.coordinator.sync("g", &b, Some("follower-1"), 2, (None, None), vec![]));
+    let mut a_sync = waiting(f.coordinator.sync(
+        "g",
+        &a,
+        Some("leader-1"),
+        2,
+        (None, None),
+        vec![(a.clone(), Bytes::from_static(b"A")), (b.clone(), Bytes::from_static(b"B"))],
+    ));
+    answered(&mut a_sync);
+
+    // The follower restarts with an empty member id: same generation, no rebalance.
+    let rejoined = now(f.coordinator.join("g", follower));
+    assert_eq!((rejoined.error, rejoined.generation), (0, 2));
+    assert_ne!(rejoined.member_id, b);
+    assert_eq!(state(&f, "g"), GroupState::Stable);
+    let synced = now(f.coordinator.sync("g", &rejoined.member_id, Some("follower-1"), 2, (None, None), vec![]));
+    assert_eq!(synced.assignment, Bytes::from_static(b"B"));
+    // Its previous incarnation is fenced.
+    assert_eq!(f.coordinator.heartbeat("g", &b, Some("follower-1"), 2), ResponseError::FencedInstanceId.code());
+}
+
+#[test]
+fn members_must_share_a_protocol_and_sessions_must_be_in_range() {
+    let f = fixture();
+    first_member(&f, "g");
+    let joined = now(f.coordinator.join("g", params("", &["roundrobin"])));
+    assert_eq!(joined.error, ResponseError::InconsistentGroupProtocol.code());
+    let mut short = params("", &["range"]);
+    short.session_timeout_ms = 10;
+    assert_eq!(now(f.coordinator.join("h", short)).error, ResponseError::InvalidSessionTimeout.code());
+    assert_eq!(now(f.coordinator.join("", params("", &["range"]))).error, ResponseError::InvalidGroupId.code());
+    assert_eq!(now(f.coordinator.join("g2", params("ghost", &["range"]))).error, ResponseError::UnknownMemberId.code());
+}
+
+#[test]
+fn the_most_voted_common_assignor_is_chosen() {
+    let f = fixture();
+    let mut a_join = waiting(f.coordinator.join("g", params("", &["range", "cooperative-sticky"])));
+    let a = answered(&mut a_join).member_id;
+    let _a_sync = waiting(f.coordinator.sync("g", &a, None, 1, (None, None), vec![]));
+    let mut b_join = waiting(f.coordinator.join("g", params("", &["cooperative-sticky", "range"])));
+    let mut c_join = waiting(f.coordinator.join("g", params("", &["cooperative-sticky", "roundrobin", "range"])));
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range", "cooperative-sticky"])));
+    let chosen: Vec<Option<String>> =
+        [&mut a_join, &mut b_join, &mut c_join].into_iter().map(|r| answered(r).protocol_name).collect();
+    assert!(chosen.iter().all(|p| p.as_deref() == Some("cooperative-sticky")), "{chosen:?}");
+}
+
+fn commit(f: &Fixture, group: &str, member: &str, generation: i32, offset: i64) -> Vec<i16> {
+    let offsets =
+        [OffsetToCommit { topic: "t".into(), partition: 0, offset, leader_epoch: -1, metadata: Some("m".into()) }];
+    f.coordinator.commit(group, member, None, generation, &offsets, |t, p| t == "t" && p == 0).errors
+}
+
+#[test]
+fn commits_are_checked_against_the_member_and_generation() {
+    let f = fixture();
+    // A group not using group management commits with generation -1.
+    assert_eq!(commit(&f, "simple", "", -1, 5), vec![0]);
+    assert_eq!(f.coordinator.committed("simple", None)[0].2.as_ref().map(|c| c.offset), Some(5));
+    // Generation >= 0 for a group that does not exist is from a past life.
+    assert_eq!(commit(&f, "ghost", "m", 3, 5), vec![ResponseError::IllegalGeneration.code()]);
+
+    let (a, generation) = first_member(&f, "g");
+    assert_eq!(commit(&f, "g", &a, generation, 10), vec![0]);
+    assert_eq!(commit(&f, "g", &a, generation + 1, 11), vec![ResponseError::IllegalGeneration.code()]);
+    assert_eq!(commit(&f, "g", "stranger", generation, 11), vec![ResponseError::UnknownMemberId.code()]);
+    // An admin commit (generation -1) is refused while the group has members.
+    assert_eq!(commit(&f, "g", "", -1, 0), vec![ResponseError::UnknownMemberId.code()]);
+
+    let offsets = [
+        OffsetToCommit { topic: "t".into(), partition: 9, offset: 1, leader_epoch: -1, metadata: None },
+        OffsetToCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: 1,
+            leader_epoch: -1,
+            metadata: Some("x".repeat(5000)),
+        },
+    ];
+    let outcome = f.coordinator.commit("g", &a, None, generation, &offsets, |t, p| t == "t" && p == 0);
+    assert_eq!(
+        outcome.errors,
+        vec![ResponseError::UnknownTopicOrPartition.code(), ResponseError::OffsetMetadataTooLarge.code()]
+    );
+    assert_eq!(f.coordinator.committed("g", None)[0].2.as_ref().map(|c| c.offset), Some(10));
+}
+
+#[test]
+fn offsets_of_an_empty_group_expire_after_the_retention() {
+    let f = fixture();
+    let (a, generation) = first_member(&f, "g");
+    assert_eq!(commit(&f, "g", &a, generation, 10), vec![0]);
+    f.coordinator.leave("g", &[(a, None)]);
+    let retention = GroupSettings::default().offsets_retention_ms;
+    f.clock.advance(retention - 1);
+    f.coordinator.tick();
+    assert_eq!(f.coordinator.committed("g", None).len(), 1);
+    f.clock.advance(1);
+    f.coordinator.tick();
+    assert!(f.coordinator.committed("g", None).is_empty());
+    assert!(f.coordinator.describe("g").is_none(), "a group with nothing left is forgotten");
+}
+
+/// What the group log must carry: every committed offset, and each group's last completed
+/// generation (members and assignments) when it is Stable or Empty.
+#[derive(Debug, PartialEq, Eq)]
+struct Durable {
+    offsets: BTreeMap<(String, String, i32), (i64, String)>,
+    settled: BTreeMap<String, Settled>,
+}
+
+/// Generation, assignor, leader, and (member, assignment) pairs.
+type Settled = (i32, Option<String>, Option<String>, Vec<(String, Bytes)>);
+
+fn durable(groups: &HashMap<String, Group>, settled_only_for: Option<&BTreeMap<String, GroupState>>) -> Durable {
+    let mut offsets = BTreeMap::new();
+    let mut settled = BTreeMap::new();
+    for (id, group) in groups {
+        for ((topic, partition), o) in &group.offsets {
+            offsets.insert((id.clone(), topic.clone(), *partition), (o.offset, o.metadata.clone()));
+        }
+        let state = settled_only_for.map_or(group.state(), |states| states[id]);
+        if matches!(state, GroupState::Stable | GroupState::Empty) {
+            let members = group.members().iter().map(|m| (m.id.clone(), m.assignment.clone())).collect();
+            settled.insert(
+                id.clone(),
+                (group.generation(), group.protocol().map(str::to_string), group.leader().map(str::to_string), members),
+            );
+        }
+    }
+    Durable { offsets, settled }
+}
+
+#[test]
+fn replaying_any_prefix_of_the_group_log_gives_the_state_that_was_live() {
+    let f = fixture();
+    let mut checkpoints: Vec<(i64, Durable, BTreeMap<String, GroupState>)> = Vec::new();
+    let mut checkpoint = |f: &Fixture| {
+        let end = f.coordinator.log().offsets().1;
+        let (view, states) = f.coordinator.inspect(|groups| {
+            let states = groups.iter().map(|(id, g)| (id.clone(), g.state())).collect();
+            (durable(groups, None), states)
+        });
+        checkpoints.push((end, view, states));
+    };
+    checkpoint(&f);
+    let (a, _) = first_member(&f, "g");
+    checkpoint(&f);
+    assert_eq!(commit(&f, "g", &a, 1, 7), vec![0]);
+    checkpoint(&f);
+    let mut b_join = waiting(f.coordinator.join("g", params("", &["range"])));
+    checkpoint(&f);
+    let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
+    let b = answered(&mut b_join).member_id;
+    answered(&mut a_join);
+    checkpoint(&f);
+    let _b_sync = waiting(f.coordinator.sync("g", &b, None, 2, (None, None), vec![]));
+    let _a_sync = waiting(f.coordinator.sync(
+        "g",
+        &a,
+        None,
+        2,
+        (None, None),
+        vec![(a.clone(), Bytes::from_static(b"A")), (b.clone(), Bytes::from_static(b"B"))],
+    ));
+    checkpoint(&f);
+    assert_eq!(commit(&f, "g", &b, 2, 12), vec![0]);
+    assert_eq!(commit(&f, "simple", "", -1, 3), vec![0]);
+    checkpoint(&f);
+    f.coordinator.leave("g", &[(a.clone(), None), (b.clone(), None)]);
+    checkpoint(&f);
+    assert_eq!(f.coordinator.delete("simple").0, 0);
+    checkpoint(&f);
+    assert_eq!(f.coordinator.delete("g").0, 0);
+    checkpoint(&f);
+    assert!(checkpoints.windows(2).all(|w| w[0].0 <= w[1].0));
+
+    let now_ms = 5_000_000;
+    for (end, live, states) in &checkpoints {
+        let replayed = replay(f.coordinator.log(), *end, now_ms).expect("replay");
+        let replayed_view = durable(&replayed, None);
+        assert_eq!(replayed_view.offsets, live.offsets, "offsets replayed to {end}");
+        for (id, settled) in &live.settled {
+            assert_eq!(replayed_view.settled.get(id), Some(settled), "group {id} replayed to {end}");
+        }
+        // Groups live in a rebalance come back as their last settled generation.
+        for id in replayed.keys() {
+            assert!(states.contains_key(id), "replay to {end} invented group {id}");
+        }
+    }
+    // Every record boundary replays without error, and the whole log to the final state.
+    let end = f.coordinator.log().offsets().1;
+    for until in 0..=end {
+        replay(f.coordinator.log(), until, now_ms).expect("replay a prefix");
+    }
+    assert!(replay(f.coordinator.log(), end, now_ms).expect("replay").is_empty());
+}
+
+#[test]
+fn a_reopened_coordinator_has_the_committed_offsets_and_stable_members() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let (a, generation) = {
+        let f = Fixture {
+            coordinator: GroupCoordinator::open(dir.path(), false, GroupSettings::default(), clock.clone())
+                .expect("open"),
+            clock: clock.clone(),
+            _dir: tempfile::tempdir().expect("unused"),
+        };
+        let (a, generation) = first_member(&f, "g");
+        assert_eq!(commit(&f, "g", &a, generation, 42), vec![0]);
+        (a, generation)
+    };
+    let reopened = GroupCoordinator::open(dir.path(), false, GroupSettings::default(), clock).expect("reopen");
+    assert_eq!(reopened.committed("g", None)[0].2.as_ref().map(|c| (c.offset, c.metadata.as_str())), Some((42, "m")));
+    let described = reopened.describe("g").expect("group");
+    assert_eq!(described.state, GroupState::Stable);
+    assert_eq!(described.members[0].assignment, Bytes::from_static(b"all"));
+    assert_eq!(reopened.heartbeat("g", &a, None, generation), 0, "the member carries on after a restart");
+}
