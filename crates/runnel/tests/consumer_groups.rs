@@ -1,0 +1,251 @@
+//! Consumer groups through rdkafka: three members split eight partitions exactly once, the
+//! others take over when one closes and, after the session timeout, when one is SIGKILLed;
+//! nothing is lost and a record repeats only at or after the last commit for its partition.
+//! A committed offset survives a broker SIGKILL.
+
+mod broker_process;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use broker_process::BrokerProcess;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 8;
+const SESSION_TIMEOUT_MS: u64 = 6_000;
+
+async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin");
+    let topics = [NewTopic::new(name, partitions, TopicReplication::Fixed(1))];
+    for result in admin.create_topics(&topics, &AdminOptions::new()).await.expect("create") {
+        result.expect("created");
+    }
+}
+
+async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<i32>) {
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).set("acks", "all").create().expect("producer");
+    for i in range {
+        let payload = i.to_string();
+        let record = FutureRecord::<str, str>::to(topic).partition(i % PARTITIONS).payload(&payload);
+        producer.send(record, Duration::from_secs(10)).await.expect("produce");
+    }
+}
+
+fn member(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
+        .set("heartbeat.interval.ms", "500")
+        .create()
+        .expect("consumer")
+}
+
+/// Every read, and the last commit per partition, across all members.
+#[derive(Default)]
+struct Tracker {
+    reads: HashMap<(i32, i64), u32>,
+    committed: HashMap<i32, i64>,
+}
+
+impl Tracker {
+    fn read(&mut self, partition: i32, offset: i64) {
+        if self.reads.contains_key(&(partition, offset)) {
+            let committed = self.committed.get(&partition).copied().unwrap_or(0);
+            assert!(offset >= committed, "partition {partition} offset {offset} read again after commit {committed}");
+        }
+        *self.reads.entry((partition, offset)).or_default() += 1;
+    }
+
+    fn commit(&mut self, partition: i32, next: i64) {
+        let committed = self.committed.entry(partition).or_default();
+        *committed = (*committed).max(next);
+    }
+
+    fn distinct(&self) -> usize {
+        self.reads.len()
+    }
+}
+
+fn poll_and_commit(consumer: &BaseConsumer, tracker: &mut Tracker) {
+    if let Some(Ok(message)) = consumer.poll(Duration::from_millis(20)) {
+        tracker.read(message.partition(), message.offset());
+        consumer.commit_message(&message, CommitMode::Sync).expect("commit");
+        tracker.commit(message.partition(), message.offset() + 1);
+    }
+}
+
+fn assigned(consumer: &BaseConsumer) -> Vec<i32> {
+    let mut partitions: Vec<i32> =
+        consumer.assignment().expect("assignment").elements().iter().map(|e| e.partition()).collect();
+    partitions.sort();
+    partitions
+}
+
+/// True when the lists are all non-empty and hold every partition exactly once.
+fn split_exactly_once(lists: &[Vec<i32>]) -> bool {
+    let mut all: Vec<i32> = lists.iter().flatten().copied().collect();
+    all.sort();
+    lists.iter().all(|l| !l.is_empty()) && all == (0..PARTITIONS).collect::<Vec<_>>()
+}
+
+/// Polls until `done` holds; returns when it did.
+fn poll_until(
+    consumers: &[&BaseConsumer],
+    tracker: &mut Tracker,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&mut Tracker) -> bool,
+) -> Instant {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        for consumer in consumers {
+            poll_and_commit(consumer, tracker);
+        }
+        if done(tracker) {
+            return Instant::now();
+        }
+    }
+    let now: Vec<Vec<i32>> = consumers.iter().map(|c| assigned(c)).collect();
+    panic!("timed out waiting for {what}; assignments {now:?}");
+}
+
+/// The example `group_member` program, built by `cargo test` beside the test binaries.
+fn spawn_member(bootstrap: &str, group: &str, topic: &str) -> (Child, mpsc::Receiver<String>) {
+    let exe = std::env::current_exe().expect("test binary");
+    let program = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/group_member");
+    let mut child = Command::new(&program)
+        .args([bootstrap, group, topic])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}
+
+/// Applies the child's output to the tracker; returns its latest assignment if it changed.
+fn drain_child(lines: &mpsc::Receiver<String>, tracker: &mut Tracker, assignment: &mut Vec<i32>) {
+    while let Ok(line) = lines.try_recv() {
+        if let Some(list) = line.strip_prefix("assigned ") {
+            *assignment = list.split(',').filter(|s| !s.is_empty()).map(|p| p.parse().expect("partition")).collect();
+        } else if let Some(read) = line.strip_prefix("read ") {
+            let (partition, offset) = read.split_once(' ').expect("read line");
+            let (partition, offset): (i32, i64) = (partition.parse().expect("p"), offset.parse().expect("o"));
+            tracker.read(partition, offset);
+            tracker.commit(partition, offset + 1);
+        }
+    }
+}
+
+fn every_record(count: i32) -> BTreeSet<(i32, i64)> {
+    (0..count).map(|i| (i % PARTITIONS, (i / PARTITIONS) as i64)).collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn split_among(members: &[BaseConsumer]) -> bool {
+    split_exactly_once(&members.iter().map(assigned).collect::<Vec<_>>())
+}
+
+#[test]
+fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let bootstrap = broker.bootstrap();
+    let rt = runtime();
+    rt.block_on(create_topic(&bootstrap, "orders", PARTITIONS));
+    rt.block_on(produce(&bootstrap, "orders", 0..800));
+    let mut tracker = Tracker::default();
+
+    // Three members: each partition goes to exactly one.
+    let mut members: Vec<BaseConsumer> = (0..3).map(|_| member(&bootstrap, "workers")).collect();
+    for m in &members {
+        m.subscribe(&["orders"]).expect("subscribe");
+    }
+    let refs: Vec<&BaseConsumer> = members.iter().collect();
+    poll_until(&refs, &mut tracker, Duration::from_secs(30), "three members to split 8 partitions", |_| {
+        split_among(&members)
+    });
+
+    // One closes: the other two take its partitions.
+    let closing = members.remove(0);
+    closing.unsubscribe();
+    drop(closing);
+    let refs: Vec<&BaseConsumer> = members.iter().collect();
+    poll_until(&refs, &mut tracker, Duration::from_secs(30), "two members to take over", |_| split_among(&members));
+
+    // A third member in a child process joins, reads and commits, and is SIGKILLed.
+    let (mut child, lines) = spawn_member(&bootstrap, "workers", "orders");
+    let mut child_assignment = Vec::new();
+    poll_until(&refs, &mut tracker, Duration::from_secs(40), "the child to get partitions", |t| {
+        drain_child(&lines, t, &mut child_assignment);
+        let mut lists: Vec<Vec<i32>> = members.iter().map(assigned).collect();
+        lists.push(child_assignment.clone());
+        split_exactly_once(&lists)
+    });
+    child.kill().expect("SIGKILL the child");
+    child.wait().expect("reap the child");
+    let killed_at = Instant::now();
+    drain_child(&lines, &mut tracker, &mut child_assignment);
+    let taken_over = poll_until(&refs, &mut tracker, Duration::from_secs(40), "the survivors to take over", |_| {
+        split_among(&members)
+    });
+    let after = taken_over - killed_at;
+    eprintln!("survivors took the killed member's partitions {after:?} after the SIGKILL");
+    assert!(after > Duration::from_millis(SESSION_TIMEOUT_MS - 1_000), "moved after only {after:?}");
+
+    // Nothing is lost: every record, old and new, is read.
+    rt.block_on(produce(&bootstrap, "orders", 800..1600));
+    poll_until(&refs, &mut tracker, Duration::from_secs(30), "every record", |t| t.distinct() == 1600);
+    let read: BTreeSet<(i32, i64)> = tracker.reads.keys().copied().collect();
+    assert_eq!(read, every_record(1600));
+    drop(refs);
+    drop(members);
+    assert!(broker.terminate(), "clean shutdown");
+}
+
+#[test]
+fn a_committed_offset_survives_a_broker_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let bootstrap = broker.bootstrap();
+    let rt = runtime();
+    rt.block_on(create_topic(&bootstrap, "ledger", 1));
+    let consumer = member(&bootstrap, "bookkeepers");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset("ledger", 0, Offset::Offset(1234)).expect("offset");
+    consumer.commit(&list, CommitMode::Sync).expect("commit");
+    drop(consumer);
+    let port = broker.addr.to_string();
+    broker.kill();
+
+    let broker = BrokerProcess::start_on(dir.path(), &port);
+    let consumer = member(&broker.bootstrap(), "bookkeepers");
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition("ledger", 0);
+    let committed = consumer.committed_offsets(wanted, Duration::from_secs(10)).expect("committed");
+    assert_eq!(committed.elements()[0].offset(), Offset::Offset(1234));
+}
