@@ -319,3 +319,24 @@ def test_admin_client_lists_describes_alters_and_deletes_groups(broker):
     with pytest.raises(KafkaException) as missing:
         admin.delete_consumer_groups(["admin-g"])["admin-g"].result()
     assert "GROUP_ID_NOT_FOUND" in str(missing.value)
+
+
+@pytest.mark.parametrize("assignor", ["range", "roundrobin", "cooperative-sticky"])
+def test_the_broker_relays_every_assignor(broker, assignor):
+    topic = f"assignor-{assignor}"
+    create_topic(broker.bootstrap, topic)
+    produce(broker.bootstrap, topic, 160)
+    consumers = [member(broker.bootstrap, f"g-{assignor}", **{"partition.assignment.strategy": assignor})
+                 for _ in range(2)]
+    for c in consumers:
+        c.subscribe([topic])
+    tracker = Tracker()
+    poll_until(consumers, tracker, lambda: covers_exactly_once(assignments(consumers)) and all(assignments(consumers)),
+               30, f"two {assignor} members to split the partitions")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    assert admin.describe_consumer_groups([f"g-{assignor}"])[f"g-{assignor}"].result().partition_assignor == assignor
+    consumers[0].close()
+    poll_until(consumers[1:], tracker, lambda: covers_exactly_once(assignments(consumers[1:])), 30,
+               "the survivor to take every partition")
+    poll_until(consumers[1:], tracker, lambda: len(tracker.read_offsets()) == 160, 30, "every record")
+    consumers[1].close()

@@ -45,3 +45,54 @@ def test_aiokafka_idempotent_producer_and_consumer(broker):
         return values
 
     assert asyncio.run(run()) == list(range(100))
+
+
+def test_kafka_python_group_consumer_commits_and_resumes(broker):
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics([NewTopic("kp-group", 2, 1)])
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for i in range(100):
+        producer.send("kp-group", value=str(i).encode(), partition=i % 2)
+    producer.flush()
+
+    def consume(count):
+        consumer = KafkaConsumer("kp-group", bootstrap_servers=broker.bootstrap, group_id="kp-readers",
+                                 auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10000)
+        values = []
+        for message in consumer:
+            values.append(int(message.value))
+            if len(values) == count:
+                break
+        consumer.commit()
+        consumer.close()
+        return values
+
+    first = consume(60)
+    rest = consume(40)
+    assert sorted(first + rest) == list(range(100))
+    admin.close()
+
+
+def test_aiokafka_group_consumer_commits(broker):
+    async def run():
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        for i in range(30):
+            await producer.send_and_wait("aio-group", str(i).encode(), partition=0)
+        await producer.stop()
+        consumer = AIOKafkaConsumer("aio-group", bootstrap_servers=broker.bootstrap, group_id="aio-readers",
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        values = []
+        async for message in consumer:
+            values.append(int(message.value))
+            if len(values) == 30:
+                break
+        await consumer.commit()
+        committed = await consumer.committed(AioTopicPartition("aio-group", 0))
+        await consumer.stop()
+        return values, committed
+
+    values, committed = asyncio.run(run())
+    assert values == list(range(30))
+    assert committed == 30
