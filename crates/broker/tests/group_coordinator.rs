@@ -448,3 +448,80 @@ fn a_reopened_coordinator_has_the_committed_offsets_and_stable_members() {
     assert_eq!(described.members[0].assignment, Bytes::from_static(b"all"));
     assert_eq!(reopened.heartbeat("g", &a, None, generation), 0, "the member carries on after a restart");
 }
+
+fn open_with(dir: &std::path::Path, clock: Arc<ManualClock>, compact_after_records: u64) -> GroupCoordinator {
+    let settings = GroupSettings { compact_after_records, ..GroupSettings::default() };
+    GroupCoordinator::open(dir, false, settings, clock).expect("open coordinator")
+}
+
+#[test]
+fn a_log_of_mostly_superseded_commits_is_compacted_at_startup_to_the_same_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let f = Fixture {
+        coordinator: open_with(dir.path(), clock.clone(), 100),
+        clock: clock.clone(),
+        _dir: tempfile::tempdir().expect("unused"),
+    };
+    let (a, generation) = first_member(&f, "g");
+    for offset in 0..500 {
+        assert_eq!(commit(&f, "g", &a, generation, offset), vec![0]);
+        assert_eq!(commit(&f, "simple", "", -1, offset * 2), vec![0]);
+    }
+    let before = f.coordinator.log().offsets().1;
+    let live_before = f.coordinator.inspect(|groups| durable(groups, None));
+    drop(f);
+
+    let reopened = open_with(dir.path(), clock.clone(), 100);
+    let after = reopened.log().offsets();
+    assert_eq!(after, (0, 3), "one metadata record and two offsets remain of {before}");
+    assert_eq!(reopened.inspect(|groups| durable(groups, None)), live_before);
+    assert_eq!(reopened.heartbeat("g", &a, None, generation), 0);
+    // The compacted log is a normal log: it takes commits and replays them.
+    assert_eq!(
+        reopened
+            .commit(
+                "g",
+                &a,
+                None,
+                generation,
+                &[OffsetToCommit { topic: "t".into(), partition: 0, offset: 777, leader_epoch: -1, metadata: None }],
+                |_, _| true
+            )
+            .errors,
+        vec![0]
+    );
+    drop(reopened);
+    let again = open_with(dir.path(), clock, 100);
+    assert_eq!(again.committed("g", None)[0].2.as_ref().map(|c| c.offset), Some(777));
+    assert!(!dir.path().join("__consumer_offsets-0.compacting").exists());
+    assert!(!dir.path().join("__consumer_offsets-0.old").exists());
+}
+
+#[test]
+fn an_interrupted_compaction_is_finished_or_discarded_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let log_dir = dir.path().join("__consumer_offsets-0");
+    {
+        let coordinator = open_with(dir.path(), clock.clone(), u64::MAX);
+        let offsets = [OffsetToCommit { topic: "t".into(), partition: 0, offset: 9, leader_epoch: -1, metadata: None }];
+        assert_eq!(coordinator.commit("simple", "", None, -1, &offsets, |_, _| true).errors, vec![0]);
+    }
+    // Crash while writing the new log: the old log is still in place, the partial one goes.
+    let partial = dir.path().join("__consumer_offsets-0.compacting");
+    std::fs::create_dir(&partial).expect("partial dir");
+    std::fs::write(partial.join("00000000000000000000.log"), b"torn").expect("torn file");
+    let coordinator = open_with(dir.path(), clock.clone(), u64::MAX);
+    assert_eq!(coordinator.committed("simple", None)[0].2.as_ref().map(|c| c.offset), Some(9));
+    assert!(!partial.exists());
+    drop(coordinator);
+
+    // Crash after the old log was moved aside: the complete new log is moved into place.
+    std::fs::rename(&log_dir, &partial).expect("complete new log");
+    std::fs::create_dir(dir.path().join("__consumer_offsets-0.old")).expect("old log");
+    let coordinator = open_with(dir.path(), clock, u64::MAX);
+    assert_eq!(coordinator.committed("simple", None)[0].2.as_ref().map(|c| c.offset), Some(9));
+    assert!(log_dir.exists() && !partial.exists());
+    assert!(!dir.path().join("__consumer_offsets-0.old").exists());
+}

@@ -19,6 +19,7 @@ use runnel_log::{LogConfig, LogError, PartitionLog};
 
 use super::OFFSETS_TOPIC;
 use super::clock::Clock;
+use super::compaction;
 use super::group::{Group, GroupState, Reply};
 use super::member::{JoinParams, JoinResult, SyncResult};
 use super::records::{CommittedOffset, Record, RecordKey, RecordValue};
@@ -116,8 +117,8 @@ fn code(e: ResponseError) -> i16 {
 }
 
 impl GroupCoordinator {
-    /// Opens (recovering if needed) the group log under `data_dir` and rebuilds every group
-    /// from it.
+    /// Opens (recovering if needed) the group log under `data_dir`, rebuilds every group from
+    /// it, and compacts it when it is mostly superseded records.
     pub fn open(
         data_dir: &Path,
         clean_shutdown: bool,
@@ -125,10 +126,29 @@ impl GroupCoordinator {
         clock: Arc<dyn Clock>,
     ) -> Result<GroupCoordinator, LogError> {
         let dir = data_dir.join(format!("{OFFSETS_TOPIC}-0"));
-        let (log, _) = PartitionLog::open(&dir, log_config(), clean_shutdown)?;
-        let log = Partition::new(OFFSETS_TOPIC, 0, log);
-        let groups = replay(&log, i64::MAX, clock.now_ms())?;
-        tracing::debug!(groups = groups.len(), "group coordinator loaded its log");
+        compaction::finish_interrupted(&dir)
+            .map_err(|e| LogError::io("finish an interrupted compaction of the group log", e))?;
+        let now = clock.now_ms();
+        let mut log = open_log(&dir, clean_shutdown)?;
+        let (groups, replayed) = replay_counting(&log, i64::MAX, now)?;
+        let live = compaction::live_records(&groups);
+        if replayed > settings.compact_after_records && replayed > 2 * live.len() as u64 {
+            log.close()?;
+            drop(log);
+            let target = compaction::compacting_dir(&dir);
+            let compacted = open_log(&target, false)?;
+            for chunk in live.chunks(1000) {
+                append_to(&compacted, chunk, now)?;
+            }
+            compacted.close()?;
+            drop(compacted);
+            runnel_log::durable_file::sync_dir(&target)
+                .and_then(|_| compaction::swap_in(&dir))
+                .map_err(|e| LogError::io("swap in the compacted group log", e))?;
+            log = open_log(&dir, false)?;
+            tracing::info!(records_before = replayed, records_after = live.len(), "compacted the group log");
+        }
+        tracing::debug!(groups = groups.len(), records = replayed, "group coordinator loaded its log");
         Ok(GroupCoordinator { groups: Mutex::new(groups), log, clock, settings })
     }
 
@@ -148,39 +168,7 @@ impl GroupCoordinator {
 
     /// Appends records to the group log as one batch; returns the offset after them.
     fn append(&self, records: &[Record]) -> Result<i64, LogError> {
-        let now = self.clock.now_ms();
-        let encoded: Vec<KafkaRecord> = records
-            .iter()
-            .enumerate()
-            .map(|(i, record)| {
-                let (key, value) = record.encode();
-                KafkaRecord {
-                    transactional: false,
-                    control: false,
-                    delete_horizon: false,
-                    partition_leader_epoch: -1,
-                    producer_id: -1,
-                    producer_epoch: -1,
-                    timestamp_type: TimestampType::Creation,
-                    offset: i as i64,
-                    // The encoder keeps records in one batch while offset - sequence is constant;
-                    // this gives the batch base sequence -1 (no producer id).
-                    sequence: i as i32 - 1,
-                    timestamp: now,
-                    key: Some(key),
-                    value,
-                    headers: Default::default(),
-                }
-            })
-            .collect();
-        let mut batch = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut batch,
-            &encoded,
-            &RecordEncodeOptions { version: 2, compression: Compression::None },
-        )
-        .map_err(|e| LogError::io("encode group records", std::io::Error::other(e.to_string())))?;
-        Ok(self.log.append(&batch, now)?.next_offset)
+        append_to(&self.log, records, self.clock.now_ms())
     }
 
     /// Writes a group's metadata if it changed. A failure is logged: the change stays in
@@ -540,6 +528,47 @@ impl GroupCoordinator {
     }
 }
 
+fn open_log(dir: &Path, clean_shutdown: bool) -> Result<Partition, LogError> {
+    let (log, _) = PartitionLog::open(dir, log_config(), clean_shutdown)?;
+    Ok(Partition::new(OFFSETS_TOPIC, 0, log))
+}
+
+/// Appends records to a group log as one batch; returns the offset after them.
+fn append_to(log: &Partition, records: &[Record], now: i64) -> Result<i64, LogError> {
+    let encoded: Vec<KafkaRecord> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let (key, value) = record.encode();
+            KafkaRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // The encoder keeps records in one batch while offset - sequence is constant;
+                // this gives the batch base sequence -1 (no producer id).
+                sequence: i as i32 - 1,
+                timestamp: now,
+                key: Some(key),
+                value,
+                headers: Default::default(),
+            }
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        &encoded,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .map_err(|e| LogError::io("encode group records", std::io::Error::other(e.to_string())))?;
+    Ok(log.append(&batch, now)?.next_offset)
+}
+
 /// Applies one offset record to a group's offsets.
 fn apply_to_group(group: &mut Group, record: Record) {
     if let RecordKey::Offset { topic, partition, .. } = record.key {
@@ -556,7 +585,13 @@ fn apply_to_group(group: &mut Group, record: Record) {
 
 /// Rebuilds the groups from the group log, reading records below `until`.
 pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String, Group>, LogError> {
+    Ok(replay_counting(log, until, now_ms)?.0)
+}
+
+/// [`replay`], also counting the records read.
+fn replay_counting(log: &Partition, until: i64, now_ms: i64) -> Result<(HashMap<String, Group>, u64), LogError> {
     let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut count = 0u64;
     let (start, end) = log.offsets();
     let end = end.min(until);
     let mut offset = start;
@@ -571,6 +606,7 @@ pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String
             }
             offset = record.offset + 1;
             advanced = true;
+            count += 1;
             let Some(key) = record.key.as_deref() else { continue };
             match Record::decode(key, record.value.as_deref()) {
                 Ok(r) => apply(&mut groups, r, now_ms),
@@ -582,7 +618,7 @@ pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String
         }
     }
     groups.retain(|_, g| !g.is_removable());
-    Ok(groups)
+    Ok((groups, count))
 }
 
 fn apply(groups: &mut HashMap<String, Group>, record: Record, now_ms: i64) {

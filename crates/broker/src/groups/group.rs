@@ -158,10 +158,17 @@ impl Group {
 
     /// The metadata record to write, if the generation or membership changed since last asked.
     pub fn take_metadata_change(&mut self) -> Option<StoredGroup> {
-        if !std::mem::take(&mut self.metadata_changed) {
-            return None;
-        }
-        Some(StoredGroup {
+        std::mem::take(&mut self.metadata_changed).then(|| self.stored())
+    }
+
+    /// Whether the group has metadata worth keeping: it has run a generation.
+    pub fn has_metadata(&self) -> bool {
+        self.generation > 0 || self.protocol_type.is_some()
+    }
+
+    /// The group's generation and members as the log stores them.
+    pub fn stored(&self) -> StoredGroup {
+        StoredGroup {
             protocol_type: self.protocol_type.clone().unwrap_or_default(),
             generation: self.generation,
             protocol: self.protocol.clone(),
@@ -181,7 +188,7 @@ impl Group {
                     assignment: m.assignment.clone(),
                 })
                 .collect(),
-        })
+        }
     }
 
     fn set_state(&mut self, state: GroupState, now_ms: i64) {

@@ -14,6 +14,10 @@ pub struct GroupSettings {
     pub offsets_retention_ms: i64,
     /// `offset.metadata.max.bytes`: the longest commit metadata string accepted.
     pub max_metadata_bytes: usize,
+    /// At startup the group log is rewritten with only its live records when it holds more
+    /// than this many records and more than twice the live ones (runnel's stand-in for the
+    /// log cleaner Kafka runs on `__consumer_offsets`).
+    pub compact_after_records: u64,
 }
 
 impl Default for GroupSettings {
@@ -24,6 +28,7 @@ impl Default for GroupSettings {
             max_session_timeout_ms: 1_800_000,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             max_metadata_bytes: 4096,
+            compact_after_records: 100_000,
         }
     }
 }
