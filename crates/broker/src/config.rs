@@ -249,4 +249,22 @@ mod tests {
         let err = BrokerConfig::from_properties(parse_properties("num.partitions=lots")).expect_err("invalid");
         assert_eq!(err.to_string(), "config num.partitions=lots: expected a number");
     }
+
+    #[test]
+    fn group_properties_set_the_coordinator_settings() {
+        let text = "group.initial.rebalance.delay.ms=3000\ngroup.min.session.timeout.ms=1000\n\
+                    group.max.session.timeout.ms=60000\noffsets.retention.minutes=2\noffset.metadata.max.bytes=10";
+        let groups = BrokerConfig::from_properties(parse_properties(text)).expect("valid").groups;
+        assert_eq!(
+            groups,
+            GroupSettings {
+                initial_rebalance_delay_ms: 3000,
+                min_session_timeout_ms: 1000,
+                max_session_timeout_ms: 60000,
+                offsets_retention_ms: 120_000,
+                max_metadata_bytes: 10,
+                ..GroupSettings::default()
+            }
+        );
+    }
 }
