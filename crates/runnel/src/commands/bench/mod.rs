@@ -1,0 +1,136 @@
+//! `runnel bench`: produce, consume and end-to-end latency measurements through rdkafka, so
+//! the same numbers can be taken against runnel or any Kafka-compatible cluster.
+//!
+//! - [`produce`]: producer throughput and acknowledgement latency.
+//! - [`consume`]: consumer throughput from the beginning of the topic.
+//! - [`e2e`]: produce-to-consume latency at a fixed rate.
+//! - [`report`]: the result, as a table or JSON; [`progress`]: the progress bar.
+
+mod consume;
+mod e2e;
+mod produce;
+mod progress;
+mod report;
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+
+use report::Report;
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Producer throughput: send records as fast as the cluster acknowledges them.
+    Produce(BenchArgs),
+    /// Consumer throughput: read the topic from the beginning (run `produce` first).
+    Consume(BenchArgs),
+    /// End-to-end latency at a fixed rate: produce-to-consume time per record.
+    E2e(BenchArgs),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    Table,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+/// Options shared by every bench.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Bootstrap servers.
+    #[arg(long, env = "RUNNEL_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Topic (created with `--partitions` if missing).
+    #[arg(long, default_value = "runnel-bench")]
+    pub topic: String,
+    /// Number of records (in all, across producers or consumers).
+    #[arg(long, default_value_t = 200_000, conflicts_with = "duration")]
+    pub records: u64,
+    /// Run for this many seconds instead of a number of records.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub record_size: usize,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Producer acks: 0, 1 or all.
+    #[arg(long, default_value = "all", value_parser = ["0", "1", "all", "-1"])]
+    pub acks: String,
+    /// Producer compression.
+    #[arg(long, default_value = "none", value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
+    pub compression: String,
+    /// Producer clients (`produce`), each with its own connection and thread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub producers: u32,
+    /// Consumer clients (`consume`), splitting the partitions between them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub consumers: u32,
+    /// Records per second (`e2e`).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+impl BenchArgs {
+    /// How long to run, when `--duration` was given.
+    pub fn time_limit(&self) -> Option<Duration> {
+        self.duration.map(Duration::from_secs_f64)
+    }
+
+    /// A client config for the cluster.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        config
+    }
+}
+
+/// Runs a bench and prints its report.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (report, output): (Report, Output) = match command {
+        BenchCommand::Produce(args) => {
+            runtime.block_on(ensure_topic(&args))?;
+            (produce::run(&args)?, args.output)
+        }
+        BenchCommand::Consume(args) => (consume::run(&args)?, args.output),
+        BenchCommand::E2e(args) => {
+            runtime.block_on(ensure_topic(&args))?;
+            (e2e::run(&args)?, args.output)
+        }
+    };
+    match output {
+        Output::Table => print!("{}", report.table()),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(())
+}
+
+async fn ensure_topic(args: &BenchArgs) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = args.client_config().create().context("create admin client")?;
+    let topic = NewTopic::new(&args.topic, args.partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics(&[topic], &AdminOptions::new())
+        .await
+        .with_context(|| format!("create topic {} on {}", args.topic, args.brokers))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("create topic {name} on {}: {code}", args.brokers),
+        }
+    }
+    Ok(())
+}

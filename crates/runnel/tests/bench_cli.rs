@@ -1,0 +1,80 @@
+//! `runnel bench` against a real broker on a small workload, with its JSON checked.
+
+mod broker_process;
+
+use std::process::Command;
+
+use broker_process::BrokerProcess;
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_runnel")).arg("bench").args(args).output().expect("run runnel bench")
+}
+
+fn bench_json(args: &[&str]) -> Value {
+    let output = bench(args);
+    assert!(output.status.success(), "runnel bench {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("runnel bench {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+fn number(report: &Value, field: &str) -> f64 {
+    report[field].as_f64().unwrap_or_else(|| panic!("{field} missing in {report}"))
+}
+
+fn check_latency(report: &Value) {
+    let latency = &report["latency_ms"];
+    let p = |q: &str| latency[q].as_f64().unwrap_or_else(|| panic!("latency {q} missing in {report}"));
+    assert!(p("p50") > 0.0);
+    assert!(p("p50") <= p("p90") && p("p90") <= p("p99") && p("p99") <= p("p999") && p("p999") <= p("max"));
+    assert_eq!(latency["count"], report["records"]);
+}
+
+#[test]
+fn produce_consume_and_e2e_report_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let b = broker.bootstrap();
+    let common = ["--brokers", &b, "--topic", "bench", "--partitions", "4", "--record-size", "512", "--output", "json"];
+
+    let produced = bench_json(
+        &[&["produce"], &common[..], &["--records", "3000", "--producers", "2", "--compression", "zstd"]].concat(),
+    );
+    assert_eq!(produced["bench"], "produce");
+    assert_eq!((produced["records"].as_u64(), produced["errors"].as_u64()), (Some(3000), Some(0)));
+    assert_eq!(produced["bytes"].as_u64(), Some(3000 * 512));
+    assert_eq!((produced["clients"].as_u64(), produced["compression"].as_str()), (Some(2), Some("zstd")));
+    assert!(number(&produced, "records_per_s") > 0.0 && number(&produced, "mb_per_s") > 0.0);
+    check_latency(&produced);
+
+    let consumed = bench_json(&[&["consume"], &common[..], &["--records", "3000", "--consumers", "2"]].concat());
+    assert_eq!((consumed["records"].as_u64(), consumed["partitions"].as_u64()), (Some(3000), Some(4)));
+    assert!(consumed["latency_ms"].is_null());
+
+    let e2e = bench_json(&[&["e2e"], &common[..], &["--records", "200", "--rate", "2000"]].concat());
+    assert_eq!(e2e["records"].as_u64(), Some(200));
+    check_latency(&e2e);
+
+    let timed = bench_json(&[&["produce"], &common[..], &["--duration", "0.5"]].concat());
+    assert!(timed["records"].as_u64().expect("records") > 0);
+    assert!(number(&timed, "elapsed_s") >= 0.5);
+}
+
+#[test]
+fn the_table_names_every_figure_and_errors_name_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let b = broker.bootstrap();
+    let output = bench(&["produce", "--brokers", &b, "--records", "500", "--partitions", "1"]);
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    for row in ["bench", "records", "acks", "throughput", "latency (ack)"] {
+        assert!(table.lines().any(|l| l.starts_with(row)), "no {row} row in:\n{table}");
+    }
+    // More records asked than the topic holds: a clear error and a non-zero exit.
+    let output = bench(&["consume", "--brokers", &b, "--records", "600"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("read only 500 of 600 records"), "{stderr}");
+}
