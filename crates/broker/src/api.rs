@@ -9,10 +9,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, FetchRequest, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
+use crate::fetch_response::{FetchAnswer, FramePart};
 use crate::frame::{self, FrameError, RequestHead};
 use crate::handlers;
 
@@ -75,8 +76,9 @@ pub enum Handled<R> {
     Silent,
 }
 
-/// An encoded response frame (size prefix included), or why the connection must close.
-pub type ReplyFrame = Result<Bytes, String>;
+/// An encoded response frame (size prefix included) as parts to send in order, or why the
+/// connection must close.
+pub type ReplyFrame = Result<Vec<FramePart>, String>;
 
 /// What the connection writes for a request.
 pub enum Reply {
@@ -99,7 +101,26 @@ pub fn encode_response<R: Encodable>(api: ApiKey, version: i16, correlation_id: 
     response.encode(&mut buf, version).map_err(|e| format!("encode {api:?} v{version} response: {e}"))?;
     let size = i32::try_from(buf.len() - 4).map_err(|_| format!("{api:?} response too large"))?;
     buf[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(buf.freeze())
+    Ok(vec![FramePart::Bytes(buf.freeze())])
+}
+
+/// Like `run`, for Fetch: its handler builds a [`FetchAnswer`] that encodes itself, leaving
+/// record bytes in the log files.
+fn run_fetch(
+    ctx: RequestContext,
+    correlation_id: i32,
+    body: &mut Bytes,
+    handler: fn(&RequestContext, FetchRequest) -> Handled<FetchAnswer>,
+) -> Result<Reply, FrameError> {
+    let version = ctx.version;
+    let request = frame::decode_body::<FetchRequest>(ApiKey::Fetch, version, body)?;
+    Ok(match handler(&ctx, request) {
+        Handled::Ready(answer) => Reply::Ready(Ok(answer.encode(version, correlation_id))),
+        Handled::Later(future) => {
+            Reply::Later(Box::pin(async move { Ok(future.await.encode(version, correlation_id)) }))
+        }
+        Handled::Silent => Reply::Silent,
+    })
 }
 
 fn run<Req, Resp>(
@@ -161,7 +182,7 @@ pub fn dispatch(
     use handlers::*;
     let reply = match api {
         ApiKey::Produce => run(ctx, api, id, body, produce::handle)?,
-        ApiKey::Fetch => run(ctx, api, id, body, fetch::handle)?,
+        ApiKey::Fetch => run_fetch(ctx, id, body, fetch::handle)?,
         ApiKey::ListOffsets => run(ctx, api, id, body, list_offsets::handle)?,
         ApiKey::Metadata => run(ctx, api, id, body, metadata::handle)?,
         ApiKey::ApiVersions => run(ctx, api, id, body, api_versions::handle)?,

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use runnel_log::FileSlice;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
@@ -18,6 +19,7 @@ use tracing::Instrument;
 
 use crate::api::{self, Reply, ReplyFrame};
 use crate::broker::Broker;
+use crate::fetch_response::FramePart;
 use crate::frame;
 
 /// Replies queued per connection before the reader stops reading (backpressure).
@@ -104,14 +106,15 @@ async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>) {
                 Err(e) => Err(format!("request task failed: {e}")),
             },
         };
-        let bytes = match frame {
-            Ok(bytes) => bytes,
+        let parts = match frame {
+            Ok(parts) => parts,
             Err(e) => {
                 tracing::error!(error = %e, "could not encode a response; closing connection");
                 break;
             }
         };
-        if writer.write_all(&bytes).await.is_err() {
+        if let Err(e) = write_parts(&mut writer, &parts).await {
+            tracing::debug!(error = %e, "connection write failed");
             break;
         }
         if rx.is_empty() && writer.flush().await.is_err() {
@@ -120,4 +123,42 @@ async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>) {
     }
     let _ = writer.flush().await;
     let _ = writer.shutdown().await;
+}
+
+/// Writes a frame's parts in order: bytes through the buffer, file ranges with `sendfile`
+/// straight from the page cache to the socket.
+async fn write_parts(writer: &mut BufWriter<OwnedWriteHalf>, parts: &[FramePart]) -> std::io::Result<()> {
+    for part in parts {
+        match part {
+            FramePart::Bytes(bytes) => writer.write_all(bytes).await?,
+            FramePart::File(slice) => {
+                writer.flush().await?;
+                send_file(writer.get_ref().as_ref(), slice).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_file(stream: &TcpStream, slice: &FileSlice) -> std::io::Result<()> {
+    let mut offset = slice.position;
+    let mut left = slice.len;
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, &*slice.file, Some(&mut offset), left).map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "segment file ended before the range a fetch was promised",
+                ));
+            }
+            Ok(n) => left -= n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`server`]: the accept loop and clean shutdown; [`connection`]: one client, responses in order.
 //! - [`frame`]: size prefixes and request headers; [`api`]: the API table and the router.
+//! - [`fetch_response`]: the Fetch response, encoded without copying record bytes.
+//! - [`groups`]: consumer groups: the coordinator and its durable log.
 //! - [`handlers`]: one module per Kafka API.
 //! - [`broker`]: shared state; [`topics`]: the topic registry; [`partition`]: group commit.
 //! - [`topic_config`]: topic configs; [`config`]: `server.properties`; [`meta_properties`]: cluster id.
@@ -12,6 +14,7 @@ pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod error_codes;
+pub mod fetch_response;
 pub mod frame;
 pub mod groups;
 pub mod handlers;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use runnel_log::{AppendResult, LogError, PartitionLog};
+use runnel_log::{AppendResult, FileSlice, LogError, PartitionLog};
 
 /// A topic partition hosted by this broker.
 #[derive(Debug)]
@@ -39,6 +39,17 @@ pub struct ReadResult {
     /// Whole batches starting at or before the offset, or `None` at the log end.
     pub records: Option<Bytes>,
     /// Log end offset (the high watermark of a single replica).
+    pub high_watermark: i64,
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+}
+
+/// What a fetch found at an offset, as a file range.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// Whole batches starting at or before the offset, or `None` at the log end.
+    pub slice: Option<FileSlice>,
+    /// Log end offset.
     pub high_watermark: i64,
     /// First offset still in the log.
     pub log_start_offset: i64,
@@ -141,6 +152,16 @@ impl Partition {
             None => None,
         };
         Ok(ReadResult { records, high_watermark, log_start_offset })
+    }
+
+    /// Where the batches at `offset` are, without reading them: Fetch sends them from the file.
+    pub fn locate(&self, offset: i64, max_bytes: usize, allow_oversized_first: bool) -> Result<Located, LogError> {
+        let log = self.log();
+        Ok(Located {
+            slice: log.read(offset, max_bytes, allow_oversized_first)?,
+            high_watermark: log.next_offset(),
+            log_start_offset: log.log_start_offset(),
+        })
     }
 
     /// (log start offset, log end offset).
