@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use runnel_log::FileSlice;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -58,9 +58,9 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut
                     break;
                 }
             };
-            let mut body = BytesMut::zeroed(len);
+            let mut body = BytesMut::with_capacity(len);
             let read = tokio::select! {
-                read = reader.read_exact(&mut body) => read,
+                read = read_body(&mut reader, &mut body, len) => read,
                 _ = shutdown.changed() => break,
             };
             if read.is_err() {
@@ -94,6 +94,17 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut
     }
     .instrument(span)
     .await
+}
+
+/// Reads a `len`-byte request body into `body`'s spare capacity (no zeroing first).
+async fn read_body(reader: &mut OwnedReadHalf, body: &mut BytesMut, len: usize) -> std::io::Result<()> {
+    while body.len() < len {
+        let n = (&mut *reader).take((len - body.len()) as u64).read_buf(body).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
 }
 
 async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>) {
