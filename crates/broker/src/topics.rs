@@ -347,7 +347,7 @@ fn open_topic(
 ) -> Result<Topic, TopicError> {
     let config = topic_config::log_config(defaults, &record.configs);
     let mut partitions: Vec<PartitionRef> = existing.map(<[PartitionRef]>::to_vec).unwrap_or_default();
-    for index in first_new..record.partitions {
+    let open_one = |index: i32| -> Result<PartitionRef, TopicError> {
         let dir = partition_dir(data_dir, &record.name, index);
         std::fs::create_dir_all(&dir).map_err(io_error(format!("create {}", dir.display())))?;
         let (log, report) = PartitionLog::open(&dir, config.clone(), clean_shutdown)?;
@@ -357,7 +357,25 @@ fn open_topic(
                 next_offset = report.next_offset, "recovered a partition: cut an incomplete or corrupt tail"
             );
         }
-        partitions.push(Arc::new(Partition::new(&record.name, index, log)));
+        Ok(Arc::new(Partition::new(&record.name, index, log)))
+    };
+    let indexes: Vec<i32> = (first_new..record.partitions).collect();
+    // Many partitions open on every core: recovery of each is independent file work.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(indexes.len() / 16).max(1);
+    let opened: Vec<Result<PartitionRef, TopicError>> = if threads == 1 {
+        indexes.iter().map(|&i| open_one(i)).collect()
+    } else {
+        let chunk = indexes.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = indexes
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| part.iter().map(|&i| open_one(i)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("partition-opening thread panicked")).collect()
+        })
+    };
+    for partition in opened {
+        partitions.push(partition?);
     }
     if first_new > 0 || existing.is_none() {
         sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))?;
