@@ -17,10 +17,7 @@ use super::report::Report;
 const IDLE_LIMIT: Duration = Duration::from_secs(5);
 
 fn consumer(args: &BenchArgs) -> anyhow::Result<BaseConsumer> {
-    args.client_config()
-        .set("group.id", "runnel-bench")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "100")
+    args.client_config(&[("group.id", "runnel-bench"), ("enable.auto.commit", "false"), ("fetch.wait.max.ms", "100")])
         .create()
         .with_context(|| format!("create a consumer for {}", args.brokers))
 }

@@ -23,10 +23,7 @@ fn now_micros() -> u64 {
 /// Runs the e2e bench.
 pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let consumer: BaseConsumer = args
-        .client_config()
-        .set("group.id", "runnel-bench")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "100")
+        .client_config(&[("group.id", "runnel-bench"), ("enable.auto.commit", "false"), ("fetch.wait.max.ms", "100")])
         .create()
         .with_context(|| format!("create a consumer for {}", args.brokers))?;
     let mut list = TopicPartitionList::new();
@@ -37,10 +34,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     // Let the consumer reach the log end before timing anything.
     let _ = consumer.poll(Duration::from_secs(2));
     let producer: ThreadedProducer<DefaultProducerContext> = args
-        .client_config()
-        .set("acks", &args.acks)
-        .set("compression.type", &args.compression)
-        .set("linger.ms", "0")
+        .client_config(&[("acks", &args.acks), ("compression.type", &args.compression), ("linger.ms", "0")])
         .create()
         .with_context(|| format!("create a producer for {}", args.brokers))?;
     let interval = Duration::from_micros(1_000_000 / args.rate.max(1));

@@ -79,6 +79,9 @@ pub struct BenchArgs {
     /// Records per second (`e2e`).
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
+    /// A librdkafka property for every client, e.g. `-X fetch.max.bytes=52428800` (repeatable).
+    #[arg(short = 'X', long = "client-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub client_properties: Vec<(String, String)>,
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -90,11 +93,25 @@ impl BenchArgs {
         self.duration.map(Duration::from_secs_f64)
     }
 
-    /// A client config for the cluster.
-    pub fn client_config(&self) -> ClientConfig {
+    /// A client config for the cluster: the bench's `defaults`, then the `-X` properties,
+    /// which win.
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.client_properties {
+            config.set(key, value);
+        }
         config
+    }
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }
 
@@ -120,7 +137,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 async fn ensure_topic(args: &BenchArgs) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = args.client_config().create().context("create admin client")?;
+    let admin: AdminClient<DefaultClientContext> = args.client_config(&[]).create().context("create admin client")?;
     let topic = NewTopic::new(&args.topic, args.partitions, TopicReplication::Fixed(1));
     let results = admin
         .create_topics(&[topic], &AdminOptions::new())

@@ -107,12 +107,13 @@ fn produce_share(
         latency: Mutex::new(latency_histogram()),
     };
     let producer: ThreadedProducer<Acks> = args
-        .client_config()
-        .set("acks", &args.acks)
-        .set("compression.type", &args.compression)
-        .set("linger.ms", "5")
-        .set("batch.size", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
+        .client_config(&[
+            ("acks", &args.acks),
+            ("compression.type", &args.compression),
+            ("linger.ms", "5"),
+            ("batch.size", "1000000"),
+            ("queue.buffering.max.kbytes", "1048576"),
+        ])
         .create_with_context(context)
         .with_context(|| format!("create a producer for {}", args.brokers))?;
     let value = vec![b'x'; args.record_size];
