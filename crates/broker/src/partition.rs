@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use runnel_log::{AppendResult, FileSlice, LogError, PartitionLog};
+use runnel_log::{AppendResult, FileSlice, LogError, PartitionLog, Prepared};
 
 /// A topic partition hosted by this broker.
 #[derive(Debug)]
@@ -21,8 +21,12 @@ pub struct Partition {
     topic: String,
     /// Partition index.
     index: i32,
-    /// The log; held only for in-memory work and page-cache reads/writes, never across an fsync.
+    /// The log's state; held only for in-memory work, never across a file write or an fsync.
     log: Mutex<PartitionLog>,
+    /// Serialises appends (and retention, which may roll the segment an append writes to).
+    /// Held across an append's page-cache write, which happens outside `log`, so fetches and
+    /// offset lookups go on meanwhile.
+    writer: Mutex<()>,
     /// Serialises fsyncs so that waiting produces share one (group commit).
     flush_lock: tokio::sync::Mutex<()>,
     /// When a failed write was last logged, so a full disk logs one line per interval, not one
@@ -62,6 +66,7 @@ impl Partition {
             topic: topic.to_string(),
             index,
             log: Mutex::new(log),
+            writer: Mutex::new(()),
             flush_lock: tokio::sync::Mutex::new(()),
             last_write_error_logged_ms: AtomicI64::new(i64::MIN),
         }
@@ -85,7 +90,7 @@ impl Partition {
 
     /// Validates and appends one batch; see the module doc for durability.
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        let result = self.log().append(batch, now_ms);
+        let result = self.append_outside_lock(batch, now_ms);
         if let Err(e @ LogError::Io { .. }) = &result {
             let last = self.last_write_error_logged_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(last) >= WRITE_ERROR_LOG_INTERVAL_MS
@@ -103,6 +108,21 @@ impl Partition {
             }
         }
         result
+    }
+
+    /// Checks the batch (its CRC over every byte) before taking any lock, assigns offsets
+    /// under the log lock, writes the bytes with only the writer lock held, and publishes them
+    /// under the log lock again.
+    fn append_outside_lock(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        self.log().check_size(batch)?;
+        let header = runnel_log::batch::validate(batch)?;
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let write = match self.log().prepare_append(batch, header, now_ms)? {
+            Prepared::Duplicate(result) => return Ok(result),
+            Prepared::Write(write) => write,
+        };
+        let written = write.write(batch);
+        self.log().finish_append(write, written)
     }
 
     /// Waits until every record below `offset` is fsynced, sharing fsyncs with other waiters.
@@ -182,11 +202,13 @@ impl Partition {
 
     /// Runs retention; returns the number of deleted segments.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.log().apply_retention(now_ms)
     }
 
     /// Flushes and snapshots for a clean shutdown.
     pub fn close(&self) -> Result<(), LogError> {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.log().close()
     }
 }

@@ -24,6 +24,6 @@ pub mod time_index;
 
 pub use config::LogConfig;
 pub use error::LogError;
-pub use partition_log::{AppendResult, PartitionLog};
+pub use partition_log::{AppendResult, PartitionLog, Prepared, PreparedWrite};
 pub use recovery::RecoveryReport;
 pub use segment::FileSlice;

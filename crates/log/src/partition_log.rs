@@ -20,7 +20,7 @@ use crate::durable_file::sync_dir;
 use crate::error::LogError;
 use crate::producer_state::{ProducerState, SequenceCheck, snapshot_offsets};
 use crate::recovery::{RecoveryReport, recover};
-use crate::segment::{FileSlice, Segment, file_stem};
+use crate::segment::{FileSlice, Segment, file_stem, write_batch};
 
 /// Leader epoch stamped into every stored batch: one node, one leader, forever epoch 0.
 pub const LEADER_EPOCH: i32 = 0;
@@ -57,6 +57,44 @@ pub struct PartitionLog {
     producers: ProducerState,
     /// Set after a failed fsync or cleanup: the log refuses writes.
     poisoned: bool,
+    /// Between `prepare_append` and `finish_append`.
+    write_in_flight: bool,
+}
+
+/// What `prepare_append` decided.
+#[derive(Debug)]
+pub enum Prepared {
+    /// An idempotent retry of a batch already in the log: nothing to write.
+    Duplicate(AppendResult),
+    /// Write this, then call `finish_append`.
+    Write(PreparedWrite),
+}
+
+/// A batch with its offsets assigned, to be written at a place in the active segment.
+#[derive(Debug)]
+pub struct PreparedWrite {
+    segment_base: i64,
+    file: Arc<File>,
+    position: u64,
+    prefix: [u8; 16],
+    header: BatchHeader,
+    log_append_time: i64,
+    /// The batch with its timestamps rewritten (LogAppendTime topics).
+    rewritten: Option<Vec<u8>>,
+}
+
+impl PreparedWrite {
+    /// Writes the batch (the same bytes given to `prepare_append`) into the page cache. Needs
+    /// no lock on the log.
+    pub fn write(&self, batch: &[u8]) -> std::io::Result<()> {
+        let body = self.rewritten.as_deref().unwrap_or(batch);
+        write_batch(&self.file, self.position, &self.prefix, &body[16..])
+    }
+
+    /// Bytes it occupies in the segment.
+    fn len(&self) -> usize {
+        self.header.total_len()
+    }
 }
 
 impl PartitionLog {
@@ -76,6 +114,7 @@ impl PartitionLog {
             flushed_offset: next_offset,
             producers: recovered.producers,
             poisoned: false,
+            write_in_flight: false,
         };
         Ok((log, recovered.report))
     }
@@ -97,13 +136,38 @@ impl PartitionLog {
     /// Validates `batch` (one complete v2 batch as the client sent it), checks idempotence,
     /// assigns offsets and appends it. See the module doc for what is durable on return.
     pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        if self.poisoned {
-            return Err(LogError::Poisoned(self.name()));
+        self.check_size(batch)?;
+        let header = batch::validate(batch)?;
+        match self.prepare_append(batch, header, now_ms)? {
+            Prepared::Duplicate(result) => Ok(result),
+            Prepared::Write(write) => {
+                let written = write.write(batch);
+                self.finish_append(write, written)
+            }
         }
+    }
+
+    /// Refuses a batch above `max.message.bytes`: the first check of an append, before the CRC.
+    pub fn check_size(&self, batch: &[u8]) -> Result<(), LogError> {
         if batch.len() > self.config.max_message_bytes {
             return Err(LogError::MessageTooLarge { size: batch.len(), max: self.config.max_message_bytes });
         }
-        let header = batch::validate(batch)?;
+        Ok(())
+    }
+
+    /// The first half of an append whose file write happens without the log: checks the
+    /// (already validated) batch against the log and the producer state, rolls if needed, and
+    /// assigns offsets. The caller writes with [`PreparedWrite::write`], then calls
+    /// [`PartitionLog::finish_append`]; no other append may start in between. Readers meanwhile
+    /// see the log as it was.
+    pub fn prepare_append(&mut self, batch: &[u8], header: BatchHeader, now_ms: i64) -> Result<Prepared, LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned(self.name()));
+        }
+        if self.write_in_flight {
+            return Err(LogError::InvalidRecord("an append is already in flight on this partition"));
+        }
+        self.check_size(batch)?;
         if header.is_control() {
             return Err(LogError::InvalidRecord("clients may not write control batches"));
         }
@@ -113,43 +177,69 @@ impl PartitionLog {
         if header.has_producer_id()
             && let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)?
         {
-            return Ok(AppendResult {
+            return Ok(Prepared::Duplicate(AppendResult {
                 base_offset,
                 next_offset: base_offset + header.last_offset_delta as i64 + 1,
                 log_append_time: -1,
                 duplicate: true,
                 log_start_offset: self.log_start_offset(),
-            });
+            }));
         }
         self.roll_if_needed(batch.len(), now_ms)?;
         let base_offset = self.next_offset;
-        let rewritten;
-        let (body, log_append_time) = if self.config.log_append_time {
-            rewritten = batch::with_log_append_time(batch, now_ms);
-            (&rewritten[..], now_ms)
+        let (rewritten, log_append_time) = if self.config.log_append_time {
+            (Some(batch::with_log_append_time(batch, now_ms)), now_ms)
         } else {
-            (batch, -1)
+            (None, -1)
         };
-        let prefix = batch::stored_prefix(body, base_offset, LEADER_EPOCH);
+        let prefix = batch::stored_prefix(rewritten.as_deref().unwrap_or(batch), base_offset, LEADER_EPOCH);
         let mut stored = header;
         stored.base_offset = base_offset;
         if log_append_time >= 0 {
             stored.max_timestamp = log_append_time;
         }
-        let name = file_stem(self.active().base_offset());
-        if let Err(e) = self.active_mut().append(&stored, &prefix, &body[16..]) {
-            // `Segment::append` cut back the partial write; if that failed too, stop writing.
+        let active = self.active();
+        let write = PreparedWrite {
+            segment_base: active.base_offset(),
+            file: active.file_handle(),
+            position: active.end_position(),
+            prefix,
+            header: stored,
+            log_append_time,
+            rewritten,
+        };
+        self.write_in_flight = true;
+        Ok(Prepared::Write(write))
+    }
+
+    /// The second half of an append: records the batch written by `write` (`written` is how the
+    /// write went). A failed write is cut back from the segment and reported.
+    pub fn finish_append(
+        &mut self,
+        write: PreparedWrite,
+        written: std::io::Result<()>,
+    ) -> Result<AppendResult, LogError> {
+        self.write_in_flight = false;
+        let name = file_stem(write.segment_base);
+        let active = self.active_mut();
+        if active.base_offset() != write.segment_base {
+            self.poisoned = true;
+            return Err(LogError::InvalidRecord("the active segment changed during an append"));
+        }
+        let total = write.len();
+        if let Err(e) = active.finish_write(&write.header, write.position, total, written) {
+            // `finish_write` cut back the partial write; if that failed too, stop writing.
             if e.kind() != std::io::ErrorKind::StorageFull && e.raw_os_error() != Some(28) {
                 self.poisoned = true;
             }
             return Err(LogError::io(format!("append to {name}.log"), e));
         }
-        self.next_offset = stored.next_offset();
-        self.producers.record(&stored, base_offset);
+        self.next_offset = write.header.next_offset();
+        self.producers.record(&write.header, write.header.base_offset);
         Ok(AppendResult {
-            base_offset,
+            base_offset: write.header.base_offset,
             next_offset: self.next_offset,
-            log_append_time,
+            log_append_time: write.log_append_time,
             duplicate: false,
             log_start_offset: self.log_start_offset(),
         })

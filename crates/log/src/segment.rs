@@ -25,6 +25,13 @@ pub fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {
     dir.join(format!("{}.{extension}", file_stem(base_offset)))
 }
 
+/// Writes a stored batch (`prefix` is its patched first 16 bytes, `rest` the remainder) at
+/// `position` of a segment file.
+pub fn write_batch(file: &File, position: u64, prefix: &[u8], rest: &[u8]) -> io::Result<()> {
+    file.write_all_at(prefix, position)?;
+    file.write_all_at(rest, position + prefix.len() as u64)
+}
+
 /// A byte range of a segment file, read without holding the partition's lock.
 #[derive(Debug, Clone)]
 pub struct FileSlice {
@@ -255,14 +262,34 @@ impl Segment {
     /// write (a full disk, say) the log and its indexes are cut back, so a batch the caller is
     /// told failed never stays in the log, whole or in part.
     pub fn append(&mut self, header: &BatchHeader, prefix: &[u8], rest: &[u8]) -> io::Result<()> {
-        let position = self.size;
-        let total = prefix.len() + rest.len();
-        let written = self
-            .file
-            .write_all_at(prefix, position)
-            .and_then(|_| self.file.write_all_at(rest, position + prefix.len() as u64))
-            .and_then(|_| self.index_batch(header, position, total));
-        if let Err(e) = written {
+        let position = self.end_position();
+        let written = write_batch(&self.file, position, prefix, rest);
+        self.finish_write(header, position, prefix.len() + rest.len(), written)
+    }
+
+    /// Where the next batch goes: the caller may write it there (with [`write_batch`]) without
+    /// holding the log, then must call [`Segment::finish_write`].
+    pub fn end_position(&self) -> u64 {
+        self.size
+    }
+
+    /// Completes a write of `total` bytes at `position` made outside the log: indexes the batch
+    /// and moves the segment's end past it, or, if the write (or the index update) failed, cuts
+    /// the file back to `position` and returns the error.
+    pub fn finish_write(
+        &mut self,
+        header: &BatchHeader,
+        position: u64,
+        total: usize,
+        written: io::Result<()>,
+    ) -> io::Result<()> {
+        if position != self.size {
+            return Err(io::Error::other(format!(
+                "a write at {position} finished, but the segment ends at {}",
+                self.size
+            )));
+        }
+        if let Err(e) = written.and_then(|_| self.index_batch(header, position, total)) {
             // If this fails too the caller poisons the log.
             self.file.set_len(position)?;
             return Err(e);

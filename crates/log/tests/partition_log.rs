@@ -206,3 +206,43 @@ fn garbage_after_the_last_batch_is_cut_and_indexes_are_rebuilt_when_missing() {
         assert!(path.with_extension("index").exists(), "index rebuilt for {}", path.display());
     }
 }
+
+#[test]
+fn a_write_made_outside_the_log_is_invisible_until_finished_and_a_failed_one_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("open");
+    log.append(&batch(2, 1_000, None), 1_000).expect("first append");
+
+    let next = batch(3, 2_000, None);
+    let header = runnel_log::batch::validate(&next).expect("valid");
+    let runnel_log::Prepared::Write(write) = log.prepare_append(&next, header, 2_000).expect("prepare") else {
+        panic!("a new batch is not a duplicate");
+    };
+    // A second append must wait for this one.
+    let again = runnel_log::batch::validate(&next).expect("valid");
+    assert!(log.prepare_append(&next, again, 2_000).is_err());
+    write.write(&next).expect("write");
+    // Written but not finished: readers still see the old end.
+    assert_eq!(log.next_offset(), 2);
+    assert_eq!(read_all_offsets(&log), vec![0, 1]);
+    let result = log.finish_append(write, Ok(())).expect("finish");
+    assert_eq!((result.base_offset, result.next_offset), (2, 5));
+    assert_eq!(read_all_offsets(&log), (0..5).collect::<Vec<_>>());
+
+    // A write that failed (a full disk, say) is cut back and the offsets are not used.
+    let failed = batch(4, 3_000, None);
+    let header = runnel_log::batch::validate(&failed).expect("valid");
+    let runnel_log::Prepared::Write(write) = log.prepare_append(&failed, header, 3_000).expect("prepare") else {
+        panic!("not a duplicate");
+    };
+    write.write(&failed).expect("write the bytes");
+    let full = std::io::Error::from_raw_os_error(28);
+    assert!(matches!(log.finish_append(write, Err(full)), Err(LogError::Io { .. })));
+    assert_eq!(log.next_offset(), 5);
+    let after = log.append(&batch(1, 4_000, None), 4_000).expect("appends go on after a full disk");
+    assert_eq!(after.base_offset, 5);
+    assert_eq!(read_all_offsets(&log), (0..6).collect::<Vec<_>>());
+    drop(log);
+    let (reopened, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("reopen");
+    assert_eq!(read_all_offsets(&reopened), (0..6).collect::<Vec<_>>());
+}
