@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Compares two runnel broker builds in one run, alternating them three times on the same data:
-# consume throughput of a 1 GB, 8-partition topic and the broker's CPU time while serving it.
+# consume (default) or acks=all produce throughput of 1 GB over 8 partitions, and the broker's
+# CPU time meanwhile.
 # Build an older commit into its own target dir first, e.g.
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && CARGO_TARGET_DIR=$PWD/target/old cargo build --release -p runnel)
-# Usage: scripts/compare_builds.sh OLD_RUNNEL NEW_RUNNEL
+# Usage: scripts/compare_builds.sh OLD_RUNNEL NEW_RUNNEL [consume|produce]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD="$1"
 NEW="$2"
+MODE="${3:-consume}"
 DATA=$(mktemp -d "$PWD/target/compare.XXXXXX")
 B=127.0.0.1:29096
 PID=""
@@ -28,11 +30,15 @@ for round in 1 2 3; do
         [ $which = old ] && BIN=$OLD
         run_broker "$BIN"
         t0=$(ticks)
-        out=$("$NEW" bench consume --brokers $B --topic c8 --records 1000000 --output json)
+        if [ "$MODE" = produce ]; then
+            out=$("$NEW" bench produce --brokers $B --topic "p8-$round-$which" --partitions 8 --records 1000000 --acks all --output json)
+        else
+            out=$("$NEW" bench consume --brokers $B --topic c8 --records 1000000 --output json)
+        fi
         t1=$(ticks)
         stop_broker
         mb=$(echo "$out" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["mb_per_s"])')
         cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
-        echo "round $round, $which build: consume $mb MB/s, broker CPU $cpu s"
+        echo "round $round, $which build: $MODE $mb MB/s, broker CPU $cpu s"
     done
 done
