@@ -1,6 +1,7 @@
 //! `runnel`: a single-node, Kafka-compatible event streaming system in one binary.
 
 mod commands;
+mod planner;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,27 @@ enum Command {
     /// Measure produce/consume throughput and end-to-end latency against any Kafka cluster.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// How many partitions a topic needs, from producer and consumer rates.
+    Plan {
+        #[command(flatten)]
+        args: commands::plan::PlanArgs,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
+    /// Create, list, describe, grow and delete topics.
+    Topic {
+        #[command(subcommand)]
+        command: commands::topic::TopicCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
+    /// The cluster's id and brokers.
+    Cluster {
+        #[command(subcommand)]
+        command: commands::cluster::ClusterCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +52,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Storage(command) => commands::storage::run(command),
         Command::Bench(command) => commands::bench::run(command),
+        Command::Plan { args, client } => commands::plan::run(args, &client),
+        Command::Topic { command, client } => commands::topic::run(command, &client),
+        Command::Cluster { command, client } => commands::cluster::run(command, &client),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,9 +6,9 @@
 //! - [`e2e`]: produce-to-consume latency at a fixed rate.
 //! - [`report`]: the result, as a table or JSON; [`progress`]: the progress bar.
 
-mod consume;
+pub(crate) mod consume;
 mod e2e;
-mod produce;
+pub(crate) mod produce;
 mod progress;
 mod report;
 
@@ -88,6 +88,26 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// The settings `runnel plan --measure` uses: one producer then one consumer, one
+    /// partition, 1 KiB records unless told, acks=all.
+    pub fn for_measurement(brokers: &str, topic: &str, records: u64, record_size: usize) -> BenchArgs {
+        BenchArgs {
+            brokers: brokers.to_string(),
+            topic: topic.to_string(),
+            records,
+            duration: None,
+            record_size,
+            partitions: 1,
+            acks: "all".into(),
+            compression: "none".into(),
+            producers: 1,
+            consumers: 1,
+            rate: 1000,
+            client_properties: Vec::new(),
+            output: Output::Table,
+        }
+    }
+
     /// How long to run, when `--duration` was given.
     pub fn time_limit(&self) -> Option<Duration> {
         self.duration.map(Duration::from_secs_f64)
@@ -134,6 +154,11 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     Ok(())
+}
+
+/// Creates the bench topic if missing, from synchronous code.
+pub fn ensure_topic_blocking(args: &BenchArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(ensure_topic(args))
 }
 
 async fn ensure_topic(args: &BenchArgs) -> anyhow::Result<()> {

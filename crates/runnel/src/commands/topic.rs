@@ -1,0 +1,286 @@
+//! `runnel topic create|list|describe|add-partitions|delete`, through rdkafka's admin client,
+//! against runnel or any Kafka-compatible cluster.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::consumer::Consumer;
+use serde::Serialize;
+
+use super::client::{ClientArgs, TIMEOUT};
+use super::output::{Output, print_json, table};
+use crate::planner::plan;
+
+/// Topic subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic, sized by -p or by the planner from the rates.
+    Create(CreateArgs),
+    /// List topics with their partition counts.
+    List,
+    /// Partitions with earliest and latest offsets, and configs.
+    Describe {
+        /// Topic name.
+        name: String,
+    },
+    /// Raise a topic's partition count (partitions can be added, never removed).
+    AddPartitions {
+        /// Topic name.
+        name: String,
+        /// The new total partition count.
+        #[arg(long)]
+        to: i32,
+    },
+    /// Delete a topic and its data.
+    Delete {
+        /// Topic name.
+        name: String,
+    },
+}
+
+/// Options of `topic create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Topic name.
+    name: String,
+    /// Partitions.
+    #[arg(short, long, conflicts_with_all = ["producer_rate", "consumer_rate"])]
+    partitions: Option<i32>,
+    /// Size the topic with the planner: producer rate P ...
+    #[arg(long, requires = "consumer_rate")]
+    producer_rate: Option<f64>,
+    /// ... and one consumer's rate C (the broker count comes from the cluster).
+    #[arg(long, requires = "producer_rate")]
+    consumer_rate: Option<f64>,
+    /// Replication factor (runnel has one node: 1).
+    #[arg(short, long, default_value_t = 1)]
+    replicas: i32,
+    /// A topic config, e.g. `-c retention.ms=86400000` (repeatable).
+    #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    configs: Vec<(String, String)>,
+}
+
+fn parse_config(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    name: String,
+    partitions: i32,
+    replicas: i32,
+    configs: BTreeMap<String, String>,
+    planned: Option<crate::planner::Plan>,
+}
+
+#[derive(Debug, Serialize)]
+struct Listed {
+    name: String,
+    partitions: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct PartitionOffsets {
+    partition: i32,
+    leader: i32,
+    earliest: i64,
+    latest: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Described {
+    name: String,
+    partitions: Vec<PartitionOffsets>,
+    configs: BTreeMap<String, String>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// Runs a topic subcommand.
+pub fn run(command: TopicCommand, client: &ClientArgs) -> anyhow::Result<()> {
+    match command {
+        TopicCommand::Create(args) => create(args, client),
+        TopicCommand::List => list(client),
+        TopicCommand::Describe { name } => describe(&name, client),
+        TopicCommand::AddPartitions { name, to } => add_partitions(&name, to, client),
+        TopicCommand::Delete { name } => delete(&name, client),
+    }
+}
+
+fn partition_count(client: &ClientArgs, name: &str) -> anyhow::Result<usize> {
+    let consumer = client.consumer()?;
+    let metadata = client.metadata(&consumer, Some(name))?;
+    let topic = metadata.topics().first().ok_or_else(|| anyhow!("topic {name} does not exist"))?;
+    if topic.error().is_some() || topic.partitions().is_empty() {
+        bail!("topic {name} does not exist; see `runnel topic list`");
+    }
+    Ok(topic.partitions().len())
+}
+
+fn create(args: CreateArgs, client: &ClientArgs) -> anyhow::Result<()> {
+    let (partitions, planned) = match (args.partitions, args.producer_rate, args.consumer_rate) {
+        (Some(p), _, _) => (p, None),
+        (None, Some(p), Some(c)) => {
+            let consumer = client.consumer()?;
+            let brokers = client.metadata(&consumer, None)?.brokers().len().max(1) as u32;
+            let plan = plan(p, c, brokers)?;
+            (i32::try_from(plan.partitions).context("planned partition count")?, Some(plan))
+        }
+        _ => (1, None),
+    };
+    let mut topic = NewTopic::new(&args.name, partitions, TopicReplication::Fixed(args.replicas));
+    for (k, v) in &args.configs {
+        topic = topic.set(k, v);
+    }
+    let admin = client.admin()?;
+    let results = runtime()?
+        .block_on(admin.create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(TIMEOUT))))
+        .map_err(|e| client.unreachable(e))?;
+    for result in results {
+        result.map_err(|(name, code)| anyhow!("could not create topic {name}: {code}"))?;
+    }
+    let created = Created {
+        name: args.name.clone(),
+        partitions,
+        replicas: args.replicas,
+        configs: args.configs.into_iter().collect(),
+        planned,
+    };
+    match client.output {
+        Output::Json => print_json(&created),
+        Output::Table => {
+            if let Some(plan) = &created.planned {
+                for line in plan.reasoning() {
+                    println!("- {line}");
+                }
+            }
+            println!("created topic {} with {} partitions", created.name, created.partitions);
+            Ok(())
+        }
+    }
+}
+
+fn list(client: &ClientArgs) -> anyhow::Result<()> {
+    let consumer = client.consumer()?;
+    let metadata = client.metadata(&consumer, None)?;
+    let mut topics: Vec<Listed> = metadata
+        .topics()
+        .iter()
+        .filter(|t| !t.name().starts_with("__"))
+        .map(|t| Listed { name: t.name().to_string(), partitions: t.partitions().len() })
+        .collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    match client.output {
+        Output::Json => print_json(&topics),
+        Output::Table => {
+            let rows: Vec<Vec<String>> =
+                topics.iter().map(|t| vec![t.name.clone(), t.partitions.to_string()]).collect();
+            print!("{}", table(&["NAME", "PARTITIONS"], &rows));
+            Ok(())
+        }
+    }
+}
+
+fn describe(name: &str, client: &ClientArgs) -> anyhow::Result<()> {
+    let consumer = client.consumer()?;
+    let metadata = client.metadata(&consumer, Some(name))?;
+    let topic = metadata.topics().first().filter(|t| t.error().is_none() && !t.partitions().is_empty());
+    let Some(topic) = topic else {
+        bail!("topic {name} does not exist; see `runnel topic list`");
+    };
+    let mut partitions = Vec::new();
+    for p in topic.partitions() {
+        let (earliest, latest) = consumer
+            .fetch_watermarks(name, p.id(), TIMEOUT)
+            .with_context(|| format!("offsets of {name}/{}", p.id()))?;
+        partitions.push(PartitionOffsets { partition: p.id(), leader: p.leader(), earliest, latest });
+    }
+    partitions.sort_by_key(|p| p.partition);
+    let admin = client.admin()?;
+    let configs = runtime()?
+        .block_on(admin.describe_configs(&[ResourceSpecifier::Topic(name)], &AdminOptions::new()))
+        .map_err(|e| client.unreachable(e))?;
+    let mut config_map = BTreeMap::new();
+    for resource in configs {
+        let resource = resource.map_err(|e| anyhow!("could not read the configs of {name}: {e}"))?;
+        for entry in resource.entries {
+            if let Some(value) = entry.value {
+                config_map.insert(entry.name, value);
+            }
+        }
+    }
+    let described = Described { name: name.to_string(), partitions, configs: config_map };
+    match client.output {
+        Output::Json => print_json(&described),
+        Output::Table => {
+            let rows: Vec<Vec<String>> = described
+                .partitions
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.partition.to_string(),
+                        p.leader.to_string(),
+                        p.earliest.to_string(),
+                        p.latest.to_string(),
+                        (p.latest - p.earliest).to_string(),
+                    ]
+                })
+                .collect();
+            println!("topic {} ({} partitions)", described.name, described.partitions.len());
+            print!("{}", table(&["PARTITION", "LEADER", "EARLIEST", "LATEST", "RECORDS"], &rows));
+            let rows: Vec<Vec<String>> = described.configs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+            print!("{}", table(&["CONFIG", "VALUE"], &rows));
+            Ok(())
+        }
+    }
+}
+
+fn add_partitions(name: &str, to: i32, client: &ClientArgs) -> anyhow::Result<()> {
+    let current = partition_count(client, name)? as i32;
+    if to < current {
+        bail!(
+            "topic {name} has {current} partitions and cannot go down to {to}: partitions can be added but never removed \
+             (records are placed by key hash); create a new topic to shrink"
+        );
+    }
+    if to == current {
+        bail!("topic {name} already has {current} partitions; give --to a larger count");
+    }
+    let admin = client.admin()?;
+    let results = runtime()?
+        .block_on(admin.create_partitions(&[NewPartitions::new(name, to as usize)], &AdminOptions::new()))
+        .map_err(|e| client.unreachable(e))?;
+    for result in results {
+        result.map_err(|(name, code)| anyhow!("could not add partitions to {name}: {code}"))?;
+    }
+    match client.output {
+        Output::Json => print_json(&serde_json::json!({"name": name, "partitions_before": current, "partitions": to})),
+        Output::Table => {
+            println!("topic {name}: {current} -> {to} partitions");
+            Ok(())
+        }
+    }
+}
+
+fn delete(name: &str, client: &ClientArgs) -> anyhow::Result<()> {
+    let admin = client.admin()?;
+    let results =
+        runtime()?.block_on(admin.delete_topics(&[name], &AdminOptions::new())).map_err(|e| client.unreachable(e))?;
+    for result in results {
+        result.map_err(|(name, code)| anyhow!("could not delete topic {name}: {code}"))?;
+    }
+    match client.output {
+        Output::Json => print_json(&serde_json::json!({"deleted": name})),
+        Output::Table => {
+            println!("deleted topic {name}");
+            Ok(())
+        }
+    }
+}
