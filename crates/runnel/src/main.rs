@@ -37,6 +37,27 @@ enum Command {
         #[command(flatten)]
         client: commands::client::ClientArgs,
     },
+    /// Write one record per line of stdin (or --file).
+    Produce {
+        #[command(flatten)]
+        args: commands::produce::ProduceArgs,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
+    /// Print one line per record; with -g, commit what was printed.
+    Consume {
+        #[command(flatten)]
+        args: commands::consume::ConsumeArgs,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
+    /// List, describe, seek and delete consumer groups.
+    Group {
+        #[command(subcommand)]
+        command: commands::group::GroupCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
     /// The cluster's id and brokers.
     Cluster {
         #[command(subcommand)]
@@ -54,6 +75,9 @@ fn main() -> std::process::ExitCode {
         Command::Bench(command) => commands::bench::run(command),
         Command::Plan { args, client } => commands::plan::run(args, &client),
         Command::Topic { command, client } => commands::topic::run(command, &client),
+        Command::Produce { args, client } => commands::produce::run(args, &client),
+        Command::Consume { args, client } => commands::consume::run(args, &client),
+        Command::Group { command, client } => commands::group::run(command, &client),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),
     };
     match result {

@@ -3,8 +3,11 @@
 pub mod bench;
 pub mod client;
 pub mod cluster;
+pub mod consume;
+pub mod group;
 pub mod output;
 pub mod plan;
+pub mod produce;
 pub mod serve;
 pub mod storage;
 pub mod topic;
