@@ -69,8 +69,8 @@ impl Plan {
         vec![
             format!(
                 "throughput: P / C = {} / {} = {:.2}, so at least {} partitions for consumers to keep up",
-                self.producer_rate,
-                self.consumer_rate,
+                rate(self.producer_rate),
+                rate(self.consumer_rate),
                 self.producer_rate / self.consumer_rate,
                 self.throughput_floor
             ),
@@ -88,6 +88,11 @@ impl Plan {
             "partitions can be added later but never removed (and adding them moves keys to other partitions), so start with enough".to_string(),
         ]
     }
+}
+
+/// A rate as people write it: whole numbers without decimals.
+fn rate(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
 #[cfg(test)]
