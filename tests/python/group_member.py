@@ -1,8 +1,8 @@
 """A consumer-group member in its own process, so a test can SIGKILL it.
 
 Usage: python group_member.py BOOTSTRAP GROUP TOPIC
-Prints one JSON line per event: {"assigned": [...]} on each assignment, {"read": [p, o]}
-after reading and synchronously committing each record.
+Prints one JSON line per event: {"assigned": [...]} on each assignment, {"read": [p, o]} for
+each record read, then {"committed": [p, next]} once its synchronous commit is acknowledged.
 """
 
 import json
@@ -30,8 +30,9 @@ def main():
         message = consumer.poll(0.2)
         if message is None or message.error():
             continue
-        consumer.commit(message=message, asynchronous=False)
         print(json.dumps({"read": [message.partition(), message.offset()]}), flush=True)
+        consumer.commit(message=message, asynchronous=False)
+        print(json.dumps({"committed": [message.partition(), message.offset() + 1]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 //! complete "subscribe, poll, commit the bookmark" loop, and the child process the
 //! consumer-group tests SIGKILL.
 //!
-//! Usage: `group_member BOOTSTRAP GROUP TOPIC`. Prints `assigned 0,1,2` after each rebalance
-//! and `read PARTITION OFFSET` after each record is read and its commit acknowledged.
+//! Usage: `group_member BOOTSTRAP GROUP TOPIC`. Prints `assigned 0,1,2` after each rebalance,
+//! `read PARTITION OFFSET` for each record it reads, then `committed PARTITION NEXT` once the
+//! commit of that record is acknowledged.
 
 use std::time::Duration;
 
@@ -49,11 +50,14 @@ fn main() {
     consumer.subscribe(&[topic]).unwrap_or_else(|e| panic!("subscribe to {topic}: {e}"));
     loop {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => match consumer.commit_message(&message, CommitMode::Sync) {
-                Ok(()) => println!("read {} {}", message.partition(), message.offset()),
-                // A commit refused during a rebalance: the record will be read again.
-                Err(e) => eprintln!("commit: {e}"),
-            },
+            Some(Ok(message)) => {
+                println!("read {} {}", message.partition(), message.offset());
+                match consumer.commit_message(&message, CommitMode::Sync) {
+                    Ok(()) => println!("committed {} {}", message.partition(), message.offset() + 1),
+                    // A commit refused during a rebalance: the record will be read again.
+                    Err(e) => eprintln!("commit: {e}"),
+                }
+            }
             Some(Err(e)) => eprintln!("poll: {e}"),
             None => {}
         }

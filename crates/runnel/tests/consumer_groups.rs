@@ -54,11 +54,15 @@ fn member(bootstrap: &str, group: &str) -> BaseConsumer {
         .expect("consumer")
 }
 
-/// Every read, and the last commit per partition, across all members.
+/// Every read and commit. Reads by this process's members are checked as they happen: a
+/// record may be read again only at or after the last commit of its partition. The child's
+/// reads arrive through a pipe, out of order with ours, so they are checked at the end.
 #[derive(Default)]
 struct Tracker {
     reads: HashMap<(i32, i64), u32>,
     committed: HashMap<i32, i64>,
+    child_reads: BTreeSet<(i32, i64)>,
+    child_committed: HashMap<i32, i64>,
 }
 
 impl Tracker {
@@ -75,8 +79,34 @@ impl Tracker {
         *committed = (*committed).max(next);
     }
 
+    fn child_read(&mut self, partition: i32, offset: i64) {
+        self.child_reads.insert((partition, offset));
+    }
+
+    fn child_commit(&mut self, partition: i32, next: i64) {
+        let committed = self.child_committed.entry(partition).or_default();
+        *committed = (*committed).max(next);
+    }
+
+    /// Records read by the child and by us: only those the child had not committed.
+    fn check_child_repeats(&self) {
+        for &(partition, offset) in &self.child_reads {
+            if self.reads.contains_key(&(partition, offset)) {
+                let committed = self.child_committed.get(&partition).copied().unwrap_or(0);
+                assert!(
+                    offset >= committed,
+                    "partition {partition} offset {offset} was read by the child, which committed {committed}, and read again"
+                );
+            }
+        }
+    }
+
     fn distinct(&self) -> usize {
-        self.reads.len()
+        self.reads.keys().chain(self.child_reads.iter()).collect::<BTreeSet<_>>().len()
+    }
+
+    fn all_read(&self) -> BTreeSet<(i32, i64)> {
+        self.reads.keys().chain(self.child_reads.iter()).copied().collect()
     }
 }
 
@@ -149,11 +179,14 @@ fn drain_child(lines: &mpsc::Receiver<String>, tracker: &mut Tracker, assignment
     while let Ok(line) = lines.try_recv() {
         if let Some(list) = line.strip_prefix("assigned ") {
             *assignment = list.split(',').filter(|s| !s.is_empty()).map(|p| p.parse().expect("partition")).collect();
-        } else if let Some(read) = line.strip_prefix("read ") {
-            let (partition, offset) = read.split_once(' ').expect("read line");
+        } else if let Some((what, rest)) = line.split_once(' ') {
+            let (partition, offset) = rest.split_once(' ').expect("partition and offset");
             let (partition, offset): (i32, i64) = (partition.parse().expect("p"), offset.parse().expect("o"));
-            tracker.read(partition, offset);
-            tracker.commit(partition, offset + 1);
+            match what {
+                "read" => tracker.child_read(partition, offset),
+                "committed" => tracker.child_commit(partition, offset),
+                _ => {}
+            }
         }
     }
 }
@@ -210,7 +243,8 @@ fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill()
     child.wait().expect("reap the child");
     let killed_at = Instant::now();
     drain_child(&lines, &mut tracker, &mut child_assignment);
-    let taken_over = poll_until(&refs, &mut tracker, Duration::from_secs(40), "the survivors to take over", |_| {
+    let taken_over = poll_until(&refs, &mut tracker, Duration::from_secs(40), "the survivors to take over", |t| {
+        drain_child(&lines, t, &mut child_assignment);
         split_among(&members)
     });
     let after = taken_over - killed_at;
@@ -219,9 +253,12 @@ fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill()
 
     // Nothing is lost: every record, old and new, is read.
     rt.block_on(produce(&bootstrap, "orders", 800..1600));
-    poll_until(&refs, &mut tracker, Duration::from_secs(30), "every record", |t| t.distinct() == 1600);
-    let read: BTreeSet<(i32, i64)> = tracker.reads.keys().copied().collect();
-    assert_eq!(read, every_record(1600));
+    poll_until(&refs, &mut tracker, Duration::from_secs(30), "every record", |t| {
+        drain_child(&lines, t, &mut child_assignment);
+        t.distinct() == 1600
+    });
+    assert_eq!(tracker.all_read(), every_record(1600));
+    tracker.check_child_repeats();
     drop(refs);
     drop(members);
     assert!(broker.terminate(), "clean shutdown");
