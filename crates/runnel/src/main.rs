@@ -58,6 +58,8 @@ enum Command {
         #[command(flatten)]
         client: commands::client::ClientArgs,
     },
+    /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
+    Chat(commands::chat::ChatArgs),
     /// The cluster's id and brokers.
     Cluster {
         #[command(subcommand)]
@@ -78,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce { args, client } => commands::produce::run(args, &client),
         Command::Consume { args, client } => commands::consume::run(args, &client),
         Command::Group { command, client } => commands::group::run(command, &client),
+        Command::Chat(args) => commands::chat::run(args),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),
     };
     match result {

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what the client commands share.
 
 pub mod bench;
+pub mod chat;
 pub mod client;
 pub mod cluster;
 pub mod consume;

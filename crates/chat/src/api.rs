@@ -1,0 +1,127 @@
+//! The chat's JSON API:
+//!
+//! - `POST /api/rooms/{room}/messages` `{"user","text","id"?}` → `{"offset"}`
+//! - `GET /api/rooms/{room}/messages?user=U[&after=OFFSET][&wait=MS][&max=N]` →
+//!   `{"messages":[{"offset","user","text","timestamp","id"}]}`
+//! - `POST /api/rooms/{room}/read` `{"user","offset"}` → `{"bookmark"}` (the next unread offset)
+//! - `GET /api/rooms?user=U` → `{"rooms":[{"name","unread"}]}`
+//!
+//! Bad input gets a 4xx with `{"error": "..."}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::rules;
+use crate::store::ChatStore;
+
+/// The API routes over a store.
+pub fn router(store: Arc<ChatStore>) -> Router {
+    Router::new()
+        .route("/api/rooms", get(list_rooms))
+        .route("/api/rooms/{room}/messages", post(post_message).get(read_messages))
+        .route("/api/rooms/{room}/read", post(mark_read))
+        .with_state(store)
+}
+
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not the expected JSON: {e}")))
+}
+
+fn query_number<T: std::str::FromStr>(query: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| ApiError::BadRequest(format!("{name}={v:?} is not a valid number"))),
+    }
+}
+
+fn query_user(query: &HashMap<String, String>) -> Result<String, ApiError> {
+    let user = query.get("user").ok_or_else(|| ApiError::BadRequest("the user query parameter is required".into()))?;
+    rules::user(user)?;
+    Ok(user.clone())
+}
+
+#[derive(Deserialize)]
+struct PostBody {
+    user: String,
+    text: String,
+    id: Option<String>,
+}
+
+async fn post_message(
+    State(store): State<Arc<ChatStore>>,
+    Path(room): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    rules::room(&room)?;
+    let body: PostBody = parse_body(&body)?;
+    rules::user(&body.user)?;
+    rules::text(&body.text)?;
+    if let Some(id) = &body.id
+        && (id.is_empty() || id.len() > 64)
+    {
+        return Err(ApiError::BadRequest("id must be 1 to 64 characters".into()));
+    }
+    let offset = store.post(&room, &body.user, &body.text, body.id).await?;
+    Ok(Json(json!({ "offset": offset })))
+}
+
+async fn read_messages(
+    State(store): State<Arc<ChatStore>>,
+    Path(room): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    rules::room(&room)?;
+    let user = query_user(&query)?;
+    let after: Option<i64> = query_number(&query, "after")?;
+    if after.is_some_and(|a| a < -1) {
+        return Err(ApiError::BadRequest("after must be -1 or more".into()));
+    }
+    let wait: u64 = query_number(&query, "wait")?.unwrap_or(0);
+    if wait > rules::MAX_WAIT_MS {
+        return Err(ApiError::BadRequest(format!("wait may be at most {} ms", rules::MAX_WAIT_MS)));
+    }
+    let max: usize = query_number(&query, "max")?.unwrap_or(100);
+    if max == 0 || max > rules::MAX_BATCH {
+        return Err(ApiError::BadRequest(format!("max must be 1 to {}", rules::MAX_BATCH)));
+    }
+    let messages = store.read(&room, &user, after, wait, max).await?;
+    Ok(Json(json!({ "messages": messages })))
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    user: String,
+    offset: i64,
+}
+
+async fn mark_read(
+    State(store): State<Arc<ChatStore>>,
+    Path(room): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    rules::room(&room)?;
+    let body: ReadBody = parse_body(&body)?;
+    rules::user(&body.user)?;
+    store.mark_read(&room, &body.user, body.offset).await?;
+    Ok(Json(json!({ "bookmark": body.offset + 1 })))
+}
+
+async fn list_rooms(
+    State(store): State<Arc<ChatStore>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let user = query_user(&query)?;
+    let rooms = store.rooms(&user).await?;
+    Ok(Json(json!({ "rooms": rooms })))
+}

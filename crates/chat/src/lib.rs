@@ -1,0 +1,12 @@
+//! The group chat of the user's notes, on Kafka: a room is a topic with one partition (one
+//! order), a message is a record (key: room, value: text, headers: author and client message
+//! id), a member's read position is the committed offset of that member's consumer group, and
+//! clients poll in batches with a long-polling read.
+//!
+//! - [`rules`]: names and limits; [`store`]: rooms on a Kafka cluster through rdkafka;
+//! - [`api`]: the JSON API over HTTP; [`error`]: 4xx answers with a JSON message.
+
+pub mod api;
+pub mod error;
+pub mod rules;
+pub mod store;
