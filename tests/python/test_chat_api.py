@@ -116,16 +116,17 @@ def test_a_waiting_read_is_answered_soon_after_a_post(chat):
     waiter = threading.Thread(target=wait_for_next)
     waiter.start()
     time.sleep(1.0)
-    posted_at = time.monotonic()
+    posting = time.monotonic()
     chat.post("live", "ann", "now")
+    posted = time.monotonic()
     waiter.join(timeout=15)
     assert [m["text"] for m in results["messages"]] == ["now"]
     # It waited for the post rather than returning early...
-    assert posted_at - results["started"] > 0.9
-    delay = results["returned_at"] - posted_at
-    print(f"waiting read answered {delay * 1000:.0f} ms after the post returned")
-    # ...and was answered well before its 10 s deadline.
-    assert delay < 2.0
+    assert posting - results["started"] > 0.9
+    print(f"post took {(posted - posting) * 1000:.0f} ms; the waiting read returned "
+          f"{(results['returned_at'] - posting) * 1000:.0f} ms after the post was sent")
+    # ...and was answered within 50 ms of the post, not at its 10 s deadline.
+    assert results["returned_at"] - posted < 0.05
 
 
 @pytest.mark.parametrize("method,path,body,status", [
