@@ -149,3 +149,22 @@ def test_bad_input_is_a_4xx_with_a_json_message(chat, method, path, body, status
     got, answer = chat.call(method, path, body)
     assert got == status, answer
     assert isinstance(answer["error"], str) and answer["error"]
+
+
+def test_terminal_send_and_read_share_the_rooms_and_bookmarks(broker, chat):
+    def runnel(*args):
+        result = subprocess.run([RUNNEL_BIN, "chat", *args, "--brokers", broker.bootstrap],
+                                capture_output=True, text=True, timeout=60)
+        return result.returncode, result.stdout, result.stderr
+
+    assert runnel("send", "terminal", "from the shell", "--user", "ann")[0] == 0
+    chat.post("terminal", "bob", "from the web")
+    code, out, _ = runnel("read", "terminal", "--user", "dan")
+    assert code == 0
+    assert out.splitlines() == ["[0] ann: from the shell", "[1] bob: from the web"]
+    # Reading moved dan's bookmark: nothing is unread now, in the terminal or on the web.
+    assert runnel("read", "terminal", "--user", "dan")[1] == ""
+    status, rooms = chat.call("GET", "/api/rooms?user=dan")
+    assert {"name": "terminal", "unread": 0} in rooms["rooms"]
+    code, _, err = runnel("send", "bad room", "x", "--user", "ann")
+    assert code != 0 and "not allowed" in err

@@ -59,7 +59,7 @@ enum Command {
         client: commands::client::ClientArgs,
     },
     /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
-    Chat(commands::chat::ChatArgs),
+    Chat(commands::chat::ChatCommand),
     /// The cluster's id and brokers.
     Cluster {
         #[command(subcommand)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use runnel_broker::{Broker, BrokerConfig};
 use runnel_chat::store::ChatStore;
 
@@ -16,22 +16,107 @@ use super::serve::shutdown_signal;
 /// The broker `runnel chat` tries first.
 const LOCAL_BROKER: &str = "127.0.0.1:9092";
 
-/// Options of `runnel chat`.
+/// `runnel chat [send|read]`: serve the chat, or use it from a terminal.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = false)]
+pub struct ChatCommand {
+    #[command(subcommand)]
+    action: Option<ChatAction>,
+    #[command(flatten)]
+    args: ChatArgs,
+}
+
+/// Terminal use of the chat, straight on the Kafka cluster.
+#[derive(Debug, Subcommand)]
+pub enum ChatAction {
+    /// Post a message to a room.
+    Send {
+        /// Room name.
+        room: String,
+        /// The message.
+        text: String,
+        /// Who is writing (default: $USER).
+        #[arg(long, env = "USER")]
+        user: String,
+    },
+    /// Print the messages after your bookmark (all of them the first time), then move it.
+    Read {
+        /// Room name.
+        room: String,
+        /// Whose bookmark (default: $USER).
+        #[arg(long, env = "USER")]
+        user: String,
+        /// Keep waiting for new messages.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+/// Options of the chat server.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     /// Address of the web API.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Bootstrap servers (default: the local broker, else an embedded one).
-    #[arg(long, env = "RUNNEL_BROKERS")]
+    #[arg(long, global = true, env = "RUNNEL_BROKERS")]
     brokers: Option<String>,
     /// Data directory of the embedded broker, when one is started.
     #[arg(long, default_value = "./chat-data")]
     data_dir: PathBuf,
 }
 
+/// Runs `runnel chat`.
+pub fn run(command: ChatCommand) -> anyhow::Result<()> {
+    match command.action {
+        None => serve(command.args),
+        Some(action) => terminal(action, command.args.brokers.as_deref().unwrap_or(LOCAL_BROKER)),
+    }
+}
+
+/// `chat send` and `chat read`.
+fn terminal(action: ChatAction, brokers: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = ChatStore::connect(brokers)?;
+        let check = |r: Result<(), runnel_chat::error::ApiError>| r.map_err(|e| anyhow::anyhow!("{e}"));
+        match action {
+            ChatAction::Send { room, text, user } => {
+                check(runnel_chat::rules::room(&room))?;
+                check(runnel_chat::rules::user(&user))?;
+                check(runnel_chat::rules::text(&text))?;
+                let offset = store.post(&room, &user, &text, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("posted to {room} at offset {offset}");
+            }
+            ChatAction::Read { room, user, follow } => {
+                check(runnel_chat::rules::room(&room))?;
+                check(runnel_chat::rules::user(&user))?;
+                let mut after = None;
+                loop {
+                    let wait = if follow { 10_000 } else { 0 };
+                    let messages = store
+                        .read(&room, &user, after, wait, runnel_chat::rules::MAX_BATCH)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    for m in &messages {
+                        println!("[{}] {}: {}", m.offset, m.user, m.text);
+                    }
+                    if let Some(last) = messages.last() {
+                        store.mark_read(&room, &user, last.offset).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        after = Some(last.offset);
+                    }
+                    if !follow && messages.len() < runnel_chat::rules::MAX_BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Runs the chat server.
-pub fn run(args: ChatArgs) -> anyhow::Result<()> {
+fn serve(args: ChatArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
