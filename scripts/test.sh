@@ -7,13 +7,16 @@ cd "$(dirname "$0")/.."
 echo "==> building runnel and its tests"
 cargo build --workspace --all-targets
 
-echo "==> kcat (Debian's package, librdkafka 2.0) for the oldest-client tests"
-if ! command -v kcat >/dev/null; then
+echo "==> kcat (Debian's, librdkafka 2.0) and chromium (browser test of the chat page)"
+if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium >/dev/null
 fi
+
+echo "==> playwright-core from npm (tests/browser)"
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
 
 echo "==> Python venv with confluent-kafka (.venv)"
 if [ ! -x .venv/bin/python ]; then

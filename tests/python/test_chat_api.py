@@ -37,6 +37,11 @@ class Chat:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
+    def call_text(self, method, path):
+        request = urllib.request.Request(self.url + path, method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+
     def post(self, room, user, text, **extra):
         status, body = self.call("POST", f"/api/rooms/{room}/messages", {"user": user, "text": text, **extra})
         assert status == 200, body

@@ -6,7 +6,7 @@
 //! - `POST /api/rooms/{room}/read` `{"user","offset"}` → `{"bookmark"}` (the next unread offset)
 //! - `GET /api/rooms?user=U` → `{"rooms":[{"name","unread"}]}`
 //!
-//! Bad input gets a 4xx with `{"error": "..."}`.
+//! Bad input gets a 4xx with `{"error": "..."}`. `GET /` serves the web page.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +24,13 @@ use crate::error::ApiError;
 use crate::rules;
 use crate::store::ChatStore;
 
-/// The API routes over a store.
+/// The web page, built into the binary: nothing to build or install to run it.
+const PAGE: &str = include_str!("../assets/index.html");
+
+/// The web page and the API routes over a store.
 pub fn router(store: Arc<ChatStore>) -> Router {
     Router::new()
+        .route("/", get(|| async { axum::response::Html(PAGE) }))
         .route("/api/rooms", get(list_rooms))
         .route("/api/rooms/{room}/messages", post(post_message).get(read_messages))
         .route("/api/rooms/{room}/read", post(mark_read))
