@@ -18,15 +18,15 @@ from conftest import RUNNEL_BIN
 class Chat:
     """A `runnel chat` process on a free port, on the test's broker."""
 
-    def __init__(self, brokers):
-        self.process = subprocess.Popen(
-            [RUNNEL_BIN, "chat", "--listen", "127.0.0.1:0", "--brokers", brokers],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+    def __init__(self, brokers=None, data_dir=None, env=None):
+        command = [RUNNEL_BIN, "chat", "--listen", "127.0.0.1:0"]
+        command += ["--brokers", brokers] if brokers else ["--data-dir", str(data_dir)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         line = self.process.stdout.readline().strip()
         prefix = "runnel chat listening on "
         assert line.startswith(prefix), f"unexpected first line from runnel chat: {line!r}"
         self.url = line[len(prefix):].split(" ")[0]
+        self.brokers = line.rsplit("(brokers ", 1)[1].rstrip(")")
 
     def call(self, method, path, body=None):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -173,3 +173,24 @@ def test_terminal_send_and_read_share_the_rooms_and_bookmarks(broker, chat):
     assert {"name": "terminal", "unread": 0} in rooms["rooms"]
     code, _, err = runnel("send", "bad room", "x", "--user", "ann")
     assert code != 0 and "not allowed" in err
+
+
+def test_with_no_brokers_it_uses_the_local_broker_or_starts_an_embedded_one(tmp_path):
+    import socket
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        local_broker_runs = probe.connect_ex(("127.0.0.1", 9092)) == 0
+    env = {k: v for k, v in os.environ.items() if k != "RUNNEL_BROKERS"}
+    data_dir = tmp_path / "chat-data"
+    chat = Chat(data_dir=data_dir, env=env)
+    try:
+        if local_broker_runs:
+            assert chat.brokers == "127.0.0.1:9092"
+        else:
+            assert chat.brokers != "127.0.0.1:9092"
+            assert (data_dir / "meta.properties").exists(), "the embedded broker formats its own data dir"
+        room = f"embedded-{os.getpid()}"
+        offset = chat.post(room, "ann", "works alone")
+        assert chat.read(room, "bob", after=offset - 1)[0]["text"] == "works alone"
+    finally:
+        chat.stop()

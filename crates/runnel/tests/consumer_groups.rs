@@ -16,6 +16,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -113,8 +114,17 @@ impl Tracker {
 fn poll_and_commit(consumer: &BaseConsumer, tracker: &mut Tracker) {
     if let Some(Ok(message)) = consumer.poll(Duration::from_millis(20)) {
         tracker.read(message.partition(), message.offset());
-        consumer.commit_message(&message, CommitMode::Sync).expect("commit");
-        tracker.commit(message.partition(), message.offset() + 1);
+        match consumer.commit_message(&message, CommitMode::Sync) {
+            Ok(()) => tracker.commit(message.partition(), message.offset() + 1),
+            // Kafka refuses a commit from a generation a rebalance has just ended; the record
+            // may then be read again, which the tracker allows since the commit did not happen.
+            Err(KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::UnknownMemberId,
+            )) => {}
+            Err(e) => panic!("commit failed: {e}"),
+        }
     }
 }
 
