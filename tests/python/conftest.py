@@ -5,6 +5,7 @@ import subprocess
 import tempfile
 
 import pytest
+from confluent_kafka import Consumer
 
 RUNNEL_BIN = os.environ.get("RUNNEL_BIN", os.path.join(os.path.dirname(__file__), "../../target/debug/runnel"))
 
@@ -35,3 +36,26 @@ def broker():
         b = Broker(data_dir)
         yield b
         b.stop()
+
+
+_open_consumers = []
+
+
+def new_consumer(config):
+    """A confluent-kafka Consumer that is closed after the test even if the test fails: an
+    unclosed librdkafka consumer keeps retrying a stopped broker and the interpreter from
+    exiting."""
+    consumer = Consumer(config)
+    _open_consumers.append(consumer)
+    return consumer
+
+
+@pytest.fixture(autouse=True)
+def close_leftover_consumers():
+    yield
+    while _open_consumers:
+        consumer = _open_consumers.pop()
+        try:
+            consumer.close()
+        except RuntimeError:
+            pass  # the test closed it already

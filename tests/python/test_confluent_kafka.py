@@ -4,8 +4,10 @@ assign and seek, and every AdminClient call the broker core serves."""
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+from conftest import new_consumer
 
 RECORDS = 20_000
 PARTITIONS = 8
@@ -57,7 +59,7 @@ def test_producer_and_consumer_round_trip_keys_headers_and_timestamps_in_order(b
     assert producer.flush(30) == 0
     assert len(acked) == RECORDS
 
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "py-check", "enable.auto.commit": False})
+    consumer = new_consumer({"bootstrap.servers": broker.bootstrap, "group.id": "py-check", "enable.auto.commit": False})
     consumer.assign([TopicPartition("py-events", p, 0) for p in range(PARTITIONS)])
     next_seq = {p: 0 for p in range(PARTITIONS)}
     for message in consume(consumer, RECORDS):
@@ -82,7 +84,7 @@ def test_seek_and_offsets_for_times_position_a_consumer(broker):
         producer.produce("py-seek", value=str(n), timestamp=10_000 + n * 10)
     assert producer.flush(30) == 0
 
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "py-seek", "enable.auto.commit": False})
+    consumer = new_consumer({"bootstrap.servers": broker.bootstrap, "group.id": "py-seek", "enable.auto.commit": False})
     consumer.assign([TopicPartition("py-seek", 0, 0)])
     assert consume(consumer, 1)[0].value() == b"0"
     consumer.seek(TopicPartition("py-seek", 0, 42))

@@ -12,10 +12,10 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker
+from conftest import Broker, new_consumer
 
 PARTITIONS = 8
 REBALANCE_ERRORS = {KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.UNKNOWN_MEMBER_ID}
@@ -43,7 +43,7 @@ def member(bootstrap, group, **extra):
         "heartbeat.interval.ms": 500,
     }
     config.update(extra)
-    return Consumer(config)
+    return new_consumer(config)
 
 
 class Tracker:
