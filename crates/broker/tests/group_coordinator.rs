@@ -525,3 +525,25 @@ fn an_interrupted_compaction_is_finished_or_discarded_at_the_next_start() {
     assert!(log_dir.exists() && !partial.exists());
     assert!(!dir.path().join("__consumer_offsets-0.old").exists());
 }
+
+#[test]
+fn offsets_of_a_topic_a_live_member_subscribes_to_cannot_be_deleted() {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let f = fixture();
+    let subscription = ConsumerProtocolSubscription::default().with_topics(vec![StrBytes::from_static_str("t")]);
+    let mut metadata = bytes::BytesMut::new();
+    metadata.extend_from_slice(&1i16.to_be_bytes());
+    subscription.encode(&mut metadata, 1).expect("encode subscription");
+    let mut join_params = params("", &["range"]);
+    join_params.protocols = vec![("range".to_string(), metadata.freeze())];
+    let mut join = waiting(f.coordinator.join("g", join_params));
+    let a = answered(&mut join).member_id;
+    let _sync = waiting(f.coordinator.sync("g", &a, None, 1, (None, None), vec![]));
+    assert_eq!(commit(&f, "g", &a, 1, 5), vec![0]);
+    let exists = |t: &str, p: i32| (t == "t" || t == "other") && p == 0;
+    let (errors, _) =
+        f.coordinator.delete_offsets("g", &[("t".into(), 0), ("other".into(), 0)], exists).expect("group exists");
+    assert_eq!(errors, vec![ResponseError::GroupSubscribedToTopic.code(), 0]);
+    assert_eq!(f.coordinator.committed("g", None).len(), 1, "the subscribed topic's offset stays");
+}

@@ -1,30 +1,24 @@
 //! Reads the topics out of a consumer's subscription (the metadata of the `consumer` protocol
-//! type, versions 0-3), so OffsetDelete can refuse topics a live group still reads.
+//! type), so OffsetDelete can refuse topics a live group still reads.
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
+use kafka_protocol::messages::ConsumerProtocolSubscription;
+use kafka_protocol::protocol::Decodable;
+
+/// Highest subscription version kafka-protocol decodes; newer ones are read as this one, as
+/// Kafka does (later versions only append fields).
+const MAX_VERSION: i16 = 3;
 
 /// Topics named in a consumer-protocol subscription; empty if it cannot be read.
-pub fn subscription_topics(mut metadata: &[u8]) -> Vec<String> {
-    let mut topics = Vec::new();
-    if metadata.remaining() < 6 {
-        return topics;
+pub fn subscription_topics(metadata: &[u8]) -> Vec<String> {
+    let mut buf = Bytes::copy_from_slice(metadata);
+    if buf.remaining() < 2 {
+        return Vec::new();
     }
-    let _version = metadata.get_i16();
-    let count = metadata.get_i32();
-    for _ in 0..count.max(0) {
-        if metadata.remaining() < 2 {
-            break;
-        }
-        let len = metadata.get_i16();
-        if len < 0 || metadata.remaining() < len as usize {
-            break;
-        }
-        if let Ok(topic) = std::str::from_utf8(&metadata[..len as usize]) {
-            topics.push(topic.to_string());
-        }
-        metadata.advance(len as usize);
-    }
-    topics
+    let version = buf.get_i16().clamp(0, MAX_VERSION);
+    ConsumerProtocolSubscription::decode(&mut buf, version)
+        .map(|s| s.topics.into_iter().map(|t| t.to_string()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -33,7 +27,8 @@ mod tests {
 
     #[test]
     fn reads_the_topics_of_a_subscription_and_survives_garbage() {
-        let mut sub = vec![0, 1, 0, 0, 0, 2];
+        // Version 0: topics, then user data.
+        let mut sub = vec![0, 0, 0, 0, 0, 2];
         for t in ["orders", "chat"] {
             sub.extend_from_slice(&(t.len() as i16).to_be_bytes());
             sub.extend_from_slice(t.as_bytes());

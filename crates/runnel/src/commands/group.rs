@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use anyhow::{Context, anyhow, bail};
 use bytes::Buf;
 use clap::Subcommand;
+use kafka_protocol::messages::ConsumerProtocolAssignment;
+use kafka_protocol::protocol::Decodable;
 use rdkafka::admin::AdminOptions;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::groups::GroupInfo;
@@ -118,36 +120,26 @@ fn list(client: &ClientArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Topic partitions of a consumer-protocol assignment (version, [topic, [partition]], user data).
-fn decode_assignment(mut bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
-    let mut topics = Vec::new();
-    if bytes.remaining() < 6 {
-        return topics;
+/// Topic partitions of a consumer-protocol assignment; empty if it cannot be read.
+fn decode_assignment(bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
+    let mut buf = bytes::Bytes::copy_from_slice(bytes);
+    if buf.remaining() < 2 {
+        return Vec::new();
     }
-    bytes.get_i16();
-    let count = bytes.get_i32();
-    for _ in 0..count.max(0) {
-        if bytes.remaining() < 2 {
-            break;
-        }
-        let len = bytes.get_i16().max(0) as usize;
-        if bytes.remaining() < len + 4 {
-            break;
-        }
-        let topic = String::from_utf8_lossy(&bytes[..len]).into_owned();
-        bytes.advance(len);
-        let n = bytes.get_i32().max(0) as usize;
-        let mut partitions = Vec::with_capacity(n.min(bytes.remaining() / 4));
-        for _ in 0..n {
-            if bytes.remaining() < 4 {
-                break;
-            }
-            partitions.push(bytes.get_i32());
-        }
-        partitions.sort();
-        topics.push((topic, partitions));
-    }
-    topics
+    // Newer versions only append fields, so they are read as the newest one known (as Kafka does).
+    let version = buf.get_i16().clamp(0, 3);
+    let Ok(assignment) = ConsumerProtocolAssignment::decode(&mut buf, version) else {
+        return Vec::new();
+    };
+    assignment
+        .assigned_partitions
+        .into_iter()
+        .map(|tp| {
+            let mut partitions = tp.partitions;
+            partitions.sort();
+            (tp.topic.to_string(), partitions)
+        })
+        .collect()
 }
 
 /// Committed offsets of `group` for every partition of `topics` (all topics if None) it has
