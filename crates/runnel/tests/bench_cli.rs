@@ -78,3 +78,19 @@ fn the_table_names_every_figure_and_errors_name_the_fix() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("read only 500 of 600 records"), "{stderr}");
 }
+
+#[test]
+fn client_properties_reach_librdkafka_and_malformed_ones_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let b = broker.bootstrap();
+    let base = ["produce", "--brokers", &b, "--records", "10", "--partitions", "1"];
+    let ok = bench(&[&base[..], &["-X", "linger.ms=1", "--output", "json"]].concat());
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let unknown = bench(&[&base[..], &["-X", "no.such.property=1"]].concat());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no.such.property"));
+    let malformed = bench(&[&base[..], &["-X", "linger.ms"]].concat());
+    assert!(!malformed.status.success());
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("expected KEY=VALUE"));
+}

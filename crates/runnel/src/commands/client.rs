@@ -63,3 +63,11 @@ impl ClientArgs {
         )
     }
 }
+
+/// Parses a `KEY=VALUE` argument (`-X`, `-c`, `-H`): split at the first `=`, key not empty.
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}

@@ -28,7 +28,7 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "SEP")]
     key_separator: Option<String>,
     /// A header on every record, `-H source=cli` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
     headers: Vec<(String, String)>,
     /// Write every record to this partition (default: by key, or spread).
     #[arg(long)]
@@ -36,13 +36,6 @@ pub struct ProduceArgs {
     /// Producer acks: 0, 1 or all.
     #[arg(long, default_value = "all", value_parser = ["0", "1", "all", "-1"])]
     acks: String,
-}
-
-fn parse_header(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
-    }
 }
 
 /// Where acknowledged records went, and the first failure.

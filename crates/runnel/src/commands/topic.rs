@@ -58,15 +58,8 @@ pub struct CreateArgs {
     #[arg(short, long, default_value_t = 1)]
     replicas: i32,
     /// A topic config, e.g. `-c retention.ms=86400000` (repeatable).
-    #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
     configs: Vec<(String, String)>,
-}
-
-fn parse_config(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
-    }
 }
 
 #[derive(Debug, Serialize)]

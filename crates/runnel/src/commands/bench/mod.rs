@@ -80,7 +80,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
     /// A librdkafka property for every client, e.g. `-X fetch.max.bytes=52428800` (repeatable).
-    #[arg(short = 'X', long = "client-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    #[arg(short = 'X', long = "client-property", value_name = "KEY=VALUE", value_parser = crate::commands::client::parse_key_value)]
     pub client_properties: Vec<(String, String)>,
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table)]
@@ -125,13 +125,6 @@ impl BenchArgs {
             config.set(key, value);
         }
         config
-    }
-}
-
-fn parse_property(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }
 
