@@ -87,19 +87,22 @@ impl ChatStore {
             .map_err(|e| unavailable(&self.brokers, e))
     }
 
-    /// Whether the cluster answers.
-    pub async fn ping(&self) -> bool {
-        let consumer = match self.consumer("chat.ping") {
-            Ok(c) => c,
-            Err(_) => return false,
-        };
+    /// Runs `work` with a fresh consumer of `group` on the blocking pool (rdkafka's calls
+    /// block), then closes the consumer off the request's path.
+    async fn with_consumer<T: Send + 'static>(
+        &self,
+        group: String,
+        work: impl FnOnce(&BaseConsumer, &str) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let consumer = self.consumer(&group)?;
+        let brokers = self.brokers.clone();
         tokio::task::spawn_blocking(move || {
-            let answered = consumer.fetch_metadata(None, Duration::from_secs(2)).is_ok();
+            let result = work(&consumer, &brokers);
             close_later(consumer);
-            answered
+            result
         })
         .await
-        .unwrap_or(false)
+        .map_err(|e| unavailable(&self.brokers, e))?
     }
 
     async fn ensure_room(&self, room: &str) -> Result<(), ApiError> {
@@ -130,8 +133,14 @@ impl ChatStore {
     pub async fn post(&self, room: &str, user: &str, text: &str, id: Option<String>) -> Result<i64, ApiError> {
         self.ensure_room(room).await?;
         if let Some(id) = &id {
-            let (low, high) = self.watermarks(room).await?;
-            let recent = self.read_from(room, (high - RETRY_WINDOW).max(low), 0, RETRY_WINDOW as usize).await?;
+            let (topic, room_name) = (rules::topic(room), room.to_string());
+            let recent = self
+                .with_consumer("chat.reader".into(), move |consumer, brokers| {
+                    let (low, high) = room_offsets(consumer, &topic, &room_name, brokers)?;
+                    let start = (high - RETRY_WINDOW).max(low);
+                    poll_messages(consumer, &topic, start, high, 0, RETRY_WINDOW as usize, brokers)
+                })
+                .await?;
             if let Some(earlier) = recent.iter().find(|m| &m.id == id) {
                 return Ok(earlier.offset);
             }
@@ -146,48 +155,9 @@ impl ChatStore {
         Ok(delivery.offset)
     }
 
-    /// (log start, log end) of a room; NotFound if it does not exist.
-    async fn watermarks(&self, room: &str) -> Result<(i64, i64), ApiError> {
-        let consumer = self.consumer("chat.reader")?;
-        let topic = rules::topic(room);
-        let brokers = self.brokers.clone();
-        let room = room.to_string();
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let metadata = consumer.fetch_metadata(Some(&topic), TIMEOUT).map_err(|e| unavailable(&brokers, e))?;
-                if metadata.topics().first().is_none_or(|t| t.error().is_some() || t.partitions().is_empty()) {
-                    return Err(ApiError::NotFound(format!("room {room} does not exist; post to it to create it")));
-                }
-                consumer.fetch_watermarks(&topic, 0, TIMEOUT).map_err(|e| unavailable(&brokers, e))
-            })();
-            close_later(consumer);
-            result
-        })
-        .await
-        .map_err(|e| unavailable(&self.brokers, e))?
-    }
-
-    /// A user's bookmark in a room: the offset of the first unread message, if any was set.
-    pub async fn bookmark(&self, room: &str, user: &str) -> Result<Option<i64>, ApiError> {
-        let consumer = self.consumer(&rules::bookmark_group(user))?;
-        let topic = rules::topic(room);
-        let brokers = self.brokers.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let mut list = TopicPartitionList::new();
-                list.add_partition(&topic, 0);
-                let committed = consumer.committed_offsets(list, TIMEOUT).map_err(|e| unavailable(&brokers, e))?;
-                Ok(committed.elements().first().and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0))
-            })();
-            close_later(consumer);
-            result
-        })
-        .await
-        .map_err(|e| unavailable(&self.brokers, e))?
-    }
-
     /// Reads up to `max` messages: after `after` if given, else from the user's bookmark, else
-    /// (a newcomer) from the beginning. Waits up to `wait_ms` when there is nothing new.
+    /// (a newcomer) from the beginning. Waits up to `wait_ms` when there is nothing new. One
+    /// consumer of the user's group looks up the room, the bookmark, and reads.
     pub async fn read(
         &self,
         room: &str,
@@ -196,120 +166,65 @@ impl ChatStore {
         wait_ms: u64,
         max: usize,
     ) -> Result<Vec<Message>, ApiError> {
-        let (low, _) = self.watermarks(room).await?;
-        let start = match after {
-            Some(after) => after + 1,
-            None => self.bookmark(room, user).await?.unwrap_or(low),
-        };
-        self.read_from(room, start.max(low), wait_ms, max).await
-    }
-
-    async fn read_from(&self, room: &str, start: i64, wait_ms: u64, max: usize) -> Result<Vec<Message>, ApiError> {
-        let consumer = self.consumer("chat.reader")?;
-        let topic = rules::topic(room);
-        let brokers = self.brokers.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let (_, high) = consumer.fetch_watermarks(&topic, 0, TIMEOUT).map_err(|e| unavailable(&brokers, e))?;
-                if start >= high && wait_ms == 0 {
-                    return Ok(Vec::new());
-                }
-                let mut list = TopicPartitionList::new();
-                list.add_partition_offset(&topic, 0, Offset::Offset(start)).map_err(|e| unavailable(&brokers, e))?;
-                consumer.assign(&list).map_err(|e| unavailable(&brokers, e))?;
-                let deadline =
-                    Instant::now() + Duration::from_millis(wait_ms.max(if start < high { 5_000 } else { 0 }));
-                let mut messages = Vec::new();
-                while messages.len() < max {
-                    let now = Instant::now();
-                    // Once something arrived (or all that existed is read), return what is there now.
-                    let have_all_existing = messages.last().is_some_and(|m: &Message| m.offset + 1 >= high);
-                    let timeout = if have_all_existing || (!messages.is_empty() && start >= high) {
-                        Duration::from_millis(1)
-                    } else {
-                        deadline.saturating_duration_since(now)
-                    };
-                    if timeout.is_zero() {
-                        break;
-                    }
-                    match consumer.poll(timeout) {
-                        Some(Ok(m)) => messages.push(to_message(&m)),
-                        Some(Err(e)) => return Err(unavailable(&brokers, e)),
-                        None if !messages.is_empty() || Instant::now() >= deadline => break,
-                        None => {}
-                    }
-                }
-                Ok(messages)
-            })();
-            close_later(consumer);
-            result
+        let (topic, room) = (rules::topic(room), room.to_string());
+        self.with_consumer(rules::bookmark_group(user), move |consumer, brokers| {
+            let (low, high) = room_offsets(consumer, &topic, &room, brokers)?;
+            let start = match after {
+                Some(after) => after + 1,
+                None => bookmark(consumer, &topic, brokers)?.unwrap_or(low),
+            };
+            poll_messages(consumer, &topic, start.max(low), high, wait_ms, max, brokers)
         })
         .await
-        .map_err(|e| unavailable(&self.brokers, e))?
     }
 
     /// Commits a user's bookmark: `offset` and every message before it are read.
     pub async fn mark_read(&self, room: &str, user: &str, offset: i64) -> Result<(), ApiError> {
-        let (low, high) = self.watermarks(room).await?;
-        if offset < low - 1 || offset >= high {
-            return Err(ApiError::BadRequest(format!(
-                "offset {offset} is not a message of room {room} (its messages are {low} to {})",
-                high - 1
-            )));
-        }
-        let consumer = self.consumer(&rules::bookmark_group(user))?;
-        let topic = rules::topic(room);
-        let brokers = self.brokers.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let mut list = TopicPartitionList::new();
-                list.add_partition_offset(&topic, 0, Offset::Offset(offset + 1))
-                    .map_err(|e| unavailable(&brokers, e))?;
-                consumer.commit(&list, CommitMode::Sync).map_err(|e| unavailable(&brokers, e))
-            })();
-            close_later(consumer);
-            result
+        let (topic, room) = (rules::topic(room), room.to_string());
+        self.with_consumer(rules::bookmark_group(user), move |consumer, brokers| {
+            let (low, high) = room_offsets(consumer, &topic, &room, brokers)?;
+            if offset < low - 1 || offset >= high {
+                return Err(ApiError::BadRequest(format!(
+                    "offset {offset} is not a message of room {room} (its messages are {low} to {})",
+                    high - 1
+                )));
+            }
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&topic, 0, Offset::Offset(offset + 1)).map_err(|e| unavailable(brokers, e))?;
+            consumer.commit(&list, CommitMode::Sync).map_err(|e| unavailable(brokers, e))
         })
         .await
-        .map_err(|e| unavailable(&self.brokers, e))?
     }
 
     /// Every room, with the user's unread count.
     pub async fn rooms(&self, user: &str) -> Result<Vec<Room>, ApiError> {
-        let consumer = self.consumer(&rules::bookmark_group(user))?;
-        let brokers = self.brokers.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let metadata = consumer.fetch_metadata(None, TIMEOUT).map_err(|e| unavailable(&brokers, e))?;
-                let mut topics: Vec<String> = metadata
-                    .topics()
-                    .iter()
-                    .filter(|t| t.name().starts_with(rules::TOPIC_PREFIX) && !t.partitions().is_empty())
-                    .map(|t| t.name().to_string())
-                    .collect();
-                topics.sort();
-                let mut list = TopicPartitionList::new();
-                for topic in &topics {
-                    list.add_partition(topic, 0);
-                }
-                let committed = consumer.committed_offsets(list, TIMEOUT).map_err(|e| unavailable(&brokers, e))?;
-                let mut rooms = Vec::new();
-                for e in committed.elements() {
-                    let (low, high) =
-                        consumer.fetch_watermarks(e.topic(), 0, TIMEOUT).map_err(|err| unavailable(&brokers, err))?;
-                    let bookmark = e.offset().to_raw().filter(|o| *o >= 0).unwrap_or(low);
-                    rooms.push(Room {
-                        name: e.topic().trim_start_matches(rules::TOPIC_PREFIX).to_string(),
-                        unread: (high - bookmark.max(low)).max(0),
-                    });
-                }
-                Ok(rooms)
-            })();
-            close_later(consumer);
-            result
+        self.with_consumer(rules::bookmark_group(user), move |consumer, brokers| {
+            let metadata = consumer.fetch_metadata(None, TIMEOUT).map_err(|e| unavailable(brokers, e))?;
+            let mut topics: Vec<String> = metadata
+                .topics()
+                .iter()
+                .filter(|t| t.name().starts_with(rules::TOPIC_PREFIX) && !t.partitions().is_empty())
+                .map(|t| t.name().to_string())
+                .collect();
+            topics.sort();
+            let mut list = TopicPartitionList::new();
+            for topic in &topics {
+                list.add_partition(topic, 0);
+            }
+            let committed = consumer.committed_offsets(list, TIMEOUT).map_err(|e| unavailable(brokers, e))?;
+            let mut rooms = Vec::new();
+            for e in committed.elements() {
+                let (low, high) =
+                    consumer.fetch_watermarks(e.topic(), 0, TIMEOUT).map_err(|err| unavailable(brokers, err))?;
+                let bookmark = e.offset().to_raw().filter(|o| *o >= 0).unwrap_or(low);
+                rooms.push(Room {
+                    name: e.topic().trim_start_matches(rules::TOPIC_PREFIX).to_string(),
+                    unread: (high - bookmark.max(low)).max(0),
+                });
+            }
+            Ok(rooms)
         })
         .await
-        .map_err(|e| unavailable(&self.brokers, e))?
     }
 }
 
@@ -332,4 +247,61 @@ fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
         timestamp: m.timestamp().to_millis().unwrap_or(0),
         id: header("id"),
     }
+}
+
+/// (log start, log end) of a room's partition; NotFound if the room does not exist.
+fn room_offsets(consumer: &BaseConsumer, topic: &str, room: &str, brokers: &str) -> Result<(i64, i64), ApiError> {
+    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT).map_err(|e| unavailable(brokers, e))?;
+    if metadata.topics().first().is_none_or(|t| t.error().is_some() || t.partitions().is_empty()) {
+        return Err(ApiError::NotFound(format!("room {room} does not exist; post to it to create it")));
+    }
+    consumer.fetch_watermarks(topic, 0, TIMEOUT).map_err(|e| unavailable(brokers, e))
+}
+
+/// The committed offset of the consumer's group in a room: the user's bookmark, if set.
+fn bookmark(consumer: &BaseConsumer, topic: &str, brokers: &str) -> Result<Option<i64>, ApiError> {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, 0);
+    let committed = consumer.committed_offsets(list, TIMEOUT).map_err(|e| unavailable(brokers, e))?;
+    Ok(committed.elements().first().and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0))
+}
+
+/// Reads up to `max` messages from `start` (the room ends at `high`), waiting up to `wait_ms`
+/// for new ones when there is nothing to read, and returning as soon as something arrived.
+fn poll_messages(
+    consumer: &BaseConsumer,
+    topic: &str,
+    start: i64,
+    high: i64,
+    wait_ms: u64,
+    max: usize,
+    brokers: &str,
+) -> Result<Vec<Message>, ApiError> {
+    if start >= high && wait_ms == 0 {
+        return Ok(Vec::new());
+    }
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, Offset::Offset(start)).map_err(|e| unavailable(brokers, e))?;
+    consumer.assign(&list).map_err(|e| unavailable(brokers, e))?;
+    let deadline = Instant::now() + Duration::from_millis(wait_ms.max(if start < high { 5_000 } else { 0 }));
+    let mut messages = Vec::new();
+    while messages.len() < max {
+        // Once something arrived (or all that existed is read), return what is there now.
+        let have_all_existing = messages.last().is_some_and(|m: &Message| m.offset + 1 >= high);
+        let timeout = if have_all_existing || (!messages.is_empty() && start >= high) {
+            Duration::from_millis(1)
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        if timeout.is_zero() {
+            break;
+        }
+        match consumer.poll(timeout) {
+            Some(Ok(m)) => messages.push(to_message(&m)),
+            Some(Err(e)) => return Err(unavailable(brokers, e)),
+            None if !messages.is_empty() || Instant::now() >= deadline => break,
+            None => {}
+        }
+    }
+    Ok(messages)
 }
