@@ -106,16 +106,23 @@ pub struct FetchAnswer {
     pub topics: Vec<TopicAnswer>,
 }
 
-/// Writes runs of encoded bytes, cutting them where a file range goes.
+/// Writes runs of encoded bytes, cutting them where a file range goes. The first run (with
+/// the size prefix, patched at the end) stays mutable until then.
 struct Parts {
+    head: Option<BytesMut>,
     parts: Vec<FramePart>,
     buf: BytesMut,
 }
 
 impl Parts {
     fn cut(&mut self) {
-        if !self.buf.is_empty() {
-            self.parts.push(FramePart::Bytes(self.buf.split().freeze()));
+        if self.buf.is_empty() {
+            return;
+        }
+        let run = self.buf.split();
+        match self.head {
+            None => self.head = Some(run),
+            Some(_) => self.parts.push(FramePart::Bytes(run.freeze())),
         }
     }
 
@@ -160,7 +167,7 @@ impl FetchAnswer {
     /// and the body, as parts.
     pub fn encode(&self, version: i16, correlation_id: i32) -> Vec<FramePart> {
         let flexible = version >= 12;
-        let mut w = Parts { parts: Vec::new(), buf: BytesMut::with_capacity(256) };
+        let mut w = Parts { head: None, parts: Vec::new(), buf: BytesMut::with_capacity(256) };
         w.buf.put_i32(0); // size, filled in below
         w.buf.put_i32(correlation_id);
         if flexible {
@@ -213,12 +220,10 @@ impl FetchAnswer {
             w.uvarint(0); // response tagged fields
         }
         w.cut();
-        let total: usize = w.parts.iter().map(FramePart::len).sum();
-        if let Some(FramePart::Bytes(first)) = w.parts.first_mut() {
-            let mut head = BytesMut::from(&first[..]);
-            head[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes());
-            *first = head.freeze();
-        }
+        let mut head = w.head.expect("the size prefix is always written");
+        let total = head.len() + w.parts.iter().map(FramePart::len).sum::<usize>();
+        head[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes());
+        w.parts.insert(0, FramePart::Bytes(head.freeze()));
         w.parts
     }
 }
