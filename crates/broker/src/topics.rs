@@ -418,4 +418,28 @@ mod tests {
         assert!(registry.get_by_id(created.record.id).is_none());
         assert!(!partition_dir(dir.path(), "events", 0).exists());
     }
+
+    #[test]
+    fn a_topic_with_many_partitions_reopens_each_partition_in_order_with_its_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("open");
+        // Enough partitions to be opened on several threads.
+        let topic = registry.create("wide", 100, BTreeMap::new()).expect("create");
+        for (index, partition) in topic.partitions.iter().enumerate() {
+            let batch = runnel_log::testing::batch(index % 5 + 1, 1_000, None);
+            partition.append(&batch, 1_000).expect("append");
+        }
+        drop(topic);
+        registry.close_all().expect("close");
+        drop(registry);
+        for clean in [true, false] {
+            let registry = TopicRegistry::open(dir.path(), LogConfig::default(), clean).expect("reopen");
+            let topic = registry.get("wide").expect("still there");
+            assert_eq!(topic.partitions.len(), 100);
+            for (index, partition) in topic.partitions.iter().enumerate() {
+                assert_eq!(partition.index(), index as i32);
+                assert_eq!(partition.offsets(), (0, (index % 5 + 1) as i64), "partition {index}");
+            }
+        }
+    }
 }

@@ -58,6 +58,11 @@ impl BrokerProcess {
         Self::start_on(data_dir, "127.0.0.1:0")
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `host:port` for client configs.
     pub fn bootstrap(&self) -> String {
         self.addr.to_string()
