@@ -8,17 +8,32 @@ use std::path::Path;
 
 /// Replaces the file at `path` with `content` atomically and durably.
 pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other(format!("{} has no parent directory", path.display())))?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    {
+    write_all_atomically(&[(path, content)])
+}
+
+/// Replaces several files of one directory, each atomically, with one directory fsync for all.
+pub fn write_all_atomically(files: &[(&Path, &[u8])]) -> io::Result<()> {
+    let mut dir = None;
+    let mut renames = Vec::with_capacity(files.len());
+    for (path, content) in files {
+        let parent =
+            path.parent().ok_or_else(|| io::Error::other(format!("{} has no parent directory", path.display())))?;
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".tmp");
+        let tmp = parent.join(tmp_name);
         let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;
+        renames.push((tmp, *path));
+        dir = Some(parent);
     }
-    fs::rename(&tmp, path)?;
-    sync_dir(dir)
+    for (tmp, path) in renames {
+        fs::rename(&tmp, path)?;
+    }
+    match dir {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Makes a directory's entries (creations, renames, deletions) durable.

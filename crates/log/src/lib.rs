@@ -7,6 +7,7 @@
 //! - [`recovery`]: opening a log after any kind of shutdown.
 //! - [`producer_state`]: idempotent producer sequence tracking and its snapshots.
 //! - [`durable_file`]: temp -> fsync -> rename -> fsync(dir) file rewrites.
+//! - [`open_files`]: segment files opened on use, within a bound on open descriptors.
 //! - [`config`], [`error`]: settings and errors.
 //! - [`testing`]: real record batches for tests and benchmarks.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod durable_file;
 pub mod error;
 pub mod offset_index;
+pub mod open_files;
 pub mod partition_log;
 pub mod producer_state;
 pub mod recovery;

@@ -4,22 +4,22 @@
 //! `position: u32 BE`, strictly increasing in both. An entry is added after roughly every
 //! `index.interval.bytes` of log. The index is a cache: it is never trusted over the log and is
 //! rebuilt from the log whenever it fails a sanity check or the shutdown was not clean.
+//!
+//! Entries live in memory; the file is written whole (temp -> fsync -> rename) when the
+//! segment rolls and at a clean shutdown, the only times a later start trusts it. So appends
+//! cost no system call and an open segment holds no index file descriptor.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Size of one on-disk entry.
 pub const ENTRY_LEN: usize = 8;
 
-/// The offset index of one segment, kept in memory and appended to its file.
+/// The offset index of one segment, kept in memory and written out by [`OffsetIndex::persist`].
 #[derive(Debug)]
 pub struct OffsetIndex {
-    /// Where the index lives, for rebuild and deletion.
+    /// Where the index lives.
     path: PathBuf,
-    /// Open handle used to append entries.
-    file: File,
     /// Base offset of the segment, entries store offsets relative to it.
     base_offset: i64,
     /// Entries as (relative offset, position), mirrored on disk.
@@ -31,23 +31,23 @@ impl OffsetIndex {
     /// check against `log_len`; otherwise starts empty (the caller rebuilds it from the log).
     /// Returns the index and whether it was loaded from the file.
     pub fn open(path: &Path, base_offset: i64, log_len: u64, trust_file: bool) -> io::Result<(Self, bool)> {
-        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)?;
-        let mut index = OffsetIndex { path: path.to_path_buf(), file, base_offset, entries: Vec::new() };
+        let mut index = OffsetIndex { path: path.to_path_buf(), base_offset, entries: Vec::new() };
         if trust_file && let Some(entries) = index.load_checked(log_len)? {
             index.entries = entries;
             return Ok((index, true));
         }
-        index.file.set_len(0)?;
         Ok((index, false))
     }
 
     fn load_checked(&self, log_len: u64) -> io::Result<Option<Vec<(u32, u32)>>> {
-        let len = self.file.metadata()?.len();
-        if len % ENTRY_LEN as u64 != 0 || (log_len > 0 && len == 0) {
+        let raw = match std::fs::read(&self.path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if raw.len() % ENTRY_LEN != 0 || (log_len > 0 && raw.is_empty()) {
             return Ok(None);
         }
-        let mut raw = vec![0u8; len as usize];
-        self.file.read_exact_at(&mut raw, 0)?;
         let mut entries = Vec::with_capacity(raw.len() / ENTRY_LEN);
         for chunk in raw.chunks_exact(ENTRY_LEN) {
             let rel = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -67,30 +67,20 @@ impl OffsetIndex {
 
     /// Appends an entry for the batch starting at `position` whose first offset is `offset`.
     /// Entries out of order are ignored, so the index stays monotonic.
-    pub fn append(&mut self, offset: i64, position: u64) -> io::Result<()> {
+    pub fn append(&mut self, offset: i64, position: u64) {
         let rel = (offset - self.base_offset) as u32;
         let pos = position as u32;
         if let Some(&(last_rel, last_pos)) = self.entries.last()
             && (rel <= last_rel || pos <= last_pos)
         {
-            return Ok(());
-        }
-        let mut raw = [0u8; ENTRY_LEN];
-        raw[..4].copy_from_slice(&rel.to_be_bytes());
-        raw[4..].copy_from_slice(&pos.to_be_bytes());
-        if let Err(e) = self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64) {
-            // Leave no partial entry behind; the file then still mirrors `entries`.
-            self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)?;
-            return Err(e);
+            return;
         }
         self.entries.push((rel, pos));
-        Ok(())
     }
 
     /// Removes the newest entry, when the batch it points at could not be kept.
-    pub fn remove_last(&mut self) -> io::Result<()> {
+    pub fn remove_last(&mut self) {
         self.entries.pop();
-        self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)
     }
 
     /// Position of the last indexed batch starting at or before `offset` (0 if none): where a
@@ -119,9 +109,14 @@ impl OffsetIndex {
         self.entries.is_empty()
     }
 
-    /// Forces the index file to disk (at segment roll and clean shutdown).
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_all()
+    /// The file's content: every entry in the on-disk format.
+    pub fn encoded(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
+        for &(rel, pos) in &self.entries {
+            raw.extend_from_slice(&rel.to_be_bytes());
+            raw.extend_from_slice(&pos.to_be_bytes());
+        }
+        raw
     }
 
     /// Path of the index file.

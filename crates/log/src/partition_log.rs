@@ -199,9 +199,12 @@ impl PartitionLog {
             stored.max_timestamp = log_append_time;
         }
         let active = self.active();
+        let file = active
+            .file_handle()
+            .map_err(|e| LogError::io(format!("open segment {}.log", file_stem(active.base_offset())), e))?;
         let write = PreparedWrite {
             segment_base: active.base_offset(),
-            file: active.file_handle(),
+            file,
             position: active.end_position(),
             prefix,
             header: stored,
@@ -264,7 +267,7 @@ impl PartitionLog {
     pub fn roll(&mut self) -> Result<(), LogError> {
         let base = self.next_offset;
         let result = self
-            .active()
+            .active_mut()
             .sync_all()
             .and_then(|_| self.producers.write_snapshot(&self.dir, base))
             .and_then(|_| Segment::create(&self.dir, base, self.config.index_interval_bytes))
@@ -354,7 +357,9 @@ impl PartitionLog {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
         }
-        Ok((self.active().file_handle(), self.next_offset))
+        let file =
+            self.active().file_handle().map_err(|e| LogError::io(format!("open {} for fsync", self.name()), e))?;
+        Ok((file, self.next_offset))
     }
 
     /// Records that an fsync from `sync_point` succeeded up to `offset`.
@@ -436,13 +441,23 @@ impl PartitionLog {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
         }
-        self.active().sync_all().map_err(|e| LogError::io(format!("sync {}", self.name()), e))?;
+        let name = self.name();
+        self.active_mut().sync_all().map_err(|e| LogError::io(format!("sync {name}"), e))?;
         self.flushed_offset = self.next_offset;
         self.producers
             .write_snapshot(&self.dir, self.next_offset)
             .map_err(|e| LogError::io(format!("write producer snapshot of {}", self.name()), e))?;
         self.remove_old_snapshots();
         Ok(())
+    }
+
+    /// Takes the log offline for good before its directory is deleted: writes are refused and
+    /// no segment file is opened again (a new topic of the same name may reuse the paths).
+    pub fn retire(&mut self) {
+        self.poisoned = true;
+        for segment in &self.segments {
+            segment.retire();
+        }
     }
 
     /// The partition directory.

@@ -65,8 +65,14 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, clean_shutdown: bool) -> R
     let last = offsets.len().saturating_sub(1);
     for (i, &base) in offsets.iter().enumerate() {
         let full_scan = i == last && !clean_shutdown;
-        let (segment, cut) = Segment::open(dir, base, config.index_interval_bytes, full_scan)
+        let (mut segment, cut) = Segment::open(dir, base, config.index_interval_bytes, full_scan)
             .map_err(|e| LogError::io(format!("open segment {}", crate::segment::file_stem(base)), e))?;
+        if i != last {
+            // An older segment's indexes are trusted at the next start: keep rebuilt ones.
+            segment.persist_indexes().map_err(|e| {
+                LogError::io(format!("write indexes of segment {}", crate::segment::file_stem(base)), e)
+            })?;
+        }
         truncated_bytes += cut;
         segments.push(segment);
     }
@@ -77,7 +83,7 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, clean_shutdown: bool) -> R
         );
     }
     if truncated_bytes > 0
-        && let Some(segment) = segments.last()
+        && let Some(segment) = segments.last_mut()
     {
         segment.sync_all().map_err(|e| LogError::io("sync recovered segment", e))?;
     }
@@ -113,7 +119,7 @@ fn rebuild_producer_state(dir: &Path, segments: &[Segment], next_offset: i64) ->
 fn replay_headers(segment: &Segment, from: i64, mut f: impl FnMut(&BatchHeader)) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let Some(mut pos) = segment.position_of(from.max(segment.base_offset()))? else { return Ok(()) };
-    let file = segment.file_handle();
+    let file = segment.file_handle()?;
     let mut header = [0u8; HEADER_LEN];
     while pos + HEADER_LEN as u64 <= segment.size() {
         file.read_exact_at(&mut header, pos)?;

@@ -2,7 +2,9 @@
 //!
 //! The `.log` file holds v2 record batches back to back, byte for byte as they are served to
 //! consumers. This module owns the segment's file names and its append/read/scan logic; the
-//! index formats are owned by `offset_index` and `time_index`.
+//! index formats are owned by `offset_index` and `time_index`. The `.log` is opened lazily
+//! through the process's [`FileBudget`], so a segment holds no descriptor while unused; the
+//! indexes live in memory and are written out when the segment rolls and at a clean shutdown.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -12,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::durable_file::write_all_atomically;
 use crate::offset_index::OffsetIndex;
+use crate::open_files::{FileBudget, LazyFile};
 use crate::time_index::TimeIndex;
 
 /// The file name stem of a segment: its base offset as 20 zero-padded digits, so `ls` sorts.
@@ -68,8 +72,8 @@ pub struct ScanResult {
 pub struct Segment {
     /// First offset this segment may hold; also its file name.
     base_offset: i64,
-    /// The `.log` file, shared with readers.
-    file: Arc<File>,
+    /// The `.log` file, opened on use; handles taken from it are shared with readers.
+    file: Arc<LazyFile>,
     /// Path of the `.log` file.
     path: PathBuf,
     /// Bytes of complete batches in the file; the append position.
@@ -80,6 +84,8 @@ pub struct Segment {
     offset_index: OffsetIndex,
     /// Timestamp -> offset cache.
     time_index: TimeIndex,
+    /// Whether the indexes changed since they were last written to their files.
+    indexes_dirty: bool,
     /// Interval between index entries, from the topic config.
     index_interval_bytes: u64,
     /// Log bytes appended since the last index entry.
@@ -102,12 +108,13 @@ impl Segment {
             TimeIndex::open(&segment_path(dir, base_offset, "timeindex"), base_offset, base_offset, false)?;
         Ok(Segment {
             base_offset,
-            file: Arc::new(file),
+            file: LazyFile::with_open(&path, file, FileBudget::global())?,
             path,
             size: 0,
             next_offset: base_offset,
             offset_index,
             time_index,
+            indexes_dirty: true,
             index_interval_bytes,
             bytes_since_index_entry: 0,
             max_timestamp: -1,
@@ -136,14 +143,16 @@ impl Segment {
         let trust = !full_scan && index_path.exists() && time_index_path.exists();
         let (offset_index, offsets_loaded) = OffsetIndex::open(&index_path, base_offset, file_len, trust)?;
         let (time_index, times_loaded) = TimeIndex::open(&time_index_path, base_offset, i64::MAX, trust)?;
+        let file = LazyFile::with_open(&path, file, FileBudget::global())?;
         let mut segment = Segment {
             base_offset,
-            file: Arc::new(file),
+            file,
             path,
             size: 0,
             next_offset: base_offset,
             offset_index,
             time_index,
+            indexes_dirty: false,
             index_interval_bytes,
             bytes_since_index_entry: 0,
             max_timestamp: -1,
@@ -161,7 +170,7 @@ impl Segment {
         }
         let truncated = file_len - segment.size;
         if truncated > 0 {
-            segment.file.set_len(segment.size)?;
+            segment.file.get()?.set_len(segment.size)?;
         }
         Ok((segment, truncated))
     }
@@ -169,10 +178,11 @@ impl Segment {
     /// Walks batch headers (no CRC check) from `start`, a trusted batch boundary, to the end of
     /// the file, setting the segment's size, next offset and timestamps.
     fn walk_tail(&mut self, start: u64, file_len: u64) -> io::Result<()> {
+        let file = self.file.get()?;
         let mut pos = start;
         let mut header = [0u8; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= file_len {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let Ok(h) = BatchHeader::parse(&header) else { break };
             if pos + h.total_len() as u64 > file_len {
                 break;
@@ -195,38 +205,39 @@ impl Segment {
             OffsetIndex::open(&segment_path(&dir, self.base_offset, "index"), self.base_offset, 0, false)?.0;
         self.time_index =
             TimeIndex::open(&segment_path(&dir, self.base_offset, "timeindex"), self.base_offset, 0, false)?.0;
+        self.indexes_dirty = true;
         self.size = 0;
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
         self.bytes_since_index_entry = 0;
+        let file = self.file.get()?;
         let mut batches = 0;
         let mut pos = 0u64;
         let mut header = [0u8; HEADER_LEN];
         let mut whole: Vec<u8> = Vec::new();
         while pos + HEADER_LEN as u64 <= file_len {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let Ok(h) = BatchHeader::parse(&header) else { break };
             let total = h.total_len();
             if pos + total as u64 > file_len || h.base_offset < self.next_offset {
                 break;
             }
             whole.resize(total, 0);
-            self.file.read_exact_at(&mut whole, pos)?;
+            file.read_exact_at(&mut whole, pos)?;
             if batch::validate(&whole).is_err() {
                 break;
             }
-            self.note_recovered_batch(&h, pos, total)?;
+            self.note_recovered_batch(&h, pos, total);
             pos += total as u64;
             batches += 1;
         }
         Ok(ScanResult { valid_len: self.size, next_offset: self.next_offset, batches })
     }
 
-    fn note_recovered_batch(&mut self, h: &BatchHeader, position: u64, total: usize) -> io::Result<()> {
-        self.index_batch(h, position, total)?;
+    fn note_recovered_batch(&mut self, h: &BatchHeader, position: u64, total: usize) {
+        self.index_batch(h, position, total);
         self.size = position + total as u64;
         self.next_offset = h.next_offset();
-        Ok(())
     }
 
     fn note_timestamp(&mut self, h: &BatchHeader) {
@@ -236,25 +247,21 @@ impl Segment {
         }
     }
 
-    /// Updates indexes and timestamps for a batch written at `position`. On an error nothing
-    /// changed: no index entry and no timestamp refers to the batch.
-    fn index_batch(&mut self, h: &BatchHeader, position: u64, total: usize) -> io::Result<()> {
+    /// Updates indexes and timestamps for a batch written at `position`.
+    fn index_batch(&mut self, h: &BatchHeader, position: u64, total: usize) {
         if self.bytes_since_index_entry >= self.index_interval_bytes || self.offset_index.is_empty() && position > 0 {
             let (max_timestamp, offset_of_max) = if h.max_timestamp > self.max_timestamp {
                 (h.max_timestamp, h.base_offset)
             } else {
                 (self.max_timestamp, self.offset_of_max_timestamp)
             };
-            self.offset_index.append(h.base_offset, position)?;
-            if let Err(e) = self.time_index.append(max_timestamp, offset_of_max) {
-                self.offset_index.remove_last()?;
-                return Err(e);
-            }
+            self.offset_index.append(h.base_offset, position);
+            self.time_index.append(max_timestamp, offset_of_max);
+            self.indexes_dirty = true;
             self.bytes_since_index_entry = 0;
         }
         self.note_timestamp(h);
         self.bytes_since_index_entry += total as u64;
-        Ok(())
     }
 
     /// Appends one stored batch given as `prefix` (the patched first 16 bytes) and `rest`
@@ -263,7 +270,7 @@ impl Segment {
     /// told failed never stays in the log, whole or in part.
     pub fn append(&mut self, header: &BatchHeader, prefix: &[u8], rest: &[u8]) -> io::Result<()> {
         let position = self.end_position();
-        let written = write_batch(&self.file, position, prefix, rest);
+        let written = self.file.get().and_then(|file| write_batch(&file, position, prefix, rest));
         self.finish_write(header, position, prefix.len() + rest.len(), written)
     }
 
@@ -274,8 +281,8 @@ impl Segment {
     }
 
     /// Completes a write of `total` bytes at `position` made outside the log: indexes the batch
-    /// and moves the segment's end past it, or, if the write (or the index update) failed, cuts
-    /// the file back to `position` and returns the error.
+    /// and moves the segment's end past it, or, if the write failed, cuts the file back to
+    /// `position` and returns the error.
     pub fn finish_write(
         &mut self,
         header: &BatchHeader,
@@ -289,11 +296,12 @@ impl Segment {
                 self.size
             )));
         }
-        if let Err(e) = written.and_then(|_| self.index_batch(header, position, total)) {
+        if let Err(e) = written {
             // If this fails too the caller poisons the log.
-            self.file.set_len(position)?;
+            self.file.get()?.set_len(position)?;
             return Err(e);
         }
+        self.index_batch(header, position, total);
         if self.size == 0 {
             self.created_at = SystemTime::now();
         }
@@ -308,10 +316,11 @@ impl Segment {
         if offset >= self.next_offset {
             return Ok(None);
         }
+        let file = self.file.get()?;
         let mut pos = self.offset_index.lookup(offset);
         let mut header = [0u8; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= self.size {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
             if h.last_offset() >= offset {
                 return Ok(Some(pos));
@@ -330,6 +339,7 @@ impl Segment {
         allow_oversized_first: bool,
     ) -> io::Result<Option<FileSlice>> {
         let Some(start) = self.position_of(offset)? else { return Ok(None) };
+        let file = self.file.get()?;
         let available = (self.size - start) as usize;
         let mut len = 0usize;
         let mut header = [0u8; HEADER_LEN];
@@ -337,7 +347,7 @@ impl Segment {
         // touches one header per batch, never the records.
         let mut pos = start;
         while len < available {
-            self.file.read_exact_at(&mut header[..batch::LOG_OVERHEAD], pos)?;
+            file.read_exact_at(&mut header[..batch::LOG_OVERHEAD], pos)?;
             let batch_len = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
             let total = (batch_len.max(0) as usize) + batch::LOG_OVERHEAD;
             if len + total > max_bytes {
@@ -349,7 +359,7 @@ impl Segment {
             len += total;
             pos += total as u64;
         }
-        Ok(Some(FileSlice { file: self.file.clone(), position: start, len }))
+        Ok(Some(FileSlice { file, position: start, len }))
     }
 
     /// Finds the first record with timestamp >= `timestamp` in this segment, as (offset,
@@ -360,13 +370,14 @@ impl Segment {
         }
         let start_offset = self.time_index.lookup(timestamp);
         let mut pos = self.position_of(start_offset)?.unwrap_or(0);
+        let file = self.file.get()?;
         let mut header = [0u8; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= self.size {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
             if h.max_timestamp >= timestamp {
                 let mut whole = vec![0u8; h.total_len()];
-                self.file.read_exact_at(&mut whole, pos)?;
+                file.read_exact_at(&mut whole, pos)?;
                 let mut bytes = bytes::Bytes::from(whole);
                 let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
                     .map_err(|e| io::Error::other(format!("decode batch at {pos}: {e}")))?;
@@ -382,16 +393,33 @@ impl Segment {
         Ok(None)
     }
 
-    /// Forces the `.log` and both indexes to disk.
-    pub fn sync_all(&self) -> io::Result<()> {
-        self.file.sync_data()?;
-        self.offset_index.sync()?;
-        self.time_index.sync()
+    /// Forces the `.log` to disk and writes both indexes (when they changed), so a later start
+    /// may trust them: at segment roll and clean shutdown.
+    pub fn sync_all(&mut self) -> io::Result<()> {
+        self.file.get()?.sync_data()?;
+        self.persist_indexes()
+    }
+
+    /// Writes both index files if their entries changed since the last write.
+    pub fn persist_indexes(&mut self) -> io::Result<()> {
+        if !self.indexes_dirty {
+            return Ok(());
+        }
+        let offsets = self.offset_index.encoded();
+        let times = self.time_index.encoded();
+        write_all_atomically(&[(self.offset_index.path(), &offsets), (self.time_index.path(), &times)])?;
+        self.indexes_dirty = false;
+        Ok(())
     }
 
     /// A handle whose `sync_data` makes every byte appended so far durable.
-    pub fn file_handle(&self) -> Arc<File> {
-        self.file.clone()
+    pub fn file_handle(&self) -> io::Result<Arc<File>> {
+        self.file.get()
+    }
+
+    /// Closes the `.log` for good before its partition is deleted (see [`LazyFile::retire`]).
+    pub fn retire(&self) {
+        self.file.retire();
     }
 
     /// Deletes the segment's files (retention, topic deletion).

@@ -3,21 +3,20 @@
 //! Format (Kafka's): a flat array of 12-byte entries, `timestamp: i64 BE` then
 //! `relative offset: u32 BE`. An entry is written alongside an offset index entry whenever the
 //! segment's max timestamp has grown, so timestamps are strictly increasing. Like the offset index
-//! it is a cache, rebuilt from the log when in doubt.
+//! it is a cache, rebuilt from the log when in doubt. Like the offset index its entries live in
+//! memory and the file is written whole at segment roll and clean shutdown.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Size of one on-disk entry.
 pub const ENTRY_LEN: usize = 12;
 
-/// The time index of one segment, kept in memory and appended to its file.
+/// The time index of one segment, kept in memory and written out by [`TimeIndex::persist`].
 #[derive(Debug)]
 pub struct TimeIndex {
-    /// Open handle used to append entries.
-    file: File,
+    /// Where the index lives.
+    path: PathBuf,
     /// Base offset of the segment.
     base_offset: i64,
     /// Entries as (max timestamp so far, relative offset of the batch that carried it).
@@ -27,23 +26,23 @@ pub struct TimeIndex {
 impl TimeIndex {
     /// Opens the time index, loading it when `trust_file` and it is sane; else starts empty.
     pub fn open(path: &Path, base_offset: i64, next_offset: i64, trust_file: bool) -> io::Result<(Self, bool)> {
-        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)?;
-        let mut index = TimeIndex { file, base_offset, entries: Vec::new() };
+        let mut index = TimeIndex { path: path.to_path_buf(), base_offset, entries: Vec::new() };
         if trust_file && let Some(entries) = index.load_checked(next_offset)? {
             index.entries = entries;
             return Ok((index, true));
         }
-        index.file.set_len(0)?;
         Ok((index, false))
     }
 
     fn load_checked(&self, next_offset: i64) -> io::Result<Option<Vec<(i64, u32)>>> {
-        let len = self.file.metadata()?.len();
-        if len % ENTRY_LEN as u64 != 0 {
+        let raw = match std::fs::read(&self.path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if raw.len() % ENTRY_LEN != 0 {
             return Ok(None);
         }
-        let mut raw = vec![0u8; len as usize];
-        self.file.read_exact_at(&mut raw, 0)?;
         let mut entries: Vec<(i64, u32)> = Vec::with_capacity(raw.len() / ENTRY_LEN);
         for chunk in raw.chunks_exact(ENTRY_LEN) {
             let mut ts = [0u8; 8];
@@ -64,23 +63,14 @@ impl TimeIndex {
     }
 
     /// Records that the batch at `offset` raised the segment's max timestamp to `timestamp`.
-    pub fn append(&mut self, timestamp: i64, offset: i64) -> io::Result<()> {
+    pub fn append(&mut self, timestamp: i64, offset: i64) {
         let rel = (offset - self.base_offset) as u32;
         if let Some(&(last_ts, _)) = self.entries.last()
             && timestamp <= last_ts
         {
-            return Ok(());
-        }
-        let mut raw = [0u8; ENTRY_LEN];
-        raw[..8].copy_from_slice(&timestamp.to_be_bytes());
-        raw[8..].copy_from_slice(&rel.to_be_bytes());
-        if let Err(e) = self.file.write_all_at(&raw, (self.entries.len() * ENTRY_LEN) as u64) {
-            // Leave no partial entry behind; the file then still mirrors `entries`.
-            self.file.set_len((self.entries.len() * ENTRY_LEN) as u64)?;
-            return Err(e);
+            return;
         }
         self.entries.push((timestamp, rel));
-        Ok(())
     }
 
     /// The offset from which to scan for the first record with timestamp >= `timestamp`: the
@@ -95,8 +85,18 @@ impl TimeIndex {
         self.entries.last().map(|e| e.0)
     }
 
-    /// Forces the index file to disk.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_all()
+    /// The file's content: every entry in the on-disk format.
+    pub fn encoded(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
+        for &(ts, rel) in &self.entries {
+            raw.extend_from_slice(&ts.to_be_bytes());
+            raw.extend_from_slice(&rel.to_be_bytes());
+        }
+        raw
+    }
+
+    /// Path of the time index file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
