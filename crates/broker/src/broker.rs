@@ -111,7 +111,9 @@ impl Broker {
             std::fs::remove_file(&marker).map_err(io(format!("remove {}", marker.display())))?;
             runnel_log::durable_file::sync_dir(&dir).map_err(io(format!("sync {}", dir.display())))?;
         }
-        let topics = TopicRegistry::open(&dir, config.log.clone(), clean)?;
+        let own_logs = [format!("{}-0", crate::groups::OFFSETS_TOPIC)];
+        let keep: Vec<&str> = own_logs.iter().map(String::as_str).collect();
+        let topics = TopicRegistry::open(&dir, config.log.clone(), config.limits, &keep, clean)?;
         let producer_ids = ProducerIds::open(&dir).map_err(io(format!("read producer ids in {}", dir.display())))?;
         let groups = GroupCoordinator::open(&dir, clean, config.groups.clone(), clock)
             .map_err(|e| BrokerError::Groups(e.to_string()))?;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use runnel_log::LogConfig;
 
 use crate::groups::GroupSettings;
+use crate::limits::PartitionLimits;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,13 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// The group coordinator's timeouts and offset retention (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// `max.partitions.per.request` and `max.broker.partitions`.
+    pub limits: PartitionLimits,
+    /// `connections.max.idle.ms`: a connection with no request for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// `request.read.timeout.ms`: a request frame not complete this long after its first byte
+    /// closes its connection.
+    pub request_read_timeout_ms: u64,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -76,6 +84,9 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             retention_check_interval_ms: 5 * 60 * 1000,
             groups: GroupSettings::default(),
+            limits: PartitionLimits::default(),
+            connections_max_idle_ms: 10 * 60 * 1000,
+            request_read_timeout_ms: 30 * 1000,
             properties: BTreeMap::new(),
         }
     }
@@ -103,6 +114,13 @@ fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
     value.parse().map_err(|_| invalid(name, value, "expected a number"))
+}
+
+fn positive(name: &str, value: &str) -> Result<usize, ConfigError> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(invalid(name, value, "expected a number above 0")),
+    }
 }
 
 /// The first `host:port` of a Kafka listener list such as `PLAINTEXT://localhost:9092,SSL://…`.
@@ -181,6 +199,10 @@ impl BrokerConfig {
                     config.groups.offsets_retention_ms = number::<i64>(name, v)?.saturating_mul(60_000)
                 }
                 "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
+                "max.partitions.per.request" => config.limits.per_request = positive(name, v)?,
+                "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,
+                "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
+                "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,
@@ -239,6 +261,19 @@ mod tests {
         assert_eq!(config.log.retention_bytes, 5000);
         assert_eq!(config.log.max_message_bytes, 2_000_000);
         assert_eq!(config.socket_request_max_bytes, 3_000_000);
+    }
+
+    #[test]
+    fn limits_and_connection_timeouts_are_settable_and_must_be_positive() {
+        let text = "max.partitions.per.request=50\nmax.broker.partitions=700\nconnections.max.idle.ms=1500\n\
+                    request.read.timeout.ms=250";
+        let config = BrokerConfig::from_properties(parse_properties(text)).expect("valid");
+        assert_eq!(config.limits.per_request, 50);
+        assert_eq!(config.limits.per_broker, 700);
+        assert_eq!(config.connections_max_idle_ms, 1500);
+        assert_eq!(config.request_read_timeout_ms, 250);
+        let err = BrokerConfig::from_properties(parse_properties("max.broker.partitions=0")).expect_err("zero");
+        assert_eq!(err.to_string(), "config max.broker.partitions=0: expected a number above 0");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn for_topic_error(error: &TopicError) -> i16 {
         TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
+        TopicError::PolicyViolation(_) => ResponseError::PolicyViolation,
         TopicError::Storage(_) => ResponseError::KafkaStorageError,
     };
     e.code()

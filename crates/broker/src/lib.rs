@@ -6,6 +6,8 @@
 //! - [`groups`]: consumer groups: the coordinator and its durable log.
 //! - [`handlers`]: one module per Kafka API.
 //! - [`broker`]: shared state; [`topics`]: the topic registry; [`partition`]: group commit.
+//! - [`limits`]: partitions per request and per broker; [`partition_dirs`]: partition
+//!   directories, and removing the ones no topic owns.
 //! - [`topic_config`]: topic configs; [`config`]: `server.properties`; [`meta_properties`]: cluster id.
 //! - [`producer_ids`]: InitProducerId's allocator; [`error_codes`]: internal errors to Kafka codes.
 
@@ -18,8 +20,10 @@ pub mod fetch_response;
 pub mod frame;
 pub mod groups;
 pub mod handlers;
+pub mod limits;
 pub mod meta_properties;
 pub mod partition;
+pub mod partition_dirs;
 pub mod producer_ids;
 pub mod server;
 pub mod topic_config;

@@ -206,6 +206,12 @@ impl Partition {
         self.log().apply_retention(now_ms)
     }
 
+    /// Takes the partition offline for good before its topic's files are deleted.
+    pub fn retire(&self) {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.log().retire();
+    }
+
     /// Flushes and snapshots for a clean shutdown.
     pub fn close(&self) -> Result<(), LogError> {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -2,11 +2,13 @@
 //!
 //! Format: `{"version":1,"topics":[{"name","id","partitions","configs":{}}]}`, rewritten
 //! atomically (temp -> fsync -> rename -> fsync dir) on every change, before the change is
-//! acknowledged. Partition directories are `<data>/<topic>-<index>`, as in Kafka. A deleted
-//! topic's directories are first renamed to `<topic>-<index>.<id>-delete`, so a crash midway
-//! never leaves data a later topic of the same name could adopt; leftovers are removed at startup.
+//! acknowledged. Creation is all or nothing: every partition is made and opened before the
+//! file names the topic, and a failure removes what was made; directories a crash left are
+//! removed at the next start (see [`crate::partition_dirs`]). Partition counts are checked
+//! against [`PartitionLimits`] before any of that.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -15,7 +17,9 @@ use runnel_log::{LogConfig, LogError, PartitionLog};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits::PartitionLimits;
 use crate::partition::{Partition, PartitionRef};
+use crate::partition_dirs::{self, discard, partition_dir, remove_created, remove_deleted_leftovers};
 use crate::topic_config;
 
 /// The registry file name in the data directory.
@@ -83,6 +87,9 @@ pub enum TopicError {
     /// INVALID_CONFIG.
     #[error(transparent)]
     InvalidConfig(#[from] topic_config::InvalidTopicConfig),
+    /// POLICY_VIOLATION: over a partition limit.
+    #[error("{0}")]
+    PolicyViolation(String),
     /// KAFKA_STORAGE_ERROR.
     #[error("{0}")]
     Storage(String),
@@ -144,6 +151,8 @@ pub struct TopicRegistry {
     dir: PathBuf,
     /// Broker-wide log defaults that topic overrides apply over.
     defaults: LogConfig,
+    /// Partitions per request and per broker.
+    limits: PartitionLimits,
     /// Live topics; cloned `Arc`s let requests work without holding the lock.
     topics: RwLock<LiveTopics>,
     /// Serialises admin changes so that the file and the map change in the same order.
@@ -155,8 +164,16 @@ fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
 }
 
 impl TopicRegistry {
-    /// Loads `topics.json` and opens every partition. `clean_shutdown` skips log scans.
-    pub fn open(dir: &Path, defaults: LogConfig, clean_shutdown: bool) -> Result<TopicRegistry, TopicError> {
+    /// Loads `topics.json`, removes partition directories no topic owns, and opens every
+    /// partition. `clean_shutdown` skips log scans. `keep` names directories of runnel's own
+    /// logs that live beside the partitions.
+    pub fn open(
+        dir: &Path,
+        defaults: LogConfig,
+        limits: PartitionLimits,
+        keep: &[&str],
+        clean_shutdown: bool,
+    ) -> Result<TopicRegistry, TopicError> {
         let path = dir.join(FILE_NAME);
         let records = match std::fs::read(&path) {
             Ok(bytes) => {
@@ -168,11 +185,29 @@ impl TopicRegistry {
             Err(e) => return Err(io_error(format!("read {}", path.display()))(e)),
         };
         remove_deleted_leftovers(dir);
+        let counts: HashMap<&str, i32> = records.iter().map(|r| (r.name.as_str(), r.partitions)).collect();
+        partition_dirs::remove_strays(dir, keep, |topic, index| counts.get(topic).is_some_and(|&n| index < n))?;
         let mut topics = LiveTopics::default();
         for record in records {
             topics.insert(Arc::new(open_topic(dir, &defaults, record, 0, clean_shutdown, None)?));
         }
-        Ok(TopicRegistry { dir: dir.to_path_buf(), defaults, topics: RwLock::new(topics), admin: Mutex::new(()) })
+        Ok(TopicRegistry {
+            dir: dir.to_path_buf(),
+            defaults,
+            limits,
+            topics: RwLock::new(topics),
+            admin: Mutex::new(()),
+        })
+    }
+
+    /// The partition limits in force.
+    pub fn limits(&self) -> PartitionLimits {
+        self.limits
+    }
+
+    /// Partitions hosted now, over all topics.
+    pub fn partition_count(&self) -> usize {
+        self.read().by_name.values().map(|t| t.partitions.len()).sum()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, LiveTopics> {
@@ -226,13 +261,15 @@ impl TopicRegistry {
         if partitions < 1 {
             return Err(TopicError::InvalidPartitions("Number of partitions must be larger than 0.".into()));
         }
+        self.limits.check_request(partitions as u64)?;
+        self.limits.check_broker(self.partition_count(), partitions as u64)?;
         for (key, value) in configs {
             topic_config::validate(key, value)?;
         }
         Ok(())
     }
 
-    /// Creates a topic durably and opens its partitions.
+    /// Creates a topic durably and opens its partitions: all of them, or none.
     pub fn create(
         &self,
         name: &str,
@@ -244,12 +281,29 @@ impl TopicRegistry {
         let record = TopicRecord { name: name.to_string(), id: Uuid::new_v4(), partitions, configs };
         // Directories left by an unclean past under this name must not be adopted.
         for index in 0..partitions {
-            discard_partition_dir(&self.dir, name, index, record.id)?;
+            discard(&self.dir, name, index, record.id)?;
         }
-        self.persist_change(name, Some(&record))?;
-        let topic = Arc::new(open_topic(&self.dir, &self.defaults, record, 0, false, None)?);
+        let topic = self.make_partitions(&record, 0..partitions, || {
+            open_topic(&self.dir, &self.defaults, record.clone(), 0, false, None)
+        })?;
+        let topic = Arc::new(topic);
         self.write().insert(topic.clone());
         Ok(topic)
+    }
+
+    /// Opens the new partitions `new` of `record` with `open`, then names them in the registry
+    /// file. If either step fails, the new partitions' directories are removed again.
+    fn make_partitions(
+        &self,
+        record: &TopicRecord,
+        new: Range<i32>,
+        open: impl FnOnce() -> Result<Topic, TopicError>,
+    ) -> Result<Topic, TopicError> {
+        let made = open().and_then(|topic| self.persist_change(&record.name, Some(record)).map(|()| topic));
+        if made.is_err() {
+            remove_created(&self.dir, &record.name, new);
+        }
+        made
     }
 
     /// Grows a topic to `count` partitions. A decrease is refused: Kafka partitions can be added
@@ -267,16 +321,20 @@ impl TopicRegistry {
         if count == have {
             return Err(TopicError::InvalidPartitions(format!("Topic already has {have} partitions.")));
         }
+        let adding = (count - have) as u64;
+        self.limits.check_request(adding)?;
+        self.limits.check_broker(self.partition_count(), adding)?;
         if validate_only {
             return Ok(());
         }
         for index in have..count {
-            discard_partition_dir(&self.dir, name, index, current.record.id)?;
+            discard(&self.dir, name, index, current.record.id)?;
         }
         let mut record = current.record.clone();
         record.partitions = count;
-        self.persist_change(name, Some(&record))?;
-        let topic = open_topic(&self.dir, &self.defaults, record, have, false, Some(&current.partitions))?;
+        let topic = self.make_partitions(&record, have..count, || {
+            open_topic(&self.dir, &self.defaults, record.clone(), have, false, Some(&current.partitions))
+        })?;
         self.write().insert(Arc::new(topic));
         Ok(())
     }
@@ -285,8 +343,12 @@ impl TopicRegistry {
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        // Requests still holding a partition must not reopen a path a new topic may reuse.
+        for partition in &topic.partitions {
+            partition.retire();
+        }
         for index in 0..topic.record.partitions {
-            discard_partition_dir(&self.dir, name, index, topic.record.id)?;
+            discard(&self.dir, name, index, topic.record.id)?;
         }
         self.persist_change(name, None)?;
         self.write().remove(name);
@@ -306,34 +368,6 @@ impl TopicRegistry {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-}
-
-/// The directory of one partition.
-pub fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
-    data_dir.join(format!("{topic}-{index}"))
-}
-
-/// Renames an existing partition directory out of the way (to be removed), durably.
-fn discard_partition_dir(data_dir: &Path, topic: &str, index: i32, id: Uuid) -> Result<(), TopicError> {
-    let dir = partition_dir(data_dir, topic, index);
-    if !dir.exists() {
-        return Ok(());
-    }
-    let target = data_dir.join(format!("{topic}-{index}.{}-delete", id.simple()));
-    std::fs::rename(&dir, &target).map_err(io_error(format!("rename {} for deletion", dir.display())))?;
-    sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))
-}
-
-/// Removes directories renamed for deletion. Failures are logged and retried at the next start.
-fn remove_deleted_leftovers(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().ends_with("-delete")
-            && let Err(e) = std::fs::remove_dir_all(entry.path())
-        {
-            tracing::warn!(dir = %entry.path().display(), error = %e, "could not remove a deleted partition's files");
-        }
     }
 }
 
@@ -399,7 +433,8 @@ mod tests {
     #[test]
     fn topics_survive_reopen_and_partitions_only_grow() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("open");
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
+            .expect("open");
         let configs = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
         let created = registry.create("events", 2, configs.clone()).expect("create");
         assert!(matches!(registry.create("events", 2, BTreeMap::new()), Err(TopicError::AlreadyExists(_))));
@@ -407,7 +442,8 @@ mod tests {
         let err = registry.add_partitions("events", 3, false).expect_err("shrink refused");
         assert!(err.to_string().contains("partitions can be added but never removed"), "{err}");
         drop(registry);
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("reopen");
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
+            .expect("reopen");
         let topic = registry.get("events").expect("still there");
         assert_eq!(topic.partitions.len(), 4);
         assert_eq!(topic.record.id, created.record.id);
@@ -422,7 +458,8 @@ mod tests {
     #[test]
     fn a_topic_with_many_partitions_reopens_each_partition_in_order_with_its_data() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), false).expect("open");
+        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
+            .expect("open");
         // Enough partitions to be opened on several threads.
         let topic = registry.create("wide", 100, BTreeMap::new()).expect("create");
         for (index, partition) in topic.partitions.iter().enumerate() {
@@ -433,7 +470,9 @@ mod tests {
         registry.close_all().expect("close");
         drop(registry);
         for clean in [true, false] {
-            let registry = TopicRegistry::open(dir.path(), LogConfig::default(), clean).expect("reopen");
+            let registry =
+                TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], clean)
+                    .expect("reopen");
             let topic = registry.get("wide").expect("still there");
             assert_eq!(topic.partitions.len(), 100);
             for (index, partition) in topic.partitions.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! CreatePartitions: grow a topic. Partitions can be added but never removed, so a smaller
-//! count is refused with INVALID_PARTITIONS and a message saying so.
+//! count is refused with INVALID_PARTITIONS and a message saying so. A request adding more
+//! partitions in all than `max.partitions.per.request` is refused whole (POLICY_VIOLATION).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -12,6 +13,26 @@ use crate::error_codes::for_topic_error;
 /// Answers CreatePartitions.
 pub fn handle(ctx: &RequestContext, request: CreatePartitionsRequest) -> Handled<CreatePartitionsResponse> {
     let node = ctx.broker.node_id();
+    let adding: u64 = request
+        .topics
+        .iter()
+        .filter_map(|t| ctx.broker.topics.get(t.name.as_str()).map(|current| (t.count, current.record.partitions)))
+        .map(|(count, have)| (i64::from(count) - i64::from(have)).max(0) as u64)
+        .sum();
+    if let Err(e) = ctx.broker.topics.limits().check_request(adding) {
+        tracing::info!(adding, client = %ctx.client_id, error = %e, "refused a CreatePartitions request");
+        let results = request
+            .topics
+            .into_iter()
+            .map(|t| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(t.name)
+                    .with_error_code(for_topic_error(&e))
+                    .with_error_message(Some(StrBytes::from_string(e.to_string())))
+            })
+            .collect();
+        return Handled::Ready(CreatePartitionsResponse::default().with_results(results));
+    }
     let results = request
         .topics
         .into_iter()

@@ -1,5 +1,6 @@
 //! CreateTopics: with validate_only, configs, and Kafka's answers for replication factors and
-//! assignments a single node cannot honour.
+//! assignments a single node cannot honour. A request whose topics add up to more partitions than
+//! the limits allow is refused whole, before any disk work, as Kafka refuses one over 10,000.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -23,6 +24,32 @@ pub fn handle(ctx: &RequestContext, request: CreateTopicsRequest) -> Handled<Cre
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> =
         request.topics.iter().map(|t| t.name.to_string()).filter(|n| !seen.insert(n.clone())).collect();
+    let requested: u64 = request
+        .topics
+        .iter()
+        .map(|t| match (t.assignments.len(), t.num_partitions) {
+            (0, -1) => broker.config.num_partitions.max(0) as u64,
+            (0, n) => n.max(0) as u64,
+            (assigned, _) => assigned as u64,
+        })
+        .sum();
+    let limits = broker.topics.limits();
+    if let Err(e) =
+        limits.check_request(requested).and_then(|()| limits.check_broker(broker.topics.partition_count(), requested))
+    {
+        tracing::info!(requested, client = %ctx.client_id, error = %e, "refused a CreateTopics request");
+        let results = request
+            .topics
+            .into_iter()
+            .map(|t| {
+                CreatableTopicResult::default()
+                    .with_name(t.name)
+                    .with_error_code(for_topic_error(&e))
+                    .with_error_message(Some(StrBytes::from_string(e.to_string())))
+            })
+            .collect();
+        return Handled::Ready(CreateTopicsResponse::default().with_topics(results));
+    }
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.to_string();
