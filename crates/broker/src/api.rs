@@ -70,10 +70,26 @@ pub type Pending<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
 pub enum Handled<R> {
     /// The response, now.
     Ready(R),
-    /// The response, once the future completes.
+    /// The response, once work that must finish completes (an fsync), even if the client
+    /// leaves meanwhile.
     Later(Pending<R>),
+    /// The response, once something happens or a deadline passes (a long-poll fetch, a
+    /// rebalance). It only serves this client: cancelled at once when the connection closes.
+    Wait(Pending<R>),
     /// No response at all (Produce with acks=0).
     Silent,
+}
+
+impl<R: Send + 'static> Handled<R> {
+    /// Turns the response into what the connection writes, with `encode`.
+    fn into_reply(self, encode: impl FnOnce(R) -> ReplyFrame + Send + 'static) -> Reply {
+        match self {
+            Handled::Ready(response) => Reply::Ready(encode(response)),
+            Handled::Later(future) => Reply::Later(Box::pin(async move { encode(future.await) })),
+            Handled::Wait(future) => Reply::Wait(Box::pin(async move { encode(future.await) })),
+            Handled::Silent => Reply::Silent,
+        }
+    }
 }
 
 /// An encoded response frame (size prefix included) as parts to send in order, or why the
@@ -84,8 +100,11 @@ pub type ReplyFrame = Result<Vec<FramePart>, String>;
 pub enum Reply {
     /// A frame to write now.
     Ready(ReplyFrame),
-    /// A frame to write once ready; later requests' frames wait behind it.
+    /// A frame to write once ready; later requests' frames wait behind it. The work runs to
+    /// its end even if the client leaves.
     Later(Pending<ReplyFrame>),
+    /// Like `Later`, but cancelled when the connection closes (see [`Handled::Wait`]).
+    Wait(Pending<ReplyFrame>),
     /// Nothing to write.
     Silent,
 }
@@ -114,13 +133,7 @@ fn run_fetch(
 ) -> Result<Reply, FrameError> {
     let version = ctx.version;
     let request = frame::decode_body::<FetchRequest>(ApiKey::Fetch, version, body)?;
-    Ok(match handler(&ctx, request) {
-        Handled::Ready(answer) => Reply::Ready(Ok(answer.encode(version, correlation_id))),
-        Handled::Later(future) => {
-            Reply::Later(Box::pin(async move { Ok(future.await.encode(version, correlation_id)) }))
-        }
-        Handled::Silent => Reply::Silent,
-    })
+    Ok(handler(&ctx, request).into_reply(move |answer| Ok(answer.encode(version, correlation_id))))
 }
 
 fn run<Req, Resp>(
@@ -136,14 +149,36 @@ where
 {
     let version = ctx.version;
     let request = frame::decode_body::<Req>(api, version, body)?;
-    Ok(match handler(&ctx, request) {
-        Handled::Ready(response) => Reply::Ready(encode_response(api, version, correlation_id, &response)),
-        Handled::Later(future) => Reply::Later(Box::pin(async move {
-            let response = future.await;
-            encode_response(api, version, correlation_id, &response)
-        })),
-        Handled::Silent => Reply::Silent,
-    })
+    Ok(handler(&ctx, request).into_reply(move |response| encode_response(api, version, correlation_id, &response)))
+}
+
+/// Like `run`, for requests that may do heavy file work (creating or deleting topics, and
+/// Metadata, which may auto-create): the handler runs on the blocking pool, so the threads that
+/// accept connections and serve everyone else never wait on it.
+fn run_blocking<Req, Resp>(
+    ctx: RequestContext,
+    api: ApiKey,
+    correlation_id: i32,
+    body: &mut Bytes,
+    handler: fn(&RequestContext, Req) -> Handled<Resp>,
+) -> Result<Reply, FrameError>
+where
+    Req: Decodable + Send + 'static,
+    Resp: Encodable + Send + 'static,
+{
+    let version = ctx.version;
+    let request = frame::decode_body::<Req>(api, version, body)?;
+    Ok(Reply::Later(Box::pin(async move {
+        let handled = tokio::task::spawn_blocking(move || handler(&ctx, request))
+            .await
+            .map_err(|e| format!("{api:?} handler failed: {e}"))?;
+        let response = match handled {
+            Handled::Ready(response) => response,
+            Handled::Later(future) | Handled::Wait(future) => future.await,
+            Handled::Silent => return Ok(Vec::new()),
+        };
+        encode_response(api, version, correlation_id, &response)
+    })))
 }
 
 /// Routes one request frame (without its size prefix). Errors close the connection.
@@ -184,14 +219,14 @@ pub fn dispatch(
         ApiKey::Produce => run(ctx, api, id, body, produce::handle)?,
         ApiKey::Fetch => run_fetch(ctx, id, body, fetch::handle)?,
         ApiKey::ListOffsets => run(ctx, api, id, body, list_offsets::handle)?,
-        ApiKey::Metadata => run(ctx, api, id, body, metadata::handle)?,
+        ApiKey::Metadata => run_blocking(ctx, api, id, body, metadata::handle)?,
         ApiKey::ApiVersions => run(ctx, api, id, body, api_versions::handle)?,
-        ApiKey::CreateTopics => run(ctx, api, id, body, create_topics::handle)?,
-        ApiKey::DeleteTopics => run(ctx, api, id, body, delete_topics::handle)?,
+        ApiKey::CreateTopics => run_blocking(ctx, api, id, body, create_topics::handle)?,
+        ApiKey::DeleteTopics => run_blocking(ctx, api, id, body, delete_topics::handle)?,
         ApiKey::InitProducerId => run(ctx, api, id, body, init_producer_id::handle)?,
         ApiKey::OffsetForLeaderEpoch => run(ctx, api, id, body, offset_for_leader_epoch::handle)?,
         ApiKey::DescribeConfigs => run(ctx, api, id, body, describe_configs::handle)?,
-        ApiKey::CreatePartitions => run(ctx, api, id, body, create_partitions::handle)?,
+        ApiKey::CreatePartitions => run_blocking(ctx, api, id, body, create_partitions::handle)?,
         ApiKey::DescribeCluster => run(ctx, api, id, body, describe_cluster::handle)?,
         ApiKey::FindCoordinator => run(ctx, api, id, body, find_coordinator::handle)?,
         ApiKey::JoinGroup => run(ctx, api, id, body, join_group::handle)?,

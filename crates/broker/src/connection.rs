@@ -4,9 +4,17 @@
 //! keep their order) and hands the writer the reply: a ready frame, or a task that finishes
 //! later (an acks=all fsync, a waiting fetch). The writer writes replies strictly in request
 //! order. A malformed frame closes this connection only.
+//!
+//! Nothing a client does holds resources after it leaves: when the connection closes, its
+//! waiting requests (long-poll fetches, rebalance waits) are cancelled at once. A connection
+//! with nothing in flight and no request for `connections.max.idle.ms` is closed, as Kafka
+//! does, and so is one whose request frame is not complete `request.read.timeout.ms` after
+//! its first byte.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use runnel_log::FileSlice;
@@ -14,7 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::api::{self, Reply, ReplyFrame};
@@ -25,75 +34,156 @@ use crate::frame;
 /// Replies queued per connection before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
 
+/// How long the writer may go on writing replies after the reader stopped for a reason that
+/// leaves the client able to read them (a bad frame, shutdown).
+const WRITER_GRACE: Duration = Duration::from_secs(5);
+
 enum Queued {
     Ready(ReplyFrame),
     Later(JoinHandle<ReplyFrame>),
 }
 
-/// Serves one connection until the client leaves, a frame is malformed, or shutdown.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+/// Why the reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The client closed the connection or it failed: nobody reads replies any more.
+    Gone,
+    /// No request for `connections.max.idle.ms` with nothing in flight.
+    Idle,
+    /// A frame stayed incomplete past `request.read.timeout.ms`.
+    SlowFrame,
+    /// A frame that cannot be served.
+    BadFrame,
+    /// The broker is shutting down.
+    Shutdown,
+}
+
+/// Serves one connection until the client leaves, a frame is malformed, it times out, or
+/// shutdown.
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
     let span = tracing::info_span!("connection", %peer);
     async move {
         let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel::<Queued>(MAX_IN_FLIGHT);
-        let writer_task = tokio::spawn(write_replies(writer, rx).in_current_span());
-        let max = broker.config.socket_request_max_bytes;
-        loop {
-            let mut size = [0u8; 4];
-            let read = tokio::select! {
-                read = reader.read_exact(&mut size) => read,
-                _ = shutdown.changed() => break,
-            };
-            if let Err(e) = read {
-                if e.kind() != std::io::ErrorKind::UnexpectedEof {
-                    tracing::debug!(error = %e, "connection read failed");
-                }
-                break;
-            }
-            let len = match frame::frame_len(i32::from_be_bytes(size), max) {
-                Ok(len) => len,
-                Err(e) => {
-                    tracing::warn!(error = %e, "closing connection");
-                    break;
-                }
-            };
-            let mut body = BytesMut::with_capacity(len);
-            let read = tokio::select! {
-                read = read_body(&mut reader, &mut body, len) => read,
-                _ = shutdown.changed() => break,
-            };
-            if read.is_err() {
-                break;
-            }
-            let queued = match api::dispatch(&broker, peer, body.freeze()) {
-                Ok((head, reply)) => {
-                    tracing::trace!(
-                        api_key = head.api_key,
-                        version = head.api_version,
-                        correlation_id = head.correlation_id,
-                        "request"
-                    );
-                    match reply {
-                        Reply::Ready(frame) => Queued::Ready(frame),
-                        Reply::Later(future) => Queued::Later(tokio::spawn(future.in_current_span())),
-                        Reply::Silent => continue,
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "closing connection after a bad request");
-                    break;
-                }
-            };
-            if tx.send(queued).await.is_err() {
-                break;
-            }
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let mut writer_task = tokio::spawn(write_replies(writer, rx, in_flight.clone()).in_current_span());
+        let mut waits = Vec::new();
+        let stop = read_requests(&broker, peer, reader, shutdown, &tx, &in_flight, &mut waits).await;
+        tracing::debug!(?stop, "connection closing");
+        // Waiting requests serve only this client: release them now, whatever the reason.
+        for wait in &waits {
+            wait.abort();
         }
         drop(tx);
-        let _ = writer_task.await;
+        match stop {
+            Stop::BadFrame | Stop::Shutdown => {
+                if tokio::time::timeout(WRITER_GRACE, &mut writer_task).await.is_err() {
+                    writer_task.abort();
+                }
+            }
+            Stop::Gone | Stop::Idle | Stop::SlowFrame => writer_task.abort(),
+        }
     }
     .instrument(span)
     .await
+}
+
+/// Reads and dispatches requests until the connection must stop; says why.
+async fn read_requests(
+    broker: &Arc<Broker>,
+    peer: SocketAddr,
+    mut reader: OwnedReadHalf,
+    mut shutdown: watch::Receiver<bool>,
+    tx: &mpsc::Sender<Queued>,
+    in_flight: &AtomicUsize,
+    waits: &mut Vec<AbortHandle>,
+) -> Stop {
+    let max = broker.config.socket_request_max_bytes;
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
+    let frame_timeout = Duration::from_millis(broker.config.request_read_timeout_ms);
+    loop {
+        let mut size = [0u8; 4];
+        // The start of a frame: wait as long as the connection is not idle. One read usually
+        // brings the whole size prefix.
+        let got = loop {
+            tokio::select! {
+                read = reader.read(&mut size) => match read {
+                    Ok(0) => return Stop::Gone,
+                    Ok(n) => break n,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "connection read failed");
+                        return Stop::Gone;
+                    }
+                },
+                _ = tokio::time::sleep(idle) => {
+                    if in_flight.load(Ordering::Relaxed) == 0 {
+                        tracing::debug!(idle_ms = idle.as_millis() as u64, "closing an idle connection");
+                        return Stop::Idle;
+                    }
+                }
+                _ = shutdown.changed() => return Stop::Shutdown,
+            }
+        };
+        let deadline = Instant::now() + frame_timeout;
+        let body = tokio::select! {
+            read = tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut size, got, max)) => match read {
+                Ok(Ok(body)) => body,
+                Ok(Err(stop)) => return stop,
+                Err(_) => {
+                    tracing::info!(timeout_ms = frame_timeout.as_millis() as u64, "closing a connection whose request frame stayed incomplete");
+                    return Stop::SlowFrame;
+                }
+            },
+            _ = shutdown.changed() => return Stop::Shutdown,
+        };
+        let queued = match api::dispatch(broker, peer, body.freeze()) {
+            Ok((head, reply)) => {
+                tracing::trace!(
+                    api_key = head.api_key,
+                    version = head.api_version,
+                    correlation_id = head.correlation_id,
+                    "request"
+                );
+                match reply {
+                    Reply::Ready(frame) => Queued::Ready(frame),
+                    Reply::Later(future) => Queued::Later(tokio::spawn(future.in_current_span())),
+                    Reply::Wait(future) => {
+                        let task = tokio::spawn(future.in_current_span());
+                        waits.retain(|wait| !wait.is_finished());
+                        waits.push(task.abort_handle());
+                        Queued::Later(task)
+                    }
+                    Reply::Silent => continue,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "closing connection after a bad request");
+                return Stop::BadFrame;
+            }
+        };
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        if tx.send(queued).await.is_err() {
+            return Stop::Gone;
+        }
+    }
+}
+
+/// Reads the rest of a frame whose first `got` size bytes are in `size`.
+async fn read_frame(reader: &mut OwnedReadHalf, size: &mut [u8; 4], got: usize, max: usize) -> Result<BytesMut, Stop> {
+    if got < size.len() && reader.read_exact(&mut size[got..]).await.is_err() {
+        return Err(Stop::Gone);
+    }
+    let len = match frame::frame_len(i32::from_be_bytes(*size), max) {
+        Ok(len) => len,
+        Err(e) => {
+            tracing::warn!(error = %e, "closing connection");
+            return Err(Stop::BadFrame);
+        }
+    };
+    let mut body = BytesMut::with_capacity(len);
+    read_body(reader, &mut body, len).await.map_err(|_| Stop::Gone)?;
+    Ok(body)
 }
 
 /// Reads a `len`-byte request body into `body`'s spare capacity (no zeroing first).
@@ -107,16 +197,19 @@ async fn read_body(reader: &mut OwnedReadHalf, body: &mut BytesMut, len: usize) 
     Ok(())
 }
 
-async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>) {
+async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>, in_flight: Arc<AtomicUsize>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(queued) = rx.recv().await {
         let frame = match queued {
             Queued::Ready(frame) => frame,
             Queued::Later(task) => match task.await {
                 Ok(frame) => frame,
+                // Cancelled because the connection is closing: nothing more to write.
+                Err(e) if e.is_cancelled() => break,
                 Err(e) => Err(format!("request task failed: {e}")),
             },
         };
+        in_flight.fetch_sub(1, Ordering::Relaxed);
         let parts = match frame {
             Ok(parts) => parts,
             Err(e) => {

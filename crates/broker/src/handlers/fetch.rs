@@ -95,7 +95,7 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
     }
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let request = Arc::new(request);
-    Handled::Later(Box::pin(async move {
+    Handled::Wait(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, arrivals.changed()).await {

@@ -60,7 +60,7 @@ pub fn handle(ctx: &RequestContext, request: JoinGroupRequest) -> Handled<JoinGr
     let member_id = params.member_id.clone();
     match ctx.broker.groups.join(request.group_id.as_str(), params) {
         Reply::Now(result) => Handled::Ready(response(result, version)),
-        Reply::Wait(receiver) => Handled::Later(Box::pin(async move {
+        Reply::Wait(receiver) => Handled::Wait(Box::pin(async move {
             let result = receiver
                 .await
                 .unwrap_or_else(|_| JoinResult::error(ResponseError::RebalanceInProgress.code(), &member_id));

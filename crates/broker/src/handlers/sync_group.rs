@@ -38,7 +38,7 @@ pub fn handle(ctx: &RequestContext, request: SyncGroupRequest) -> Handled<SyncGr
     );
     match reply {
         Reply::Now(result) => Handled::Ready(response(result, version)),
-        Reply::Wait(receiver) => Handled::Later(Box::pin(async move {
+        Reply::Wait(receiver) => Handled::Wait(Box::pin(async move {
             let result =
                 receiver.await.unwrap_or_else(|_| SyncResult::error(ResponseError::RebalanceInProgress.code()));
             response(result, version)
