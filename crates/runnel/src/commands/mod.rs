@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod consume;
 pub mod group;
+pub mod logging;
 pub mod output;
 pub mod plan;
 pub mod produce;

@@ -25,11 +25,7 @@ pub struct ServeArgs {
 /// Runs the broker.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    super::logging::init();
     raise_open_file_limit();
     let mut config = match &args.config {
         Some(path) => BrokerConfig::from_file(path)?,
@@ -43,7 +39,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
             format!("listen on {}; is another broker running there? pick another with --listen", config.listen)
         })?;
@@ -61,8 +57,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("runnel listening on {bound}");
         runnel_broker::server::run(listener, broker, shutdown_signal()).await?;
         Ok(())
-    })
+    });
+    // Admin work still running on the blocking pool holds no acknowledged data (what it made
+    // unfinished is removed at the next start): do not wait for it.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    served
 }
+
+/// How long an exit waits for work left on the runtime's blocking pool.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
@@ -89,9 +92,9 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-/// Raises the soft limit on open files to the hard limit: every partition keeps its log and
-/// two index files open, so a thousand partitions need three thousand descriptors, more than
-/// the usual default soft limit of 1024. Kafka's docs ask the operator to do this; we do it.
+/// Raises the soft limit on open files to the hard limit: segment files are kept open (within a
+/// budget of half this limit), and the more of them stay open, the fewer reopens a broker with
+/// thousands of partitions makes. Kafka's docs ask the operator to do this; we do it.
 fn raise_open_file_limit() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
