@@ -154,7 +154,9 @@ where
 
 /// Like `run`, for requests that may do heavy file work (creating or deleting topics, and
 /// Metadata, which may auto-create): the handler runs on the blocking pool, so the threads that
-/// accept connections and serve everyone else never wait on it.
+/// accept connections and serve everyone else never wait on it. The work runs to its end even
+/// if the connection closes or the broker shuts down meanwhile; only the wait for its answer is
+/// dropped (a creation is all or nothing, so abandoning it at exit loses nothing).
 fn run_blocking<Req, Resp>(
     ctx: RequestContext,
     api: ApiKey,
@@ -168,7 +170,7 @@ where
 {
     let version = ctx.version;
     let request = frame::decode_body::<Req>(api, version, body)?;
-    Ok(Reply::Later(Box::pin(async move {
+    Ok(Reply::Wait(Box::pin(async move {
         let handled = tokio::task::spawn_blocking(move || handler(&ctx, request))
             .await
             .map_err(|e| format!("{api:?} handler failed: {e}"))?;

@@ -59,6 +59,9 @@ pub struct PartitionLog {
     poisoned: bool,
     /// Between `prepare_append` and `finish_append`.
     write_in_flight: bool,
+    /// Whether a batch was appended since the log was opened: if not, what is on disk already
+    /// recovers to this same state and a clean close has nothing to write.
+    appended_since_open: bool,
 }
 
 /// What `prepare_append` decided.
@@ -115,6 +118,7 @@ impl PartitionLog {
             producers: recovered.producers,
             poisoned: false,
             write_in_flight: false,
+            appended_since_open: false,
         };
         Ok((log, recovered.report))
     }
@@ -238,6 +242,7 @@ impl PartitionLog {
             return Err(LogError::io(format!("append to {name}.log"), e));
         }
         self.next_offset = write.header.next_offset();
+        self.appended_since_open = true;
         self.producers.record(&write.header, write.header.base_offset);
         Ok(AppendResult {
             base_offset: write.header.base_offset,
@@ -437,17 +442,25 @@ impl PartitionLog {
     }
 
     /// Flushes everything and writes a producer snapshot, so the next open can skip the scan.
+    /// A log nothing was appended to since it opened only writes indexes rebuilt at open.
     pub fn close(&mut self) -> Result<(), LogError> {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
         }
         let name = self.name();
+        if !self.appended_since_open {
+            return self
+                .active_mut()
+                .persist_indexes()
+                .map_err(|e| LogError::io(format!("write indexes of {name}"), e));
+        }
         self.active_mut().sync_all().map_err(|e| LogError::io(format!("sync {name}"), e))?;
         self.flushed_offset = self.next_offset;
         self.producers
             .write_snapshot(&self.dir, self.next_offset)
             .map_err(|e| LogError::io(format!("write producer snapshot of {}", self.name()), e))?;
         self.remove_old_snapshots();
+        self.appended_since_open = false;
         Ok(())
     }
 

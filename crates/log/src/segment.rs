@@ -114,7 +114,8 @@ impl Segment {
             next_offset: base_offset,
             offset_index,
             time_index,
-            indexes_dirty: true,
+            // Empty indexes need no file: a start that finds none rebuilds them from the empty log.
+            indexes_dirty: false,
             index_interval_bytes,
             bytes_since_index_entry: 0,
             max_timestamp: -1,

@@ -32,15 +32,21 @@ impl BrokerProcess {
         Self::spawn(command, data_dir)
     }
 
+    /// Starts a broker with extra `serve` arguments whose log (at `info`) goes to `log`.
+    pub fn start_logging_to(data_dir: &Path, extra: &[&str], log: &Path) -> BrokerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runnel"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
+        command.env("RUNNEL_LOG", "info").stderr(std::fs::File::create(log).expect("create the log file"));
+        Self::spawn(command, data_dir)
+    }
+
     /// Starts a broker from `command`, which must run `runnel serve` (perhaps through a wrapper
-    /// such as `unshare`) and pass on its stdout.
+    /// such as `unshare`) and pass on its stdout. Its stderr is inherited unless `command` set it.
     pub fn spawn(mut command: Command, data_dir: &Path) -> BrokerProcess {
-        let mut child = command
-            .env("RUNNEL_LOG", std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn runnel serve");
+        if command.get_envs().all(|(name, _)| name != "RUNNEL_LOG") {
+            command.env("RUNNEL_LOG", std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "warn".into()));
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("spawn runnel serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
@@ -61,6 +67,40 @@ impl BrokerProcess {
     /// The broker's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// File descriptors the broker holds open now.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// The broker's resident memory in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+
+    /// SIGTERM, then how long the process took to exit (`None`: still running after `limit`)
+    /// and whether it exited successfully.
+    pub fn terminate_within(mut self, limit: Duration) -> Option<(Duration, bool)> {
+        let started = std::time::Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some((started.elapsed(), status.success()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// `host:port` for client configs.
