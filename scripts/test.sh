@@ -24,8 +24,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
-echo "==> Rust tests"
-cargo test --workspace
+echo "==> Rust tests (the wire fuzzer runs for RUNNEL_FUZZ_SECS, 60 s here)"
+RUNNEL_FUZZ_SECS="${RUNNEL_FUZZ_SECS:-60}" cargo test --workspace
 
 echo "==> Python tests against runnel serve"
 RUNNEL_BIN="$PWD/target/debug/runnel" .venv/bin/python -m pytest -q tests/python
