@@ -30,7 +30,9 @@ pub struct FileBudget {
     limit: AtomicUsize,
     /// Files open now through a [`LazyFile`].
     open: AtomicUsize,
-    /// A tick per use, so eviction can find the least recently used files.
+    /// Advances at every open: a file's last use is the tick it was last used at, so eviction
+    /// can find the least recently used. Uses between two opens share a tick, which keeps the
+    /// hot path (a use of an open file) to a load, without a write other cores must see.
     clock: AtomicU64,
     /// Every lazily opened file that may hold an open handle.
     files: Mutex<Vec<Weak<LazyFile>>>,
@@ -69,8 +71,8 @@ impl FileBudget {
         self.open.load(Ordering::Relaxed)
     }
 
-    fn tick(&self) -> u64 {
-        self.clock.fetch_add(1, Ordering::Relaxed)
+    fn now(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
     }
 
     fn lock_files(&self) -> std::sync::MutexGuard<'_, Vec<Weak<LazyFile>>> {
@@ -80,6 +82,7 @@ impl FileBudget {
     /// Counts a newly opened file and, when over the limit, closes the least recently used
     /// tenth of the open ones (not `keep`), so eviction's cost is shared by many opens.
     fn opened(&self, keep: &LazyFile) {
+        self.clock.fetch_add(1, Ordering::Relaxed);
         let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
         let limit = self.limit();
         if open <= limit {
@@ -146,7 +149,7 @@ impl LazyFile {
     pub fn with_open(path: &Path, file: File, budget: Arc<FileBudget>) -> io::Result<Arc<LazyFile>> {
         let lazy = Arc::new(LazyFile {
             path: path.to_path_buf(),
-            last_used: AtomicU64::new(budget.tick()),
+            last_used: AtomicU64::new(budget.now()),
             retired: std::sync::atomic::AtomicBool::new(false),
             budget,
             file: Mutex::new(Some(Arc::new(file))),
@@ -162,7 +165,10 @@ impl LazyFile {
 
     /// The open file, opening it (read and write) if the budget closed it.
     pub fn get(&self) -> io::Result<Arc<File>> {
-        self.last_used.store(self.budget.tick(), Ordering::Relaxed);
+        let now = self.budget.now();
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
         let mut slot = self.slot();
         if let Some(file) = slot.as_ref() {
             return Ok(file.clone());

@@ -181,6 +181,10 @@ fn sigterm_during_the_largest_allowed_creation_exits_promptly_and_leaves_all_or_
         }
     });
     std::thread::sleep(Duration::from_millis(150));
+    // A new client is served while the creation runs (it takes seconds in a debug build).
+    let asked = Instant::now();
+    assert_eq!(metadata_error(&broker, "elsewhere", false), 3, "UNKNOWN_TOPIC_OR_PARTITION");
+    assert!(asked.elapsed() < Duration::from_secs(1), "Metadata took {:?} during the creation", asked.elapsed());
     let (took, clean) = broker.terminate_within(Duration::from_secs(10)).expect("exits after SIGTERM");
     assert!(clean, "exit status");
     assert!(took < Duration::from_secs(4), "SIGTERM took {took:?}");
