@@ -24,15 +24,23 @@ fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
     move |e| TopicError::Storage(format!("{action}: {e}"))
 }
 
-/// Renames an existing partition directory out of the way (to be removed), durably.
-pub fn discard(data_dir: &Path, topic: &str, index: i32, id: Uuid) -> Result<(), TopicError> {
-    let dir = partition_dir(data_dir, topic, index);
-    if !dir.exists() {
-        return Ok(());
+/// Renames the existing directories of partitions `indexes` of `topic` out of the way (to be
+/// removed), durably: one directory fsync for all of them.
+pub fn discard(data_dir: &Path, topic: &str, indexes: Range<i32>, id: Uuid) -> Result<(), TopicError> {
+    let mut renamed = false;
+    for index in indexes {
+        let dir = partition_dir(data_dir, topic, index);
+        if !dir.exists() {
+            continue;
+        }
+        let target = data_dir.join(format!("{topic}-{index}.{}-delete", id.simple()));
+        std::fs::rename(&dir, &target).map_err(io_error(format!("rename {} for deletion", dir.display())))?;
+        renamed = true;
     }
-    let target = data_dir.join(format!("{topic}-{index}.{}-delete", id.simple()));
-    std::fs::rename(&dir, &target).map_err(io_error(format!("rename {} for deletion", dir.display())))?;
-    sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))
+    if renamed {
+        sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))?;
+    }
+    Ok(())
 }
 
 /// Removes the directories of partitions `indexes` of `topic` that a failed creation made.

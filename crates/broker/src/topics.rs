@@ -280,9 +280,7 @@ impl TopicRegistry {
         self.validate_create(name, partitions, &configs)?;
         let record = TopicRecord { name: name.to_string(), id: Uuid::new_v4(), partitions, configs };
         // Directories left by an unclean past under this name must not be adopted.
-        for index in 0..partitions {
-            discard(&self.dir, name, index, record.id)?;
-        }
+        discard(&self.dir, name, 0..partitions, record.id)?;
         let topic = self.make_partitions(&record, 0..partitions, || {
             open_topic(&self.dir, &self.defaults, record.clone(), 0, false, None)
         })?;
@@ -327,9 +325,7 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        for index in have..count {
-            discard(&self.dir, name, index, current.record.id)?;
-        }
+        discard(&self.dir, name, have..count, current.record.id)?;
         let mut record = current.record.clone();
         record.partitions = count;
         let topic = self.make_partitions(&record, have..count, || {
@@ -347,9 +343,7 @@ impl TopicRegistry {
         for partition in &topic.partitions {
             partition.retire();
         }
-        for index in 0..topic.record.partitions {
-            discard(&self.dir, name, index, topic.record.id)?;
-        }
+        discard(&self.dir, name, 0..topic.record.partitions, topic.record.id)?;
         self.persist_change(name, None)?;
         self.write().remove(name);
         remove_deleted_leftovers(&self.dir);
