@@ -34,6 +34,9 @@ use crate::frame;
 /// Replies queued per connection before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
 
+/// How often a connection whose reply queue is full checks whether its client left.
+const CLOSED_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 /// How long the writer may go on writing replies after the reader stopped for a reason that
 /// leaves the client able to read them (a bad frame, shutdown).
 const WRITER_GRACE: Duration = Duration::from_secs(5);
@@ -163,10 +166,33 @@ async fn read_requests(
             }
         };
         in_flight.fetch_add(1, Ordering::Relaxed);
-        if tx.send(queued).await.is_err() {
-            return Stop::Gone;
+        if let Err(stop) = queue(tx, queued, &reader).await {
+            return stop;
         }
     }
+}
+
+/// Hands a reply to the writer. While the queue is full (the client pipelined
+/// [`MAX_IN_FLIGHT`] requests that wait), a client that closes meanwhile is noticed from the
+/// socket's read-closed readiness, even with unread requests still buffered, so its waiting
+/// requests are cancelled now rather than when the first of them completes.
+async fn queue(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &OwnedReadHalf) -> Result<(), Stop> {
+    let permit = loop {
+        tokio::select! {
+            permit = tx.reserve() => break permit,
+            ready = reader.ready(Interest::READABLE) => {
+                if ready.map_or(true, |ready| ready.is_read_closed()) {
+                    return Err(Stop::Gone);
+                }
+                // Requests of a live client wait in the socket: look again in a while.
+                tokio::select! {
+                    permit = tx.reserve() => break permit,
+                    _ = tokio::time::sleep(CLOSED_CHECK_INTERVAL) => {}
+                }
+            }
+        }
+    };
+    permit.map(|permit| permit.send(queued)).map_err(|_| Stop::Gone)
 }
 
 /// Reads the rest of a frame whose first `got` size bytes are in `size`.

@@ -163,3 +163,22 @@ fn control_characters_in_client_ids_reach_the_log_escaped() {
     assert!(controls.is_empty(), "raw control bytes in the log: {controls:?}");
     assert!(!text.lines().any(|line| line.starts_with("2026-01-01")), "a forged line");
 }
+
+#[test]
+fn a_client_that_pipelines_more_waiting_fetches_than_the_queue_holds_and_leaves_releases_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(&dir.path().join("data"));
+    assert_eq!(create_topic(&mut connect(&broker), "quiet", 1, &[]).0, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let fds_before = broker.open_fds();
+    let request = encode_request(ApiKey::Fetch, 12, &waiting_fetch("quiet", 3_600_000));
+    let mut client = connect(&broker);
+    for _ in 0..100 {
+        send_frame(&mut client, &request);
+    }
+    assert!(within(Duration::from_secs(5), || broker.open_fds() > fds_before).is_some(), "connected");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(client);
+    let released = within(Duration::from_secs(5), || broker.open_fds() <= fds_before);
+    assert!(released.is_some(), "the connection is still held: {} descriptors, {fds_before} before", broker.open_fds());
+}
