@@ -59,9 +59,10 @@ pub struct PartitionLog {
     poisoned: bool,
     /// Between `prepare_append` and `finish_append`.
     write_in_flight: bool,
-    /// Whether a batch was appended since the log was opened: if not, what is on disk already
-    /// recovers to this same state and a clean close has nothing to write.
-    appended_since_open: bool,
+    /// Whether the log may hold bytes not yet made durable by a close: set by an append, and at
+    /// open after an unclean shutdown when the log has data (it may still be in the page cache
+    /// only). If not, what is on disk already recovers to this state and a close writes nothing.
+    close_must_sync: bool,
 }
 
 /// What `prepare_append` decided.
@@ -118,7 +119,7 @@ impl PartitionLog {
             producers: recovered.producers,
             poisoned: false,
             write_in_flight: false,
-            appended_since_open: false,
+            close_must_sync: !clean_shutdown && next_offset > recovered.report.log_start_offset,
         };
         Ok((log, recovered.report))
     }
@@ -242,7 +243,7 @@ impl PartitionLog {
             return Err(LogError::io(format!("append to {name}.log"), e));
         }
         self.next_offset = write.header.next_offset();
-        self.appended_since_open = true;
+        self.close_must_sync = true;
         self.producers.record(&write.header, write.header.base_offset);
         Ok(AppendResult {
             base_offset: write.header.base_offset,
@@ -442,13 +443,14 @@ impl PartitionLog {
     }
 
     /// Flushes everything and writes a producer snapshot, so the next open can skip the scan.
-    /// A log nothing was appended to since it opened only writes indexes rebuilt at open.
+    /// A log with nothing to make durable (see `close_must_sync`) only writes indexes rebuilt at
+    /// open.
     pub fn close(&mut self) -> Result<(), LogError> {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
         }
         let name = self.name();
-        if !self.appended_since_open {
+        if !self.close_must_sync {
             return self
                 .active_mut()
                 .persist_indexes()
@@ -460,7 +462,7 @@ impl PartitionLog {
             .write_snapshot(&self.dir, self.next_offset)
             .map_err(|e| LogError::io(format!("write producer snapshot of {}", self.name()), e))?;
         self.remove_old_snapshots();
-        self.appended_since_open = false;
+        self.close_must_sync = false;
         Ok(())
     }
 

@@ -255,3 +255,35 @@ fn a_write_made_outside_the_log_is_invisible_until_finished_and_a_failed_one_lea
     let (reopened, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("reopen");
     assert_eq!(read_all_offsets(&reopened), (0..6).collect::<Vec<_>>());
 }
+
+fn files_with_extension(dir: &Path, extension: &str) -> usize {
+    fs::read_dir(dir).expect("list").flatten().filter(|e| e.path().extension().is_some_and(|x| x == extension)).count()
+}
+
+#[test]
+fn a_close_writes_only_when_there_is_something_to_make_durable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A new, empty log: nothing to write at close.
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("open");
+    log.close().expect("close");
+    assert_eq!(files_with_extension(dir.path(), "snapshot"), 0);
+    assert_eq!(files_with_extension(dir.path(), "index"), 0);
+    // Appended: the close syncs, writes the indexes and a producer snapshot.
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), true).expect("reopen");
+    log.append(&batch(3, 1_000, Some((7, 0, 0))), 1_000).expect("append");
+    log.close().expect("close");
+    assert_eq!(files_with_extension(dir.path(), "snapshot"), 1);
+    assert_eq!(files_with_extension(dir.path(), "index"), 1);
+    // Opened after a crash with data: its bytes may be in the page cache only, so the close
+    // syncs and snapshots again even without an append.
+    fs::remove_file(dir.path().join("00000000000000000003.snapshot")).expect("remove snapshot");
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), false).expect("recover");
+    log.close().expect("close");
+    assert_eq!(files_with_extension(dir.path(), "snapshot"), 1);
+    // Opened cleanly and untouched: the close writes nothing.
+    fs::remove_file(dir.path().join("00000000000000000003.snapshot")).expect("remove snapshot");
+    let (mut log, _) = PartitionLog::open(dir.path(), LogConfig::default(), true).expect("clean open");
+    log.close().expect("close");
+    assert_eq!(files_with_extension(dir.path(), "snapshot"), 0);
+    assert_eq!(read_all_offsets(&log), vec![0, 1, 2]);
+}
