@@ -105,12 +105,22 @@ async fn read_requests(
     let max = broker.config.socket_request_max_bytes;
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let frame_timeout = Duration::from_millis(broker.config.request_read_timeout_ms);
+    // One idle timer for the connection's life, re-armed only when it fires: requests cost no
+    // timer registration.
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
+    let mut last_request = Instant::now();
     loop {
+        // Reads are polled first below, so a client that never pauses still sees shutdown here.
+        if shutdown.has_changed().unwrap_or(true) {
+            return Stop::Shutdown;
+        }
         let mut size = [0u8; 4];
         // The start of a frame: wait as long as the connection is not idle. One read usually
         // brings the whole size prefix.
         let got = loop {
             tokio::select! {
+                biased;
                 read = reader.read(&mut size) => match read {
                     Ok(0) => return Stop::Gone,
                     Ok(n) => break n,
@@ -119,17 +129,22 @@ async fn read_requests(
                         return Stop::Gone;
                     }
                 },
-                _ = tokio::time::sleep(idle) => {
-                    if in_flight.load(Ordering::Relaxed) == 0 {
+                _ = shutdown.changed() => return Stop::Shutdown,
+                _ = &mut idle_timer => {
+                    if in_flight.load(Ordering::Relaxed) == 0 && last_request.elapsed() >= idle {
                         tracing::debug!(idle_ms = idle.as_millis() as u64, "closing an idle connection");
                         return Stop::Idle;
                     }
+                    // Busy, or a request came since the timer was armed: idle from now at most.
+                    idle_timer.as_mut().reset((last_request + idle).max(Instant::now() + idle / 10));
                 }
-                _ = shutdown.changed() => return Stop::Shutdown,
             }
         };
-        let deadline = Instant::now() + frame_timeout;
+        last_request = Instant::now();
+        let deadline = last_request + frame_timeout;
+        // The read is polled first: a frame already in the socket registers no timer.
         let body = tokio::select! {
+            biased;
             read = tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut size, got, max)) => match read {
                 Ok(Ok(body)) => body,
                 Ok(Err(stop)) => return stop,
@@ -179,6 +194,7 @@ async fn read_requests(
 async fn queue(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &OwnedReadHalf) -> Result<(), Stop> {
     let permit = loop {
         tokio::select! {
+            biased;
             permit = tx.reserve() => break permit,
             ready = reader.ready(Interest::READABLE) => {
                 if ready.map_or(true, |ready| ready.is_read_closed()) {
@@ -186,6 +202,7 @@ async fn queue(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &OwnedReadHalf
                 }
                 // Requests of a live client wait in the socket: look again in a while.
                 tokio::select! {
+                    biased;
                     permit = tx.reserve() => break permit,
                     _ = tokio::time::sleep(CLOSED_CHECK_INTERVAL) => {}
                 }
