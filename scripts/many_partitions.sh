@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Measures a release broker with many partitions: creating and deleting a topic of N partitions,
+# open files and RSS with them, and start-up after a clean stop and after SIGKILL, under an
+# open-file limit of FILES (so the segment files rotate through a budget of FILES/2).
+# Usage: scripts/many_partitions.sh [N=10000] [FILES=1024]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-10000}"
+FILES="${2:-1024}"
+BIN="$PWD/target/release/runnel"
+[ -x "$BIN" ] || cargo build --release -p runnel
+DATA=$(mktemp -d "$PWD/target/partitions.XXXXXX")
+B=127.0.0.1:29097
+PID=""
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties"' EXIT
+ms() { date +%s%3N; }
+# max.broker.partitions defaults to 4 x the open-file budget: raise it to N for this run.
+printf 'max.broker.partitions=%s\n' "$((N + 100))" > "$DATA.properties"
+STARTUP_MS=0
+start() {
+    local t0
+    t0=$(ms)
+    rm -f "$DATA.out"
+    (ulimit -n "$FILES" && exec "$BIN" serve --data-dir "$DATA" --listen $B -c "$DATA.properties" > "$DATA.out" 2>/dev/null) &
+    PID=$!
+    until grep -q listening "$DATA.out" 2>/dev/null; do sleep 0.005; done
+    STARTUP_MS=$(($(ms) - t0))
+}
+fds() { ls "/proc/$PID/fd" | wc -l; }
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }
+
+start
+echo "start-up, empty: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
+t0=$(ms)
+"$BIN" topic create wide -p "$N" --brokers $B > /dev/null
+echo "create a topic of $N partitions: $(($(ms) - t0)) ms; open files $(fds), RSS $(rss_mb) MB"
+"$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json > /dev/null
+echo "after 200,000 records over them: open files $(fds), RSS $(rss_mb) MB"
+kill -TERM "$PID"; wait "$PID" || true
+start
+echo "start-up after a clean stop: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
+kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+start
+echo "start-up after SIGKILL: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
+t0=$(ms)
+"$BIN" topic delete wide --brokers $B > /dev/null
+echo "delete the topic: $(($(ms) - t0)) ms; open files $(fds), RSS $(rss_mb) MB"
