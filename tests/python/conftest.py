@@ -16,11 +16,15 @@ class Broker:
     def __init__(self, data_dir):
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [RUNNEL_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+            [RUNNEL_BIN, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir],
             stdout=subprocess.PIPE,
             text=True,
         )
         line = self.process.stdout.readline().strip()
+        http_prefix = "runnel http listening on "
+        if line.startswith(http_prefix):
+            self.http = line[len(http_prefix):]
+            line = self.process.stdout.readline().strip()
         prefix = "runnel listening on "
         assert line.startswith(prefix), f"unexpected first line from runnel serve: {line!r}"
         self.bootstrap = line[len(prefix):]

@@ -189,6 +189,7 @@ pub fn dispatch(
     peer: SocketAddr,
     mut frame_bytes: Bytes,
 ) -> Result<(RequestHead, Reply), FrameError> {
+    let started = std::time::Instant::now();
     let head = frame::peek_head(&frame_bytes)?;
     let api = ApiKey::try_from(head.api_key).map_err(|_| FrameError::UnknownApiKey(head.api_key))?;
     let Some((min, max)) = supported_range(api) else {
@@ -243,5 +244,33 @@ pub fn dispatch(
         ApiKey::OffsetDelete => run(ctx, api, id, body, offset_delete::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
-    Ok((head, reply))
+    Ok((head, timed(broker, head.api_key, started, reply)))
+}
+
+/// Counts the request in the broker's metrics once its response is ready.
+fn timed(broker: &Arc<Broker>, api_key: i16, started: std::time::Instant, reply: Reply) -> Reply {
+    let observe = {
+        let broker = broker.clone();
+        move || broker.metrics.observe_request(api_key, started.elapsed())
+    };
+    match reply {
+        Reply::Ready(frame) => {
+            observe();
+            Reply::Ready(frame)
+        }
+        Reply::Silent => {
+            observe();
+            Reply::Silent
+        }
+        Reply::Later(future) => Reply::Later(Box::pin(async move {
+            let frame = future.await;
+            observe();
+            frame
+        })),
+        Reply::Wait(future) => Reply::Wait(Box::pin(async move {
+            let frame = future.await;
+            observe();
+            frame
+        })),
+    }
 }

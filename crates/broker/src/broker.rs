@@ -13,6 +13,7 @@ use crate::config::BrokerConfig;
 use crate::groups::GroupCoordinator;
 use crate::groups::clock::{Clock, SystemClock};
 use crate::meta_properties::{self, MetaError, MetaProperties};
+use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIds;
 use crate::topics::{Topic, TopicError, TopicRegistry};
 
@@ -67,6 +68,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Host and port clients are told to use.
     pub endpoint: (String, u16),
+    /// Request-path counters and histograms for `/metrics`.
+    pub metrics: BrokerMetrics,
     /// Bumped after every append; waiting fetches watch it.
     data_arrived: watch::Sender<u64>,
     /// Held (locked) for the broker's lifetime.
@@ -126,6 +129,7 @@ impl Broker {
             producer_ids,
             groups,
             endpoint,
+            metrics: BrokerMetrics::default(),
             data_arrived,
             _lock: lock,
             recovered_cleanly: clean,

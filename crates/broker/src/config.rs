@@ -67,6 +67,8 @@ pub struct BrokerConfig {
     /// `request.read.timeout.ms`: a request frame not complete this long after its first byte
     /// closes its connection.
     pub request_read_timeout_ms: u64,
+    /// `http.listen`: where `/metrics` is served (`None`: nowhere).
+    pub http_listen: Option<SocketAddr>,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -87,6 +89,7 @@ impl Default for BrokerConfig {
             limits: PartitionLimits::default(),
             connections_max_idle_ms: 10 * 60 * 1000,
             request_read_timeout_ms: 30 * 1000,
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
             properties: BTreeMap::new(),
         }
     }
@@ -114,6 +117,19 @@ fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
     value.parse().map_err(|_| invalid(name, value, "expected a number"))
+}
+
+/// `HOST:PORT` for the HTTP listener, or `off` for none.
+pub fn parse_http_listen(name: &str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (host, port) = first_listener(name, value)?;
+    format!("{host}:{port}")
+        .parse()
+        .or_else(|_| resolve(&host, port))
+        .map(Some)
+        .map_err(|_| invalid(name, value, "expected HOST:PORT or off"))
 }
 
 fn positive(name: &str, value: &str) -> Result<usize, ConfigError> {
@@ -203,6 +219,7 @@ impl BrokerConfig {
                 "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,
                 "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
                 "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
+                "http.listen" => config.http_listen = parse_http_listen(name, v)?,
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,

@@ -65,6 +65,9 @@ enum Stop {
 /// shutdown.
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
     let span = tracing::info_span!("connection", %peer);
+    broker.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    broker.metrics.connections_accepted.fetch_add(1, Ordering::Relaxed);
+    let counted = broker.clone();
     async move {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
@@ -89,7 +92,8 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shu
         }
     }
     .instrument(span)
-    .await
+    .await;
+    counted.metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Reads and dispatches requests until the connection must stop; says why.

@@ -6,6 +6,7 @@
 //! - [`groups`]: consumer groups: the coordinator and its durable log.
 //! - [`handlers`]: one module per Kafka API.
 //! - [`broker`]: shared state; [`topics`]: the topic registry; [`partition`]: group commit.
+//! - [`metrics`]: Prometheus metrics, counted on the request path and read at scrape time.
 //! - [`limits`]: partitions per request and per broker; [`partition_dirs`]: partition
 //!   directories, and removing the ones no topic owns.
 //! - [`topic_config`]: topic configs; [`config`]: `server.properties`; [`meta_properties`]: cluster id.
@@ -22,6 +23,7 @@ pub mod groups;
 pub mod handlers;
 pub mod limits;
 pub mod meta_properties;
+pub mod metrics;
 pub mod partition;
 pub mod partition_dirs;
 pub mod producer_ids;

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use runnel_log::{AppendResult, FileSlice, LogError, PartitionLog, Prepared};
 
+use crate::metrics::BrokerMetrics;
+
 /// A topic partition hosted by this broker.
 #[derive(Debug)]
 pub struct Partition {
@@ -126,20 +128,24 @@ impl Partition {
     }
 
     /// Waits until every record below `offset` is fsynced, sharing fsyncs with other waiters.
-    pub async fn flush_to(&self, offset: i64) -> Result<(), LogError> {
+    /// Each fsync made is counted in `metrics` (its duration and the records it covered).
+    pub async fn flush_to(&self, offset: i64, metrics: &BrokerMetrics) -> Result<(), LogError> {
         let _turn = self.flush_lock.lock().await;
-        let (file, point) = {
+        let (file, point, flushed) = {
             let log = self.log();
             if log.flushed_offset() >= offset {
                 return Ok(());
             }
-            log.sync_point()?
+            let (file, point) = log.sync_point()?;
+            (file, point, log.flushed_offset())
         };
+        let started = std::time::Instant::now();
         let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
         let mut log = self.log();
         match synced {
             Ok(Ok(())) => {
                 log.mark_flushed(point);
+                metrics.observe_fsync(started.elapsed(), (point - flushed).max(0) as u64);
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -193,6 +199,36 @@ impl Partition {
     /// The first (offset, timestamp) at or after `timestamp`.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
         self.log().offset_for_timestamp(timestamp)
+    }
+
+    /// The timestamp of the first record at or after `offset`, if the log holds one: how far
+    /// back in time a consumer at `offset` is. Exact: read from the record itself (the batch's
+    /// LogAppendTime where the topic uses it). The batch is located under the lock and read and
+    /// decoded outside it.
+    pub fn timestamp_of(&self, offset: i64) -> Result<Option<i64>, LogError> {
+        let slice = {
+            let log = self.log();
+            if offset >= log.next_offset() {
+                return Ok(None);
+            }
+            log.read(offset.max(log.log_start_offset()), 1, true)?
+        };
+        let Some(slice) = slice else { return Ok(None) };
+        let bytes = slice.read().map_err(|e| LogError::io(format!("read {}-{}", self.topic, self.index), e))?;
+        let header = runnel_log::batch::BatchHeader::parse(&bytes)?;
+        if header.is_log_append_time() {
+            return Ok(Some(header.max_timestamp));
+        }
+        let mut bytes = Bytes::from(bytes);
+        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).map_err(|e| {
+            LogError::io(format!("decode a batch of {}-{}", self.topic, self.index), std::io::Error::other(e))
+        })?;
+        Ok(records.records.iter().find(|r| r.offset >= offset).map(|r| r.timestamp))
+    }
+
+    /// Bytes of the partition's segments on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.log().size_bytes()
     }
 
     /// The (offset, timestamp) of the record with the largest timestamp.

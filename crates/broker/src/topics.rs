@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::limits::PartitionLimits;
+use crate::metrics::topic::TopicMetrics;
 use crate::partition::{Partition, PartitionRef};
 use crate::partition_dirs::{self, discard, partition_dir, remove_created, remove_deleted_leftovers};
 use crate::topic_config;
@@ -55,6 +56,8 @@ pub struct Topic {
     pub record: TopicRecord,
     /// Partitions by index.
     pub partitions: Vec<PartitionRef>,
+    /// Produce and fetch counters, kept across partition additions.
+    pub metrics: Arc<TopicMetrics>,
 }
 
 impl Topic {
@@ -330,6 +333,7 @@ impl TopicRegistry {
         record.partitions = count;
         let topic = self.make_partitions(&record, have..count, || {
             open_topic(&self.dir, &self.defaults, record.clone(), have, false, Some(&current.partitions))
+                .map(|topic| Topic { metrics: current.metrics.clone(), ..topic })
         })?;
         self.write().insert(Arc::new(topic));
         Ok(())
@@ -408,7 +412,7 @@ fn open_topic(
     if first_new > 0 || existing.is_none() {
         sync_dir(data_dir).map_err(io_error(format!("sync {}", data_dir.display())))?;
     }
-    Ok(Topic { record, partitions })
+    Ok(Topic { record, partitions, metrics: Arc::default() })
 }
 
 #[cfg(test)]

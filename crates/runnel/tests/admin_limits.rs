@@ -203,7 +203,7 @@ fn broker_with_few_inodes(mount_point: &Path, inodes: u32) -> BrokerProcess {
         .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script, "sh"])
         .arg(mount_point)
         .arg(env!("CARGO_BIN_EXE_runnel"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
         .arg(mount_point);
     BrokerProcess::spawn(command, mount_point)
 }

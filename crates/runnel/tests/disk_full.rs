@@ -28,7 +28,7 @@ fn broker_on_small_disk(mount_point: &Path) -> BrokerProcess {
         .args(["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"])
         .arg(mount_point)
         .arg(env!("CARGO_BIN_EXE_runnel"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
         .arg(mount_point);
     BrokerProcess::spawn(command, mount_point)
 }

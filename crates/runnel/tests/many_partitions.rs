@@ -28,7 +28,7 @@ fn broker_with_few_files(data: &Path) -> BrokerProcess {
     command
         .args(["-c", &format!(r#"ulimit -n {OPEN_FILE_LIMIT} && exec "$@""#), "sh"])
         .arg(env!("CARGO_BIN_EXE_runnel"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data);
     BrokerProcess::spawn(command, data)
 }

@@ -332,8 +332,8 @@ impl GroupCoordinator {
     }
 
     /// Waits until the group log is durable up to `offset`.
-    pub async fn flush(&self, offset: i64) -> Result<(), LogError> {
-        self.log.flush_to(offset).await
+    pub async fn flush(&self, offset: i64, metrics: &crate::metrics::BrokerMetrics) -> Result<(), LogError> {
+        self.log.flush_to(offset, metrics).await
     }
 
     /// OffsetFetch: committed offsets of `group_id`, for `topics` or (None) every committed

@@ -21,7 +21,7 @@ pub fn handle(ctx: &RequestContext, request: DeleteGroupsRequest) -> Handled<Del
         return Handled::Ready(DeleteGroupsResponse::default().with_results(results));
     };
     Handled::Later(Box::pin(async move {
-        if let Err(e) = broker.groups.flush(flush_to).await {
+        if let Err(e) = broker.groups.flush(flush_to, &broker.metrics).await {
             tracing::error!(error = %e, "could not fsync group deletion");
             for result in results.iter_mut().filter(|r| r.error_code == 0) {
                 result.error_code = ResponseError::NotCoordinator.code();

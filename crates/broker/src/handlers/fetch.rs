@@ -16,17 +16,21 @@ use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
 use crate::error_codes::for_log_error;
 use crate::fetch_response::{FetchAnswer, PartitionAnswer, Records, TopicAnswer};
+use crate::metrics::topic::TopicMetrics;
+use crate::topics::Topic;
 
 /// Kafka's isolation level for read_committed.
 const READ_COMMITTED: i8 = 1;
 
-fn build(broker: &Broker, request: &FetchRequest, version: i16) -> FetchAnswer {
+/// The answer, and the topics it read (by request position) for counting what it sent.
+fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer, Vec<Option<Arc<Topic>>>) {
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
     if request.max_bytes <= 0 {
         remaining = usize::MAX;
     }
     let mut first_data = true;
     let mut topics = Vec::with_capacity(request.topics.len());
+    let mut found = Vec::with_capacity(request.topics.len());
     for fetch_topic in &request.topics {
         let (topic, unknown) = if version >= 13 {
             (broker.topics.get_by_id(fetch_topic.topic_id), ResponseError::UnknownTopicId)
@@ -74,8 +78,25 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> FetchAnswer {
             partitions.push(data);
         }
         topics.push(TopicAnswer { name: fetch_topic.topic.0.clone(), topic_id: fetch_topic.topic_id, partitions });
+        found.push(topic);
     }
-    FetchAnswer { topics, ..Default::default() }
+    (FetchAnswer { topics, ..Default::default() }, found)
+}
+
+/// Counts the final answer in the topics' BrokerTopicMetrics: bytes sent, partitions failed.
+fn count(broker: &Broker, (answer, topics): (FetchAnswer, Vec<Option<Arc<Topic>>>)) -> FetchAnswer {
+    for (topic_answer, topic) in answer.topics.iter().zip(&topics) {
+        let failed = topic_answer.partitions.iter().filter(|p| p.error_code != 0).count() as u64;
+        match topic {
+            Some(topic) => {
+                let bytes: u64 = topic_answer.partitions.iter().map(|p| p.records.len() as u64).sum();
+                TopicMetrics::add(&topic.metrics.bytes_out, bytes);
+                TopicMetrics::add(&topic.metrics.failed_fetch, failed);
+            }
+            None => TopicMetrics::add(&broker.metrics.failed_fetch_unknown_topic, failed),
+        }
+    }
+    answer
 }
 
 /// Answers Fetch.
@@ -90,8 +111,8 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
     let mut arrivals = broker.watch_data();
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let built = build(&broker, &request, version);
-    if built.record_bytes() >= min_bytes || built.has_error() || request.max_wait_ms <= 0 {
-        return Handled::Ready(built);
+    if built.0.record_bytes() >= min_bytes || built.0.has_error() || request.max_wait_ms <= 0 {
+        return Handled::Ready(count(&broker, built));
     }
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let request = Arc::new(request);
@@ -101,12 +122,12 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
             match tokio::time::timeout_at(deadline, arrivals.changed()).await {
                 Ok(Ok(())) => {
                     let built = build(&broker, &request, version);
-                    if built.record_bytes() >= min_bytes || built.has_error() {
-                        return built;
+                    if built.0.record_bytes() >= min_bytes || built.0.has_error() {
+                        return count(&broker, built);
                     }
                 }
                 // The deadline passed, or the broker is going away.
-                Ok(Err(_)) | Err(_) => return build(&broker, &request, version),
+                Ok(Err(_)) | Err(_) => return count(&broker, build(&broker, &request, version)),
             }
         }
     }))

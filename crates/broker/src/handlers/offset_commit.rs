@@ -61,7 +61,7 @@ pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<Off
     };
     Handled::Later(Box::pin(async move {
         let mut errors = outcome.errors;
-        if let Err(e) = broker.groups.flush(flush_to).await {
+        if let Err(e) = broker.groups.flush(flush_to, &broker.metrics).await {
             tracing::error!(error = %e, "could not fsync committed offsets");
             for error in errors.iter_mut().filter(|e| **e == 0) {
                 *error = ResponseError::NotCoordinator.code();

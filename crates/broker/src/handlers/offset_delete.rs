@@ -44,7 +44,7 @@ pub fn handle(ctx: &RequestContext, request: OffsetDeleteRequest) -> Handled<Off
     };
     Handled::Later(Box::pin(async move {
         let mut response = OffsetDeleteResponse::default().with_topics(topics);
-        if let Err(e) = broker.groups.flush(flush_to).await {
+        if let Err(e) = broker.groups.flush(flush_to, &broker.metrics).await {
             tracing::error!(error = %e, "could not fsync offset deletion");
             response.error_code = ResponseError::NotCoordinator.code();
         }

@@ -10,6 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::{Handled, RequestContext};
 use crate::broker::now_ms;
 use crate::error_codes::for_log_error;
+use crate::metrics::topic::TopicMetrics;
 use crate::partition::Partition;
 
 /// A partition whose acknowledgement waits for an fsync up to `offset`.
@@ -47,10 +48,18 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 continue;
             }
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)).cloned() else {
+                let counter = match &topic {
+                    Some(topic) => &topic.metrics.failed_produce,
+                    None => &ctx.broker.metrics.failed_produce_unknown_topic,
+                };
+                TopicMetrics::add(counter, 1);
                 partitions.push(failed(index, ResponseError::UnknownTopicOrPartition.code(), None, version));
                 continue;
             };
+            // A partition exists, so its topic does.
+            let Some(counters) = topic.as_ref().map(|t| &t.metrics) else { continue };
             let Some(records) = data.records.filter(|r| !r.is_empty()) else {
+                TopicMetrics::add(&counters.failed_produce, 1);
                 let message = "a produce request must carry one record batch".to_string();
                 partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
@@ -58,6 +67,10 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
             match partition.append(&records, now) {
                 Ok(result) => {
                     appended |= !result.duplicate;
+                    if !result.duplicate {
+                        TopicMetrics::add(&counters.messages_in, (result.next_offset - result.base_offset) as u64);
+                        TopicMetrics::add(&counters.bytes_in, records.len() as u64);
+                    }
                     let mut response = PartitionProduceResponse::default()
                         .with_index(index)
                         .with_base_offset(result.base_offset)
@@ -76,6 +89,7 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                     partitions.push(response);
                 }
                 Err(e) => {
+                    TopicMetrics::add(&counters.failed_produce, 1);
                     tracing::debug!(topic = %topic_data.name.as_str(), partition = index, error = %e, "produce refused");
                     partitions.push(failed(index, for_log_error(&e), Some(e.to_string()), version));
                 }
@@ -87,11 +101,12 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
         ctx.broker.notify_data_arrived();
     }
     let response = ProduceResponse::default().with_responses(responses);
+    let broker = ctx.broker.clone();
     match acks {
         0 => Handled::Silent,
         -1 if !pending.is_empty() => Handled::Later(Box::pin(async move {
             let mut response = response;
-            let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset));
+            let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset, &broker.metrics));
             let results = futures::future::join_all(flushes).await;
             for (p, result) in pending.iter().zip(results) {
                 if let Err(e) = result {

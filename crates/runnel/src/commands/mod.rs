@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod consume;
 pub mod group;
 pub mod logging;
+pub mod metrics_http;
 pub mod output;
 pub mod plan;
 pub mod produce;

@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// A Kafka server.properties file (listeners, log.dirs, num.partitions, log.retention.*, …).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
+    /// Address of the HTTP listener serving /metrics (http.listen); port 0 picks a free port,
+    /// `off` disables it.
+    #[arg(long, env = "RUNNEL_HTTP_LISTEN")]
+    http_listen: Option<String>,
 }
 
 /// Runs the broker.
@@ -37,6 +41,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(http) = &args.http_listen {
+        config.http_listen = runnel_broker::config::parse_http_listen("--http-listen", http)?;
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let served = runtime.block_on(async move {
@@ -44,7 +51,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             format!("listen on {}; is another broker running there? pick another with --listen", config.listen)
         })?;
         let bound = listener.local_addr().context("read the bound address")?;
+        let http_address = config.http_listen;
         let broker = Broker::open(config, bound)?;
+        let http = match http_address {
+            Some(address) => bind_http(address, broker.clone()).await,
+            None => None,
+        };
         tracing::info!(
             cluster_id = %broker.meta.cluster_id,
             data_dir = %broker.data_dir().display(),
@@ -53,9 +65,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             startup_ms = started.elapsed().as_millis() as u64,
             "runnel broker ready"
         );
-        // One machine-readable line on stdout, for scripts and tests that start on port 0.
+        // One machine-readable line on stdout, for scripts and tests that start on port 0; the
+        // HTTP listener's line, if any, comes just before it.
         println!("runnel listening on {bound}");
         runnel_broker::server::run(listener, broker, shutdown_signal()).await?;
+        if let Some(http) = http {
+            http.abort();
+        }
         Ok(())
     });
     // Admin work still running on the blocking pool holds no acknowledged data (what it made
@@ -66,6 +82,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// How long an exit waits for work left on the runtime's blocking pool.
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds the HTTP listener and serves it in a task of its own; a bind failure is logged and
+/// the broker goes on without it.
+async fn bind_http(address: SocketAddr, broker: std::sync::Arc<Broker>) -> Option<tokio::task::JoinHandle<()>> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().ok()?;
+            tracing::info!(address = %bound, "HTTP listener ready: /metrics");
+            println!("runnel http listening on http://{bound}");
+            Some(tokio::spawn(super::metrics_http::serve(listener, broker)))
+        }
+        Err(e) => {
+            tracing::error!(address = %address, error = %e, "cannot listen for HTTP; /metrics is unavailable (set --http-listen)");
+            None
+        }
+    }
+}
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

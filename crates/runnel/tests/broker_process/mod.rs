@@ -15,6 +15,8 @@ pub struct BrokerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its HTTP listener (`/metrics`) is, if it has one.
+    pub http: Option<SocketAddr>,
     /// Its data directory.
     pub data_dir: PathBuf,
 }
@@ -29,13 +31,19 @@ impl BrokerProcess {
     pub fn start_with(data_dir: &Path, listen: &str, extra: &[&str]) -> BrokerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runnel"));
         command.args(["serve", "--listen", listen, "--data-dir"]).arg(data_dir).args(extra);
+        if !extra.contains(&"--http-listen") {
+            command.args(["--http-listen", "127.0.0.1:0"]);
+        }
         Self::spawn(command, data_dir)
     }
 
     /// Starts a broker with extra `serve` arguments whose log (at `info`) goes to `log`.
     pub fn start_logging_to(data_dir: &Path, extra: &[&str], log: &Path) -> BrokerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runnel"));
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(extra);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra);
         command.env("RUNNEL_LOG", "info").stderr(std::fs::File::create(log).expect("create the log file"));
         Self::spawn(command, data_dir)
     }
@@ -48,15 +56,23 @@ impl BrokerProcess {
         }
         let mut child = command.stdout(Stdio::piped()).spawn().expect("spawn runnel serve");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("runnel listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from runnel serve: {line:?}"))
-            .parse()
-            .expect("address");
-        BrokerProcess { child, addr, data_dir: data_dir.to_path_buf() }
+        let mut lines = BufReader::new(stdout);
+        let mut http = None;
+        loop {
+            let mut line = String::new();
+            lines.read_line(&mut line).expect("read the listening line");
+            if let Some(address) = line.trim().strip_prefix("runnel http listening on http://") {
+                http = Some(address.parse().expect("HTTP address"));
+                continue;
+            }
+            let addr = line
+                .trim()
+                .strip_prefix("runnel listening on ")
+                .unwrap_or_else(|| panic!("unexpected line from runnel serve: {line:?}"))
+                .parse()
+                .expect("address");
+            return BrokerProcess { child, addr, http, data_dir: data_dir.to_path_buf() };
+        }
     }
 
     /// Starts a broker on a fresh port.

@@ -1,0 +1,34 @@
+//! The broker's HTTP listener (`--http-listen`, default 127.0.0.1:9644): `/metrics` for
+//! Prometheus. It runs as a task of its own: if it cannot bind or fails, the Kafka listener
+//! goes on serving.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use runnel_broker::Broker;
+use runnel_broker::metrics::collector::{CONTENT_TYPE, encode};
+
+/// The routes: `/metrics`; anything else is 404, another method 405.
+pub fn router(broker: Arc<Broker>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(broker)
+}
+
+/// Encodes every metric on the blocking pool (the scrape reads partition files for time lag).
+async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
+    match tokio::task::spawn_blocking(move || encode(&broker)).await {
+        Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encode metrics: {e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("metrics task failed: {e}\n")).into_response(),
+    }
+}
+
+/// Serves `listener` until the task is dropped; a failure is logged, never propagated.
+pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>) {
+    if let Err(e) = axum::serve(listener, router(broker)).await {
+        tracing::error!(error = %e, "the HTTP listener failed; /metrics is unavailable, Kafka clients are still served");
+    }
+}
