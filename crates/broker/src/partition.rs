@@ -203,9 +203,12 @@ impl Partition {
 
     /// The timestamp of the first record at or after `offset`, if the log holds one: how far
     /// back in time a consumer at `offset` is. Exact: read from the record itself (the batch's
-    /// LogAppendTime where the topic uses it). The batch is located under the lock and read and
-    /// decoded outside it.
+    /// LogAppendTime where the topic uses it). The batch is located under the lock and read
+    /// outside it; when the record opens an uncompressed batch (the usual place of a committed
+    /// offset), only the header and the record's first bytes are read.
     pub fn timestamp_of(&self, offset: i64) -> Result<Option<i64>, LogError> {
+        use runnel_log::batch::{self, BatchHeader, HEADER_LEN};
+        use std::os::unix::fs::FileExt;
         let slice = {
             let log = self.log();
             if offset >= log.next_offset() {
@@ -214,13 +217,21 @@ impl Partition {
             log.read(offset.max(log.log_start_offset()), 1, true)?
         };
         let Some(slice) = slice else { return Ok(None) };
-        let bytes = slice.read().map_err(|e| LogError::io(format!("read {}-{}", self.topic, self.index), e))?;
-        let header = runnel_log::batch::BatchHeader::parse(&bytes)?;
+        let io = |e| LogError::io(format!("read {}-{}", self.topic, self.index), e);
+        let mut head = vec![0u8; slice.len.min(HEADER_LEN + 32)];
+        slice.file.read_exact_at(&mut head, slice.position).map_err(io)?;
+        let header = BatchHeader::parse(&head)?;
         if header.is_log_append_time() {
             return Ok(Some(header.max_timestamp));
         }
-        let mut bytes = Bytes::from(bytes);
-        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).map_err(|e| {
+        if header.compression() == 0
+            && offset <= header.base_offset
+            && let Some(delta) = batch::first_record_timestamp_delta(&head[HEADER_LEN..])
+        {
+            return Ok(Some(header.base_timestamp + delta));
+        }
+        let mut whole = Bytes::from(slice.read().map_err(io)?);
+        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut whole).map_err(|e| {
             LogError::io(format!("decode a batch of {}-{}", self.topic, self.index), std::io::Error::other(e))
         })?;
         Ok(records.records.iter().find(|r| r.offset >= offset).map(|r| r.timestamp))
@@ -257,3 +268,33 @@ impl Partition {
 
 /// Shares partitions between the registry and in-flight requests.
 pub type PartitionRef = Arc<Partition>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+
+    fn gzip(batch: &Bytes) -> Bytes {
+        let mut plain = batch.clone();
+        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut plain).expect("decode").records;
+        let mut out = bytes::BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::Gzip };
+        RecordBatchEncoder::encode(&mut out, &records, &options).expect("encode");
+        out.freeze()
+    }
+
+    #[test]
+    fn the_timestamp_of_an_offset_is_its_records_own_at_a_batch_start_inside_one_and_compressed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = PartitionLog::open(dir.path(), runnel_log::LogConfig::default(), false).expect("open");
+        let partition = Partition::new("t", 0, log);
+        partition.append(&runnel_log::testing::batch(5, 1_000, None), 0).expect("append");
+        partition.append(&gzip(&runnel_log::testing::batch(5, 2_000, None)), 0).expect("append gzip");
+        let at = |offset| partition.timestamp_of(offset).expect("timestamp");
+        assert_eq!(at(0), Some(1_000), "first record of an uncompressed batch");
+        assert_eq!(at(3), Some(1_003), "inside a batch");
+        assert_eq!(at(5), Some(2_000), "first record of a compressed batch");
+        assert_eq!(at(8), Some(2_003));
+        assert_eq!(at(10), None, "the log end");
+    }
+}

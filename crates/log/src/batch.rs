@@ -267,6 +267,28 @@ pub fn with_log_append_time(batch: &[u8], now_ms: i64) -> Vec<u8> {
     copy
 }
 
+/// The timestampDelta of a batch's first record, from the uncompressed record bytes that
+/// follow the header (`length` varint, `attributes` int8, `timestampDelta` varlong, all
+/// zigzag-encoded as Kafka writes them). `None` if the bytes end first or a varint is malformed.
+pub fn first_record_timestamp_delta(records: &[u8]) -> Option<i64> {
+    let (_length, rest) = read_zigzag(records)?;
+    let rest = rest.get(1..)?;
+    read_zigzag(rest).map(|(delta, _)| delta)
+}
+
+/// Reads one zigzag varint (at most 10 bytes) and returns it with the bytes after it.
+fn read_zigzag(bytes: &[u8]) -> Option<(i64, &[u8])> {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            let decoded = (value >> 1) as i64 ^ -((value & 1) as i64);
+            return Some((decoded, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
 /// Walks the complete batches at the start of `bytes`, yielding `(position, header)`.
 /// Stops quietly at a partial batch; stops with an error at a header that cannot be valid.
 pub struct BatchWalker<'a> {
@@ -316,6 +338,16 @@ impl Iterator for BatchWalker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_records_timestamp_delta_is_read_from_its_varints() {
+        // length 20 (zigzag 40), attributes 0, timestampDelta -3 (zigzag 5), then anything.
+        assert_eq!(first_record_timestamp_delta(&[40, 0, 5, 0xff]), Some(-3));
+        // timestampDelta 300 (zigzag 600 = 0xd8 0x04).
+        assert_eq!(first_record_timestamp_delta(&[40, 0, 0xd8, 0x04]), Some(300));
+        assert_eq!(first_record_timestamp_delta(&[40, 0]), None);
+        assert_eq!(first_record_timestamp_delta(&[0xff; 12]), None);
+    }
     use crate::testing::batch;
 
     #[test]
