@@ -7,12 +7,12 @@ cd "$(dirname "$0")/.."
 echo "==> building runnel and its tests"
 cargo build --workspace --all-targets
 
-echo "==> kcat (Debian's, librdkafka 2.0) and chromium (browser test of the chat page)"
-if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null; then
+echo "==> kcat (Debian's, librdkafka 2.0), chromium (browser test of the chat page), prometheus (monitoring tests)"
+if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium prometheus >/dev/null
 fi
 
 echo "==> playwright-core from npm (tests/browser)"

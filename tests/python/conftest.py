@@ -20,6 +20,7 @@ class Broker:
             stdout=subprocess.PIPE,
             text=True,
         )
+        self.http = None
         line = self.process.stdout.readline().strip()
         http_prefix = "runnel http listening on "
         if line.startswith(http_prefix):

@@ -237,6 +237,11 @@ impl Partition {
         Ok(records.records.iter().find(|r| r.offset >= offset).map(|r| r.timestamp))
     }
 
+    /// Whether the partition refuses writes after a failed fsync (offline until restart).
+    pub fn is_offline(&self) -> bool {
+        self.log().is_poisoned()
+    }
+
     /// Bytes of the partition's segments on disk.
     pub fn size_bytes(&self) -> u64 {
         self.log().size_bytes()

@@ -378,6 +378,11 @@ impl PartitionLog {
         self.poisoned = true;
     }
 
+    /// Whether the log is offline for writes (a failed fsync or cleanup).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// Every offset below this is on disk.
     pub fn flushed_offset(&self) -> i64 {
         self.flushed_offset

@@ -121,8 +121,10 @@ impl Collector for BrokerCollector {
         let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
         let mut offsets = Vec::new();
         let mut sizes = Vec::new();
+        let mut offline = 0i64;
         for topic in &topics {
             for partition in &topic.partitions {
+                offline += i64::from(partition.is_offline());
                 let (start, end) = partition.offsets();
                 ends.insert((topic.name().to_string(), partition.index()), end);
                 offsets.push((topic.name().to_string(), partition.index(), start, end));
@@ -148,6 +150,12 @@ impl Collector for BrokerCollector {
             "kafka_topic_partition_oldest_offset",
             "First offset still in the partition",
             offsets.iter().map(|(t, p, start, _)| (tp(t, *p), *start)),
+        )?;
+        gauges(
+            &mut encoder,
+            "kafka_server_replicamanager_offlinereplicacount",
+            "Partitions refusing writes after a failed fsync (until restart)",
+            [(Vec::new(), offline)],
         )?;
         gauges(
             &mut encoder,
