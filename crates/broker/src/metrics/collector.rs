@@ -10,13 +10,15 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::api::SUPPORTED;
 use crate::broker::{Broker, now_ms};
+use crate::metrics::cluster::{self, ClusterState, GroupOffset, PartitionState};
+use crate::metrics::families::{counters, family, gauges, labels};
 use crate::metrics::process::{disk_space, process_stats};
 use crate::metrics::topic::TopicMetrics;
+use crate::partition::PartitionRef;
 
 /// The content type of [`encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -30,59 +32,8 @@ pub fn encode(broker: &Arc<Broker>) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
-/// One committed partition of a group, as the scrape sees it.
-struct GroupPartition {
-    group: String,
-    topic: String,
-    partition: i32,
-    committed: i64,
-}
-
 #[derive(Debug)]
 struct BrokerCollector(Arc<Broker>);
-
-type Labels<'a> = Vec<(&'static str, String)>;
-
-fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels<'static> {
-    pairs.into()
-}
-
-/// Writes one family: `samples` of (labels, value) under `name`.
-fn family<V: Copy>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    kind: MetricType,
-    samples: impl IntoIterator<Item = (Labels<'static>, V)>,
-    write: impl Fn(V, prometheus_client::encoding::MetricEncoder) -> Result<(), std::fmt::Error>,
-) -> Result<(), std::fmt::Error> {
-    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
-    for (labels, value) in samples {
-        write(value, metric.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
-fn counters(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (Labels<'static>, u64)>,
-) -> Result<(), std::fmt::Error> {
-    family(encoder, name, help, MetricType::Counter, samples, |v, e| ConstCounter::new(v).encode(e))
-}
-
-fn gauges<V: prometheus_client::encoding::EncodeGaugeValue + Copy + std::fmt::Debug + Send + Sync + 'static>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (Labels<'static>, V)>,
-) -> Result<(), std::fmt::Error>
-where
-    ConstGauge<V>: EncodeMetric,
-{
-    family(encoder, name, help, MetricType::Gauge, samples, |v, e| ConstGauge::new(v).encode(e))
-}
 
 impl Collector for BrokerCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -117,118 +68,14 @@ impl Collector for BrokerCollector {
             counters(&mut encoder, &format!("kafka_server_brokertopicmetrics_{name}"), help, samples)?;
         }
 
-        // kafka_exporter's topic metrics, and Kafka's log size.
-        let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        let mut offsets = Vec::new();
-        let mut sizes = Vec::new();
-        let mut offline = 0i64;
-        for topic in &topics {
-            for partition in &topic.partitions {
-                offline += i64::from(partition.is_offline());
-                let (start, end) = partition.offsets();
-                ends.insert((topic.name().to_string(), partition.index()), end);
-                offsets.push((topic.name().to_string(), partition.index(), start, end));
-                sizes.push((topic.name().to_string(), partition.index(), partition.size_bytes()));
-            }
-        }
-        let tp =
-            |topic: &str, partition: i32| labels([("topic", topic.to_string()), ("partition", partition.to_string())]);
-        gauges(
-            &mut encoder,
-            "kafka_topic_partitions",
-            "Partitions of the topic",
-            topics.iter().map(|t| (labels([("topic", t.name().to_string())]), t.partitions.len() as i64)),
-        )?;
-        gauges(
-            &mut encoder,
-            "kafka_topic_partition_current_offset",
-            "Log end offset of the partition",
-            offsets.iter().map(|(t, p, _, end)| (tp(t, *p), *end)),
-        )?;
-        gauges(
-            &mut encoder,
-            "kafka_topic_partition_oldest_offset",
-            "First offset still in the partition",
-            offsets.iter().map(|(t, p, start, _)| (tp(t, *p), *start)),
-        )?;
+        // kafka_exporter's topic and group metrics, from the live topics and groups.
+        cluster::encode(&mut encoder, &cluster_state(broker))?;
+        let offline: i64 = topics.iter().flat_map(|t| &t.partitions).map(|p| i64::from(p.is_offline())).sum();
         gauges(
             &mut encoder,
             "kafka_server_replicamanager_offlinereplicacount",
             "Partitions refusing writes after a failed fsync (until restart)",
             [(Vec::new(), offline)],
-        )?;
-        gauges(
-            &mut encoder,
-            "kafka_log_log_size",
-            "Bytes of the partition's segments on disk",
-            sizes.iter().map(|(t, p, size)| (tp(t, *p), *size as i64)),
-        )?;
-
-        // Consumer groups: committed offsets, lag in records and in seconds, members.
-        let (committed, members) = broker.groups.inspect(|groups| {
-            let mut committed = Vec::new();
-            let mut members = Vec::new();
-            for (id, group) in groups {
-                members.push((id.clone(), group.members().len() as i64));
-                for ((topic, partition), offset) in &group.offsets {
-                    committed.push(GroupPartition {
-                        group: id.clone(),
-                        topic: topic.clone(),
-                        partition: *partition,
-                        committed: offset.offset,
-                    });
-                }
-            }
-            (committed, members)
-        });
-        let committed: Vec<(GroupPartition, i64)> = committed
-            .into_iter()
-            .filter_map(|c| ends.get(&(c.topic.clone(), c.partition)).map(|end| (c, *end)))
-            .collect();
-        let gtp = |c: &GroupPartition, group_label: &'static str| {
-            labels([(group_label, c.group.clone()), ("topic", c.topic.clone()), ("partition", c.partition.to_string())])
-        };
-        gauges(
-            &mut encoder,
-            "kafka_consumergroup_current_offset",
-            "The group's committed offset",
-            committed.iter().map(|(c, _)| (gtp(c, "consumergroup"), c.committed)),
-        )?;
-        gauges(
-            &mut encoder,
-            "kafka_consumergroup_lag",
-            "Records between the group's committed offset and the log end",
-            committed.iter().map(|(c, end)| (gtp(c, "consumergroup"), (end - c.committed).max(0))),
-        )?;
-        let mut lag_sums: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for (c, end) in &committed {
-            *lag_sums.entry((c.group.clone(), c.topic.clone())).or_default() += (end - c.committed).max(0);
-        }
-        gauges(
-            &mut encoder,
-            "kafka_consumergroup_lag_sum",
-            "Lag of the group summed over the topic's partitions",
-            lag_sums.into_iter().map(|((g, t), lag)| (labels([("consumergroup", g), ("topic", t)]), lag)),
-        )?;
-        gauges(
-            &mut encoder,
-            "kafka_consumergroup_members",
-            "Members of the group",
-            members.into_iter().map(|(g, n)| (labels([("consumergroup", g)]), n)),
-        )?;
-        let now = now_ms();
-        let time_lags: Vec<(Labels<'static>, f64)> = committed
-            .iter()
-            .map(|(c, end)| {
-                let lag = if c.committed >= *end { 0.0 } else { time_lag_seconds(broker, c, now) };
-                (gtp(c, "group"), lag)
-            })
-            .collect();
-        gauges(
-            &mut encoder,
-            "kafka_consumergroup_group_lag_seconds",
-            "Now minus the timestamp of the first record the group has not committed (0 when caught up)",
-            time_lags,
         )?;
 
         // Requests, fsyncs, connections.
@@ -327,17 +174,46 @@ impl Collector for BrokerCollector {
     }
 }
 
-/// Seconds between now and the timestamp of the first record `c` has not committed.
-fn time_lag_seconds(broker: &Broker, c: &GroupPartition, now: i64) -> f64 {
-    let Some(partition) = broker.topics.get(&c.topic).and_then(|t| t.partition(c.partition).cloned()) else {
-        return 0.0;
-    };
-    match partition.timestamp_of(c.committed) {
-        Ok(Some(timestamp)) => ((now - timestamp).max(0)) as f64 / 1000.0,
-        Ok(None) => 0.0,
-        Err(e) => {
-            tracing::debug!(topic = %c.topic, partition = c.partition, error = %e, "time lag unreadable");
-            0.0
+/// The topics and groups as [`cluster::encode`] wants them, with each time lag read from the
+/// record at the committed offset.
+fn cluster_state(broker: &Broker) -> ClusterState {
+    let mut state = ClusterState::default();
+    let mut partitions: BTreeMap<(String, i32), PartitionRef> = BTreeMap::new();
+    for topic in broker.topics.all() {
+        for partition in &topic.partitions {
+            let (oldest, end) = partition.offsets();
+            state.partitions.push(PartitionState {
+                topic: topic.name().to_string(),
+                partition: partition.index(),
+                oldest,
+                end,
+                size_bytes: Some(partition.size_bytes()),
+            });
+            partitions.insert((topic.name().to_string(), partition.index()), partition.clone());
         }
     }
+    let committed = broker.groups.inspect(|groups| {
+        let mut committed = Vec::new();
+        for (id, group) in groups {
+            state.groups.push((id.clone(), group.members().len() as i64));
+            for ((topic, partition), offset) in &group.offsets {
+                committed.push((id.clone(), topic.clone(), *partition, offset.offset));
+            }
+        }
+        committed
+    });
+    let now = now_ms();
+    for (group, topic, partition, committed) in committed {
+        let Some(log) = partitions.get(&(topic.clone(), partition)) else { continue };
+        let time_lag_seconds = match log.timestamp_of(committed) {
+            Ok(Some(timestamp)) => (now - timestamp).max(0) as f64 / 1000.0,
+            Ok(None) => 0.0,
+            Err(e) => {
+                tracing::debug!(%topic, partition, error = %e, "time lag unreadable");
+                0.0
+            }
+        };
+        state.offsets.push(GroupOffset { group, topic, partition, committed, time_lag_seconds });
+    }
+    state
 }

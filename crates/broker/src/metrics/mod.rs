@@ -6,9 +6,13 @@
 //! kafka-lag-exporter's time lag, and `runnel_*` where Kafka has no Prometheus-friendly name.
 //!
 //! - [`histogram`]: the lock-free histogram; [`topic`]: per-topic counters.
-//! - [`collector`]: the scrape; [`process`]: process and disk figures from `/proc` and statvfs.
+//! - [`collector`]: the broker's scrape; [`cluster`]: topic and group metrics from any source
+//!   (the broker, or `runnel monitor` for another cluster); [`families`]: encoding helpers.
+//! - [`process`]: process and disk figures from `/proc` and statvfs.
 
+pub mod cluster;
 pub mod collector;
+pub mod families;
 pub mod histogram;
 pub mod process;
 pub mod topic;
