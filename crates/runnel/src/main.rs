@@ -23,6 +23,13 @@ enum Command {
     /// Measure produce/consume throughput and end-to-end latency against any Kafka cluster.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Serve the topic, group and lag metrics of any Kafka cluster on /metrics for Prometheus.
+    Monitor {
+        #[command(flatten)]
+        args: commands::monitor::MonitorArgs,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
     /// How many partitions a topic needs, from producer and consumer rates.
     Plan {
         #[command(flatten)]
@@ -75,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Storage(command) => commands::storage::run(command),
         Command::Bench(command) => commands::bench::run(command),
+        Command::Monitor { args, client } => commands::monitor::run(args, &client),
         Command::Plan { args, client } => commands::plan::run(args, &client),
         Command::Topic { command, client } => commands::topic::run(command, &client),
         Command::Produce { args, client } => commands::produce::run(args, &client),

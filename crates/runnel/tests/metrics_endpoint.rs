@@ -4,10 +4,8 @@
 
 mod broker_process;
 mod raw_client;
+mod scrape;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_process::BrokerProcess;
@@ -15,49 +13,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use scrape::{http, sample, scrape};
 
 const RECORDS: i64 = 1_000;
 const COMMITTED: i64 = 300;
-
-/// Sends `request` (raw HTTP) and returns the status code and body.
-fn http(addr: SocketAddr, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the HTTP listener");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-fn scrape(broker: &BrokerProcess) -> String {
-    let (status, body) =
-        http(broker.http.expect("HTTP listener"), "GET /metrics HTTP/1.1\r\nHost: runnel\r\nConnection: close\r\n\r\n");
-    assert_eq!(status, 200, "{body}");
-    assert!(body.trim_end().ends_with("# EOF"), "an OpenMetrics exposition ends with # EOF");
-    body
-}
-
-/// The value of the sample `name` with exactly `labels`, if present.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<&str, &str> = labels.iter().copied().collect();
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
-        if metric != name {
-            return None;
-        }
-        let found: BTreeMap<&str, &str> = rest
-            .trim_end_matches('}')
-            .split(',')
-            .filter(|pair| !pair.is_empty())
-            .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k, v.trim_matches('"'))))
-            .collect();
-        (found == wanted).then(|| value.parse().ok()).flatten()
-    })
-}
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::registry::Registry;
 
 use crate::metrics::families::{gauges, labels};
 
@@ -128,4 +130,20 @@ pub fn encode(encoder: &mut DescriptorEncoder, state: &ClusterState) -> Result<(
         "Now minus the timestamp of the first record the group has not committed (0 when caught up)",
         offsets.iter().map(|(o, lag)| (gtp(o, "group"), if *lag == 0 { 0.0 } else { o.time_lag_seconds })),
     )
+}
+
+/// The exposition of `state` alone (OpenMetrics text), for a scrape of another cluster.
+pub fn to_text(state: ClusterState) -> Result<String, std::fmt::Error> {
+    #[derive(Debug)]
+    struct StateCollector(ClusterState);
+    impl Collector for StateCollector {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            encode(&mut encoder, &self.0)
+        }
+    }
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(StateCollector(state)));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    Ok(out)
 }

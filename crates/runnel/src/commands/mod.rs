@@ -8,6 +8,7 @@ pub mod consume;
 pub mod group;
 pub mod logging;
 pub mod metrics_http;
+pub mod monitor;
 pub mod output;
 pub mod plan;
 pub mod produce;
