@@ -17,7 +17,7 @@ use crate::broker::{Broker, now_ms};
 use crate::metrics::cluster::{self, ClusterState, GroupOffset, PartitionState};
 use crate::metrics::families::{counters, family, gauges, labels};
 use crate::metrics::process::{disk_space, process_stats};
-use crate::metrics::topic::TopicMetrics;
+use crate::metrics::topic::COUNTERS;
 use crate::partition::PartitionRef;
 
 /// The content type of [`encode`]'s output.
@@ -42,7 +42,7 @@ impl Collector for BrokerCollector {
         let metrics = &broker.metrics;
 
         // Kafka's BrokerTopicMetrics, per topic and (without the label) for all topics.
-        let per_topic: Vec<(String, [(&str, u64); 5])> =
+        let per_topic: Vec<(String, [u64; 5])> =
             topics.iter().map(|t| (t.name().to_string(), t.metrics.values())).collect();
         let unknown = [
             0,
@@ -51,19 +51,11 @@ impl Collector for BrokerCollector {
             metrics.failed_produce_unknown_topic.load(std::sync::atomic::Ordering::Relaxed),
             metrics.failed_fetch_unknown_topic.load(std::sync::atomic::Ordering::Relaxed),
         ];
-        let helps = [
-            "Records appended, by topic (no label: all topics)",
-            "Record-batch bytes appended, by topic",
-            "Record bytes sent to consumers, by topic",
-            "Produce partitions refused, by topic",
-            "Fetch partitions answered with an error, by topic",
-        ];
-        for (i, help) in helps.iter().enumerate() {
-            let name = TopicMetrics::default().values()[i].0;
-            let all: u64 = per_topic.iter().map(|(_, v)| v[i].1).sum::<u64>() + unknown[i];
+        for (i, (name, help)) in COUNTERS.iter().enumerate() {
+            let all: u64 = per_topic.iter().map(|(_, v)| v[i]).sum::<u64>() + unknown[i];
             let samples = per_topic
                 .iter()
-                .map(|(topic, v)| (labels([("topic", topic.clone())]), v[i].1))
+                .map(|(topic, v)| (labels([("topic", topic.clone())]), v[i]))
                 .chain(std::iter::once((Vec::new(), all)));
             counters(&mut encoder, &format!("kafka_server_brokertopicmetrics_{name}"), help, samples)?;
         }

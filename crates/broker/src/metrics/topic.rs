@@ -24,15 +24,18 @@ impl TopicMetrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The five counters, with their Kafka names, in the order they are encoded.
-    pub fn values(&self) -> [(&'static str, u64); 5] {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        [
-            ("messagesin", get(&self.messages_in)),
-            ("bytesin", get(&self.bytes_in)),
-            ("bytesout", get(&self.bytes_out)),
-            ("failedproducerequests", get(&self.failed_produce)),
-            ("failedfetchrequests", get(&self.failed_fetch)),
-        ]
+    /// The five counters, in the order of [`COUNTERS`].
+    pub fn values(&self) -> [u64; 5] {
+        [&self.messages_in, &self.bytes_in, &self.bytes_out, &self.failed_produce, &self.failed_fetch]
+            .map(|c| c.load(Ordering::Relaxed))
     }
 }
+
+/// The counters' Kafka names (after `kafka_server_brokertopicmetrics_`) and help texts.
+pub const COUNTERS: [(&str, &str); 5] = [
+    ("messagesin", "Records appended, by topic (no label: all topics)"),
+    ("bytesin", "Record-batch bytes appended, by topic"),
+    ("bytesout", "Record bytes sent to consumers, by topic"),
+    ("failedproducerequests", "Produce partitions refused, by topic"),
+    ("failedfetchrequests", "Fetch partitions answered with an error, by topic"),
+];
