@@ -247,30 +247,23 @@ pub fn dispatch(
     Ok((head, timed(broker, head.api_key, started, reply)))
 }
 
-/// Counts the request in the broker's metrics once its response is ready.
+/// Counts the request in the broker's metrics once its response is ready. Only a deferred
+/// reply takes a reference to the broker along.
 fn timed(broker: &Arc<Broker>, api_key: i16, started: std::time::Instant, reply: Reply) -> Reply {
-    let observe = {
+    let deferred = |future: Pending<ReplyFrame>| -> Pending<ReplyFrame> {
         let broker = broker.clone();
-        move || broker.metrics.observe_request(api_key, started.elapsed())
+        Box::pin(async move {
+            let frame = future.await;
+            broker.metrics.observe_request(api_key, started.elapsed());
+            frame
+        })
     };
     match reply {
-        Reply::Ready(frame) => {
-            observe();
-            Reply::Ready(frame)
+        Reply::Later(future) => Reply::Later(deferred(future)),
+        Reply::Wait(future) => Reply::Wait(deferred(future)),
+        now @ (Reply::Ready(_) | Reply::Silent) => {
+            broker.metrics.observe_request(api_key, started.elapsed());
+            now
         }
-        Reply::Silent => {
-            observe();
-            Reply::Silent
-        }
-        Reply::Later(future) => Reply::Later(Box::pin(async move {
-            let frame = future.await;
-            observe();
-            frame
-        })),
-        Reply::Wait(future) => Reply::Wait(Box::pin(async move {
-            let frame = future.await;
-            observe();
-            frame
-        })),
     }
 }

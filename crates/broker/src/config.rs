@@ -294,6 +294,17 @@ mod tests {
     }
 
     #[test]
+    fn the_http_listener_defaults_to_9644_and_can_be_moved_or_turned_off() {
+        assert_eq!(BrokerConfig::default().http_listen, Some("127.0.0.1:9644".parse().expect("addr")));
+        let moved = BrokerConfig::from_properties(parse_properties("http.listen=0.0.0.0:9000")).expect("valid");
+        assert_eq!(moved.http_listen, Some("0.0.0.0:9000".parse().expect("addr")));
+        let off = BrokerConfig::from_properties(parse_properties("http.listen=off")).expect("valid");
+        assert_eq!(off.http_listen, None);
+        let err = BrokerConfig::from_properties(parse_properties("http.listen=nowhere")).expect_err("invalid");
+        assert!(err.to_string().starts_with("config http.listen=nowhere"), "{err}");
+    }
+
+    #[test]
     fn retention_ms_wins_over_hours_and_bad_values_name_the_property() {
         let config =
             BrokerConfig::from_properties(parse_properties("log.retention.hours=1\nlog.retention.ms=500")).expect("ok");

@@ -47,7 +47,9 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 partitions.push(failed(index, ResponseError::InvalidRequiredAcks.code(), None, version));
                 continue;
             }
-            let Some(partition) = topic.as_ref().and_then(|t| t.partition(index)).cloned() else {
+            let Some((counters, partition)) =
+                topic.as_ref().and_then(|t| t.partition(index).map(|p| (&t.metrics, p.clone())))
+            else {
                 let counter = match &topic {
                     Some(topic) => &topic.metrics.failed_produce,
                     None => &ctx.broker.metrics.failed_produce_unknown_topic,
@@ -56,8 +58,6 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 partitions.push(failed(index, ResponseError::UnknownTopicOrPartition.code(), None, version));
                 continue;
             };
-            // A partition exists, so its topic does.
-            let Some(counters) = topic.as_ref().map(|t| &t.metrics) else { continue };
             let Some(records) = data.records.filter(|r| !r.is_empty()) else {
                 TopicMetrics::add(&counters.failed_produce, 1);
                 let message = "a produce request must carry one record batch".to_string();
@@ -101,20 +101,22 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
         ctx.broker.notify_data_arrived();
     }
     let response = ProduceResponse::default().with_responses(responses);
-    let broker = ctx.broker.clone();
     match acks {
         0 => Handled::Silent,
-        -1 if !pending.is_empty() => Handled::Later(Box::pin(async move {
-            let mut response = response;
-            let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset, &broker.metrics));
-            let results = futures::future::join_all(flushes).await;
-            for (p, result) in pending.iter().zip(results) {
-                if let Err(e) = result {
-                    let slot = &mut response.responses[p.topic_index].partition_responses[p.partition_index];
-                    *slot = failed(slot.index, for_log_error(&e), Some(e.to_string()), version);
+        -1 if !pending.is_empty() => Handled::Later(Box::pin({
+            let broker = ctx.broker.clone();
+            async move {
+                let mut response = response;
+                let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset, &broker.metrics));
+                let results = futures::future::join_all(flushes).await;
+                for (p, result) in pending.iter().zip(results) {
+                    if let Err(e) = result {
+                        let slot = &mut response.responses[p.topic_index].partition_responses[p.partition_index];
+                        *slot = failed(slot.index, for_log_error(&e), Some(e.to_string()), version);
+                    }
                 }
+                response
             }
-            response
         })),
         _ => Handled::Ready(response),
     }

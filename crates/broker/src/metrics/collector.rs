@@ -19,6 +19,7 @@ use crate::metrics::families::{counters, family, gauges, labels};
 use crate::metrics::process::{disk_space, process_stats};
 use crate::metrics::topic::COUNTERS;
 use crate::partition::PartitionRef;
+use crate::topics::Topic;
 
 /// The content type of [`encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -61,7 +62,7 @@ impl Collector for BrokerCollector {
         }
 
         // kafka_exporter's topic and group metrics, from the live topics and groups.
-        cluster::encode(&mut encoder, &cluster_state(broker))?;
+        cluster::encode(&mut encoder, &cluster_state(broker, &topics))?;
         let offline: i64 = topics.iter().flat_map(|t| &t.partitions).map(|p| i64::from(p.is_offline())).sum();
         gauges(
             &mut encoder,
@@ -168,10 +169,10 @@ impl Collector for BrokerCollector {
 
 /// The topics and groups as [`cluster::encode`] wants them, with each time lag read from the
 /// record at the committed offset.
-fn cluster_state(broker: &Broker) -> ClusterState {
+fn cluster_state(broker: &Broker, topics: &[Arc<Topic>]) -> ClusterState {
     let mut state = ClusterState::default();
     let mut partitions: BTreeMap<(String, i32), PartitionRef> = BTreeMap::new();
-    for topic in broker.topics.all() {
+    for topic in topics {
         for partition in &topic.partitions {
             let (oldest, end) = partition.offsets();
             state.partitions.push(PartitionState {
