@@ -13,10 +13,11 @@ RUNNEL_BIN = os.environ.get("RUNNEL_BIN", os.path.join(os.path.dirname(__file__)
 class Broker:
     """A runnel broker child process."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [RUNNEL_BIN, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir],
+            [RUNNEL_BIN, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir,
+             *extra_args],
             stdout=subprocess.PIPE,
             text=True,
         )

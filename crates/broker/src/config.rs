@@ -69,6 +69,9 @@ pub struct BrokerConfig {
     pub request_read_timeout_ms: u64,
     /// `http.listen`: where `/metrics` is served (`None`: nowhere).
     pub http_listen: Option<SocketAddr>,
+    /// The `console.*` properties, for the console on the HTTP listener (runnel-console reads
+    /// and checks them).
+    pub console: BTreeMap<String, String>,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -90,6 +93,7 @@ impl Default for BrokerConfig {
             connections_max_idle_ms: 10 * 60 * 1000,
             request_read_timeout_ms: 30 * 1000,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
+            console: BTreeMap::new(),
             properties: BTreeMap::new(),
         }
     }
@@ -220,6 +224,9 @@ impl BrokerConfig {
                 "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
                 "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
                 "http.listen" => config.http_listen = parse_http_listen(name, v)?,
+                console if console.starts_with("console.") => {
+                    config.console.insert(console.to_string(), v.to_string());
+                }
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,

@@ -258,6 +258,13 @@ impl Partition {
         self.log().apply_retention(now_ms)
     }
 
+    /// Applies new settings (segment size and age, retention) from the next append or
+    /// retention run on.
+    pub fn set_config(&self, config: runnel_log::LogConfig) {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.log().set_config(config);
+    }
+
     /// Takes the partition offline for good before its topic's files are deleted.
     pub fn retire(&self) {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

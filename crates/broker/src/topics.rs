@@ -339,6 +339,27 @@ impl TopicRegistry {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides, durably, and applies them to its partitions.
+    pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        for (key, value) in &configs {
+            topic_config::validate(key, value)?;
+        }
+        let record = TopicRecord { configs, ..current.record.clone() };
+        self.persist_change(name, Some(&record))?;
+        let config = topic_config::log_config(&self.defaults, &record.configs);
+        for partition in &current.partitions {
+            partition.set_config(config.clone());
+        }
+        self.write().insert(Arc::new(Topic {
+            record,
+            partitions: current.partitions.clone(),
+            metrics: current.metrics.clone(),
+        }));
+        Ok(())
+    }
+
     /// Deletes a topic: its record first, then its data.
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());

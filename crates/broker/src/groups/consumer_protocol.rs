@@ -2,7 +2,7 @@
 //! type), so OffsetDelete can refuse topics a live group still reads.
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::messages::ConsumerProtocolSubscription;
+use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
 use kafka_protocol::protocol::Decodable;
 
 /// Highest subscription version kafka-protocol decodes; newer ones are read as this one, as
@@ -20,6 +20,21 @@ pub fn subscription_topics(metadata: &[u8]) -> Vec<String> {
         .map(|s| s.topics.into_iter().map(|t| t.to_string()).collect())
         .unwrap_or_default()
 }
+
+/// The partitions of a consumer-protocol assignment, by topic; empty if it cannot be read.
+pub fn assignment_partitions(assignment: &[u8]) -> Vec<(String, Vec<i32>)> {
+    let mut buf = Bytes::copy_from_slice(assignment);
+    if buf.remaining() < 2 {
+        return Vec::new();
+    }
+    let version = buf.get_i16().clamp(0, MAX_ASSIGNMENT_VERSION);
+    ConsumerProtocolAssignment::decode(&mut buf, version)
+        .map(|a| a.assigned_partitions.into_iter().map(|t| (t.topic.to_string(), t.partitions)).collect())
+        .unwrap_or_default()
+}
+
+/// Highest assignment version kafka-protocol decodes (later versions only append fields).
+const MAX_ASSIGNMENT_VERSION: i16 = 3;
 
 #[cfg(test)]
 mod tests {
@@ -39,5 +54,17 @@ mod tests {
             subscription_topics(&sub[..cut]);
         }
         assert!(subscription_topics(&[0, 0, 0x7f, 0xff, 0xff, 0xff]).is_empty());
+    }
+
+    #[test]
+    fn reads_the_partitions_of_an_assignment_and_survives_garbage() {
+        // Version 0: [topic, [partition]], then user data.
+        let mut assignment = vec![0, 0, 0, 0, 0, 1, 0, 6];
+        assignment.extend_from_slice(b"orders");
+        assignment.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(assignment_partitions(&assignment), vec![("orders".to_string(), vec![0, 3])]);
+        for cut in 0..assignment.len() {
+            assignment_partitions(&assignment[..cut]);
+        }
     }
 }

@@ -169,7 +169,7 @@ impl Collector for BrokerCollector {
 
 /// The topics and groups as [`cluster::encode`] wants them, with each time lag read from the
 /// record at the committed offset.
-fn cluster_state(broker: &Broker, topics: &[Arc<Topic>]) -> ClusterState {
+pub fn cluster_state(broker: &Broker, topics: &[Arc<Topic>]) -> ClusterState {
     let mut state = ClusterState::default();
     let mut partitions: BTreeMap<(String, i32), PartitionRef> = BTreeMap::new();
     for topic in topics {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use prometheus_client::encoding::MetricEncoder;
 
 /// Upper bounds of request and fsync latency buckets, in seconds: 100 µs to 10 s.
-pub const LATENCY_BOUNDS: [f64; 14] =
-    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0];
+pub const LATENCY_BOUNDS: [f64; 15] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Upper bounds of group-commit batch sizes (records made durable by one fsync).
 pub const BATCH_BOUNDS: [f64; 12] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0, 20000.0];
@@ -51,6 +51,13 @@ impl AtomicHistogram {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
+    /// Observations above `bound`, which must be one of the bucket bounds (otherwise those
+    /// above the next bound up).
+    pub fn count_above(&self, bound: f64) -> u64 {
+        let first = self.bounds.partition_point(|&b| b <= bound);
+        self.buckets[first..].iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
     /// Writes the histogram with `encoder`.
     pub fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         let buckets: Vec<(f64, u64)> = self
@@ -80,5 +87,7 @@ mod tests {
         assert_eq!(&counts[..4], &[1, 2, 0, 1]);
         assert_eq!(counts[BATCH_BOUNDS.len()], 1, "above every bound: +Inf");
         assert_eq!(histogram.count(), 5);
+        assert_eq!(histogram.count_above(2.0), 2, "7 and 1e9");
+        assert_eq!(histogram.count_above(1.0), 4);
     }
 }

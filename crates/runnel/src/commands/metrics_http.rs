@@ -1,6 +1,6 @@
 //! The broker's HTTP listener (`--http-listen`, default 127.0.0.1:9644): `/metrics` for
-//! Prometheus. It runs as a task of its own: if it cannot bind or fails, the Kafka listener
-//! goes on serving.
+//! Prometheus and the console (runnel-console) at `/`. It runs as a task of its own: if it
+//! cannot bind or fails, the Kafka listener goes on serving.
 
 use std::sync::Arc;
 
@@ -11,10 +11,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use runnel_broker::Broker;
 use runnel_broker::metrics::collector::{CONTENT_TYPE, encode};
+use runnel_console::Console;
 
-/// The routes: `/metrics`; anything else is 404, another method 405.
-pub fn router(broker: Arc<Broker>) -> Router {
-    Router::new().route("/metrics", get(metrics)).with_state(broker)
+/// The routes: `/metrics`, and the console's when there is one; anything else is 404, another
+/// method 405.
+pub fn router(broker: Arc<Broker>, console: Option<Arc<Console>>) -> Router {
+    let metrics = Router::new().route("/metrics", get(metrics)).with_state(broker);
+    match console {
+        Some(console) => metrics.merge(runnel_console::pages::router(console)),
+        None => metrics,
+    }
 }
 
 /// Encodes every metric on the blocking pool (the scrape reads partition files for time lag).
@@ -27,8 +33,8 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
 }
 
 /// Serves `listener` until the task is dropped; a failure is logged, never propagated.
-pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>) {
-    if let Err(e) = axum::serve(listener, router(broker)).await {
+pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>, console: Option<Arc<Console>>) {
+    if let Err(e) = axum::serve(listener, router(broker, console)).await {
         tracing::error!(error = %e, "the HTTP listener failed; /metrics is unavailable, Kafka clients are still served");
     }
 }

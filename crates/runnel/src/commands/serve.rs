@@ -4,9 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Args;
 use runnel_broker::{Broker, BrokerConfig};
+use runnel_console::Console;
+use runnel_console::broker_source::{BrokerSource, history_log};
+use runnel_console::settings::{ConsoleSettings, check_webhook};
 
 /// Options of `runnel serve`; flags win over the config file.
 #[derive(Debug, Args)]
@@ -20,10 +25,14 @@ pub struct ServeArgs {
     /// A Kafka server.properties file (listeners, log.dirs, num.partitions, log.retention.*, …).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
-    /// Address of the HTTP listener serving /metrics (http.listen); port 0 picks a free port,
-    /// `off` disables it.
+    /// Address of the HTTP listener serving /metrics and the console (http.listen); port 0
+    /// picks a free port, `off` disables it.
     #[arg(long, env = "RUNNEL_HTTP_LISTEN")]
     http_listen: Option<String>,
+    /// Where the console posts firing and resolved alerts, as Alertmanager's webhook JSON
+    /// (console.alert.webhook): any receiver an Alertmanager `webhook_config` could call.
+    #[arg(long, env = "RUNNEL_ALERT_WEBHOOK")]
+    alert_webhook: Option<String>,
 }
 
 /// Runs the broker.
@@ -44,6 +53,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(http) = &args.http_listen {
         config.http_listen = runnel_broker::config::parse_http_listen("--http-listen", http)?;
     }
+    let mut console_settings = ConsoleSettings::from_properties(&config.console).map_err(anyhow::Error::msg)?;
+    if let Some(url) = &args.alert_webhook {
+        console_settings.webhook = Some(check_webhook(url).map_err(anyhow::Error::msg)?);
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let served = runtime.block_on(async move {
@@ -53,9 +66,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bound = listener.local_addr().context("read the bound address")?;
         let http_address = config.http_listen;
         let broker = Broker::open(config, bound)?;
-        let http = match http_address {
-            Some(address) => bind_http(address, broker.clone()).await,
-            None => None,
+        let (http, console) = match http_address {
+            Some(address) => bind_http(address, broker.clone(), console_settings).await,
+            None => (None, None),
         };
         tracing::info!(
             cluster_id = %broker.meta.cluster_id,
@@ -68,7 +81,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // One machine-readable line on stdout, for scripts and tests that start on port 0; the
         // HTTP listener's line, if any, comes just before it.
         println!("runnel listening on {bound}");
-        runnel_broker::server::run(listener, broker, shutdown_signal()).await?;
+        let stop = async move {
+            shutdown_signal().await;
+            // No history sample may be written once the broker closes its logs.
+            if let Some(console) = console {
+                console.stop();
+            }
+        };
+        runnel_broker::server::run(listener, broker, stop).await?;
         if let Some(http) = http {
             http.abort();
         }
@@ -83,21 +103,46 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// How long an exit waits for work left on the runtime's blocking pool.
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Binds the HTTP listener and serves it in a task of its own; a bind failure is logged and
-/// the broker goes on without it.
-async fn bind_http(address: SocketAddr, broker: std::sync::Arc<Broker>) -> Option<tokio::task::JoinHandle<()>> {
-    match tokio::net::TcpListener::bind(address).await {
-        Ok(listener) => {
-            let bound = listener.local_addr().ok()?;
-            tracing::info!(address = %bound, "HTTP listener ready: /metrics");
-            println!("runnel http listening on http://{bound}");
-            Some(tokio::spawn(super::metrics_http::serve(listener, broker)))
-        }
+/// Binds the HTTP listener, starts the console, and serves both in tasks of their own; a bind
+/// failure is logged and the broker goes on without them, a console that cannot start leaves
+/// `/metrics` alone.
+async fn bind_http(
+    address: SocketAddr,
+    broker: Arc<Broker>,
+    settings: ConsoleSettings,
+) -> (Option<tokio::task::JoinHandle<()>>, Option<Arc<Console>>) {
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
         Err(e) => {
-            tracing::error!(address = %address, error = %e, "cannot listen for HTTP; /metrics is unavailable (set --http-listen)");
+            tracing::error!(address = %address, error = %e, "cannot listen for HTTP; /metrics and the console are unavailable (set --http-listen)");
+            return (None, None);
+        }
+    };
+    let Ok(bound) = listener.local_addr() else { return (None, None) };
+    let console = match start_console(&broker, settings, format!("http://{bound}")).await {
+        Ok(console) => Some(console),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the console cannot start; /metrics is still served");
             None
         }
-    }
+    };
+    tracing::info!(address = %bound, console = console.is_some(), "HTTP listener ready: /metrics and the console");
+    println!("runnel http listening on http://{bound}");
+    (Some(tokio::spawn(super::metrics_http::serve(listener, broker, console.clone()))), console)
+}
+
+/// Opens the console over the broker, with its history in the broker's `__runnel_console`
+/// topic, and starts its sampling task.
+async fn start_console(broker: &Arc<Broker>, settings: ConsoleSettings, url: String) -> anyhow::Result<Arc<Console>> {
+    let broker = broker.clone();
+    let console = tokio::task::spawn_blocking(move || {
+        let log = history_log(&broker, &settings)?;
+        let source = Arc::new(BrokerSource::new(broker, settings.slow_fsync_seconds));
+        Console::open(source, log, settings, url)
+    })
+    .await??;
+    tokio::spawn(console.clone().run());
+    Ok(console)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
