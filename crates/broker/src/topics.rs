@@ -104,6 +104,11 @@ impl From<LogError> for TopicError {
     }
 }
 
+/// Whether a topic is one of runnel's own (`__runnel_*`).
+pub fn is_runnels_own(name: &str) -> bool {
+    name.starts_with("__runnel_")
+}
+
 /// Checks a topic name against Kafka's rules.
 pub fn validate_name(name: &str) -> Result<(), TopicError> {
     if name.is_empty() {
@@ -208,9 +213,11 @@ impl TopicRegistry {
         self.limits
     }
 
-    /// Partitions hosted now, over all topics.
+    /// Partitions hosted now, over all topics but runnel's own (`__runnel_*`, such as the
+    /// console's history): what `max.broker.partitions` bounds, as `__consumer_offsets` is not
+    /// counted either.
     pub fn partition_count(&self) -> usize {
-        self.read().by_name.values().map(|t| t.partitions.len()).sum()
+        self.read().by_name.values().filter(|t| !is_runnels_own(t.name())).map(|t| t.partitions.len()).sum()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, LiveTopics> {
@@ -369,7 +376,13 @@ impl TopicRegistry {
             partition.retire();
         }
         discard(&self.dir, name, 0..topic.record.partitions, topic.record.id)?;
-        self.persist_change(name, None)?;
+        if let Err(first) = self.persist_change(name, None) {
+            // A full disk may have no room for the new topics.json: free the deleted
+            // partitions' space, which is what the deletion asked for anyway, and try again.
+            // (A crash in between leaves the topic named, with empty partitions.)
+            remove_deleted_leftovers(&self.dir);
+            self.persist_change(name, None).map_err(|_| first)?;
+        }
         self.write().remove(name);
         remove_deleted_leftovers(&self.dir);
         Ok(topic.record.id)

@@ -4,6 +4,9 @@
   "use strict";
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d", "#9333ea"];
 
+  // The uPlot instances drawn, destroyed before the content they live in is replaced.
+  let charts = [];
+
   function drawCharts(root) {
     for (const section of root.querySelectorAll("section.chart")) {
       const script = section.querySelector("script[type='application/json']");
@@ -24,7 +27,7 @@
         axes: [{}, { label: data.unit, size: 70 }],
         scales: { x: { time: true } },
       };
-      new uPlot(opts, values, section);
+      charts.push(new uPlot(opts, values, section));
     }
   }
 
@@ -36,6 +39,8 @@
       const fresh = doc.getElementById("content");
       const header = doc.querySelector("header");
       if (!fresh) return;
+      for (const chart of charts) chart.destroy();
+      charts = [];
       document.getElementById("content").replaceWith(fresh);
       if (header) document.querySelector("header").replaceWith(header);
       drawCharts(document);

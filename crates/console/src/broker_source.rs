@@ -12,7 +12,7 @@ use runnel_broker::groups::consumer_protocol::assignment_partitions;
 use runnel_broker::metrics::collector::cluster_state;
 use runnel_broker::metrics::process::disk_space;
 
-use crate::history::HistoryLog;
+use crate::history::{HISTORY_TOPIC, HistoryLog};
 use crate::settings::ConsoleSettings;
 use crate::source::{BrokerHealth, GroupInfo, MemberInfo, Snapshot, Source};
 
@@ -83,9 +83,6 @@ impl Source for BrokerSource {
         Ok(Snapshot { cluster, groups, broker: Some(health) })
     }
 }
-
-/// The internal topic `runnel serve` keeps console history in.
-pub const HISTORY_TOPIC: &str = "__runnel_console";
 
 /// The history log of `broker`: the one partition of [`HISTORY_TOPIC`], created on first use,
 /// with `retention.ms` and `retention.bytes` from the console settings (updated when they

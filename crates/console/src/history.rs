@@ -13,6 +13,10 @@ use runnel_broker::partition::PartitionRef;
 
 use crate::sample::Sample;
 
+/// The internal topic `runnel serve` keeps console history in (and the name of the log
+/// `runnel monitor` keeps in its history directory).
+pub const HISTORY_TOPIC: &str = "__runnel_console";
+
 /// Samples, oldest first, within an age and a size.
 #[derive(Debug)]
 pub struct History {
@@ -121,6 +125,9 @@ impl HistoryLog {
         )
         .map_err(|e| anyhow::anyhow!("encode a history sample: {e}"))?;
         self.partition.append(&batch, sample.t)?;
+        // Old segments go as soon as they are past retention (for runnel serve the broker's
+        // retention task would also do it; runnel monitor has no other).
+        self.partition.apply_retention(sample.t)?;
         Ok(size)
     }
 

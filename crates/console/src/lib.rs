@@ -55,6 +55,8 @@ pub struct State {
     pub latest: Option<(i64, Snapshot)>,
     /// Why the newest read of the cluster failed, if it did.
     pub last_error: Option<String>,
+    /// How long the newest sample took to read the cluster.
+    pub last_sample_took: std::time::Duration,
 }
 
 impl Console {
@@ -81,7 +83,13 @@ impl Console {
             log,
             webhook,
             external_url,
-            state: Mutex::new(State { history, alerts: Alerts::default(), latest: None, last_error: None }),
+            state: Mutex::new(State {
+                history,
+                alerts: Alerts::default(),
+                latest: None,
+                last_error: None,
+                last_sample_took: std::time::Duration::ZERO,
+            }),
             stopped: Mutex::new(false),
         }))
     }
@@ -123,6 +131,7 @@ impl Console {
     /// Takes one sample at `now`: reads the cluster, records history, evaluates the alerts and
     /// sends what fired or resolved. Blocking.
     pub fn sample_now(&self, now: i64) {
+        let started = std::time::Instant::now();
         let (sample, snapshot, error) = match self.source.snapshot() {
             Ok(snapshot) => (Sample::of(&snapshot, now), Some(snapshot), None),
             Err(e) => (Sample::down(now), None, Some(format!("{e:#}"))),
@@ -146,6 +155,7 @@ impl Console {
                 state.latest = Some((now, snapshot));
             }
             state.last_error = error;
+            state.last_sample_took = started.elapsed();
             let State { history, alerts, .. } = &mut *state;
             alerts.evaluate(history, &self.settings)
         };

@@ -33,7 +33,7 @@ fn partition_dirs(data: &Path) -> BTreeSet<String> {
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with("__consumer_offsets"))
+        .filter(|n| !n.starts_with("__")) // runnel's own logs: groups, console history
         .collect()
 }
 

@@ -1,6 +1,6 @@
 //! `runnel monitor` reads another cluster (here a second `runnel serve`, standing in for Apache
 //! Kafka or Redpanda) through the Kafka protocol and reports the same topic, group and lag
-//! metrics as the broker reports for itself.
+//! metrics as the broker reports for itself, and serves the same console.
 
 mod broker_process;
 mod raw_client;
@@ -18,16 +18,20 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use scrape::{http, sample, scrape, scrape_at};
 
-/// `runnel monitor` on a free port; killed on drop.
+/// `runnel monitor` on a free port, its history in a temporary directory; killed on drop.
 struct Monitor {
     child: Child,
     addr: SocketAddr,
+    _history: tempfile::TempDir,
 }
 
 impl Monitor {
-    fn start(brokers: &str) -> Monitor {
+    fn start(brokers: &str, extra: &[&str]) -> Monitor {
+        let history = tempfile::tempdir().expect("tempdir");
+        let history_dir = history.path().to_str().expect("utf-8 path").to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args(["monitor", "--brokers", brokers, "--http-listen", "127.0.0.1:0"])
+            .args(["monitor", "--brokers", brokers, "--http-listen", "127.0.0.1:0", "--history-dir", &history_dir])
+            .args(extra)
             .env("RUNNEL_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -40,7 +44,7 @@ impl Monitor {
             .unwrap_or_else(|| panic!("unexpected first line from runnel monitor: {line:?}"))
             .parse()
             .expect("address");
-        Monitor { child, addr }
+        Monitor { child, addr, _history: history }
     }
 }
 
@@ -81,7 +85,7 @@ async fn monitor_reports_the_same_offsets_lag_and_time_lag_as_the_broker_itself(
         consumer.commit(&offsets, CommitMode::Sync).expect("commit");
     }
 
-    let monitor = Monitor::start(&bootstrap);
+    let monitor = Monitor::start(&bootstrap, &[]);
     let asked = now_ms();
     let (embedded, watched) = (scrape(&broker), scrape_at(monitor.addr));
     let answered = now_ms();
@@ -113,12 +117,60 @@ async fn monitor_reports_the_same_offsets_lag_and_time_lag_as_the_broker_itself(
         }
     }
     assert_eq!(http(monitor.addr, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").0, 404);
+
+    // The console shows the same lag for the group on both, once each has sampled.
+    for (name, addr) in [("monitor", monitor.addr), ("broker", broker.http.expect("http"))] {
+        let page = wait_for_page(addr, "/groups/behind", "<span class=\"lag\">150</span>");
+        assert!(page.contains("<td>50</td>"), "{name}'s console shows the committed offset: {page}");
+    }
+    let (status, overview) = get(monitor.addr, "/");
+    assert_eq!(status, 200);
+    assert!(overview.contains(&format!("Kafka cluster at {bootstrap}")), "{overview}");
+}
+
+/// GETs `path` at `addr`.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+}
+
+/// GETs `path` until its page contains `text` (the console samples every 15 s by default, the
+/// first time at start).
+fn wait_for_page(addr: SocketAddr, path: &str, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, page) = get(addr, path);
+        if status == 200 && page.contains(text) {
+            return page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} never showed {text:?}: {status} {page}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
 fn monitor_answers_503_while_the_cluster_does_not() {
-    let monitor = Monitor::start("127.0.0.1:1");
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(config.path(), "console.sample.interval.ms=300\nconsole.alert.window.ms=1000\n").expect("write");
+    let monitor = Monitor::start("127.0.0.1:1", &["-c", config.path().to_str().expect("utf-8 path")]);
     let (status, body) = http(monitor.addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("no answer from 127.0.0.1:1"), "{body}");
+    // The console says so (each read gives up after 5 s), and fires RunnelBrokerDown once the
+    // cluster has been down for a fifth of the window.
+    wait_for_page(monitor.addr, "/alerts", "cluster unreachable");
+    let page = wait_for_page(monitor.addr, "/alerts", "<span class=\"status firing\">firing</span>");
+    assert!(page.contains("<b class=\"alertname\">RunnelBrokerDown</b>"), "{page}");
+}
+
+#[test]
+fn a_second_monitor_on_the_same_history_directory_is_refused() {
+    let first = Monitor::start("127.0.0.1:1", &[]);
+    let dir = first._history.path().to_str().expect("utf-8 path");
+    let second = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["monitor", "--brokers", "127.0.0.1:1", "--http-listen", "127.0.0.1:0", "--history-dir", dir])
+        .output()
+        .expect("run a second monitor");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("in use by another runnel monitor"), "{stderr}");
 }

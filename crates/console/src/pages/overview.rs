@@ -66,10 +66,12 @@ pub fn render(console: &Console, (range, range_ms): (&str, Option<i64>)) -> Stri
     ));
     let _ = write!(
         body,
-        "<p class=\"note\">{} samples of history ({}), one every {} s.</p>",
+        "<p class=\"note\">{} samples of history ({}), one every {} s; the last took \
+         <span id=\"sample-ms\">{:.1}</span> ms.</p>",
         state.history.len(),
         bytes(state.history.bytes()),
-        console.settings().sample_interval.as_secs_f64()
+        console.settings().sample_interval.as_secs_f64(),
+        state.last_sample_took.as_secs_f64() * 1000.0
     );
     drop(state);
     page(console, "Overview", &body)
