@@ -18,7 +18,7 @@ for _ in $(seq 50); do grep -q "runnel listening" "$work/out" && break; sleep 0.
 http=$(grep -o 'http://[0-9.:]*' "$work/out")
 bootstrap=$(awk '/^runnel listening on/ {print $4}' "$work/out")
 echo "==> load for ${seconds}s against $bootstrap (console at $http)"
-.venv/bin/python - "$bootstrap" "$seconds" <<'PY'
+.venv/bin/python - "$bootstrap" "$seconds" > "$work/load.log" 2>&1 <<'PY' &
 import sys, threading, time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -67,7 +67,9 @@ threads = [threading.Thread(target=produce),
 for t in threads: t.start()
 for t in threads: t.join()
 PY
-echo "==> screenshots"
+load=$!
+sleep $((seconds - 5))
+echo "==> screenshots (the load still running)"
 (cd tests/browser && node --input-type=module -e "
 import { chromium } from 'playwright-core';
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
@@ -80,4 +82,5 @@ await page.waitForSelector('#chart-group-lag .uplot canvas');
 await page.screenshot({ path: '../../docs/images/console-group.png', fullPage: true });
 await browser.close();
 ")
+wait $load || { cat "$work/load.log"; exit 1; }
 ls -l docs/images/console-*.png

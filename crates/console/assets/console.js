@@ -7,6 +7,15 @@
   // The uPlot instances drawn, destroyed before the content they live in is replaced.
   let charts = [];
 
+  // One-line local times: seconds shown for spans under an hour, the date for spans over a day.
+  function timeLabels(u, splits) {
+    const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+    const options = span > 86400 ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
+      : span >= 3600 ? { hour: "2-digit", minute: "2-digit" }
+      : { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    return splits.map((t) => new Date(t * 1000).toLocaleString([], options));
+  }
+
   function drawCharts(root) {
     for (const section of root.querySelectorAll("section.chart")) {
       const script = section.querySelector("script[type='application/json']");
@@ -24,7 +33,7 @@
       const values = [data.times].concat(data.series.map((s) => s.values));
       const opts = {
         width, height: 220, series,
-        axes: [{}, { label: data.unit, size: 70 }],
+        axes: [{ values: timeLabels, space: 70 }, { label: data.unit, size: 70 }],
         scales: { x: { time: true } },
       };
       charts.push(new uPlot(opts, values, section));
