@@ -183,24 +183,21 @@ fn conditions(history: &History, settings: &ConsoleSettings) -> Vec<Condition> {
             }
         }
     }
-    for (group, point) in &now.groups {
-        for (topic, lag) in &point.topics {
-            let old: Option<&LagPoint> = before.and_then(|s| s.groups.get(group)).and_then(|g| g.topics.get(topic));
-            group_conditions(&mut out, group, topic, lag, old, settings, window);
-        }
+    for lag in &now.lags {
+        let old: Option<&LagPoint> = before.and_then(|s| s.lag(&lag.group, &lag.topic));
+        group_conditions(&mut out, lag, old, settings, window);
     }
     out
 }
 
 fn group_conditions(
     out: &mut Vec<Condition>,
-    group: &str,
-    topic: &str,
     lag: &LagPoint,
     old: Option<&LagPoint>,
     settings: &ConsoleSettings,
     window: i64,
 ) {
+    let (group, topic) = (&*lag.group, &*lag.topic);
     let gt = [("consumergroup", group), ("topic", topic)];
     if lag.lag == 0 {
         return;
@@ -241,13 +238,9 @@ mod tests {
 
     use super::*;
 
-    /// A sample at `t` with these (group, topic, lag) points.
-    fn at(t: i64, groups: &[(&str, &str, LagPoint)]) -> Sample {
-        let mut sample = Sample { t, up: true, ..Sample::default() };
-        for (group, topic, lag) in groups {
-            sample.groups.entry(group.to_string()).or_default().topics.insert(topic.to_string(), *lag);
-        }
-        sample
+    /// A sample at `t` with these lags (sorted by group and topic).
+    fn at(t: i64, lags: &[LagPoint]) -> Sample {
+        Sample { t, up: true, lags: lags.to_vec(), ..Sample::default() }
     }
 
     fn settings() -> ConsoleSettings {
@@ -255,7 +248,7 @@ mod tests {
     }
 
     fn lag(committed: i64, lag: i64) -> LagPoint {
-        LagPoint { committed, lag, time_lag: 0.0 }
+        LagPoint { group: "g".into(), topic: "t".into(), committed, lag, time_lag: 0.0 }
     }
 
     #[test]
@@ -264,7 +257,7 @@ mod tests {
         let mut history = History::new(i64::MAX, u64::MAX);
         let mut alerts = Alerts::default();
         let mut step = |t: i64, point: LagPoint| {
-            history.push(at(t, &[("g", "t", point)]), 1);
+            history.push(at(t, &[point]));
             alerts.evaluate(&history, &settings).into_iter().map(|Transition(a)| (t, a.status())).collect::<Vec<_>>()
         };
         assert!(step(0, lag(10, 5)).is_empty());
@@ -287,7 +280,7 @@ mod tests {
         let mut alerts = Alerts::default();
         let mut transitions = Vec::new();
         for (t, point) in [(0, lag(10, 5)), (10_000, lag(10, 5)), (15_000, lag(12, 3)), (30_000, lag(12, 3))] {
-            history.push(at(t, &[("g", "t", point)]), 1);
+            history.push(at(t, &[point]));
             transitions.extend(alerts.evaluate(&history, &settings));
         }
         assert!(transitions.is_empty(), "{transitions:?}");
@@ -300,9 +293,9 @@ mod tests {
         let settings = settings();
         let mut history = History::new(i64::MAX, u64::MAX);
         let mut alerts = Alerts::default();
-        history.push(Sample::down(0), 1);
+        history.push(Sample::down(0));
         assert!(alerts.evaluate(&history, &settings).is_empty());
-        history.push(Sample::down(2_000), 1);
+        history.push(Sample::down(2_000));
         let fired = alerts.evaluate(&history, &settings);
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].0.name(), "RunnelBrokerDown");

@@ -17,7 +17,7 @@ use crate::sample::Sample;
 /// `runnel monitor` keeps in its history directory).
 pub const HISTORY_TOPIC: &str = "__runnel_console";
 
-/// Samples, oldest first, within an age and a size.
+/// Samples, oldest first, within an age and a size (what they hold in memory).
 #[derive(Debug)]
 pub struct History {
     samples: VecDeque<(Sample, u64)>,
@@ -32,9 +32,17 @@ impl History {
         History { samples: VecDeque::new(), bytes: 0, max_bytes, retention_ms }
     }
 
-    /// Adds a sample (which `size` bytes stand for) and drops what is too old or too much.
-    /// Samples out of time order (a clock stepped back) are kept in arrival order.
-    pub fn push(&mut self, sample: Sample, size: u64) {
+    /// Adds a sample and drops what is too old or too much. Samples out of time order (a clock
+    /// stepped back) are kept in arrival order.
+    pub fn push(&mut self, mut sample: Sample) {
+        if let Some(previous) = self.latest() {
+            sample.share_names(previous);
+        }
+        // Parsed samples have room to spare: give it back.
+        sample.topics.shrink_to_fit();
+        sample.groups.shrink_to_fit();
+        sample.lags.shrink_to_fit();
+        let size = sample.memory_bytes();
         let now = sample.t;
         self.bytes += size;
         self.samples.push_back((sample, size));
@@ -69,7 +77,7 @@ impl History {
         self.samples().filter(move |s| s.t >= since)
     }
 
-    /// Bytes the kept samples stand for.
+    /// Bytes the kept samples hold in memory.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -98,10 +106,9 @@ impl HistoryLog {
         HistoryLog { partition }
     }
 
-    /// Appends one sample; returns the bytes it took before compression (what memory holds).
-    pub fn append(&self, sample: &Sample) -> anyhow::Result<u64> {
+    /// Appends one sample.
+    pub fn append(&self, sample: &Sample) -> anyhow::Result<()> {
         let value = serde_json::to_vec(sample)?;
-        let size = value.len() as u64;
         let record = Record {
             transactional: false,
             control: false,
@@ -128,15 +135,16 @@ impl HistoryLog {
         // Old segments go as soon as they are past retention (for runnel serve the broker's
         // retention task would also do it; runnel monitor has no other).
         self.partition.apply_retention(sample.t)?;
-        Ok(size)
+        Ok(())
     }
 
-    /// Every sample still in the log, with its size, oldest first; records that do not parse
+    /// Hands every sample still in the log to `keep`, oldest first, as it is read (so that a
+    /// long history is never all parsed at once); returns how many. Records that do not parse
     /// (from a newer or broken writer) are skipped.
-    pub fn load(&self) -> anyhow::Result<Vec<(Sample, u64)>> {
+    pub fn load(&self, mut keep: impl FnMut(Sample)) -> anyhow::Result<usize> {
         let (start, end) = self.partition.offsets();
         let mut offset = start;
-        let mut samples = Vec::new();
+        let mut count = 0;
         while offset < end {
             let Some(mut bytes) = self.partition.read(offset, 4 << 20, true)?.records else { break };
             let sets = RecordBatchDecoder::decode_all(&mut bytes)
@@ -149,7 +157,10 @@ impl HistoryLog {
                 offset = record.offset + 1;
                 let Some(value) = record.value else { continue };
                 match serde_json::from_slice::<Sample>(&value) {
-                    Ok(sample) => samples.push((sample, value.len() as u64)),
+                    Ok(sample) => {
+                        count += 1;
+                        keep(sample);
+                    }
                     Err(e) => tracing::debug!(offset = record.offset, error = %e, "skipping a history record"),
                 }
             }
@@ -157,7 +168,7 @@ impl HistoryLog {
                 break;
             }
         }
-        Ok(samples)
+        Ok(count)
     }
 }
 
@@ -176,13 +187,15 @@ mod tests {
 
     #[test]
     fn memory_keeps_the_newest_within_age_and_bytes() {
-        let mut history = History::new(10_000, 300);
+        let each = sample(0).memory_bytes();
+        let mut history = History::new(10_000, 3 * each);
         for t in 0..5 {
-            history.push(sample(t * 1_000), 100);
+            history.push(sample(t * 1_000));
         }
-        assert_eq!(history.len(), 3, "300 bytes hold three samples of 100");
+        assert_eq!(history.len(), 3, "room for three samples");
+        assert_eq!(history.bytes(), 3 * each);
         assert_eq!(history.samples().next().map(|s| s.t), Some(2_000));
-        history.push(sample(20_000), 10);
+        history.push(sample(20_000));
         assert_eq!(history.len(), 1, "older than 10 s are gone");
         assert_eq!(history.at_or_before(19_999), None);
         assert_eq!(history.at_or_before(25_000).map(|s| s.t), Some(20_000));
@@ -200,7 +213,8 @@ mod tests {
             log.append(&sample(t)).expect("append");
         }
         log.partition.close().expect("close");
-        let loaded = open().load().expect("load");
-        assert_eq!(loaded.iter().map(|(s, _)| s.t).collect::<Vec<_>>(), vec![1_000, 2_000, 3_000]);
+        let mut loaded = Vec::new();
+        assert_eq!(open().load(|s| loaded.push(s.t)).expect("load"), 3);
+        assert_eq!(loaded, vec![1_000, 2_000, 3_000]);
     }
 }

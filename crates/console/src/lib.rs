@@ -60,24 +60,18 @@ pub struct State {
 }
 
 impl Console {
-    /// A console over `source`, keeping history in `log` (whose samples are loaded now).
-    /// `external_url` is where it is served, for links in webhook notifications. Must be called
-    /// within a Tokio runtime when a webhook is set.
+    /// A console over `source`, keeping history in `log` (loaded by [`Console::run`] before
+    /// its first sample). `external_url` is where it is served, for links in webhook
+    /// notifications. Must be called within a Tokio runtime when a webhook is set.
     pub fn open(
         source: Arc<dyn Source>,
         log: HistoryLog,
         settings: ConsoleSettings,
         external_url: String,
-    ) -> anyhow::Result<Arc<Console>> {
-        let mut history = History::new(settings.retention.as_millis() as i64, settings.max_bytes);
-        let loaded = log.load()?;
-        let count = loaded.len();
-        for (sample, size) in loaded {
-            history.push(sample, size);
-        }
-        tracing::info!(samples = count, kept = history.len(), "console history loaded");
+    ) -> Arc<Console> {
+        let history = History::new(settings.retention.as_millis() as i64, settings.max_bytes);
         let webhook = settings.webhook.clone().map(Webhook::start);
-        Ok(Arc::new(Console {
+        Arc::new(Console {
             source,
             settings,
             log,
@@ -91,7 +85,29 @@ impl Console {
                 last_sample_took: std::time::Duration::ZERO,
             }),
             stopped: Mutex::new(false),
-        }))
+        })
+    }
+
+    /// Reads the history kept in the log into memory. Blocking; a history that cannot be read
+    /// is logged and left behind (new samples are still kept).
+    pub fn load_history(&self) {
+        let started = std::time::Instant::now();
+        let mut history = History::new(self.settings.retention.as_millis() as i64, self.settings.max_bytes);
+        let count = match self.log.load(|sample| history.push(sample)) {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the console history; starting without it");
+                return;
+            }
+        };
+        let mut state = self.state();
+        // Samples taken while loading (none when called from `run`) come after.
+        for sample in state.history.samples() {
+            history.push(sample.clone());
+        }
+        state.history = history;
+        let took_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(samples = count, kept = state.history.len(), took_ms, "console history loaded");
     }
 
     /// The settings in force.
@@ -109,8 +125,12 @@ impl Console {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Samples the cluster every `console.sample.interval.ms`, forever.
+    /// Loads the history, then samples the cluster every `console.sample.interval.ms`, forever.
     pub async fn run(self: Arc<Self>) {
+        let console = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || console.load_history()).await {
+            tracing::error!(error = %e, "loading the console history failed");
+        }
         let mut ticks = tokio::time::interval(self.settings.sample_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -140,17 +160,13 @@ impl Console {
         if *stopped {
             return;
         }
-        let size = match self.log.append(&sample) {
-            Ok(size) => size,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot store a console sample; it is kept in memory only");
-                serde_json::to_vec(&sample).map_or(0, |v| v.len() as u64)
-            }
-        };
+        if let Err(e) = self.log.append(&sample) {
+            tracing::warn!(error = %e, "cannot store a console sample; it is kept in memory only");
+        }
         drop(stopped);
         let transitions = {
             let mut state = self.state();
-            state.history.push(sample, size);
+            state.history.push(sample);
             if let Some(snapshot) = snapshot {
                 state.latest = Some((now, snapshot));
             }

@@ -18,9 +18,9 @@ pub fn render_list(console: &Console) -> String {
     if let Some((_, snapshot)) = &state.latest {
         let newest = state.history.latest();
         for group in &snapshot.groups {
-            let point = newest.and_then(|s| s.groups.get(&group.id));
-            let lag: i64 = point.map_or(0, |g| g.topics.values().map(|l| l.lag).sum());
-            let time_lag = point.map_or(0.0, |g| g.topics.values().map(|l| l.time_lag).fold(0.0, f64::max));
+            let lags = newest.map_or(&[][..], |s| s.lags_of(&group.id));
+            let lag: i64 = lags.iter().map(|l| l.lag).sum();
+            let time_lag = lags.iter().map(|l| l.time_lag).fold(0.0, f64::max);
             rows.push(vec![
                 format!("<a href=\"/groups/{}\">{}</a>", path_segment(&group.id), esc(&group.id)),
                 esc(&group.state),
@@ -90,19 +90,17 @@ pub fn render_one(console: &Console, id: &str, (range, range_ms): (&str, Option<
     ));
     body.push_str(&range_links(&format!("/groups/{}", path_segment(id)), range));
     let points = points(&state.history, range_ms);
-    let topics: Vec<String> = points
+    let topics: Vec<&str> = points
         .iter()
         .rev()
-        .find_map(|s| s.groups.get(id))
-        .map(|g| g.topics.keys().take(MAX_LINES).cloned().collect())
+        .map(|s| s.lags_of(id))
+        .find(|lags| !lags.is_empty())
+        .map(|lags| lags.iter().take(MAX_LINES).map(|l| &*l.topic).collect())
         .unwrap_or_default();
     let series = |value: fn(&crate::sample::LagPoint) -> f64| -> Vec<Series> {
         topics
             .iter()
-            .map(|topic| Series {
-                label: topic.clone(),
-                values: gauge(&points, |s| s.groups.get(id).and_then(|g| g.topics.get(topic)).map(value)),
-            })
+            .map(|topic| Series { label: topic.to_string(), values: gauge(&points, |s| s.lag(id, topic).map(value)) })
             .collect()
     };
     body.push_str(&chart("chart-group-lag", "Lag (records)", "records", &points, series(|l| l.lag as f64)));

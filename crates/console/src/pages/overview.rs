@@ -47,7 +47,7 @@ pub fn render(console: &Console, (range, range_ms): (&str, Option<i64>)) -> Stri
     }
     body.push_str(&range_links("/", range));
     let points = points(&state.history, range_ms);
-    let records_in = rate(&points, |s| s.up.then(|| s.topics.values().map(|t| t.end).sum()));
+    let records_in = rate(&points, |s| s.up.then(|| s.topics.iter().map(|t| t.end).sum()));
     body.push_str(&chart(
         "chart-records-in",
         "Records in per second, all topics",
@@ -55,8 +55,7 @@ pub fn render(console: &Console, (range, range_ms): (&str, Option<i64>)) -> Stri
         &points,
         vec![Series { label: "records in".into(), values: records_in }],
     ));
-    let lag =
-        gauge(&points, |s| s.up.then(|| s.groups.values().flat_map(|g| g.topics.values()).map(|l| l.lag as f64).sum()));
+    let lag = gauge(&points, |s| s.up.then(|| s.lags.iter().map(|l| l.lag as f64).sum()));
     body.push_str(&chart(
         "chart-lag",
         "Consumer lag, all groups",

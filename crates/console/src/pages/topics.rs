@@ -12,7 +12,7 @@ use crate::history::History;
 fn current_rate(history: &History, topic: &str) -> Option<f64> {
     let mut newest = history.samples().rev().filter(|s| s.up);
     let (b, a) = (newest.next()?, newest.next()?);
-    let (x, y) = (a.topics.get(topic)?.end, b.topics.get(topic)?.end);
+    let (x, y) = (a.topic(topic)?.end, b.topic(topic)?.end);
     (y >= x && b.t > a.t).then(|| (y - x) as f64 * 1000.0 / (b.t - a.t) as f64)
 }
 
@@ -90,7 +90,7 @@ pub fn render_one(console: &Console, name: &str, (range, range_ms): (&str, Optio
     body.push_str(&table("readers", &["Group", "Lag"], &readers, "No group has committed offsets on it."));
     body.push_str(&range_links(&format!("/topics/{}", path_segment(name)), range));
     let points = points(&state.history, range_ms);
-    let values = rate(&points, |s| s.topics.get(name).map(|t| t.end));
+    let values = rate(&points, |s| s.topic(name).map(|t| t.end));
     body.push_str(&chart(
         "chart-topic-rate",
         "Records in per second",

@@ -83,7 +83,7 @@ pub fn run(args: MonitorArgs, client: &ClientArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listen on {}; pick another address with --http-listen", args.http_listen))?;
         let bound = listener.local_addr()?;
         let source = Arc::new(ClusterSource(client.clone()));
-        let console = Console::open(source.clone(), history.log.clone(), settings, format!("http://{bound}"))?;
+        let console = Console::open(source.clone(), history.log.clone(), settings, format!("http://{bound}"));
         tokio::spawn(console.clone().run());
         println!("runnel monitor listening on http://{bound} (brokers {})", client.brokers);
         let app = Router::new()

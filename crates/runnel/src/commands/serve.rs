@@ -138,7 +138,7 @@ async fn start_console(broker: &Arc<Broker>, settings: ConsoleSettings, url: Str
     let console = tokio::task::spawn_blocking(move || {
         let log = history_log(&broker, &settings)?;
         let source = Arc::new(BrokerSource::new(broker, settings.slow_fsync_seconds));
-        Console::open(source, log, settings, url)
+        anyhow::Ok(Console::open(source, log, settings, url))
     })
     .await??;
     tokio::spawn(console.clone().run());
