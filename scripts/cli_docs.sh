@@ -10,7 +10,7 @@ DATA="$(mktemp -d)"
 PORT=29190
 "$BIN" serve --data-dir "$DATA" --listen 127.0.0.1:$PORT > "$DATA.out" 2>/dev/null &
 PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$DATA" "$DATA.out"' EXIT
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA" "$DATA.out"' EXIT
 until grep -q listening "$DATA.out"; do sleep 0.05; done
 export RUNNEL_BROKERS=127.0.0.1:$PORT
 OUT=docs/cli.md
@@ -80,4 +80,25 @@ show "" "runnel group delete alice-phone; echo \"exit status \$?\""
 echo -e "\n## The cluster" >> "$OUT"
 show "" "runnel cluster info"
 show "When nothing answers:" "runnel topic list --brokers 127.0.0.1:1; echo \"exit status \$?\""
+# runnel monitor runs until stopped: its first line, from a run against this broker.
+MONITOR_LINE=$(timeout 3 "$BIN" monitor --http-listen 127.0.0.1:9645 --history-dir "$DATA/monitor-history" 2>/dev/null | head -1 || true)
+cat >> "$OUT" <<DOC
+
+## Monitoring any cluster
+
+\`runnel monitor\` serves \`/metrics\` (the topic, group and lag metrics \`runnel serve\` reports for
+itself) and the console at \`/\` for any Kafka cluster; see [monitoring.md](monitoring.md).
+
+\`\`\`console
+\$ runnel monitor --http-listen 127.0.0.1:9645
+$MONITOR_LINE
+\`\`\`
+
+| Option | Default | Meaning |
+|---|---|---|
+| \`--http-listen ADDR\` | \`127.0.0.1:9645\` | Where \`/metrics\` and the console are served; port 0 picks one |
+| \`--history-dir DIR\` | \`runnel-monitor-history\` | The console's history (one monitor per directory) |
+| \`-c, --config FILE\` | none | A properties file with \`console.*\` settings |
+| \`--alert-webhook URL\` | none | Where firing and resolved alerts are posted, as Alertmanager's webhook JSON |
+DOC
 echo "wrote $OUT"

@@ -23,7 +23,8 @@ enum Command {
     /// Measure produce/consume throughput and end-to-end latency against any Kafka cluster.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
-    /// Serve the topic, group and lag metrics of any Kafka cluster on /metrics for Prometheus.
+    /// Serve the topic, group and lag metrics of any Kafka cluster on /metrics for Prometheus,
+    /// and the console (history, charts, alerts) at /.
     Monitor {
         #[command(flatten)]
         args: commands::monitor::MonitorArgs,
