@@ -67,7 +67,7 @@ try {
     const firing = await page.locator("#active-alerts tr", { hasText: "RunnelConsumerStalled" }).textContent();
     check(firing.includes("consumergroup=billing"), "RunnelConsumerStalled fires for billing on /alerts");
     await page.goto(url);
-    await page.waitForSelector("#alerts-summary li.firing");
+    await page.waitForSelector("#alerts-summary li.firing:has-text('RunnelConsumerStalled')");
     check((await page.locator("header .firing-count").count()) === 1, "the header counts the firing alert");
     await page.screenshot({ path: screenshot, fullPage: true });
   } else if (phase === "resolved") {
@@ -77,7 +77,9 @@ try {
     check((await page.locator("#active-alerts tr", { hasText: "RunnelConsumerStalled" }).count()) === 0,
       "and no longer active");
     await page.goto(url);
-    check((await page.locator("#alerts-summary.ok").count()) === 1, "the overview shows no alert firing");
+    // Other rules may fire on the machine running this (a nearly full disk, slow fsyncs).
+    check((await page.locator("#alerts-summary li.firing", { hasText: "RunnelConsumerStalled" }).count()) === 0,
+      "the overview no longer shows RunnelConsumerStalled firing");
     const recordsIn = await chart(page, "chart-records-in");
     check(recordsIn.series[0].values.some((v) => v > 0), "the records-in chart shows the produce");
     await page.screenshot({ path: screenshot, fullPage: true });
