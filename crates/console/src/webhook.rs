@@ -16,6 +16,10 @@ use crate::alerts::Alert;
 /// Tries per notification before it is dropped (with an error in the log).
 const ATTEMPTS: u32 = 3;
 
+/// Notifications waiting to be posted at most; beyond it (a receiver down while alerts keep
+/// changing) new ones are dropped with an error in the log rather than queued without bound.
+const QUEUE: usize = 1_000;
+
 /// How long one post may take.
 const POST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -81,13 +85,13 @@ pub fn rfc3339(ms: i64) -> String {
 /// Sends notifications to one webhook, in order, from a task of its own.
 #[derive(Debug, Clone)]
 pub struct Webhook {
-    queue: mpsc::UnboundedSender<Value>,
+    queue: mpsc::Sender<Value>,
 }
 
 impl Webhook {
     /// Starts the task posting to `url` (an `http://` URL).
     pub fn start(url: String) -> Webhook {
-        let (queue, mut pending) = mpsc::unbounded_channel::<Value>();
+        let (queue, mut pending) = mpsc::channel::<Value>(QUEUE);
         tokio::spawn(async move {
             while let Some(body) = pending.recv().await {
                 let body = Bytes::from(body.to_string());
@@ -118,9 +122,11 @@ impl Webhook {
         Webhook { queue }
     }
 
-    /// Queues one notification.
+    /// Queues one notification; drops it if [`QUEUE`] are already waiting.
     pub fn send(&self, body: Value) {
-        let _ = self.queue.send(body);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(body) {
+            tracing::error!(waiting = QUEUE, "the alert webhook is not keeping up; a notification is dropped");
+        }
     }
 }
 

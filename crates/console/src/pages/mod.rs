@@ -67,11 +67,20 @@ fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-async fn overview(State(console): State<Arc<Console>>, Query(q): Query<RangeQuery>) -> Response {
+/// A page over a chart range: 400 for a bad `?range=`, 404 (saying `missing`) when `render`
+/// finds nothing to show.
+fn ranged(q: &RangeQuery, missing: &str, render: impl FnOnce((&str, Option<i64>)) -> Option<String>) -> Response {
     match q.parse() {
-        Ok(range) => Html(overview::render(&console, range)).into_response(),
+        Ok(range) => match render(range) {
+            Some(page) => Html(page).into_response(),
+            None => not_found(missing),
+        },
         Err(e) => bad_request(&e),
     }
+}
+
+async fn overview(State(console): State<Arc<Console>>, Query(q): Query<RangeQuery>) -> Response {
+    ranged(&q, "", |range| Some(overview::render(&console, range)))
 }
 
 async fn topics_list(State(console): State<Arc<Console>>) -> Response {
@@ -79,13 +88,7 @@ async fn topics_list(State(console): State<Arc<Console>>) -> Response {
 }
 
 async fn topic(State(console): State<Arc<Console>>, Path(name): Path<String>, Query(q): Query<RangeQuery>) -> Response {
-    match q.parse() {
-        Ok(range) => match topics::render_one(&console, &name, range) {
-            Some(page) => Html(page).into_response(),
-            None => not_found(&format!("No topic named {name}.")),
-        },
-        Err(e) => bad_request(&e),
-    }
+    ranged(&q, &format!("No topic named {name}."), |range| topics::render_one(&console, &name, range))
 }
 
 async fn groups_list(State(console): State<Arc<Console>>) -> Response {
@@ -93,13 +96,7 @@ async fn groups_list(State(console): State<Arc<Console>>) -> Response {
 }
 
 async fn group(State(console): State<Arc<Console>>, Path(id): Path<String>, Query(q): Query<RangeQuery>) -> Response {
-    match q.parse() {
-        Ok(range) => match groups::render_one(&console, &id, range) {
-            Some(page) => Html(page).into_response(),
-            None => not_found(&format!("No group named {id}.")),
-        },
-        Err(e) => bad_request(&e),
-    }
+    ranged(&q, &format!("No group named {id}."), |range| groups::render_one(&console, &id, range))
 }
 
 async fn alerts(State(console): State<Arc<Console>>) -> Response {
