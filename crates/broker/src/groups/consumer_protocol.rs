@@ -21,7 +21,8 @@ pub fn subscription_topics(metadata: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The partitions of a consumer-protocol assignment, by topic; empty if it cannot be read.
+/// The partitions of a consumer-protocol assignment, by topic, each topic's sorted; empty if
+/// it cannot be read.
 pub fn assignment_partitions(assignment: &[u8]) -> Vec<(String, Vec<i32>)> {
     let mut buf = Bytes::copy_from_slice(assignment);
     if buf.remaining() < 2 {
@@ -29,7 +30,16 @@ pub fn assignment_partitions(assignment: &[u8]) -> Vec<(String, Vec<i32>)> {
     }
     let version = buf.get_i16().clamp(0, MAX_ASSIGNMENT_VERSION);
     ConsumerProtocolAssignment::decode(&mut buf, version)
-        .map(|a| a.assigned_partitions.into_iter().map(|t| (t.topic.to_string(), t.partitions)).collect())
+        .map(|a| {
+            a.assigned_partitions
+                .into_iter()
+                .map(|t| {
+                    let mut partitions = t.partitions;
+                    partitions.sort_unstable();
+                    (t.topic.to_string(), partitions)
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -61,8 +71,8 @@ mod tests {
         // Version 0: [topic, [partition]], then user data.
         let mut assignment = vec![0, 0, 0, 0, 0, 1, 0, 6];
         assignment.extend_from_slice(b"orders");
-        assignment.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(assignment_partitions(&assignment), vec![("orders".to_string(), vec![0, 3])]);
+        assignment.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(assignment_partitions(&assignment), vec![("orders".to_string(), vec![0, 3])], "sorted");
         for cut in 0..assignment.len() {
             assignment_partitions(&assignment[..cut]);
         }

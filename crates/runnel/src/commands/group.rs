@@ -4,14 +4,12 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, anyhow, bail};
-use bytes::Buf;
 use clap::Subcommand;
-use kafka_protocol::messages::ConsumerProtocolAssignment;
-use kafka_protocol::protocol::Decodable;
 use rdkafka::admin::AdminOptions;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::groups::GroupInfo;
 use rdkafka::{Offset, TopicPartitionList};
+use runnel_broker::groups::consumer_protocol::assignment_partitions;
 use serde::Serialize;
 
 use super::client::{ClientArgs, TIMEOUT};
@@ -120,28 +118,6 @@ fn list(client: &ClientArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Topic partitions of a consumer-protocol assignment; empty if it cannot be read.
-fn decode_assignment(bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
-    let mut buf = bytes::Bytes::copy_from_slice(bytes);
-    if buf.remaining() < 2 {
-        return Vec::new();
-    }
-    // Newer versions only append fields, so they are read as the newest one known (as Kafka does).
-    let version = buf.get_i16().clamp(0, 3);
-    let Ok(assignment) = ConsumerProtocolAssignment::decode(&mut buf, version) else {
-        return Vec::new();
-    };
-    assignment
-        .assigned_partitions
-        .into_iter()
-        .map(|tp| {
-            let mut partitions = tp.partitions;
-            partitions.sort();
-            (tp.topic.to_string(), partitions)
-        })
-        .collect()
-}
-
 /// Committed offsets of `group` for every partition of `topics` (all topics if None) it has
 /// committed, with log end offsets and lag.
 fn committed(
@@ -207,7 +183,7 @@ fn describe(group: &str, client: &ClientArgs) -> anyhow::Result<()> {
                         member_id: m.id().to_string(),
                         client_id: m.client_id().to_string(),
                         client_host: m.client_host().to_string(),
-                        assignment: m.assignment().map(decode_assignment).unwrap_or_default(),
+                        assignment: m.assignment().map(assignment_partitions).unwrap_or_default(),
                     })
                     .collect()
             })
@@ -370,17 +346,6 @@ fn delete(group: &str, client: &ClientArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_consumer_assignment_decodes_to_topic_partitions() {
-        let mut bytes = vec![0, 1, 0, 0, 0, 1, 0, 4];
-        bytes.extend_from_slice(b"chat");
-        bytes.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(decode_assignment(&bytes), vec![("chat".to_string(), vec![1, 3])]);
-        for cut in 0..bytes.len() {
-            decode_assignment(&bytes[..cut]);
-        }
-    }
 
     #[test]
     fn seek_targets_read_as_kafka_users_write_them() {
