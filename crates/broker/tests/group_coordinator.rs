@@ -237,7 +237,9 @@ fn a_static_member_that_restarts_keeps_its_assignment_and_fences_its_old_self() 
     ));
     answered(&mut a_sync);
 
-    // The follower restarts with an empty member id: same generation, no rebalance.
+    // The follower restarts with an empty member id: same generation, no rebalance, even though
+    // its subscription metadata changed (a restarted consumer owns no partitions yet).
+    follower.protocols = vec![("range".into(), Bytes::from_static(b"restarted"))];
     let rejoined = now(f.coordinator.join("g", follower));
     assert_eq!((rejoined.error, rejoined.generation), (0, 2));
     assert_ne!(rejoined.member_id, b);
@@ -246,6 +248,33 @@ fn a_static_member_that_restarts_keeps_its_assignment_and_fences_its_old_self() 
     assert_eq!(synced.assignment, Bytes::from_static(b"B"));
     // Its previous incarnation is fenced.
     assert_eq!(f.coordinator.heartbeat("g", &b, Some("follower-1"), 2), ResponseError::FencedInstanceId.code());
+
+    // The leader restarts: no rebalance either, and the answer names the leader as it was, so the
+    // new incarnation syncs as a follower and gets its old assignment.
+    let mut restarted_leader = params("", &["range"]);
+    restarted_leader.group_instance_id = Some("leader-1".into());
+    let rejoined = now(f.coordinator.join("g", restarted_leader));
+    assert_eq!((rejoined.error, rejoined.generation, rejoined.leader.as_str()), (0, 2, a.as_str()));
+    assert!(rejoined.members.is_empty());
+    assert_eq!(state(&f, "g"), GroupState::Stable);
+    let synced = now(f.coordinator.sync("g", &rejoined.member_id, Some("leader-1"), 2, (None, None), vec![]));
+    assert_eq!(synced.assignment, Bytes::from_static(b"A"));
+}
+
+#[test]
+fn a_static_member_rejoining_without_the_groups_assignor_triggers_a_rebalance() {
+    let f = fixture();
+    let mut member = params("", &["range", "roundrobin"]);
+    member.group_instance_id = Some("only".into());
+    let mut join = waiting(f.coordinator.join("g", member.clone()));
+    let first = answered(&mut join);
+    assert_eq!(first.protocol_name.as_deref(), Some("range"));
+    let mut sync = waiting(f.coordinator.sync("g", &first.member_id, Some("only"), 1, (None, None), vec![]));
+    answered(&mut sync);
+    member.protocols = vec![("roundrobin".into(), Bytes::new())];
+    let mut rejoin = waiting(f.coordinator.join("g", member));
+    let rejoined = answered(&mut rejoin);
+    assert_eq!((rejoined.generation, rejoined.protocol_name.as_deref()), (2, Some("roundrobin")));
 }
 
 #[test]

@@ -319,6 +319,10 @@ impl Group {
         Reply::Wait(receiver)
     }
 
+    /// KIP-345: a static member rejoining with an empty member id (it restarted) takes over its
+    /// old entry under a new member id, and its old incarnation is fenced. In a Stable group whose
+    /// chosen assignor stays the same it keeps its assignment without a rebalance, as in Kafka;
+    /// the answer names the leader as it was, so a restarted leader does not reassign.
     fn replace_static_member(
         &mut self,
         idx: usize,
@@ -326,21 +330,29 @@ impl Group {
         now_ms: i64,
         settings: &GroupSettings,
     ) -> Reply<JoinResult> {
+        let leader_before = self.leader.clone().unwrap_or_default();
         let new_id = format!("{}-{}", params.client_id, uuid::Uuid::new_v4());
         let old_id = std::mem::replace(&mut self.members[idx].id, new_id.clone());
         let old = &mut self.members[idx];
         old.answer_join(JoinResult::error(code(ResponseError::FencedInstanceId), &old_id));
         old.answer_sync(SyncResult::error(code(ResponseError::FencedInstanceId)));
-        let unchanged = old.protocols == params.protocols;
         if self.leader.as_deref() == Some(old_id.as_str()) {
             self.leader = Some(new_id.clone());
         }
         self.metadata_changed = true;
-        let is_leader = self.leader.as_deref() == Some(new_id.as_str());
-        if self.state == GroupState::Stable && unchanged && !is_leader {
-            // KIP-345: a static member that restarts keeps its assignment without a rebalance.
+        if self.state == GroupState::Stable {
             self.members[idx].update(&params, now_ms);
-            return Reply::Now(self.join_answer(idx));
+            if self.protocol.as_deref() == Some(self.select_protocol().as_str()) {
+                return Reply::Now(JoinResult {
+                    error: 0,
+                    generation: self.generation,
+                    protocol_type: self.protocol_type.clone(),
+                    protocol_name: self.protocol.clone(),
+                    leader: leader_before,
+                    member_id: new_id,
+                    members: Vec::new(),
+                });
+            }
         }
         let receiver = self.await_join(idx, &params, now_ms);
         self.prepare_rebalance(now_ms, settings);
