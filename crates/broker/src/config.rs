@@ -227,6 +227,11 @@ impl BrokerConfig {
                 console if console.starts_with("console.") => {
                     config.console.insert(console.to_string(), v.to_string());
                 }
+                "compression.type" => {
+                    config.log.compression = crate::recompress::parse_compression_type(v).ok_or_else(|| {
+                        invalid(name, v, "expected one of uncompressed, zstd, lz4, snappy, gzip, producer")
+                    })?
+                }
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,

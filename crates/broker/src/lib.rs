@@ -13,6 +13,7 @@
 //! - [`producer_ids`]: InitProducerId's allocator; [`error_codes`]: internal errors to Kafka codes.
 
 pub mod api;
+pub mod authorized_operations;
 pub mod broker;
 pub mod config;
 pub mod connection;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod partition;
 pub mod partition_dirs;
 pub mod producer_ids;
+pub mod recompress;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

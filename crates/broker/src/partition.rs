@@ -115,9 +115,24 @@ impl Partition {
     /// Checks the batch (its CRC over every byte) before taking any lock, assigns offsets
     /// under the log lock, writes the bytes with only the writer lock held, and publishes them
     /// under the log lock again.
+    /// A topic with its own `compression.type` gets the batch recompressed first, outside
+    /// every lock.
     fn append_outside_lock(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.log().check_size(batch)?;
+        let codec = {
+            let log = self.log();
+            log.check_size(batch)?;
+            log.stored_compression()
+        };
         let header = runnel_log::batch::validate(batch)?;
+        let recompressed;
+        let (batch, header) = match codec {
+            Some(codec) if codec != header.compression() && !header.is_control() => {
+                recompressed = crate::recompress::recompress(batch, codec)?;
+                self.log().check_size(&recompressed)?;
+                (&recompressed[..], runnel_log::batch::validate(&recompressed)?)
+            }
+            _ => (batch, header),
+        };
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let write = match self.log().prepare_append(batch, header, now_ms)? {
             Prepared::Duplicate(result) => return Ok(result),

@@ -2,7 +2,8 @@
 //! a partition's [`LogConfig`].
 //!
 //! Effective: `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
-//! `max.message.bytes`, `message.timestamp.type`, `index.interval.bytes`, `cleanup.policy`
+//! `max.message.bytes`, `message.timestamp.type`, `index.interval.bytes`, `compression.type`
+//! (batches are recompressed to the topic's codec before they are stored), `cleanup.policy`
 //! (`compact` keeps every record: compaction may lag arbitrarily in Kafka too, and here it
 //! never runs). The other Kafka topic configs are accepted and stored so that tools that set
 //! them keep working, and have no effect on a single node. Unknown names are refused, as Kafka does.
@@ -10,6 +11,8 @@
 use std::collections::BTreeMap;
 
 use runnel_log::LogConfig;
+
+use crate::recompress::{compression_type_name, parse_compression_type};
 
 /// Kafka topic configs accepted and stored without effect on a single node.
 const STORED_ONLY: &[&str] = &[
@@ -73,11 +76,11 @@ pub fn validate(name: &str, value: &str) -> Result<(), InvalidTopicConfig> {
                 )))
             }
         }
-        "compression.type" => match value {
-            "producer" => Ok(()),
-            _ => Err(InvalidTopicConfig(format!(
-                "compression.type={value} is not supported: runnel stores batches as the producer compressed them; \
-                 set compression.type on the producer instead"
+        "compression.type" => match parse_compression_type(value) {
+            Some(_) => Ok(()),
+            None => Err(InvalidTopicConfig(format!(
+                "Invalid value {value} for configuration {name}: expected one of uncompressed, zstd, lz4, snappy, \
+                 gzip, producer"
             ))),
         },
         _ if STORED_ONLY.contains(&name) => Ok(()),
@@ -107,6 +110,9 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     }
     if let Some(v) = get("index.interval.bytes") {
         config.index_interval_bytes = v as u64;
+    }
+    if let Some(codec) = overrides.get("compression.type").and_then(|v| parse_compression_type(v)) {
+        config.compression = codec;
     }
     if let Some(v) = overrides.get("message.timestamp.type") {
         config.log_append_time = v == "LogAppendTime";
@@ -152,7 +158,7 @@ pub fn describe(
     let timestamp_type = if effective.log_append_time { "LogAppendTime" } else { "CreateTime" };
     let base: Vec<(&str, &[&str], String)> = vec![
         ("cleanup.policy", &["log.cleanup.policy"], "delete".to_string()),
-        ("compression.type", &["compression.type"], "producer".to_string()),
+        ("compression.type", &["compression.type"], compression_type_name(effective.compression).to_string()),
         ("index.interval.bytes", &["log.index.interval.bytes"], effective.index_interval_bytes.to_string()),
         ("max.message.bytes", &["message.max.bytes"], effective.max_message_bytes.to_string()),
         ("message.timestamp.type", &["log.message.timestamp.type"], timestamp_type.to_string()),

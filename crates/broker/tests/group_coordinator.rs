@@ -172,6 +172,23 @@ fn members_without_heartbeats_expire_after_their_session_timeout() {
 }
 
 #[test]
+fn a_group_whose_last_session_just_ended_is_empty_to_delete_and_describe_before_the_timer_runs() {
+    let f = fixture();
+    let (a, _) = first_member(&f, "g");
+    f.clock.advance(SESSION_MS as i64 + 1);
+    // No tick: the requests themselves see that the session is over, as Kafka's timers would.
+    let listed = f.coordinator.list();
+    assert_eq!(listed[0].state, GroupState::Empty, "{listed:?}");
+    assert!(f.coordinator.describe("g").expect("group").members.is_empty());
+    assert_eq!(f.coordinator.delete("g").0, 0);
+    assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::UnknownMemberId.code());
+
+    let (_, _) = first_member(&f, "h");
+    f.clock.advance(SESSION_MS as i64 + 1);
+    assert_eq!(f.coordinator.delete("h").0, 0, "delete alone catches up too");
+}
+
+#[test]
 fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_timeout() {
     let f = fixture();
     let (a, _) = first_member(&f, "g");

@@ -17,6 +17,9 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// `message.timestamp.type=LogAppendTime`: the broker stamps batches with its own clock.
     pub log_append_time: bool,
+    /// `compression.type`: the codec batches are stored with (Kafka's attribute numbers, 0 for
+    /// none), which the broker recompresses to before appending; `None` keeps the producer's.
+    pub compression: Option<i16>,
 }
 
 impl Default for LogConfig {
@@ -29,6 +32,7 @@ impl Default for LogConfig {
             max_message_bytes: 1024 * 1024 + 12,
             index_interval_bytes: 4096,
             log_append_time: false,
+            compression: None,
         }
     }
 }

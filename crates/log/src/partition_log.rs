@@ -413,6 +413,11 @@ impl PartitionLog {
         self.producers.len()
     }
 
+    /// The codec batches are stored with (`compression.type`), if not the producer's.
+    pub fn stored_compression(&self) -> Option<i16> {
+        self.config.compression
+    }
+
     /// Replaces the settings (topic config change). Takes effect at the next append/roll.
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;

@@ -168,6 +168,9 @@ fn topic_admin_refusals_use_kafka_codes_and_messages() {
     let (code, message) = create_topic(&mut stream, "configured", 1, &[("retention.ms", "soon")]);
     assert_eq!(code, 40, "INVALID_CONFIG: {message}");
     assert_eq!(create_topic(&mut stream, "configured", 1, &[("no.such.config", "1")]).0, 40);
+    let (code, message) = create_topic(&mut stream, "configured", 1, &[("compression.type", "brotli")]);
+    assert_eq!(code, 40, "INVALID_CONFIG: {message}");
+    assert!(message.contains("Invalid value brotli for configuration compression.type"), "{message}");
     assert_eq!(create_topic(&mut stream, "configured", 1, &[("retention.ms", "60000")]).0, 0);
     assert_eq!(create_topic(&mut stream, "configured", 1, &[]).0, 36, "TOPIC_ALREADY_EXISTS");
 }

@@ -1,5 +1,6 @@
 //! Real rdkafka clients against `runnel serve`: topic admin, 100k records over 8 partitions
-//! with acks=all, every compression codec, and a long-poll wake-up.
+//! with acks=all, every compression codec (and a topic's own `compression.type`), and a
+//! long-poll wake-up.
 
 mod broker_process;
 
@@ -20,10 +21,15 @@ fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
 }
 
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let results = admin(bootstrap)
-        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
-        .await
-        .expect("create_topics request");
+    create_topic_with(bootstrap, name, partitions, &[]).await;
+}
+
+async fn create_topic_with(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        topic = topic.set(key, value);
+    }
+    let results = admin(bootstrap).create_topics(&[topic], &AdminOptions::new()).await.expect("create_topics request");
     for result in results {
         result.expect("topic created");
     }
@@ -145,10 +151,31 @@ async fn gzip_snappy_lz4_and_zstd_batches_round_trip() {
         tokio::task::block_in_place(|| consume_and_check(&consumer, 2, 2_000, 1_000));
     }
     // The batches are stored as the producer compressed them: the codec bits are on disk.
-    let segment = dir.path().join("compressed-zstd-0").join("00000000000000000000.log");
-    let bytes = std::fs::read(&segment).expect("read segment");
-    let attributes = i16::from_be_bytes([bytes[21], bytes[22]]);
-    assert_eq!(attributes & 0x7, 4, "zstd codec bits in the stored batch");
+    assert_eq!(stored_codec(&dir.path().join("compressed-zstd-0")), 4, "zstd codec bits in the stored batch");
+}
+
+/// The codec bits of the first batch stored in `partition_dir`.
+fn stored_codec(partition_dir: &std::path::Path) -> i16 {
+    let bytes = std::fs::read(partition_dir.join("00000000000000000000.log")).expect("read segment");
+    i16::from_be_bytes([bytes[21], bytes[22]]) & 0x7
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_with_its_own_compression_type_stores_batches_recompressed_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let bootstrap = broker.bootstrap();
+    // lz4 from an idempotent producer into a zstd topic, and zstd into an uncompressed one.
+    for (topic_codec, producer_codec, stored) in [("zstd", "lz4", 4), ("uncompressed", "zstd", 0)] {
+        let topic = format!("stored-{topic_codec}");
+        create_topic_with(&bootstrap, &topic, 2, &[("compression.type", topic_codec)]).await;
+        let producer = producer(&bootstrap, producer_codec);
+        produce_numbered(&producer, &topic, 2, 2_000, 1_000).await;
+        let consumer = consumer(&bootstrap, &[]);
+        assign_from_start(&consumer, &topic, 2);
+        tokio::task::block_in_place(|| consume_and_check(&consumer, 2, 2_000, 1_000));
+        assert_eq!(stored_codec(&dir.path().join(format!("{topic}-0"))), stored, "{topic}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,6 +183,15 @@ impl GroupCoordinator {
         }
     }
 
+    /// Applies what is due by now (session timeouts, rebalance deadlines) to one group before a
+    /// request looks at its state. The timer runs every 100 ms; this makes an answer as exact
+    /// as Kafka's per-member timers: a group whose last member's session ended a millisecond
+    /// ago is Empty, and can be deleted.
+    fn catch_up(&self, group: &mut Group, now_ms: i64) {
+        group.tick(now_ms, &self.settings);
+        self.persist_metadata(group);
+    }
+
     /// Runs `f` over every group, for inspection (tests, metrics) without changing anything.
     pub fn inspect<R>(&self, f: impl FnOnce(&HashMap<String, Group>) -> R) -> R {
         f(&self.lock())
@@ -363,8 +372,12 @@ impl GroupCoordinator {
 
     /// ListGroups.
     pub fn list(&self) -> Vec<GroupListing> {
-        let mut listings: Vec<GroupListing> = self
-            .lock()
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        for group in groups.values_mut() {
+            self.catch_up(group, now);
+        }
+        let mut listings: Vec<GroupListing> = groups
             .values()
             .map(|g| GroupListing {
                 group_id: g.id.clone(),
@@ -378,8 +391,10 @@ impl GroupCoordinator {
 
     /// DescribeGroups; `None` for an unknown group.
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
-        let groups = self.lock();
-        let group = groups.get(group_id)?;
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let group = groups.get_mut(group_id)?;
+        self.catch_up(group, now);
         let stable = group.state() == GroupState::Stable;
         let protocol = group.protocol().unwrap_or_default().to_string();
         Some(GroupDescription {
@@ -407,10 +422,12 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: only an empty group can be deleted; its offsets go with it.
     pub fn delete(&self, group_id: &str) -> (i16, Option<i64>) {
+        let now = self.clock.now_ms();
         let mut groups = self.lock();
-        let Some(group) = groups.get(group_id) else {
+        let Some(group) = groups.get_mut(group_id) else {
             return (code(ResponseError::GroupIdNotFound), None);
         };
+        self.catch_up(group, now);
         if group.state() != GroupState::Empty || !group.members().is_empty() {
             return (code(ResponseError::NonEmptyGroup), None);
         }

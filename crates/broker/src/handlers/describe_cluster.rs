@@ -5,6 +5,7 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::authorized_operations;
 
 /// Answers DescribeCluster.
 pub fn handle(ctx: &RequestContext, request: DescribeClusterRequest) -> Handled<DescribeClusterResponse> {
@@ -19,7 +20,11 @@ pub fn handle(ctx: &RequestContext, request: DescribeClusterRequest) -> Handled<
                 .with_broker_id(node)
                 .with_host(StrBytes::from_string(host.clone()))
                 .with_port(i32::from(*port)),
-        ]);
+        ])
+        .with_cluster_authorized_operations(authorized_operations::if_requested(
+            request.include_cluster_authorized_operations,
+            authorized_operations::cluster(),
+        ));
     if ctx.version >= 1 {
         response.endpoint_type = request.endpoint_type;
     }

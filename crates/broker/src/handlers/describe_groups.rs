@@ -7,10 +7,13 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::authorized_operations;
 
 /// Answers DescribeGroups.
 pub fn handle(ctx: &RequestContext, request: DescribeGroupsRequest) -> Handled<DescribeGroupsResponse> {
     let version = ctx.version;
+    let operations =
+        authorized_operations::if_requested(request.include_authorized_operations, authorized_operations::group());
     let groups = request
         .groups
         .into_iter()
@@ -46,6 +49,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeGroupsRequest) -> Handled<D
                 .with_protocol_type(StrBytes::from_string(description.protocol_type))
                 .with_protocol_data(StrBytes::from_string(description.protocol))
                 .with_members(members)
+                .with_authorized_operations(operations)
         })
         .collect();
     Handled::Ready(DescribeGroupsResponse::default().with_groups(groups))

@@ -12,10 +12,11 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::api::{Handled, RequestContext};
+use crate::authorized_operations;
 use crate::error_codes::for_topic_error;
 use crate::topics::{self, Topic};
 
-fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
+fn describe(topic: &Topic, node: BrokerId, operations: i32) -> MetadataResponseTopic {
     let partitions = (0..topic.record.partitions)
         .map(|index| {
             MetadataResponsePartition::default()
@@ -30,6 +31,7 @@ fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
         .with_name(Some(TopicName(StrBytes::from_string(topic.name().to_string()))))
         .with_topic_id(topic.record.id)
         .with_partitions(partitions)
+        .with_topic_authorized_operations(operations)
 }
 
 fn missing(name: Option<TopicName>, id: Uuid, error: i16) -> MetadataResponseTopic {
@@ -47,6 +49,14 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
             .with_host(StrBytes::from_string(host.clone()))
             .with_port(i32::from(*port)),
     ];
+    let topic_operations = authorized_operations::if_requested(
+        request.include_topic_authorized_operations,
+        authorized_operations::topic(),
+    );
+    let cluster_operations = authorized_operations::if_requested(
+        request.include_cluster_authorized_operations,
+        authorized_operations::cluster(),
+    );
     let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation) && broker.config.auto_create_topics;
     let wanted = match request.topics {
         // v0 has no null: an empty list means every topic.
@@ -54,7 +64,7 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
         _ => None,
     };
     let topics = match wanted {
-        None => broker.topics.all().iter().map(|t| describe(t, node)).collect(),
+        None => broker.topics.all().iter().map(|t| describe(t, node, topic_operations)).collect(),
         Some(list) => list
             .into_iter()
             .map(|wanted| {
@@ -63,7 +73,7 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
                     None => broker.topics.get_by_id(wanted.topic_id),
                 };
                 match (found, wanted.name) {
-                    (Some(topic), _) => describe(&topic, node),
+                    (Some(topic), _) => describe(&topic, node, topic_operations),
                     (None, None) => missing(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
                     (None, Some(name)) => {
                         if let Err(e) = topics::validate_name(name.as_str()) {
@@ -74,7 +84,7 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
                             return missing(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
                         }
                         match broker.auto_create(name.as_str()) {
-                            Ok(topic) => describe(&topic, node),
+                            Ok(topic) => describe(&topic, node, topic_operations),
                             Err(e) => missing(Some(name), Uuid::nil(), for_topic_error(&e)),
                         }
                     }
@@ -87,6 +97,7 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
             .with_brokers(brokers)
             .with_cluster_id(Some(StrBytes::from_string(broker.meta.cluster_id.clone())))
             .with_controller_id(node)
-            .with_topics(topics),
+            .with_topics(topics)
+            .with_cluster_authorized_operations(cluster_operations),
     )
 }
