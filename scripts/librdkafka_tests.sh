@@ -6,30 +6,35 @@
 # and "noautocreate"; both with the 3 s initial rebalance delay its group tests assume.
 # TEST_KAFKA_VERSION is 3.9.0: runnel serves that protocol (with Kafka 4.0's minimum versions).
 #
-# Usage: scripts/librdkafka_tests.sh [--jobs N] [--list FILE] [TEST[:SUBTEST][@SCENARIO]...]
-#   no TEST: every entry of the list (tests/librdkafka/tests.list) marked "yes";
-#   TEST is a test number (0081), SUBTEST a substring of its sub-test names (do_test_CreateTopics),
-#   SCENARIO default or noautocreate. Tests run in parallel (--jobs, default 4), each in its own
-#   test runner. Logs go to target/librdkafka-tests/logs/; each line of results.txt reads
-#   "ENTRY RESULT SECONDS", RESULT being PASS, FAIL or SKIP (the runner did not run it).
+# Usage: scripts/librdkafka_tests.sh [--jobs N] [--list FILE] [--update-docs] [ENTRY...]
+#   No ENTRY: every entry of the list (tests/librdkafka/tests.list) marked "yes", longest first;
+#   --update-docs then writes the results table into docs/compatibility.md.
+#   ENTRY is TEST[:SUBTEST][@SCENARIO]: a test number (0081), a substring of its sub-test names
+#   (do_test_CreateTopics; "+" stands for a space) and default or noautocreate.
+#   Entries run in parallel (--jobs, default 4), each in a test runner of its own. Logs go to
+#   target/librdkafka-tests/logs/; each line of its results.txt reads "ENTRY RESULT SECONDS
+#   [NOTE]", RESULT being PASS, FAIL or SKIP (the runner, or every sub-test, skipped it).
 #   Exits 1 unless every entry passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=4
 list=tests/librdkafka/tests.list
+update_docs=false
 while [ $# -gt 0 ]; do
     case "$1" in
     --jobs) jobs=$2; shift 2 ;;
     --list) list=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" | cut -c3-; exit 0 ;;
+    --update-docs) update_docs=true; shift ;;
+    -h | --help) sed -n '2,17p' "$0" | cut -c3-; exit 0 ;;
     *) break ;;
     esac
 done
 if [ $# -gt 0 ]; then
     entries=("$@")
 else
-    mapfile -t entries < <(awk '!/^#/ && $3 == "yes" { print $1 "@" $2 }' "$list")
+    # Longest first, so that the parallel runs end together.
+    mapfile -t entries < <(awk '!/^#/ && $3 == "yes" { print $4, $1 "@" $2 }' "$list" | sort -rn | cut -d' ' -f2)
 fi
 
 manifest=$(cargo metadata --format-version 1 --locked |
@@ -37,7 +42,13 @@ manifest=$(cargo metadata --format-version 1 --locked |
 source="$(dirname "$manifest")/librdkafka"
 version=$(basename "$(dirname "$manifest")")
 root="$PWD/target/librdkafka-tests"
-build="$root/$version"
+# RapidJSON (Debian's rapidjson-dev) lets the suite check statistics JSON (0110 needs it): a
+# runner built with it is kept apart from one built without.
+if [ -f /usr/include/rapidjson/schema.h ]; then flavour=rapidjson; else
+    flavour=plain
+    echo "note: rapidjson-dev is not installed; tests that check statistics JSON will skip" >&2
+fi
+build="$root/$version-$flavour"
 if [ ! -x "$build/tests/test-runner" ]; then
     echo "==> building librdkafka's test runner from $source (about 3 minutes on 2 cores)"
     rm -rf "$build" && mkdir -p "$root" && cp -r "$source" "$build"
@@ -54,7 +65,8 @@ work=$(mktemp -d)
 brokers=()
 cleanup() {
     for pid in "${brokers[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # Disowned, so not waitable: watch them go.
+    for pid in "${brokers[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,6 +98,7 @@ run_one() {
     test=${entry%@*}
     [ "$test" != "$entry" ] && scenario=${entry##*@}
     if [[ $test == *:* ]]; then subtest=${test#*:}; test=${test%%:*}; fi
+    subtest=${subtest//+/ } # "+" stands for a space in a list entry
     local log="$logs/${entry//[:@\/]/_}.log"
     started=$(date +%s%N)
     # PASS: the runner succeeded and ran the test; SKIP: it succeeded without running it (a
@@ -118,5 +131,9 @@ for entry in "${entries[@]}"; do
 done
 wait $(jobs -rp) 2>/dev/null || true
 failed=$(awk '$2 != "PASS"' "$logs/results.txt" | wc -l)
+if $update_docs && [ $# -eq 0 ]; then
+    python3 scripts/librdkafka_table.py "$list" "$logs/results.txt" "$build/tests/test.c" docs/compatibility.md
+    echo "==> wrote the results table into docs/compatibility.md"
+fi
 echo "==> $((${#entries[@]} - failed)) passed, $failed failed or skipped in $(($(date +%s) - started)) s"
 [ "$failed" -eq 0 ]

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Runs runnel's whole test suite on a fresh machine: Rust tests (real rdkafka clients against a
-# real broker) and Python tests (confluent-kafka from PyPI, in a venv this script creates).
+# real broker), Python tests (confluent-kafka from PyPI, in a venv this script creates) and
+# librdkafka's own C test suite (tests/librdkafka/tests.list, built from the rdkafka-sys crate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> building runnel and its tests"
 cargo build --workspace --all-targets
 
-echo "==> kcat (Debian's, librdkafka 2.0), chromium (browser test of the chat page), prometheus (monitoring tests)"
-if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then
+echo "==> from Debian: kcat (librdkafka 2.0), chromium (browser tests), prometheus (monitoring tests),"
+echo "    rapidjson-dev and zlib1g-dev (librdkafka's own test suite)"
+if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null ||
+    [ ! -f /usr/include/rapidjson/schema.h ] || [ ! -f /usr/include/zlib.h ]; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium prometheus rapidjson-dev zlib1g-dev >/dev/null
 fi
 
 echo "==> playwright-core from npm (tests/browser)"
@@ -29,3 +32,6 @@ RUNNEL_FUZZ_SECS="${RUNNEL_FUZZ_SECS:-60}" cargo test --workspace
 
 echo "==> Python tests against runnel serve"
 RUNNEL_BIN="$PWD/target/debug/runnel" .venv/bin/python -m pytest -q tests/python
+
+echo "==> librdkafka's own test suite (tests/librdkafka/tests.list) against runnel serve"
+./scripts/librdkafka_tests.sh --jobs 6
