@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs runnel's whole test suite on a fresh machine: Rust tests (real rdkafka clients against a
-# real broker), Python tests (confluent-kafka from PyPI, in a venv this script creates) and
-# librdkafka's own C test suite (tests/librdkafka/tests.list, built from the rdkafka-sys crate).
+# real broker), Python tests (confluent-kafka from PyPI, in a venv this script creates), Apache
+# Kafka's Java client (its jars from PyPI) and librdkafka's own C test suite
+# (tests/librdkafka/tests.list, built from the rdkafka-sys crate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,9 @@ RUNNEL_FUZZ_SECS="${RUNNEL_FUZZ_SECS:-60}" cargo test --workspace
 
 echo "==> Python tests against runnel serve"
 RUNNEL_BIN="$PWD/target/debug/runnel" .venv/bin/python -m pytest -q tests/python
+
+echo "==> Apache Kafka's Java client (kafka-clients 3.9, from PyPI) against runnel serve"
+./scripts/java_tests.sh
 
 echo "==> librdkafka's own test suite (tests/librdkafka/tests.list) against runnel serve"
 ./scripts/librdkafka_tests.sh --jobs 6

@@ -164,7 +164,7 @@ fn group_refusals_carry_kafka_error_codes() {
 
     let request = FindCoordinatorRequest::default().with_key(text("txn")).with_key_type(1);
     let response: FindCoordinatorResponse = call(&mut stream, ApiKey::FindCoordinator, 3, &request);
-    assert_eq!(response.error_code, ResponseError::CoordinatorNotAvailable.code());
+    assert_eq!(response.error_code, ResponseError::UnsupportedVersion.code(), "non-retriable: no client waits");
     assert!(response.error_message.expect("message").contains("transactions"));
 
     let heartbeat = HeartbeatRequest::default().with_group_id(group("nobody")).with_member_id(text("m"));

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs Apache Kafka's Java client (kafka-clients 3.9) against runnel serve. The jars come from
+# PyPI: the package shigawire-apache-flink-libraries carries kafka-clients.jar with its
+# compression jars, fetched once with pip into target/java-clients/ (no Maven). Needs a JDK
+# (java and javac, 17 or later).
+# Usage: scripts/java_tests.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+wheel_version=2.0.0.post1
+libs="$PWD/target/java-clients/$wheel_version"
+if [ ! -f "$libs/kafka-clients.jar" ]; then
+    echo "==> fetching kafka-clients.jar and its compression jars from PyPI (a 92 MB wheel, once)"
+    download=$(mktemp -d)
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        "shigawire-apache-flink-libraries==$wheel_version" -d "$download"
+    mkdir -p "$libs"
+    python3 - "$download"/*.whl "$libs" <<'EOF'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for jar in ["kafka-clients", "slf4j-api", "lz4-java", "snappy-java", "zstd-jni"]:
+        with open(f"{out}/{jar}.jar", "wb") as f:
+            f.write(z.read(f"pyflink/lib/{jar}.jar"))
+EOF
+    rm -rf "$download"
+fi
+classpath=$(printf '%s:' "$libs"/*.jar)
+classes="$PWD/target/java-clients/classes"
+mkdir -p "$classes"
+javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java
+
+cargo build --quiet -p runnel
+work=$(mktemp -d)
+trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$work"' EXIT
+target/debug/runnel serve --data-dir "$work/data" --listen 127.0.0.1:0 --http-listen off \
+    > "$work/out" 2> "$work/broker.log" &
+broker=$!
+for _ in $(seq 100); do grep -q "^runnel listening" "$work/out" && break; sleep 0.1; done
+bootstrap=$(awk '/^runnel listening on/ {print $4}' "$work/out")
+[ -n "$bootstrap" ] || { cat "$work/broker.log" >&2; exit 1; }
+version=$(python3 -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("kafka/kafka-version.properties").decode())' \
+    "$libs/kafka-clients.jar" | sed -n 's/^version=//p')
+echo "==> kafka-clients $version against runnel at $bootstrap"
+if ! java -cp "$classpath$classes" RunnelJavaClients "$bootstrap"; then
+    echo "the broker's log:" >&2
+    tail -50 "$work/broker.log" >&2
+    exit 1
+fi

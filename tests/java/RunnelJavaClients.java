@@ -1,0 +1,216 @@
+// Apache Kafka's own Java client (kafka-clients) against runnel serve: the admin client, an
+// idempotent producer with every codec, a consumer group that commits and resumes, and a
+// transactional producer, which must be refused at once (runnel does not serve transactions
+// yet) rather than left waiting. Run by scripts/java_tests.sh; exits non-zero on any failure.
+//
+// Usage: java -cp <jars>:. RunnelJavaClients BOOTSTRAP
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+public class RunnelJavaClients {
+    private static String bootstrap;
+    private static int failures = 0;
+
+    interface Check {
+        void run() throws Exception;
+    }
+
+    private static void check(String name, Check body) {
+        long started = System.nanoTime();
+        try {
+            body.run();
+            System.out.printf("PASS %-60s %6d ms%n", name, (System.nanoTime() - started) / 1_000_000);
+        } catch (Throwable e) {
+            failures++;
+            System.out.printf("FAIL %-60s %s%n", name, e);
+            e.printStackTrace(System.out);
+        }
+    }
+
+    private static void expect(boolean condition, String what) {
+        if (!condition) {
+            throw new AssertionError(what);
+        }
+    }
+
+    private static Admin admin() {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        return Admin.create(p);
+    }
+
+    private static KafkaProducer<String, String> producer(Map<String, Object> extra) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.putAll(extra);
+        return new KafkaProducer<>(p);
+    }
+
+    private static KafkaConsumer<String, String> consumer(String group) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        return new KafkaConsumer<>(p);
+    }
+
+    /** Polls until `count` records arrived (or 30 s passed); returns them in arrival order. */
+    private static List<ConsumerRecord<String, String>> pollFor(KafkaConsumer<String, String> consumer, int count) {
+        List<ConsumerRecord<String, String>> records = new ArrayList<>();
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (records.size() < count && System.currentTimeMillis() < deadline) {
+            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+        }
+        return records;
+    }
+
+    private static void createTopic(Admin admin, String name, int partitions) throws Exception {
+        admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get();
+    }
+
+    public static void main(String[] args) throws Exception {
+        bootstrap = args[0];
+
+        check("admin: cluster, create, describe, list, grow and delete topics", () -> {
+            try (Admin admin = admin()) {
+                expect(admin.describeCluster().nodes().get().size() == 1, "one broker");
+                expect(!admin.describeCluster().clusterId().get().isEmpty(), "a cluster id");
+                createTopic(admin, "java-admin", 3);
+                TopicDescription described =
+                        admin.describeTopics(List.of("java-admin")).allTopicNames().get().get("java-admin");
+                expect(described.partitions().size() == 3, "3 partitions: " + described);
+                expect(admin.listTopics().names().get().contains("java-admin"), "listed");
+                admin.createPartitions(Map.of("java-admin", org.apache.kafka.clients.admin.NewPartitions.increaseTo(5)))
+                        .all().get();
+                expect(admin.describeTopics(List.of("java-admin")).allTopicNames().get().get("java-admin")
+                        .partitions().size() == 5, "grown to 5");
+                try {
+                    createTopic(admin, "java-admin", 1);
+                    throw new AssertionError("a second create succeeded");
+                } catch (ExecutionException e) {
+                    expect(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException,
+                            "TopicExistsException, got " + e.getCause());
+                }
+                admin.deleteTopics(List.of("java-admin")).all().get();
+                expect(!admin.listTopics().names().get().contains("java-admin"), "deleted");
+            }
+        });
+
+        for (String codec : List.of("none", "gzip", "snappy", "lz4", "zstd")) {
+            check("idempotent producer, acks=all, compression " + codec + ": 2,000 records round trip", () -> {
+                String topic = "java-" + codec;
+                try (Admin admin = admin()) {
+                    createTopic(admin, topic, 2);
+                }
+                try (KafkaProducer<String, String> producer =
+                        producer(Map.of(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec, ProducerConfig.LINGER_MS_CONFIG, 5))) {
+                    List<Future<RecordMetadata>> sent = new ArrayList<>();
+                    for (int i = 0; i < 2000; i++) {
+                        sent.add(producer.send(new ProducerRecord<>(topic, i % 2, "key-" + i, "value-" + i)));
+                    }
+                    for (Future<RecordMetadata> f : sent) {
+                        f.get();
+                    }
+                }
+                try (KafkaConsumer<String, String> consumer = consumer("java-reader-" + codec)) {
+                    consumer.subscribe(List.of(topic));
+                    List<ConsumerRecord<String, String>> records = pollFor(consumer, 2000);
+                    expect(records.size() == 2000, "2000 records, got " + records.size());
+                    Map<Integer, Long> next = new HashMap<>();
+                    for (ConsumerRecord<String, String> r : records) {
+                        long expected = next.getOrDefault(r.partition(), 0L);
+                        expect(r.offset() == expected, "in order on partition " + r.partition());
+                        int i = Integer.parseInt(r.key().substring(4));
+                        expect(i % 2 == r.partition() && r.value().equals("value-" + i), "record " + r);
+                        next.put(r.partition(), expected + 1);
+                    }
+                }
+            });
+        }
+
+        check("consumer group: commit, close, and a new member resumes after the commit", () -> {
+            String topic = "java-group";
+            try (Admin admin = admin()) {
+                createTopic(admin, topic, 3);
+            }
+            try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                for (int i = 0; i < 300; i++) {
+                    producer.send(new ProducerRecord<>(topic, "k" + i, "v" + i));
+                }
+                producer.flush();
+            }
+            try (KafkaConsumer<String, String> first = consumer("java-group")) {
+                first.subscribe(List.of(topic));
+                expect(pollFor(first, 300).size() == 300, "the first member read all 300");
+                first.commitSync();
+            }
+            try (Admin admin = admin()) {
+                Map<TopicPartition, OffsetAndMetadata> committed =
+                        admin.listConsumerGroupOffsets("java-group").partitionsToOffsetAndMetadata().get();
+                long total = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+                expect(total == 300, "offsets committed up to 300 in all, got " + committed);
+                ConsumerGroupDescription group =
+                        admin.describeConsumerGroups(List.of("java-group")).all().get().get("java-group");
+                expect(group.members().isEmpty(), "no members after close: " + group);
+            }
+            try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                producer.send(new ProducerRecord<>(topic, "after", "commit")).get();
+            }
+            try (KafkaConsumer<String, String> second = consumer("java-group")) {
+                second.subscribe(List.of(topic));
+                List<ConsumerRecord<String, String>> records = pollFor(second, 1);
+                expect(records.size() == 1 && records.get(0).key().equals("after"),
+                        "only the record produced after the commit, got " + records);
+            }
+        });
+
+        check("transactional producer: refused at once, not left waiting", () -> {
+            long started = System.currentTimeMillis();
+            try (KafkaProducer<String, String> producer =
+                    producer(Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "java-txn",
+                            ProducerConfig.MAX_BLOCK_MS_CONFIG, 60_000))) {
+                producer.initTransactions();
+                throw new AssertionError("initTransactions succeeded, but runnel does not serve transactions yet");
+            } catch (KafkaException e) {
+                long waited = System.currentTimeMillis() - started;
+                expect(waited < 10_000, "refused after " + waited + " ms");
+                System.out.println("     refused with: " + e);
+            }
+        });
+
+        System.out.println(failures == 0 ? "all checks passed" : failures + " check(s) failed");
+        System.exit(failures == 0 ? 0 : 1);
+    }
+}
