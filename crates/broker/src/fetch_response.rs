@@ -72,12 +72,13 @@ pub struct PartitionAnswer {
     pub error_code: i16,
     /// High watermark (the log end offset on one node).
     pub high_watermark: i64,
-    /// Last stable offset (the same, without transactions).
+    /// Last stable offset: the first offset of the oldest open transaction, or the log end.
     pub last_stable_offset: i64,
     /// Log start offset (v5+; -1 before).
     pub log_start_offset: i64,
-    /// `Some(empty)` for read_committed fetches (no transactions are ever aborted), else null.
-    pub aborted_transactions: Option<()>,
+    /// For read_committed fetches, the aborted transactions in the range read, as (producer
+    /// id, first offset); null for read_uncommitted.
+    pub aborted_transactions: Option<Vec<(i64, i64)>>,
     /// The records.
     pub records: Records,
 }
@@ -198,11 +199,19 @@ impl FetchAnswer {
                 if version >= 5 {
                     w.buf.put_i64(p.log_start_offset);
                 }
-                match (p.aborted_transactions, flexible) {
-                    (None, true) => w.uvarint(0),
-                    (None, false) => w.buf.put_i32(-1),
-                    (Some(()), true) => w.uvarint(1),
-                    (Some(()), false) => w.buf.put_i32(0),
+                match &p.aborted_transactions {
+                    None if flexible => w.uvarint(0),
+                    None => w.buf.put_i32(-1),
+                    Some(aborted) => {
+                        array_len(&mut w, aborted.len(), flexible);
+                        for (producer_id, first_offset) in aborted {
+                            w.buf.put_i64(*producer_id);
+                            w.buf.put_i64(*first_offset);
+                            if flexible {
+                                w.uvarint(0); // aborted transaction tagged fields
+                            }
+                        }
+                    }
                 }
                 if version >= 11 {
                     w.buf.put_i32(-1); // preferred read replica: none

@@ -53,12 +53,18 @@ pub struct ReadResult {
 /// What a fetch found at an offset, as a file range.
 #[derive(Debug, Clone)]
 pub struct Located {
-    /// Whole batches starting at or before the offset, or `None` at the log end.
+    /// Whole batches starting at or before the offset, or `None` at the log end (at the last
+    /// stable offset for read_committed).
     pub slice: Option<FileSlice>,
     /// Log end offset.
     pub high_watermark: i64,
+    /// Last stable offset: the first offset of the oldest open transaction, or the log end.
+    pub last_stable_offset: i64,
     /// First offset still in the log.
     pub log_start_offset: i64,
+    /// For read_committed: the aborted transactions overlapping what may be read, as
+    /// (producer id, first offset).
+    pub aborted: Option<Vec<(i64, i64)>>,
 }
 
 impl Partition {
@@ -124,6 +130,10 @@ impl Partition {
             log.stored_compression()
         };
         let header = runnel_log::batch::validate(batch)?;
+        if header.is_transactional() && !header.is_control() {
+            // Until the transaction coordinator lands, no client has a transaction to write in.
+            return Err(LogError::InvalidRecord("transactions are not supported by this broker yet"));
+        }
         let recompressed;
         let (batch, header) = match codec {
             Some(codec) if codec != header.compression() && !header.is_control() => {
@@ -196,13 +206,50 @@ impl Partition {
     }
 
     /// Where the batches at `offset` are, without reading them: Fetch sends them from the file.
-    pub fn locate(&self, offset: i64, max_bytes: usize, allow_oversized_first: bool) -> Result<Located, LogError> {
+    /// `read_committed` reads only below the last stable offset, and reports the aborted
+    /// transactions there.
+    pub fn locate(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        allow_oversized_first: bool,
+        read_committed: bool,
+    ) -> Result<Located, LogError> {
         let log = self.log();
+        let last_stable_offset = log.last_stable_offset();
+        let upper = if read_committed { last_stable_offset } else { i64::MAX };
         Ok(Located {
-            slice: log.read(offset, max_bytes, allow_oversized_first)?,
+            slice: log.read_below(offset, max_bytes, allow_oversized_first, upper)?,
             high_watermark: log.next_offset(),
+            last_stable_offset,
             log_start_offset: log.log_start_offset(),
+            aborted: read_committed.then(|| {
+                log.aborted_transactions(offset, last_stable_offset)
+                    .iter()
+                    .map(|a| (a.producer_id, a.first_offset))
+                    .collect()
+            }),
         })
+    }
+
+    /// The last stable offset (read_committed consumers read below it).
+    pub fn last_stable_offset(&self) -> i64 {
+        self.log().last_stable_offset()
+    }
+
+    /// Ends `producer_id`'s transaction in this partition with a commit or abort marker (what
+    /// the transaction coordinator's WriteTxnMarkers does), returning the offset after it.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        kind: runnel_log::control::ControlType,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, LogError> {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = self.log().append_marker(producer_id, producer_epoch, kind, coordinator_epoch, now_ms)?;
+        Ok(result.next_offset)
     }
 
     /// (log start offset, log end offset).
@@ -308,6 +355,38 @@ mod tests {
         let options = RecordEncodeOptions { version: 2, compression: Compression::Gzip };
         RecordBatchEncoder::encode(&mut out, &records, &options).expect("encode");
         out.freeze()
+    }
+
+    #[test]
+    fn read_committed_reads_below_the_stable_offset_and_gets_the_aborted_transactions() {
+        use runnel_log::control::ControlType;
+        use runnel_log::testing::{batch, transactional_batch};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, _) = PartitionLog::open(dir.path(), runnel_log::LogConfig::default(), false).expect("open");
+        // Producer 5 aborts offsets 0..1 (marker 2), plain records 3..4, producer 6 opens 5..6.
+        log.append(&transactional_batch(2, 0, (5, 0, 0)), 0).expect("append");
+        log.append_marker(5, 0, ControlType::Abort, 0, 0).expect("abort");
+        log.append(&batch(2, 0, None), 0).expect("append");
+        log.append(&transactional_batch(2, 0, (6, 0, 0)), 0).expect("append");
+        let partition = Partition::new("t", 0, log);
+        // Clients cannot write transactional batches until the coordinator serves them.
+        assert!(matches!(partition.append(&transactional_batch(1, 0, (7, 0, 0)), 0), Err(LogError::InvalidRecord(_))));
+
+        let committed = partition.locate(0, 1 << 20, true, true).expect("locate");
+        assert_eq!((committed.high_watermark, committed.last_stable_offset), (7, 5));
+        let bytes = committed.slice.expect("data below the stable offset").read().expect("read");
+        let last = runnel_log::batch::BatchWalker::new(&bytes).last().expect("a batch").expect("valid").1;
+        assert_eq!(last.next_offset(), 5, "nothing at or after the stable offset");
+        assert_eq!(committed.aborted, Some(vec![(5, 0)]));
+        assert!(partition.locate(5, 1 << 20, true, true).expect("locate").slice.is_none(), "waits at the LSO");
+        let uncommitted = partition.locate(5, 1 << 20, true, false).expect("locate");
+        assert!(uncommitted.slice.is_some() && uncommitted.aborted.is_none());
+
+        let end = partition.write_marker(6, 0, ControlType::Commit, 0, 0).expect("commit");
+        assert_eq!((end, partition.last_stable_offset()), (8, 8));
+        let after = partition.locate(5, 1 << 20, true, true).expect("locate");
+        assert!(after.slice.is_some());
+        assert_eq!(after.aborted, Some(vec![]), "the abort ended before offset 5");
     }
 
     #[test]

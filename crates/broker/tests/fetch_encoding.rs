@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{ApiKey, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{ApiKey, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use proptest::prelude::*;
 use runnel_broker::api::encode_response;
@@ -44,7 +44,16 @@ fn reference(answer: &FetchAnswer, records: &[Vec<Bytes>]) -> FetchResponse {
                         .with_high_watermark(p.high_watermark)
                         .with_last_stable_offset(p.last_stable_offset)
                         .with_log_start_offset(p.log_start_offset)
-                        .with_aborted_transactions(p.aborted_transactions.map(|()| Vec::new()))
+                        .with_aborted_transactions(p.aborted_transactions.as_ref().map(|aborted| {
+                            aborted
+                                .iter()
+                                .map(|(producer_id, first_offset)| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(*producer_id))
+                                        .with_first_offset(*first_offset)
+                                })
+                                .collect()
+                        }))
                         .with_records(Some(bytes.clone()))
                 })
                 .collect();
@@ -67,7 +76,7 @@ struct PartitionCase {
     error: i16,
     hw: i64,
     log_start: i64,
-    aborted: bool,
+    aborted: Option<Vec<(i64, i64)>>,
     records: Vec<u8>,
     in_file: bool,
 }
@@ -78,7 +87,7 @@ fn partition_case() -> impl Strategy<Value = PartitionCase> {
         any::<i16>(),
         any::<i64>(),
         any::<i64>(),
-        any::<bool>(),
+        proptest::option::of(proptest::collection::vec((any::<i64>(), any::<i64>()), 0..3)),
         proptest::collection::vec(any::<u8>(), 0..300),
         any::<bool>(),
     )
@@ -130,7 +139,7 @@ proptest! {
                         high_watermark: case.hw,
                         last_stable_offset: case.hw,
                         log_start_offset: case.log_start,
-                        aborted_transactions: case.aborted.then_some(()),
+                        aborted_transactions: case.aborted.clone(),
                         records: if case.records.is_empty() { Records::Empty } else { Records::Bytes(Bytes::from(case.records.clone())) },
                     });
                     bytes_here.push(Bytes::from(case.records.clone()));

@@ -5,7 +5,9 @@
 //! - [`offset_index`], [`time_index`]: the sparse `.index` and `.timeindex` formats.
 //! - [`partition_log`]: a partition's segments, append, read, roll, retention, durability.
 //! - [`recovery`]: opening a log after any kind of shutdown.
-//! - [`producer_state`]: idempotent producer sequence tracking and its snapshots.
+//! - [`producer_state`]: idempotent producer sequences, open transactions, and their snapshots.
+//! - [`control`]: transaction markers (control batches).
+//! - [`txn_index`]: the aborted-transaction index (`.txnindex`).
 //! - [`durable_file`]: temp -> fsync -> rename -> fsync(dir) file rewrites.
 //! - [`open_files`]: segment files opened on use, within a bound on open descriptors.
 //! - [`config`], [`error`]: settings and errors.
@@ -13,6 +15,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod control;
 pub mod durable_file;
 pub mod error;
 pub mod offset_index;
@@ -23,6 +26,7 @@ pub mod recovery;
 pub mod segment;
 pub mod testing;
 pub mod time_index;
+pub mod txn_index;
 
 pub use config::LogConfig;
 pub use error::LogError;

@@ -16,11 +16,13 @@ use std::time::SystemTime;
 
 use crate::batch::{self, BatchHeader};
 use crate::config::LogConfig;
+use crate::control::{self, ControlType};
 use crate::durable_file::sync_dir;
 use crate::error::LogError;
 use crate::producer_state::{ProducerState, SequenceCheck, snapshot_offsets};
 use crate::recovery::{RecoveryReport, recover};
 use crate::segment::{FileSlice, Segment, file_stem, write_batch};
+use crate::txn_index::{self, AbortedTxn};
 
 /// Leader epoch stamped into every stored batch: one node, one leader, forever epoch 0.
 pub const LEADER_EPOCH: i32 = 0;
@@ -53,8 +55,10 @@ pub struct PartitionLog {
     next_offset: i64,
     /// Every offset below this is known to be on disk.
     flushed_offset: i64,
-    /// Idempotent producer table.
+    /// Idempotent producers and open transactions.
     producers: ProducerState,
+    /// Aborted transactions still in the log, by marker offset (the `.txnindex` files' entries).
+    aborted: Vec<AbortedTxn>,
     /// Set after a failed fsync or cleanup: the log refuses writes.
     poisoned: bool,
     /// Between `prepare_append` and `finish_append`.
@@ -85,6 +89,8 @@ pub struct PreparedWrite {
     log_append_time: i64,
     /// The batch with its timestamps rewritten (LogAppendTime topics).
     rewritten: Option<Vec<u8>>,
+    /// The marker's type when the batch is a transaction marker.
+    marker: Option<ControlType>,
 }
 
 impl PreparedWrite {
@@ -117,6 +123,7 @@ impl PartitionLog {
             next_offset,
             flushed_offset: next_offset,
             producers: recovered.producers,
+            aborted: recovered.aborted,
             poisoned: false,
             write_in_flight: false,
             close_must_sync: !clean_shutdown && next_offset > recovered.report.log_start_offset,
@@ -166,6 +173,19 @@ impl PartitionLog {
     /// [`PartitionLog::finish_append`]; no other append may start in between. Readers meanwhile
     /// see the log as it was.
     pub fn prepare_append(&mut self, batch: &[u8], header: BatchHeader, now_ms: i64) -> Result<Prepared, LogError> {
+        if header.is_control() {
+            return Err(LogError::InvalidRecord("clients may not write control batches"));
+        }
+        self.prepare(batch, header, now_ms, None)
+    }
+
+    fn prepare(
+        &mut self,
+        batch: &[u8],
+        header: BatchHeader,
+        now_ms: i64,
+        marker: Option<ControlType>,
+    ) -> Result<Prepared, LogError> {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
         }
@@ -173,13 +193,11 @@ impl PartitionLog {
             return Err(LogError::InvalidRecord("an append is already in flight on this partition"));
         }
         self.check_size(batch)?;
-        if header.is_control() {
-            return Err(LogError::InvalidRecord("clients may not write control batches"));
+        if header.is_transactional() && !header.has_producer_id() {
+            return Err(LogError::InvalidRecord("a transactional batch must carry a producer id"));
         }
-        if header.is_transactional() {
-            return Err(LogError::InvalidRecord("transactions are not supported by this broker"));
-        }
-        if header.has_producer_id()
+        if marker.is_none()
+            && header.has_producer_id()
             && let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)?
         {
             return Ok(Prepared::Duplicate(AppendResult {
@@ -215,6 +233,7 @@ impl PartitionLog {
             header: stored,
             log_append_time,
             rewritten,
+            marker,
         };
         self.write_in_flight = true;
         Ok(Prepared::Write(write))
@@ -244,7 +263,23 @@ impl PartitionLog {
         }
         self.next_offset = write.header.next_offset();
         self.close_must_sync = true;
-        self.producers.record(&write.header, write.header.base_offset);
+        if let Some(done) = self.producers.record(&write.header, write.header.base_offset, write.marker)
+            && done.aborted
+        {
+            let entry = AbortedTxn {
+                producer_id: done.producer_id,
+                first_offset: done.first_offset,
+                last_offset: done.last_offset,
+                last_stable_offset: self.last_stable_offset(),
+            };
+            if let Err(e) = txn_index::append(&self.dir, write.segment_base, &entry) {
+                // The marker is in the log but its index entry is not: stop writing; recovery
+                // derives the entry again from the log.
+                self.poisoned = true;
+                return Err(LogError::io(format!("append to {name}.txnindex"), e));
+            }
+            self.aborted.push(entry);
+        }
         Ok(AppendResult {
             base_offset: write.header.base_offset,
             next_offset: self.next_offset,
@@ -272,9 +307,11 @@ impl PartitionLog {
     /// Closes the active segment durably and starts a new one at the log end offset.
     pub fn roll(&mut self) -> Result<(), LogError> {
         let base = self.next_offset;
+        let active_base = self.active().base_offset();
         let result = self
             .active_mut()
             .sync_all()
+            .and_then(|_| txn_index::sync(&self.dir, active_base))
             .and_then(|_| self.producers.write_snapshot(&self.dir, base))
             .and_then(|_| Segment::create(&self.dir, base, self.config.index_interval_bytes))
             .and_then(|segment| sync_dir(&self.dir).map(|_| segment));
@@ -311,17 +348,32 @@ impl PartitionLog {
         max_bytes: usize,
         allow_oversized_first: bool,
     ) -> Result<Option<FileSlice>, LogError> {
+        self.read_below(offset, max_bytes, allow_oversized_first, i64::MAX)
+    }
+
+    /// Like [`PartitionLog::read`], without the batches at or after `upper_offset` (a
+    /// read_committed fetch reads below the last stable offset).
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        allow_oversized_first: bool,
+        upper_offset: i64,
+    ) -> Result<Option<FileSlice>, LogError> {
         let log_start = self.log_start_offset();
         if offset < log_start || offset > self.next_offset {
             return Err(LogError::OffsetOutOfRange { offset, log_start, log_end: self.next_offset });
         }
-        if offset == self.next_offset {
+        if offset == self.next_offset || offset >= upper_offset {
             return Ok(None);
         }
         let first = self.segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1);
         for segment in &self.segments[first..] {
+            if segment.base_offset() >= upper_offset {
+                break;
+            }
             let slice = segment
-                .slice_from(offset, max_bytes, allow_oversized_first)
+                .slice_from(offset, max_bytes, allow_oversized_first, upper_offset)
                 .map_err(|e| LogError::io(format!("read {} at offset {offset}", self.name()), e))?;
             if let Some(slice) = slice {
                 return Ok(Some(slice));
@@ -393,6 +445,47 @@ impl PartitionLog {
         self.segments[0].base_offset().min(self.next_offset)
     }
 
+    /// Appends a transaction marker for `producer_id`, ending its transaction in this partition
+    /// (the transaction coordinator's WriteTxnMarkers). An abort is entered in the aborted
+    /// transaction index. A producer with no transaction open here still gets its marker, as in
+    /// Kafka.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        kind: ControlType,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendResult, LogError> {
+        let batch = control::marker_batch(producer_id, producer_epoch, kind, coordinator_epoch, now_ms);
+        let header = batch::validate(&batch)?;
+        match self.prepare(&batch, header, now_ms, Some(kind))? {
+            Prepared::Duplicate(result) => Ok(result),
+            Prepared::Write(write) => {
+                let written = write.write(&batch);
+                self.finish_append(write, written)
+            }
+        }
+    }
+
+    /// Kafka's last stable offset: the first offset of the oldest transaction still open here,
+    /// or the log end when none is. read_committed consumers read only below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producers.first_unstable_offset().unwrap_or(self.next_offset).min(self.next_offset)
+    }
+
+    /// Whether `producer_id` has a transaction open in this partition.
+    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
+        self.producers.has_open_transaction(producer_id)
+    }
+
+    /// The aborted transactions a read_committed fetch of `[from, upper)` must report: those
+    /// ending at or after `from` and starting before `upper`, oldest marker first.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
+        let start = self.aborted.partition_point(|a| a.last_offset < from);
+        self.aborted[start..].iter().filter(|a| a.first_offset < upper).copied().collect()
+    }
+
     /// Offset the next record will get (Kafka's log end offset; also the high watermark here).
     pub fn next_offset(&self) -> i64 {
         self.next_offset
@@ -443,7 +536,11 @@ impl PartitionLog {
             }
             let segment = self.segments.remove(0);
             total -= segment.size() as i64;
-            if let Err(e) = segment.delete_files() {
+            let log_start = self.segments[0].base_offset();
+            self.aborted.retain(|a| a.last_offset >= log_start);
+            if let Err(e) =
+                segment.delete_files().and_then(|_| txn_index::rewrite(&self.dir, segment.base_offset(), &[]))
+            {
                 self.poisoned = true;
                 return Err(LogError::io(format!("delete segment {}", file_stem(segment.base_offset())), e));
             }
@@ -467,6 +564,8 @@ impl PartitionLog {
                 .map_err(|e| LogError::io(format!("write indexes of {name}"), e));
         }
         self.active_mut().sync_all().map_err(|e| LogError::io(format!("sync {name}"), e))?;
+        txn_index::sync(&self.dir, self.active().base_offset())
+            .map_err(|e| LogError::io(format!("sync the transaction index of {name}"), e))?;
         self.flushed_offset = self.next_offset;
         self.producers
             .write_snapshot(&self.dir, self.next_offset)

@@ -1,25 +1,30 @@
-//! Idempotent producer state of one partition: which sequence numbers each producer has written,
-//! so retried batches are recognised as duplicates and gaps are refused.
+//! Producer state of one partition: which sequence numbers each idempotent producer has written,
+//! so retried batches are recognised as duplicates and gaps are refused; and which producers
+//! have a transaction open here, from its first record, which holds back the last stable
+//! offset (LSO) until its marker.
 //!
-//! State is rebuilt from batch headers alone (producer id, epoch, base sequence, last offset
-//! delta), so replaying the log after a crash reproduces it exactly. A snapshot file
-//! `<20-digit offset>.snapshot` records the state as of that offset so recovery only replays the
-//! batches after it. Snapshot format (big-endian): `version: u16 = 1`, `crc32c: u32` of what
-//! follows, `count: u32`, then per producer `id: i64, epoch: i16, batches: u8`, then per batch
-//! `first_seq: i32, last_seq: i32, base_offset: i64, last_offset_delta: i32`.
+//! State is rebuilt from batch headers (producer id, epoch, base sequence, last offset delta,
+//! and the marker type of control batches), so replaying the log after a crash reproduces it
+//! exactly. A snapshot file `<20-digit offset>.snapshot` records the state as of that offset so
+//! recovery only replays the batches after it. Snapshot format (big-endian): `version: u16 = 2`,
+//! `crc32c: u32` of what follows, `count: u32`, then per producer `id: i64, epoch: i16,
+//! txn_first_offset: i64 (-1: none open), batches: u8`, then per batch `first_seq: i32,
+//! last_seq: i32, base_offset: i64, last_offset_delta: i32`. Version 1 (no transactions) is
+//! still read.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
 use std::io;
 use std::path::Path;
 
 use crate::batch::BatchHeader;
+use crate::control::ControlType;
 
 /// How many recent batches per producer are remembered for duplicate detection (Kafka's value,
 /// matching the client's max.in.flight.requests.per.connection bound of 5).
 pub const BATCHES_PER_PRODUCER: usize = 5;
 
-const SNAPSHOT_VERSION: u16 = 1;
+const SNAPSHOT_VERSION: u16 = 2;
 
 /// A refusal of an idempotent batch, mapped to Kafka's error codes by the broker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,12 +77,29 @@ struct BatchMetadata {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// Offset of the first record of its open transaction in this partition.
+    txn_first_offset: Option<i64>,
 }
 
-/// The per-partition idempotence table.
+/// A transaction that a marker just ended in this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// Offset of its first record here.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    /// Whether it was aborted.
+    pub aborted: bool,
+}
+
+/// The per-partition producer table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProducerState {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions by first offset: the smallest bounds the last stable offset.
+    open: BTreeMap<i64, i64>,
 }
 
 fn in_sequence(last: i32, next: i32) -> bool {
@@ -123,15 +145,33 @@ impl ProducerState {
         Ok(SequenceCheck::Append)
     }
 
-    /// Records a batch that is now in the log at `base_offset` (append or replay).
-    pub fn record(&mut self, h: &BatchHeader, base_offset: i64) {
+    /// Records a batch that is now in the log at `base_offset` (append or replay). `marker` is
+    /// the type of a control batch's marker. Returns the transaction a marker ended, if any.
+    pub fn record(&mut self, h: &BatchHeader, base_offset: i64, marker: Option<ControlType>) -> Option<CompletedTxn> {
         if !h.has_producer_id() {
-            return;
+            return None;
         }
-        let entry = self
-            .producers
-            .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry { epoch: h.producer_epoch, batches: VecDeque::new() });
+        let entry = self.producers.entry(h.producer_id).or_insert_with(|| ProducerEntry {
+            epoch: h.producer_epoch,
+            batches: VecDeque::new(),
+            txn_first_offset: None,
+        });
+        if h.is_control() {
+            // A marker carries no sequence; an epoch bumped by the coordinator (an abort on
+            // timeout) fences the producer's older epoch from here on.
+            if h.producer_epoch > entry.epoch {
+                entry.epoch = h.producer_epoch;
+                entry.batches.clear();
+            }
+            let first_offset = entry.txn_first_offset.take()?;
+            self.open.remove(&first_offset);
+            return Some(CompletedTxn {
+                producer_id: h.producer_id,
+                first_offset,
+                last_offset: base_offset,
+                aborted: marker != Some(ControlType::Commit),
+            });
+        }
         if h.producer_epoch != entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
@@ -145,6 +185,22 @@ impl ProducerState {
             base_offset,
             last_offset_delta: h.last_offset_delta,
         });
+        if h.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(base_offset);
+            self.open.insert(base_offset, h.producer_id);
+        }
+        None
+    }
+
+    /// The first offset of the oldest transaction still open here: the last stable offset, if
+    /// any is open.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.open.keys().next().copied()
+    }
+
+    /// Whether `producer_id` has a transaction open in this partition.
+    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
+        self.producers.get(&producer_id).is_some_and(|e| e.txn_first_offset.is_some())
     }
 
     /// Number of producers tracked.
@@ -167,6 +223,7 @@ impl ProducerState {
             let e = &self.producers[id];
             body.extend_from_slice(&id.to_be_bytes());
             body.extend_from_slice(&e.epoch.to_be_bytes());
+            body.extend_from_slice(&e.txn_first_offset.unwrap_or(-1).to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -185,7 +242,8 @@ impl ProducerState {
     /// Parses a snapshot; `None` when it is damaged or of an unknown version.
     pub fn from_snapshot(raw: &[u8]) -> Option<ProducerState> {
         let mut r = Reader { raw, at: 0 };
-        if r.u16()? != SNAPSHOT_VERSION {
+        let version = r.u16()?;
+        if version != 1 && version != SNAPSHOT_VERSION {
             return None;
         }
         let crc = r.u32()?;
@@ -194,9 +252,14 @@ impl ProducerState {
         }
         let count = r.u32()?;
         let mut producers = HashMap::new();
+        let mut open = BTreeMap::new();
         for _ in 0..count {
             let id = r.i64()?;
             let epoch = r.u16()? as i16;
+            let txn_first_offset = if version >= 2 { Some(r.i64()?).filter(|o| *o >= 0) } else { None };
+            if let Some(first) = txn_first_offset {
+                open.insert(first, id);
+            }
             let n = r.u8()?;
             let mut batches = VecDeque::new();
             for _ in 0..n {
@@ -207,9 +270,9 @@ impl ProducerState {
                     last_offset_delta: r.u32()? as i32,
                 });
             }
-            producers.insert(id, ProducerEntry { epoch, batches });
+            producers.insert(id, ProducerEntry { epoch, batches, txn_first_offset });
         }
-        Some(ProducerState { producers })
+        Some(ProducerState { producers, open })
     }
 
     /// Writes a snapshot as of `offset` into `dir` (temp file, fsync, rename).
@@ -294,10 +357,10 @@ mod tests {
         let mut state = ProducerState::default();
         let first = header(1, 0, 0, 3);
         assert_eq!(state.check(&first), Ok(SequenceCheck::Append));
-        state.record(&first, 100);
+        state.record(&first, 100, None);
         let second = header(1, 0, 3, 2);
         assert_eq!(state.check(&second), Ok(SequenceCheck::Append));
-        state.record(&second, 103);
+        state.record(&second, 103, None);
         assert_eq!(state.check(&first), Ok(SequenceCheck::Duplicate { base_offset: 100 }));
         assert_eq!(state.check(&second), Ok(SequenceCheck::Duplicate { base_offset: 103 }));
     }
@@ -305,7 +368,7 @@ mod tests {
     #[test]
     fn a_gap_in_sequences_is_out_of_order() {
         let mut state = ProducerState::default();
-        state.record(&header(1, 0, 0, 3), 0);
+        state.record(&header(1, 0, 0, 3), 0, None);
         assert!(matches!(
             state.check(&header(1, 0, 5, 1)),
             Err(SequenceError::OutOfOrderSequence { expected: 3, got: 5, .. })
@@ -315,19 +378,82 @@ mod tests {
     #[test]
     fn an_older_epoch_is_fenced_and_a_new_epoch_starts_at_zero() {
         let mut state = ProducerState::default();
-        state.record(&header(1, 2, 0, 1), 0);
+        state.record(&header(1, 2, 0, 1), 0, None);
         assert!(matches!(state.check(&header(1, 1, 1, 1)), Err(SequenceError::InvalidProducerEpoch { .. })));
         assert_eq!(state.check(&header(1, 3, 0, 1)), Ok(SequenceCheck::Append));
         assert!(matches!(state.check(&header(1, 3, 4, 1)), Err(SequenceError::OutOfOrderSequence { .. })));
+    }
+
+    fn transactional(pid: i64, epoch: i16, seq: i32, count: usize) -> BatchHeader {
+        validate(&crate::testing::transactional_batch(count, 0, (pid, epoch, seq))).expect("valid")
+    }
+
+    fn marker(pid: i64, epoch: i16, kind: ControlType) -> (BatchHeader, Option<ControlType>) {
+        let batch = crate::control::marker_batch(pid, epoch, kind, 0, 0);
+        let header = validate(&batch).expect("valid");
+        (header, crate::control::control_type(&header, &batch))
+    }
+
+    #[test]
+    fn open_transactions_hold_the_stable_offset_until_their_markers() {
+        let mut state = ProducerState::default();
+        assert_eq!(state.first_unstable_offset(), None);
+        state.record(&transactional(1, 0, 0, 2), 10, None);
+        state.record(&transactional(2, 0, 0, 1), 12, None);
+        state.record(&transactional(1, 0, 2, 2), 13, None);
+        assert_eq!(state.first_unstable_offset(), Some(10));
+        assert!(state.has_open_transaction(1) && state.has_open_transaction(2));
+
+        let (h, kind) = marker(1, 0, ControlType::Commit);
+        let done = state.record(&h, 15, kind).expect("a transaction ended");
+        assert_eq!(done, CompletedTxn { producer_id: 1, first_offset: 10, last_offset: 15, aborted: false });
+        assert_eq!(state.first_unstable_offset(), Some(12));
+        // A marker for a producer with nothing open here ends nothing.
+        assert_eq!(state.record(&h, 16, kind), None);
+
+        let (h, kind) = marker(2, 1, ControlType::Abort);
+        let done = state.record(&h, 17, kind).expect("a transaction ended");
+        assert!(done.aborted && done.first_offset == 12);
+        assert_eq!(state.first_unstable_offset(), None);
+        // The abort came with a bumped epoch: the old one is fenced.
+        assert!(matches!(state.check(&transactional(2, 0, 1, 1)), Err(SequenceError::InvalidProducerEpoch { .. })));
+    }
+
+    #[test]
+    fn an_open_transaction_survives_a_snapshot_and_version_1_snapshots_still_load() {
+        let mut state = ProducerState::default();
+        state.record(&transactional(5, 0, 0, 3), 40, None);
+        state.record(&header(6, 0, 0, 1), 43, None);
+        let restored = ProducerState::from_snapshot(&state.to_snapshot()).expect("loads");
+        assert_eq!(restored, state);
+        assert_eq!(restored.first_unstable_offset(), Some(40));
+
+        // Version 1: one producer (id 6, epoch 0) with one batch, no transaction field.
+        let mut body = Vec::new();
+        body.extend_from_slice(&1u32.to_be_bytes());
+        body.extend_from_slice(&6i64.to_be_bytes());
+        body.extend_from_slice(&0i16.to_be_bytes());
+        body.push(1);
+        for v in [0i32, 0] {
+            body.extend_from_slice(&v.to_be_bytes());
+        }
+        body.extend_from_slice(&43i64.to_be_bytes());
+        body.extend_from_slice(&0i32.to_be_bytes());
+        let mut v1 = 1u16.to_be_bytes().to_vec();
+        v1.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        v1.extend_from_slice(&body);
+        let old = ProducerState::from_snapshot(&v1).expect("a version 1 snapshot loads");
+        assert_eq!(old.check(&header(6, 0, 0, 1)), Ok(SequenceCheck::Duplicate { base_offset: 43 }));
+        assert_eq!(old.first_unstable_offset(), None);
     }
 
     #[test]
     fn snapshots_round_trip_and_damage_is_detected() {
         let mut state = ProducerState::default();
         for i in 0..7 {
-            state.record(&header(9, 0, i * 2, 2), (i * 2) as i64);
+            state.record(&header(9, 0, i * 2, 2), (i * 2) as i64, None);
         }
-        state.record(&header(4, 1, 0, 1), 50);
+        state.record(&header(4, 1, 0, 1), 50, None);
         let raw = state.to_snapshot();
         assert_eq!(ProducerState::from_snapshot(&raw), Some(state.clone()));
         let mut damaged = raw.clone();

@@ -3,16 +3,19 @@
 //! Steps, in order: remove leftovers of interrupted rewrites (`*.tmp`); open every segment,
 //! trusting the indexes of all but the last; scan the last segment batch by batch, checking
 //! CRCs and cutting a torn tail, unless the broker shut down cleanly; then rebuild the
-//! idempotent producer table from the newest snapshot plus the batch headers after it.
+//! producer table from the newest snapshot plus the batch headers after it, and with it the
+//! aborted-transaction index entries of the batches replayed.
 
 use std::fs;
 use std::path::Path;
 
 use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::config::LogConfig;
+use crate::control::{self, ControlType};
 use crate::error::LogError;
 use crate::producer_state::ProducerState;
 use crate::segment::Segment;
+use crate::txn_index::{self, AbortedTxn};
 
 /// What recovery found and did; logged by the broker and checked by tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct RecoveryReport {
 pub(crate) struct Recovered {
     pub segments: Vec<Segment>,
     pub producers: ProducerState,
+    /// Every aborted transaction still in the log, by marker offset.
+    pub aborted: Vec<AbortedTxn>,
     pub report: RecoveryReport,
 }
 
@@ -89,7 +94,7 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, clean_shutdown: bool) -> R
     }
     let log_start_offset = segments[0].base_offset();
     let next_offset = segments.last().map(Segment::next_offset).unwrap_or(0);
-    let producers = rebuild_producer_state(dir, &segments, next_offset)?;
+    let (producers, aborted) = rebuild_producer_state(dir, &segments, next_offset)?;
     Ok(Recovered {
         report: RecoveryReport {
             log_start_offset,
@@ -100,23 +105,58 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, clean_shutdown: bool) -> R
         },
         segments,
         producers,
+        aborted,
     })
 }
 
-/// Loads the newest snapshot and replays the batch headers that follow it.
-fn rebuild_producer_state(dir: &Path, segments: &[Segment], next_offset: i64) -> Result<ProducerState, LogError> {
+/// Loads the newest snapshot and replays the batch headers that follow it. The aborted
+/// transactions whose markers lie in the replayed range are derived again and their segments'
+/// indexes rewritten, so an index entry lost in a crash, or one for a cut tail, is set right.
+fn rebuild_producer_state(
+    dir: &Path,
+    segments: &[Segment],
+    next_offset: i64,
+) -> Result<(ProducerState, Vec<AbortedTxn>), LogError> {
     let (mut state, from) = ProducerState::load_latest_snapshot(dir, next_offset)
         .map_err(|e| LogError::io("load producer snapshot", e))?
         .unwrap_or_default();
-    for segment in segments.iter().filter(|s| s.next_offset() > from) {
-        replay_headers(segment, from, |h| state.record(h, h.base_offset))
-            .map_err(|e| LogError::io(format!("replay producer state from segment {}", segment.base_offset()), e))?;
+    let mut aborted = Vec::new();
+    for segment in segments {
+        let base = segment.base_offset();
+        let io = |e| LogError::io(format!("recover the transaction index of segment {base}"), e);
+        let mut entries = txn_index::load(dir, base).map_err(io)?;
+        if segment.next_offset() > from {
+            let before = entries.len();
+            entries.retain(|e| e.last_offset < from);
+            let mut derived = false;
+            replay_headers(segment, from, |h, marker| {
+                if let Some(done) = state.record(h, h.base_offset, marker)
+                    && done.aborted
+                {
+                    let last_stable_offset = state.first_unstable_offset().unwrap_or(done.last_offset + 1);
+                    let (producer_id, first_offset, last_offset) =
+                        (done.producer_id, done.first_offset, done.last_offset);
+                    entries.push(AbortedTxn { producer_id, first_offset, last_offset, last_stable_offset });
+                    derived = true;
+                }
+            })
+            .map_err(|e| LogError::io(format!("replay producer state from segment {base}"), e))?;
+            if derived || entries.len() != before {
+                txn_index::rewrite(dir, base, &entries).map_err(io)?;
+            }
+        }
+        aborted.extend(entries);
     }
-    Ok(state)
+    Ok((state, aborted))
 }
 
-/// Calls `f` with the header of every batch of `segment` ending at or after `from`.
-fn replay_headers(segment: &Segment, from: i64, mut f: impl FnMut(&BatchHeader)) -> std::io::Result<()> {
+/// Calls `f` with the header of every batch of `segment` ending at or after `from` that has a
+/// producer id, and for a control batch the type of its marker.
+fn replay_headers(
+    segment: &Segment,
+    from: i64,
+    mut f: impl FnMut(&BatchHeader, Option<ControlType>),
+) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let Some(mut pos) = segment.position_of(from.max(segment.base_offset()))? else { return Ok(()) };
     let file = segment.file_handle()?;
@@ -125,7 +165,14 @@ fn replay_headers(segment: &Segment, from: i64, mut f: impl FnMut(&BatchHeader))
         file.read_exact_at(&mut header, pos)?;
         let h = BatchHeader::parse(&header).map_err(std::io::Error::other)?;
         if h.has_producer_id() {
-            f(&h);
+            let marker = if h.is_control() {
+                let mut whole = vec![0u8; h.total_len()];
+                file.read_exact_at(&mut whole, pos)?;
+                control::control_type(&h, &whole)
+            } else {
+                None
+            };
+            f(&h, marker);
         }
         pos += h.total_len() as u64;
     }

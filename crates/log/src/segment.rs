@@ -333,11 +333,14 @@ impl Segment {
 
     /// The byte range to serve a fetch at `offset`: whole batches fitting in `max_bytes`, or the
     /// first batch alone when `allow_oversized_first` and it is bigger than `max_bytes`.
+    /// Batches starting at or after `upper_offset` are left out (read_committed fetches stop
+    /// at the last stable offset); `None` when that leaves nothing.
     pub fn slice_from(
         &self,
         offset: i64,
         max_bytes: usize,
         allow_oversized_first: bool,
+        upper_offset: i64,
     ) -> io::Result<Option<FileSlice>> {
         let Some(start) = self.position_of(offset)? else { return Ok(None) };
         let file = self.file.get()?;
@@ -349,6 +352,13 @@ impl Segment {
         let mut pos = start;
         while len < available {
             file.read_exact_at(&mut header[..batch::LOG_OVERHEAD], pos)?;
+            let base_offset = i64::from_be_bytes(header[..8].try_into().expect("8 bytes"));
+            if base_offset >= upper_offset {
+                if len == 0 {
+                    return Ok(None);
+                }
+                break;
+            }
             let batch_len = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
             let total = (batch_len.max(0) as usize) + batch::LOG_OVERHEAD;
             if len + total > max_bytes {

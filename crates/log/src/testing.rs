@@ -6,10 +6,19 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 /// One uncompressed batch of `count` records (keys `key-i`), timestamps from `timestamp` up,
 /// and `(producer id, epoch, base sequence)` for idempotent batches.
 pub fn batch(count: usize, timestamp: i64, producer: Option<(i64, i16, i32)>) -> Bytes {
-    let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
+    encode(count, timestamp, producer.unwrap_or((-1, -1, -1)), false)
+}
+
+/// Like [`batch`], but part of the producer's transaction.
+pub fn transactional_batch(count: usize, timestamp: i64, producer: (i64, i16, i32)) -> Bytes {
+    encode(count, timestamp, producer, true)
+}
+
+fn encode(count: usize, timestamp: i64, producer: (i64, i16, i32), transactional: bool) -> Bytes {
+    let (producer_id, producer_epoch, base_sequence) = producer;
     let records: Vec<Record> = (0..count)
         .map(|i| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,

@@ -129,6 +129,15 @@ fn bad_produce_requests_get_kafka_error_codes_and_store_nothing() {
     assert_eq!(code, 87, "INVALID_RECORD");
     assert!(message.unwrap_or_default().contains("exactly one record batch"));
 
+    let marker = runnel_log::control::marker_batch(9, 0, runnel_log::control::ControlType::Commit, 0, 0);
+    let (code, message) = produce_one(&mut stream, "checked", 1, marker);
+    assert_eq!(code, 87, "INVALID_RECORD for a control batch");
+    assert!(message.unwrap_or_default().contains("control batches"));
+    let transactional = runnel_log::testing::transactional_batch(2, 0, (9, 0, 0));
+    let (code, message) = produce_one(&mut stream, "checked", 1, transactional);
+    assert_eq!(code, 87, "INVALID_RECORD for a transactional batch");
+    assert!(message.unwrap_or_default().contains("transactions are not supported"));
+
     assert_eq!(produce_one(&mut stream, "checked", 1, batch(200, 0, None)).0, 10, "MESSAGE_TOO_LARGE");
     assert_eq!(produce_one(&mut stream, "no-such-topic", 1, batch(1, 0, None)).0, 3, "UNKNOWN_TOPIC_OR_PARTITION");
     assert_eq!(produce_one(&mut stream, "checked", 5, batch(1, 0, None)).0, 21, "INVALID_REQUIRED_ACKS");

@@ -40,7 +40,8 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer,
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for wanted in &fetch_topic.partitions {
             let mut data = PartitionAnswer { partition_index: wanted.partition, ..Default::default() };
-            data.aborted_transactions = (request.isolation_level == READ_COMMITTED).then_some(());
+            let read_committed = request.isolation_level == READ_COMMITTED;
+            data.aborted_transactions = read_committed.then(Vec::new);
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(wanted.partition)) else {
                 data.error_code = unknown.code();
                 data.high_watermark = -1;
@@ -50,7 +51,7 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer,
                 continue;
             };
             let limit = usize::try_from(wanted.partition_max_bytes).unwrap_or(0).min(remaining);
-            match partition.locate(wanted.fetch_offset, limit, first_data) {
+            match partition.locate(wanted.fetch_offset, limit, first_data, read_committed) {
                 Ok(found) => {
                     if let Some(slice) = found.slice {
                         remaining = remaining.saturating_sub(slice.len);
@@ -58,14 +59,17 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer,
                         data.records = Records::File(slice);
                     }
                     data.high_watermark = found.high_watermark;
-                    data.last_stable_offset = found.high_watermark;
+                    data.last_stable_offset = found.last_stable_offset;
                     data.log_start_offset = found.log_start_offset;
+                    if read_committed {
+                        data.aborted_transactions = found.aborted;
+                    }
                 }
                 Err(e) => {
                     let (log_start, log_end) = partition.offsets();
                     data.error_code = for_log_error(&e);
                     data.high_watermark = log_end;
-                    data.last_stable_offset = log_end;
+                    data.last_stable_offset = partition.last_stable_offset();
                     data.log_start_offset = log_start;
                     if !matches!(e, LogError::OffsetOutOfRange { .. }) {
                         tracing::warn!(topic = partition.topic(), partition = wanted.partition, error = %e, "fetch failed");

@@ -1,4 +1,5 @@
-//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), and offset by timestamp.
+//! ListOffsets: earliest (-2), latest (-1; the last stable offset under read_committed), max
+//! timestamp (-3), and offset by timestamp.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
@@ -15,9 +16,14 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), runnel_log::LogError> {
+/// Kafka's isolation level for read_committed.
+const READ_COMMITTED: i8 = 1;
+
+fn lookup(partition: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), runnel_log::LogError> {
     let (log_start, log_end) = partition.offsets();
     Ok(match timestamp {
+        // read_committed consumers see the end of what they may read: the last stable offset.
+        LATEST if read_committed => (-1, partition.last_stable_offset()),
         LATEST | LATEST_TIERED => (-1, log_end),
         EARLIEST | EARLIEST_LOCAL => (-1, log_start),
         MAX_TIMESTAMP => partition.max_timestamp_offset()?.map(|(o, t)| (t, o)).unwrap_or((-1, -1)),
@@ -41,7 +47,7 @@ pub fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> Handled<List
                 let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
                     return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                 };
-                match lookup(partition, p.timestamp) {
+                match lookup(partition, p.timestamp, request.isolation_level == READ_COMMITTED) {
                     Ok((timestamp, offset)) => {
                         let mut response = response.with_timestamp(timestamp).with_offset(offset);
                         if ctx.version >= 4 {
