@@ -32,6 +32,7 @@ pub mod recompress;
 pub mod server;
 pub mod topic_config;
 pub mod topics;
+pub mod transactions;
 
 pub use broker::{Broker, BrokerError};
 pub use config::BrokerConfig;
