@@ -22,6 +22,7 @@ pub mod fetch_response;
 pub mod frame;
 pub mod groups;
 pub mod handlers;
+pub mod internal_log;
 pub mod limits;
 pub mod meta_properties;
 pub mod metrics;

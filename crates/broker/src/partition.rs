@@ -96,9 +96,20 @@ impl Partition {
         &self.topic
     }
 
-    /// Validates and appends one batch; see the module doc for durability.
+    /// Validates and appends one batch; see the module doc for durability. Transactional
+    /// batches are refused: they go through [`Partition::append_verified`].
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        let result = self.append_outside_lock(batch, now_ms);
+        self.append_checked(batch, now_ms, false)
+    }
+
+    /// [`Partition::append`] for a batch the transaction coordinator verified: a transactional
+    /// batch of an open transaction that added this partition.
+    pub fn append_verified(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        self.append_checked(batch, now_ms, true)
+    }
+
+    fn append_checked(&self, batch: &[u8], now_ms: i64, verified: bool) -> Result<AppendResult, LogError> {
+        let result = self.append_outside_lock(batch, now_ms, verified);
         if let Err(e @ LogError::Io { .. }) = &result {
             let last = self.last_write_error_logged_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(last) >= WRITE_ERROR_LOG_INTERVAL_MS
@@ -123,15 +134,15 @@ impl Partition {
     /// under the log lock again.
     /// A topic with its own `compression.type` gets the batch recompressed first, outside
     /// every lock.
-    fn append_outside_lock(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+    fn append_outside_lock(&self, batch: &[u8], now_ms: i64, verified: bool) -> Result<AppendResult, LogError> {
         let codec = {
             let log = self.log();
             log.check_size(batch)?;
             log.stored_compression()
         };
         let header = runnel_log::batch::validate(batch)?;
-        if header.is_transactional() && !header.is_control() {
-            // Until the transaction coordinator lands, no client has a transaction to write in.
+        if header.is_transactional() && !header.is_control() && !verified {
+            // Until the transaction coordinator is served, no client has a transaction to write in.
             return Err(LogError::InvalidRecord("transactions are not supported by this broker yet"));
         }
         let recompressed;

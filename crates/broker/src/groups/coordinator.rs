@@ -10,11 +10,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::records::{
-    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use runnel_log::{LogConfig, LogError, PartitionLog};
 
 use super::OFFSETS_TOPIC;
@@ -24,6 +21,7 @@ use super::group::{Group, GroupState, Reply};
 use super::member::{JoinParams, JoinResult, SyncResult};
 use super::records::{CommittedOffset, Record, RecordKey, RecordValue};
 use super::settings::GroupSettings;
+use crate::internal_log;
 use crate::partition::Partition;
 
 /// One partition of an OffsetCommit.
@@ -552,38 +550,8 @@ fn open_log(dir: &Path, clean_shutdown: bool) -> Result<Partition, LogError> {
 
 /// Appends records to a group log as one batch; returns the offset after them.
 fn append_to(log: &Partition, records: &[Record], now: i64) -> Result<i64, LogError> {
-    let encoded: Vec<KafkaRecord> = records
-        .iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let (key, value) = record.encode();
-            KafkaRecord {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // The encoder keeps records in one batch while offset - sequence is constant;
-                // this gives the batch base sequence -1 (no producer id).
-                sequence: i as i32 - 1,
-                timestamp: now,
-                key: Some(key),
-                value,
-                headers: Default::default(),
-            }
-        })
-        .collect();
-    let mut batch = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut batch,
-        &encoded,
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )
-    .map_err(|e| LogError::io("encode group records", std::io::Error::other(e.to_string())))?;
-    Ok(log.append(&batch, now)?.next_offset)
+    let encoded: Vec<(Bytes, Option<Bytes>)> = records.iter().map(Record::encode).collect();
+    internal_log::append(log, &encoded, now, "group")
 }
 
 /// Applies one offset record to a group's offsets.
@@ -608,32 +576,10 @@ pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String
 /// [`replay`], also counting the records read.
 fn replay_counting(log: &Partition, until: i64, now_ms: i64) -> Result<(HashMap<String, Group>, u64), LogError> {
     let mut groups: HashMap<String, Group> = HashMap::new();
-    let mut count = 0u64;
-    let (start, end) = log.offsets();
-    let end = end.min(until);
-    let mut offset = start;
-    while offset < end {
-        let Some(mut bytes) = log.read(offset, 1 << 20, true)?.records else { break };
-        let sets = RecordBatchDecoder::decode_all(&mut bytes)
-            .map_err(|e| LogError::io("decode the group log", std::io::Error::other(e.to_string())))?;
-        let mut advanced = false;
-        for record in sets.into_iter().flat_map(|s| s.records) {
-            if record.offset < offset || record.offset >= end {
-                continue;
-            }
-            offset = record.offset + 1;
-            advanced = true;
-            count += 1;
-            let Some(key) = record.key.as_deref() else { continue };
-            match Record::decode(key, record.value.as_deref()) {
-                Ok(r) => apply(&mut groups, r, now_ms),
-                Err(e) => tracing::warn!(offset = record.offset, error = %e, "skipping a group log record"),
-            }
-        }
-        if !advanced {
-            break;
-        }
-    }
+    let count = internal_log::read(log, until, "group", |offset, key, value| match Record::decode(key, value) {
+        Ok(r) => apply(&mut groups, r, now_ms),
+        Err(e) => tracing::warn!(offset, error = %e, "skipping a group log record"),
+    })?;
     groups.retain(|_, g| !g.is_removable());
     Ok((groups, count))
 }

@@ -1,13 +1,16 @@
-//! Transactions: the groundwork of Kafka's transaction coordinator. What is here today is its
-//! state and its durable records; the coordinator that serves InitProducerId with a
-//! transactional id, AddPartitionsToTxn and EndTxn builds on them (the partition side, last
-//! stable offset and aborted-transaction index, is in `runnel_log`).
+//! Transactions: Kafka's transaction coordinator. Its state machine, durable log and markers
+//! are here; the request handlers that serve it to clients (InitProducerId with a
+//! transactional id, AddPartitionsToTxn, EndTxn) are not wired yet, so FindCoordinator still
+//! refuses the transaction key type. The partition side (last stable offset, aborted
+//! transaction index, read_committed) is in `runnel_log` and served.
 //!
+//! - [`coordinator`]: every transactional id, the log, markers, timeouts, recovery.
 //! - [`state`]: one transactional id's state, with Kafka's status codes.
 //! - [`records`]: `__transaction_state` records in Kafka's schemas.
 //! - [`txn`]: the state machine (InitProducerId, AddPartitionsToTxn, EndTxn, timeouts,
 //!   produce verification) as pure functions.
 
+pub mod coordinator;
 pub mod records;
 pub mod state;
 pub mod txn;

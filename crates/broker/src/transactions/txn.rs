@@ -225,6 +225,13 @@ pub fn end_txn(
     }
 }
 
+/// The rest of an ending a restart interrupted: the markers and completion of a decided
+/// transaction (`m` in a Prepare status, as the log left it).
+pub fn resume(m: &TxnMetadata, now_ms: i64) -> Ending {
+    let kind = if m.status == TxnStatus::PrepareCommit { ControlType::Commit } else { ControlType::Abort };
+    Ending { prepare: m.clone(), ..ending(m, kind, m.producer_epoch, now_ms) }
+}
+
 /// The abort of a transaction open longer than its timeout, fencing its producer (the epoch
 /// is bumped, so the producer's next request is refused and it must re-initialise).
 pub fn expire(m: &TxnMetadata, now_ms: i64) -> Option<Ending> {

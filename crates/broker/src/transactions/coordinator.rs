@@ -1,0 +1,343 @@
+//! The transaction coordinator: every transactional id's state, durable in
+//! `__transaction_state` (replayed at start), and the markers that end transactions in their
+//! partitions. Decisions are [`super::txn`]'s; this owns the log, the markers and the clock.
+//!
+//! Durability: a state change is answered only once its record is fsynced. Ending a
+//! transaction records its decision, writes and fsyncs a marker to every partition of it, then
+//! records the completion; a crash in between leaves the decision in the log, and
+//! [`TransactionCoordinator::finish_pending`] writes the markers again at the next start (a
+//! second marker for a transaction already ended in a partition ends nothing).
+//!
+//! Requests that change state are serialised (`ops`) across their writes and fsyncs; the state
+//! itself sits behind a short-held lock that produce verification reads.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use runnel_log::{LogConfig, LogError, PartitionLog};
+
+use super::TRANSACTION_STATE_TOPIC;
+use super::records::{decode_key, decode_value, encode_key, encode_value};
+use super::state::TxnMetadata;
+use super::txn::{self, EndPlan, Ending, InitPlan, Markers, TxnError};
+use crate::groups::clock::Clock;
+use crate::internal_log;
+use crate::metrics::BrokerMetrics;
+use crate::partition::{Partition, PartitionRef};
+
+/// Where markers go: the partitions of the broker's topics.
+pub trait MarkerTargets: Send + Sync {
+    /// The partition, if its topic still exists (a deleted one needs no marker).
+    fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef>;
+}
+
+impl MarkerTargets for crate::topics::TopicRegistry {
+    fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef> {
+        self.get(topic).and_then(|t| t.partition(index).cloned())
+    }
+}
+
+/// Why a request failed: Kafka's refusal, or the log could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// The state machine refused it.
+    #[error("{0:?}")]
+    Txn(TxnError),
+    /// A write or fsync of the transaction log or of a marker failed.
+    #[error(transparent)]
+    Storage(#[from] LogError),
+    /// No producer id could be allocated.
+    #[error("allocate a producer id: {0}")]
+    ProducerId(std::io::Error),
+}
+
+impl From<TxnError> for CoordinatorError {
+    fn from(e: TxnError) -> Self {
+        CoordinatorError::Txn(e)
+    }
+}
+
+/// Settings of the transaction log: never deleted by time or size (Kafka compacts it).
+fn log_config() -> LogConfig {
+    LogConfig { segment_bytes: 100 * 1024 * 1024, retention_ms: -1, retention_bytes: -1, ..LogConfig::default() }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    txns: HashMap<String, TxnMetadata>,
+    /// Producer id to transactional id, for produce verification.
+    by_producer: HashMap<i64, String>,
+}
+
+impl State {
+    fn set(&mut self, id: &str, m: TxnMetadata) {
+        if let Some(old) = self.txns.get(id)
+            && old.producer_id != m.producer_id
+        {
+            self.by_producer.remove(&old.producer_id);
+        }
+        self.by_producer.insert(m.producer_id, id.to_string());
+        self.txns.insert(id.to_string(), m);
+    }
+}
+
+/// The coordinator.
+#[derive(Debug)]
+pub struct TransactionCoordinator {
+    state: Mutex<State>,
+    ops: tokio::sync::Mutex<()>,
+    log: Partition,
+    clock: Arc<dyn Clock>,
+    max_timeout_ms: i32,
+}
+
+impl TransactionCoordinator {
+    /// Opens (recovering if needed) the transaction log under `data_dir` and replays it.
+    pub fn open(
+        data_dir: &Path,
+        clean_shutdown: bool,
+        clock: Arc<dyn Clock>,
+        max_timeout_ms: i32,
+    ) -> Result<TransactionCoordinator, LogError> {
+        let dir = data_dir.join(format!("{TRANSACTION_STATE_TOPIC}-0"));
+        let (log, _) = PartitionLog::open(&dir, log_config(), clean_shutdown)?;
+        let log = Partition::new(TRANSACTION_STATE_TOPIC, 0, log);
+        let mut state = State::default();
+        internal_log::read(&log, i64::MAX, "transaction", |offset, key, value| {
+            let id = match decode_key(key) {
+                Ok(id) => id,
+                Err(e) => return tracing::warn!(offset, error = %e, "skipping a transaction log record"),
+            };
+            match value.map(decode_value) {
+                None => {
+                    if let Some(old) = state.txns.remove(&id) {
+                        state.by_producer.remove(&old.producer_id);
+                    }
+                }
+                Some(Ok(m)) => state.set(&id, m),
+                Some(Err(e)) => tracing::warn!(offset, error = %e, "skipping a transaction log record"),
+            }
+        })?;
+        Ok(TransactionCoordinator {
+            state: Mutex::new(state),
+            ops: tokio::sync::Mutex::new(()),
+            log,
+            clock,
+            max_timeout_ms,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The transaction log, for shutdown.
+    pub fn log(&self) -> &Partition {
+        &self.log
+    }
+
+    /// A transactional id's state.
+    pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        self.lock().txns.get(transactional_id).cloned()
+    }
+
+    /// Every transactional id with its state, sorted by id.
+    pub fn list(&self) -> Vec<(String, TxnMetadata)> {
+        let mut all: Vec<(String, TxnMetadata)> =
+            self.lock().txns.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Appends `m` for `id`, fsyncs it, and makes it the current state.
+    async fn record(&self, id: &str, m: TxnMetadata, metrics: &BrokerMetrics) -> Result<(), LogError> {
+        let next = internal_log::append(
+            &self.log,
+            &[(encode_key(id), Some(encode_value(&m)))],
+            self.clock.now_ms(),
+            "transaction",
+        )?;
+        self.log.flush_to(next, metrics).await?;
+        self.lock().set(id, m);
+        Ok(())
+    }
+
+    /// Writes and fsyncs a marker in every partition of `markers`.
+    async fn write_markers(
+        &self,
+        markers: &Markers,
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<(), LogError> {
+        for (topic, index) in &markers.partitions {
+            let Some(partition) = targets.partition(topic, *index) else { continue };
+            let next = partition.write_marker(
+                markers.producer_id,
+                markers.producer_epoch,
+                markers.kind,
+                0,
+                self.clock.now_ms(),
+            )?;
+            partition.flush_to(next, metrics).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the decision, writes the markers, records the completion.
+    async fn end(
+        &self,
+        id: &str,
+        ending: Ending,
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<(), LogError> {
+        self.record(id, ending.prepare, metrics).await?;
+        self.write_markers(&ending.markers, targets, metrics).await?;
+        self.record(id, ending.complete, metrics).await
+    }
+
+    /// InitProducerId with a transactional id: its producer id and a new epoch, after aborting
+    /// (and so fencing) any transaction its previous producer left open. `allocate` gives a
+    /// new producer id.
+    pub async fn init_producer_id(
+        &self,
+        id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+        allocate: &(dyn Fn() -> std::io::Result<i64> + Sync),
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<(i64, i16), CoordinatorError> {
+        let _op = self.ops.lock().await;
+        loop {
+            let current = self.describe(id);
+            let plan = txn::init_producer_id(
+                current.as_ref(),
+                timeout_ms,
+                expected,
+                self.clock.now_ms(),
+                self.max_timeout_ms,
+            )?;
+            match plan {
+                InitPlan::AbortFirst(ending) => self.end(id, ending, targets, metrics).await?,
+                InitPlan::Unchanged => {
+                    let m = current.expect("Unchanged comes from a known id");
+                    return Ok((m.producer_id, m.producer_epoch));
+                }
+                InitPlan::Ready { mut next, needs_new_id } => {
+                    if needs_new_id {
+                        next.producer_id = allocate().map_err(CoordinatorError::ProducerId)?;
+                    }
+                    let answer = (next.producer_id, next.producer_epoch);
+                    self.record(id, next, metrics).await?;
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+
+    /// AddPartitionsToTxn (the partitions are known to exist).
+    pub async fn add_partitions(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+        metrics: &BrokerMetrics,
+    ) -> Result<(), CoordinatorError> {
+        let _op = self.ops.lock().await;
+        let current = self.describe(id);
+        if let Some(next) = txn::add_partitions(current.as_ref(), producer_id, epoch, partitions, self.clock.now_ms())?
+        {
+            self.record(id, next, metrics).await?;
+        }
+        Ok(())
+    }
+
+    /// EndTxn: commits or aborts the open transaction in every partition it added.
+    pub async fn end_txn(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<(), CoordinatorError> {
+        let _op = self.ops.lock().await;
+        let current = self.describe(id);
+        match txn::end_txn(current.as_ref(), producer_id, epoch, commit, self.clock.now_ms())? {
+            EndPlan::End(ending) => Ok(self.end(id, ending, targets, metrics).await?),
+            EndPlan::AlreadyDone => Ok(()),
+        }
+    }
+
+    /// Aborts every transaction open longer than its timeout, fencing its producer; returns
+    /// how many. The broker calls it periodically.
+    pub async fn abort_expired(&self, targets: &dyn MarkerTargets, metrics: &BrokerMetrics) -> usize {
+        let _op = self.ops.lock().await;
+        let now = self.clock.now_ms();
+        let overdue: Vec<(String, Ending)> = self
+            .lock()
+            .txns
+            .iter()
+            .filter_map(|(id, m)| txn::expire(m, now).map(|ending| (id.clone(), ending)))
+            .collect();
+        let mut aborted = 0;
+        for (id, ending) in overdue {
+            match self.end(&id, ending, targets, metrics).await {
+                Ok(()) => {
+                    tracing::info!(transactional_id = %id, "aborted a transaction open past its timeout");
+                    aborted += 1;
+                }
+                Err(e) => {
+                    tracing::error!(transactional_id = %id, error = %e, "could not abort a timed-out transaction")
+                }
+            }
+        }
+        aborted
+    }
+
+    /// Finishes the endings a crash interrupted: every decided transaction gets its markers
+    /// and its completion. Called once at start, after the topics are open.
+    pub async fn finish_pending(
+        &self,
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<usize, LogError> {
+        let _op = self.ops.lock().await;
+        let pending: Vec<(String, TxnMetadata)> = self
+            .lock()
+            .txns
+            .iter()
+            .filter(|(_, m)| m.status.is_preparing())
+            .map(|(id, m)| (id.clone(), m.clone()))
+            .collect();
+        for (id, prepared) in &pending {
+            let ending = txn::resume(prepared, self.clock.now_ms());
+            self.write_markers(&ending.markers, targets, metrics).await?;
+            self.record(id, ending.complete, metrics).await?;
+            tracing::info!(transactional_id = %id, "finished a transaction ending interrupted by a restart");
+        }
+        Ok(pending.len())
+    }
+
+    /// Whether a transactional batch of `producer_id` at `epoch` may be appended to
+    /// `(topic, partition)`: only into an open transaction that added that partition.
+    pub fn verify_produce(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), kafka_protocol::ResponseError> {
+        let state = self.lock();
+        let m = state
+            .by_producer
+            .get(&producer_id)
+            .and_then(|id| state.txns.get(id))
+            .ok_or(kafka_protocol::ResponseError::InvalidProducerIdMapping)?;
+        txn::verify_produce(m, epoch, &(topic.to_string(), partition))
+    }
+}

@@ -1,0 +1,208 @@
+//! The transaction coordinator driven directly, with a manual clock and real partition logs:
+//! commits and aborts write markers and move the partitions' last stable offsets, state is
+//! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
+//! start, overdue transactions are aborted with their producer fenced, and a new producer with
+//! the same transactional id aborts what the old one left open.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use kafka_protocol::ResponseError;
+use runnel_broker::groups::clock::ManualClock;
+use runnel_broker::metrics::BrokerMetrics;
+use runnel_broker::partition::{Partition, PartitionRef};
+use runnel_broker::transactions::coordinator::{CoordinatorError, MarkerTargets, TransactionCoordinator};
+use runnel_broker::transactions::state::TxnStatus;
+use runnel_broker::transactions::txn::{DEFAULT_MAX_TIMEOUT_MS, TxnError};
+use runnel_log::testing::transactional_batch;
+use runnel_log::{LogConfig, PartitionLog};
+
+/// Two partitions, "t"-0 and "t"-1, in a temp dir.
+struct Targets(HashMap<(String, i32), PartitionRef>);
+
+impl MarkerTargets for Targets {
+    fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef> {
+        self.0.get(&(topic.to_string(), index)).cloned()
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    targets: Targets,
+    metrics: BrokerMetrics,
+    next_id: AtomicI64,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let targets = Targets(
+        (0..2)
+            .map(|index| {
+                let (log, _) = PartitionLog::open(&dir.path().join(format!("t-{index}")), LogConfig::default(), false)
+                    .expect("open partition");
+                (("t".to_string(), index), Arc::new(Partition::new("t", index, log)))
+            })
+            .collect(),
+    );
+    Fixture {
+        dir,
+        clock: Arc::new(ManualClock::new(1_000_000)),
+        targets,
+        metrics: BrokerMetrics::default(),
+        next_id: AtomicI64::new(100),
+    }
+}
+
+impl Fixture {
+    fn open(&self) -> TransactionCoordinator {
+        TransactionCoordinator::open(self.dir.path(), false, self.clock.clone(), DEFAULT_MAX_TIMEOUT_MS)
+            .expect("open coordinator")
+    }
+
+    async fn init(&self, c: &TransactionCoordinator, id: &str) -> (i64, i16) {
+        let allocate = || Ok(self.next_id.fetch_add(1, Ordering::SeqCst));
+        c.init_producer_id(id, 60_000, None, &allocate, &self.targets, &self.metrics).await.expect("init")
+    }
+
+    fn partition(&self, index: i32) -> &PartitionRef {
+        &self.targets.0[&("t".to_string(), index)]
+    }
+
+    /// Writes `count` records of the producer's transaction into partition `index`, as the
+    /// log would take them once produce verification passed.
+    fn produce(&self, c: &TransactionCoordinator, (pid, epoch): (i64, i16), index: i32, sequence: i32) {
+        c.verify_produce(pid, epoch, "t", index).expect("the partition was added");
+        self.partition(index).append_verified(&transactional_batch(2, 0, (pid, epoch, sequence)), 0).expect("append");
+    }
+}
+
+fn tp(index: i32) -> (String, i32) {
+    ("t".to_string(), index)
+}
+
+fn control_batches(partition: &Partition) -> usize {
+    partition.read(0, usize::MAX, true).expect("read").records.map_or(0, |bytes| {
+        runnel_log::batch::BatchWalker::new(&bytes).filter(|b| b.as_ref().expect("valid").1.is_control()).count()
+    })
+}
+
+#[tokio::test]
+async fn a_commit_writes_markers_moves_the_stable_offsets_and_is_replayed() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    assert_eq!(producer, (100, 0));
+    c.add_partitions("tx", 100, 0, &[tp(0), tp(1)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    f.produce(&c, producer, 1, 0);
+    assert_eq!((f.partition(0).last_stable_offset(), f.partition(1).last_stable_offset()), (0, 0));
+    c.end_txn("tx", 100, 0, true, &f.targets, &f.metrics).await.expect("commit");
+    assert_eq!((f.partition(0).last_stable_offset(), f.partition(1).last_stable_offset()), (3, 3));
+    assert_eq!(control_batches(f.partition(0)), 1);
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::CompleteCommit);
+    // A retried EndTxn succeeds without another marker.
+    c.end_txn("tx", 100, 0, true, &f.targets, &f.metrics).await.expect("retry");
+    assert_eq!(control_batches(f.partition(0)), 1);
+    assert_eq!(c.verify_produce(100, 0, "t", 0), Err(ResponseError::InvalidTxnState), "nothing open");
+    drop(c);
+
+    let c = f.open();
+    let replayed = c.describe("tx").expect("replayed");
+    assert_eq!((replayed.producer_id, replayed.producer_epoch, replayed.status), (100, 0, TxnStatus::CompleteCommit));
+    assert_eq!(f.init(&c, "tx").await, (100, 1), "a restarted producer gets the next epoch");
+}
+
+#[tokio::test]
+async fn an_abort_indexes_the_transaction_and_errors_are_kafkas() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    assert_eq!(c.verify_produce(100, 0, "t", 1), Err(ResponseError::InvalidTxnState), "partition 1 not added");
+    c.end_txn("tx", 100, 0, false, &f.targets, &f.metrics).await.expect("abort");
+    let located = f.partition(0).locate(0, 1 << 20, true, true).expect("locate");
+    assert_eq!(located.aborted, Some(vec![(100, 0)]));
+    assert_eq!(located.last_stable_offset, 3);
+
+    let refused = |r: Result<(), CoordinatorError>| match r {
+        Err(CoordinatorError::Txn(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        refused(c.end_txn("tx", 100, 0, true, &f.targets, &f.metrics).await),
+        TxnError::InvalidTxnState,
+        "commit after abort"
+    );
+    assert_eq!(
+        refused(c.add_partitions("nope", 100, 0, &[tp(0)], &f.metrics).await),
+        TxnError::InvalidProducerIdMapping
+    );
+    assert_eq!(refused(c.add_partitions("tx", 101, 0, &[tp(0)], &f.metrics).await), TxnError::InvalidProducerIdMapping);
+    assert_eq!(refused(c.add_partitions("tx", 100, 3, &[tp(0)], &f.metrics).await), TxnError::ProducerFenced);
+    let allocate = || Ok(1);
+    let timeout = c.init_producer_id("tx", DEFAULT_MAX_TIMEOUT_MS + 1, None, &allocate, &f.targets, &f.metrics).await;
+    assert!(matches!(timeout, Err(CoordinatorError::Txn(TxnError::InvalidTransactionTimeout))));
+}
+
+#[tokio::test]
+async fn a_new_producer_with_the_same_transactional_id_aborts_the_open_transaction() {
+    let f = fixture();
+    let c = f.open();
+    let old = f.init(&c, "tx").await;
+    c.add_partitions("tx", 100, 0, &[tp(1)], &f.metrics).await.expect("add");
+    f.produce(&c, old, 1, 0);
+    let new = f.init(&c, "tx").await;
+    assert_eq!(new, (100, 2), "the abort fenced epoch 0 with epoch 1; the new producer has 2");
+    assert_eq!(f.partition(1).last_stable_offset(), 3, "the old transaction is aborted");
+    assert_eq!(f.partition(1).locate(0, 1 << 20, true, true).expect("locate").aborted, Some(vec![(100, 0)]));
+    assert!(matches!(
+        c.end_txn("tx", 100, 0, true, &f.targets, &f.metrics).await,
+        Err(CoordinatorError::Txn(TxnError::ProducerFenced))
+    ));
+}
+
+#[tokio::test]
+async fn an_overdue_transaction_is_aborted_and_its_producer_fenced() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    f.clock.advance(60_000);
+    assert_eq!(c.abort_expired(&f.targets, &f.metrics).await, 0, "not past the timeout yet");
+    f.clock.advance(1);
+    assert_eq!(c.abort_expired(&f.targets, &f.metrics).await, 1);
+    assert_eq!(f.partition(0).last_stable_offset(), 3);
+    assert_eq!(c.verify_produce(100, 0, "t", 0), Err(ResponseError::InvalidProducerEpoch));
+    let m = c.describe("tx").expect("known");
+    assert_eq!((m.status, m.producer_epoch), (TxnStatus::CompleteAbort, 1));
+}
+
+#[tokio::test]
+async fn an_ending_interrupted_by_a_crash_is_finished_at_the_next_start() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    // The marker cannot be written: the decision is recorded, the ending stops there.
+    let broken = Targets(HashMap::from([(tp(0), {
+        let (log, _) = PartitionLog::open(&f.dir.path().join("broken-0"), LogConfig::default(), false).expect("open");
+        let partition = Arc::new(Partition::new("t", 0, log));
+        partition.retire();
+        partition
+    })]));
+    assert!(matches!(c.end_txn("tx", 100, 0, true, &broken, &f.metrics).await, Err(CoordinatorError::Storage(_))));
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::PrepareCommit);
+    drop(c);
+
+    let c = f.open();
+    assert_eq!(c.describe("tx").expect("replayed").status, TxnStatus::PrepareCommit);
+    assert_eq!(c.finish_pending(&f.targets, &f.metrics).await.expect("finish"), 1);
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::CompleteCommit);
+    assert_eq!(f.partition(0).last_stable_offset(), 3, "the commit marker is written");
+    assert_eq!(f.partition(0).locate(0, 1 << 20, true, true).expect("locate").aborted, Some(vec![]));
+}
