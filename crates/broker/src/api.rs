@@ -43,6 +43,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
 ];
 
 /// The version range served for `api`, if any.
@@ -242,6 +244,8 @@ pub fn dispatch(
         ApiKey::DescribeGroups => run(ctx, api, id, body, describe_groups::handle)?,
         ApiKey::DeleteGroups => run(ctx, api, id, body, delete_groups::handle)?,
         ApiKey::OffsetDelete => run(ctx, api, id, body, offset_delete::handle)?,
+        ApiKey::AddPartitionsToTxn => run(ctx, api, id, body, add_partitions_to_txn::handle)?,
+        ApiKey::EndTxn => run(ctx, api, id, body, end_txn::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

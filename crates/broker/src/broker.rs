@@ -16,6 +16,7 @@ use crate::meta_properties::{self, MetaError, MetaProperties};
 use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIds;
 use crate::topics::{Topic, TopicError, TopicRegistry};
+use crate::transactions::coordinator::TransactionCoordinator;
 
 /// Marker written after a clean shutdown; its presence lets startup skip log scans.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".runnel_clean_shutdown";
@@ -44,6 +45,9 @@ pub enum BrokerError {
     /// Opening or replaying the group log.
     #[error("group log: {0}")]
     Groups(String),
+    /// Opening or replaying the transaction log.
+    #[error("transaction log: {0}")]
+    Transactions(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another runnel process; stop it or use another --data-dir")]
     Locked(PathBuf),
@@ -66,6 +70,8 @@ pub struct Broker {
     pub producer_ids: ProducerIds,
     /// Consumer groups and their committed offsets.
     pub groups: GroupCoordinator,
+    /// The transaction coordinator, for every transactional id.
+    pub transactions: TransactionCoordinator,
     /// Host and port clients are told to use.
     pub endpoint: (String, u16),
     /// Request-path counters and histograms for `/metrics`.
@@ -114,12 +120,17 @@ impl Broker {
             std::fs::remove_file(&marker).map_err(io(format!("remove {}", marker.display())))?;
             runnel_log::durable_file::sync_dir(&dir).map_err(io(format!("sync {}", dir.display())))?;
         }
-        let own_logs = [format!("{}-0", crate::groups::OFFSETS_TOPIC)];
+        let own_logs = [
+            format!("{}-0", crate::groups::OFFSETS_TOPIC),
+            format!("{}-0", crate::transactions::TRANSACTION_STATE_TOPIC),
+        ];
         let keep: Vec<&str> = own_logs.iter().map(String::as_str).collect();
         let topics = TopicRegistry::open(&dir, config.log.clone(), config.limits, &keep, clean)?;
         let producer_ids = ProducerIds::open(&dir).map_err(io(format!("read producer ids in {}", dir.display())))?;
-        let groups = GroupCoordinator::open(&dir, clean, config.groups.clone(), clock)
+        let groups = GroupCoordinator::open(&dir, clean, config.groups.clone(), clock.clone())
             .map_err(|e| BrokerError::Groups(e.to_string()))?;
+        let transactions = TransactionCoordinator::open(&dir, clean, clock, config.transaction_max_timeout_ms)
+            .map_err(|e| BrokerError::Transactions(e.to_string()))?;
         let endpoint = config.advertised_endpoint(bound);
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
@@ -128,6 +139,7 @@ impl Broker {
             topics,
             producer_ids,
             groups,
+            transactions,
             endpoint,
             metrics: BrokerMetrics::default(),
             data_arrived,
@@ -173,6 +185,7 @@ impl Broker {
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.topics.close_all().map_err(TopicError::from)?;
         self.groups.log().close().map_err(|e| BrokerError::Groups(e.to_string()))?;
+        self.transactions.log().close().map_err(|e| BrokerError::Transactions(e.to_string()))?;
         let marker = self.config.data_dir.join(CLEAN_SHUTDOWN_FILE);
         runnel_log::durable_file::write_atomically(&marker, b"").map_err(io(format!("write {}", marker.display())))?;
         Ok(())

@@ -72,6 +72,11 @@ pub struct BrokerConfig {
     /// The `console.*` properties, for the console on the HTTP listener (runnel-console reads
     /// and checks them).
     pub console: BTreeMap<String, String>,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for.
+    pub transaction_max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often transactions
+    /// open past their timeout are looked for and aborted.
+    pub transaction_abort_interval_ms: u64,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -94,6 +99,8 @@ impl Default for BrokerConfig {
             request_read_timeout_ms: 30 * 1000,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
             console: BTreeMap::new(),
+            transaction_max_timeout_ms: crate::transactions::txn::DEFAULT_MAX_TIMEOUT_MS,
+            transaction_abort_interval_ms: 10_000,
             properties: BTreeMap::new(),
         }
     }
@@ -224,6 +231,10 @@ impl BrokerConfig {
                 "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
                 "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
                 "http.listen" => config.http_listen = parse_http_listen(name, v)?,
+                "transaction.max.timeout.ms" => config.transaction_max_timeout_ms = positive(name, v)? as i32,
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                    config.transaction_abort_interval_ms = positive(name, v)? as u64
+                }
                 console if console.starts_with("console.") => {
                     config.console.insert(console.to_string(), v.to_string());
                 }

@@ -97,19 +97,36 @@ impl Partition {
     }
 
     /// Validates and appends one batch; see the module doc for durability. Transactional
-    /// batches are refused: they go through [`Partition::append_verified`].
+    /// batches are refused: they go through [`Partition::append_transactional`].
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.append_checked(batch, now_ms, false)
+        self.append_checked(batch, now_ms, None)
     }
 
-    /// [`Partition::append`] for a batch the transaction coordinator verified: a transactional
-    /// batch of an open transaction that added this partition.
+    /// [`Partition::append`] for a transactional batch: `verify` (the transaction coordinator's
+    /// check that the producer's open transaction added this partition) runs under the
+    /// partition's writer lock, which markers take too, so no batch lands after the marker that
+    /// ended its transaction.
+    pub fn append_transactional(
+        &self,
+        batch: &[u8],
+        now_ms: i64,
+        verify: &dyn Fn() -> Result<(), LogError>,
+    ) -> Result<AppendResult, LogError> {
+        self.append_checked(batch, now_ms, Some(verify))
+    }
+
+    /// [`Partition::append_transactional`] with the transaction known to be open (tests).
     pub fn append_verified(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.append_checked(batch, now_ms, true)
+        self.append_checked(batch, now_ms, Some(&|| Ok(())))
     }
 
-    fn append_checked(&self, batch: &[u8], now_ms: i64, verified: bool) -> Result<AppendResult, LogError> {
-        let result = self.append_outside_lock(batch, now_ms, verified);
+    fn append_checked(
+        &self,
+        batch: &[u8],
+        now_ms: i64,
+        verify: Option<&dyn Fn() -> Result<(), LogError>>,
+    ) -> Result<AppendResult, LogError> {
+        let result = self.append_outside_lock(batch, now_ms, verify);
         if let Err(e @ LogError::Io { .. }) = &result {
             let last = self.last_write_error_logged_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(last) >= WRITE_ERROR_LOG_INTERVAL_MS
@@ -134,16 +151,21 @@ impl Partition {
     /// under the log lock again.
     /// A topic with its own `compression.type` gets the batch recompressed first, outside
     /// every lock.
-    fn append_outside_lock(&self, batch: &[u8], now_ms: i64, verified: bool) -> Result<AppendResult, LogError> {
+    fn append_outside_lock(
+        &self,
+        batch: &[u8],
+        now_ms: i64,
+        verify: Option<&dyn Fn() -> Result<(), LogError>>,
+    ) -> Result<AppendResult, LogError> {
         let codec = {
             let log = self.log();
             log.check_size(batch)?;
             log.stored_compression()
         };
         let header = runnel_log::batch::validate(batch)?;
-        if header.is_transactional() && !header.is_control() && !verified {
-            // Until the transaction coordinator is served, no client has a transaction to write in.
-            return Err(LogError::InvalidRecord("transactions are not supported by this broker yet"));
+        let transactional = header.is_transactional() && !header.is_control();
+        if transactional && verify.is_none() {
+            return Err(LogError::InvalidRecord("a transactional batch must come through the transaction coordinator"));
         }
         let recompressed;
         let (batch, header) = match codec {
@@ -155,6 +177,9 @@ impl Partition {
             _ => (batch, header),
         };
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if transactional && let Some(verify) = verify {
+            verify()?;
+        }
         let write = match self.log().prepare_append(batch, header, now_ms)? {
             Prepared::Duplicate(result) => return Ok(result),
             Prepared::Write(write) => write,
@@ -380,7 +405,7 @@ mod tests {
         log.append(&batch(2, 0, None), 0).expect("append");
         log.append(&transactional_batch(2, 0, (6, 0, 0)), 0).expect("append");
         let partition = Partition::new("t", 0, log);
-        // Clients cannot write transactional batches until the coordinator serves them.
+        // Transactional batches come only through the coordinator's verification.
         assert!(matches!(partition.append(&transactional_batch(1, 0, (7, 0, 0)), 0), Err(LogError::InvalidRecord(_))));
 
         let committed = partition.locate(0, 1 << 20, true, true).expect("locate");

@@ -25,6 +25,12 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
     let group_timer = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
+    match broker.transactions.finish_pending(&broker.topics, &broker.metrics).await {
+        Ok(0) => {}
+        Ok(_) => broker.notify_data_arrived(),
+        Err(e) => tracing::error!(error = %e, "could not finish the transaction endings a restart interrupted"),
+    }
+    let transaction_timer = tokio::spawn(transaction_timer_loop(broker.clone(), stop_rx.clone()));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -52,6 +58,7 @@ pub async fn run(
     }
     retention.abort();
     group_timer.abort();
+    transaction_timer.abort();
     let broker_for_close = broker.clone();
     tokio::task::spawn_blocking(move || broker_for_close.shutdown())
         .await
@@ -81,6 +88,21 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             }
         })
         .await;
+    }
+}
+
+/// Aborts transactions open past their timeout, every
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+async fn transaction_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(broker.config.transaction_abort_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if broker.transactions.abort_expired(&broker.topics, &broker.metrics).await > 0 {
+            broker.notify_data_arrived();
+        }
     }
 }
 

@@ -265,7 +265,10 @@ impl TopicRegistry {
     ) -> Result<(), TopicError> {
         validate_name(name)?;
         // The group coordinator's log lives under this name, as in Kafka.
-        if self.get(name).is_some() || name == crate::groups::OFFSETS_TOPIC {
+        if self.get(name).is_some()
+            || name == crate::groups::OFFSETS_TOPIC
+            || name == crate::transactions::TRANSACTION_STATE_TOPIC
+        {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         if partitions < 1 {

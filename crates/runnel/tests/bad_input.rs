@@ -135,8 +135,8 @@ fn bad_produce_requests_get_kafka_error_codes_and_store_nothing() {
     assert!(message.unwrap_or_default().contains("control batches"));
     let transactional = runnel_log::testing::transactional_batch(2, 0, (9, 0, 0));
     let (code, message) = produce_one(&mut stream, "checked", 1, transactional);
-    assert_eq!(code, 87, "INVALID_RECORD for a transactional batch");
-    assert!(message.unwrap_or_default().contains("transactions are not supported"));
+    assert_eq!(code, 49, "INVALID_PRODUCER_ID_MAPPING for a transactional batch of no transaction");
+    assert!(message.unwrap_or_default().contains("not in an open transaction"));
 
     assert_eq!(produce_one(&mut stream, "checked", 1, batch(200, 0, None)).0, 10, "MESSAGE_TOO_LARGE");
     assert_eq!(produce_one(&mut stream, "no-such-topic", 1, batch(1, 0, None)).0, 3, "UNKNOWN_TOPIC_OR_PARTITION");

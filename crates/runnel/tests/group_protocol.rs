@@ -162,10 +162,10 @@ fn group_refusals_carry_kafka_error_codes() {
     let mut stream = connect(&broker);
     assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
 
-    let request = FindCoordinatorRequest::default().with_key(text("txn")).with_key_type(1);
+    let request = FindCoordinatorRequest::default().with_key(text("g")).with_key_type(2);
     let response: FindCoordinatorResponse = call(&mut stream, ApiKey::FindCoordinator, 3, &request);
-    assert_eq!(response.error_code, ResponseError::UnsupportedVersion.code(), "non-retriable: no client waits");
-    assert!(response.error_message.expect("message").contains("transactions"));
+    assert_eq!(response.error_code, ResponseError::InvalidRequest.code(), "an unknown key type");
+    assert!(response.error_message.expect("message").contains("key type 2"));
 
     let heartbeat = HeartbeatRequest::default().with_group_id(group("nobody")).with_member_id(text("m"));
     let response: HeartbeatResponse = call(&mut stream, ApiKey::Heartbeat, 4, &heartbeat);

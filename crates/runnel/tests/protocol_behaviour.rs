@@ -16,7 +16,6 @@ use kafka_protocol::messages::{
     ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest, DescribeClusterResponse,
     InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
     MetadataResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProducerId, TopicName,
-    TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -76,7 +75,7 @@ fn advertised_listeners_node_id_and_disabled_auto_creation_come_from_server_prop
 }
 
 #[test]
-fn init_producer_id_gives_new_ids_bumps_a_known_producers_epoch_and_refuses_transactions() {
+fn init_producer_id_gives_new_ids_and_bumps_a_known_producers_epoch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = BrokerProcess::start(dir.path());
     let mut stream = connect(&broker);
@@ -88,9 +87,6 @@ fn init_producer_id_gives_new_ids_bumps_a_known_producers_epoch_and_refuses_tran
     let again = InitProducerIdRequest::default().with_producer_id(first.producer_id).with_producer_epoch(0);
     let bumped: InitProducerIdResponse = call(&mut stream, ApiKey::InitProducerId, 4, &again);
     assert_eq!((bumped.producer_id, bumped.producer_epoch), (first.producer_id, 1));
-    let transactional = fresh().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))));
-    let refused: InitProducerIdResponse = call(&mut stream, ApiKey::InitProducerId, 4, &transactional);
-    assert_eq!(refused.error_code, 42, "INVALID_REQUEST");
 }
 
 #[test]

@@ -1,6 +1,5 @@
-//! FindCoordinator: this broker coordinates every group. v4+ asks for many keys at once.
-//! Transaction coordinators are not offered, since transactions are not supported yet: the key
-//! type is answered with the non-retriable UNSUPPORTED_VERSION.
+//! FindCoordinator: this broker coordinates every group and every transactional id. v4+ asks
+//! for many keys at once.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -29,13 +28,7 @@ pub fn handle(ctx: &RequestContext, request: FindCoordinatorRequest) -> Handled<
             .with_error_message(Some(StrBytes::from_string(message.to_string())))
     };
     let answer = match request.key_type {
-        GROUP_KEY => found,
-        // Non-retriable, so a transactional producer fails at once with this message instead of
-        // looking for a coordinator until its timeout (COORDINATOR_NOT_AVAILABLE is retried).
-        TRANSACTION_KEY => refused(
-            ResponseError::UnsupportedVersion,
-            "transactions are not supported by this broker yet; use an idempotent producer (enable.idempotence=true)",
-        ),
+        GROUP_KEY | TRANSACTION_KEY => found,
         other => refused(ResponseError::InvalidRequest, &format!("unknown coordinator key type {other}")),
     };
     let response = FindCoordinatorResponse::default();

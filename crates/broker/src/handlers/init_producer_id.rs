@@ -1,6 +1,7 @@
-//! InitProducerId: ids for idempotent producers (Java clients enable idempotence by default).
-//! A producer re-initialising with its id and epoch (KIP-360) gets the next epoch.
-//! Transactions are not offered, so a transactional id is refused.
+//! InitProducerId: ids for idempotent producers (Java clients enable idempotence by default),
+//! and for transactional producers through the transaction coordinator, which fences the
+//! previous producer of the same transactional id. A producer re-initialising with its id and
+//! epoch (KIP-360) gets the next epoch.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
@@ -10,18 +11,40 @@ use crate::api::{Handled, RequestContext};
 /// Answers InitProducerId.
 pub fn handle(ctx: &RequestContext, request: InitProducerIdRequest) -> Handled<InitProducerIdResponse> {
     let response = InitProducerIdResponse::default().with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
-    if request.transactional_id.as_ref().is_some_and(|id| !id.is_empty()) {
-        tracing::warn!(client = %ctx.client_id, "refused a transactional producer: transactions are not supported");
-        return Handled::Ready(response.with_error_code(ResponseError::InvalidRequest.code()));
+    let expected = (ctx.version >= 3 && request.producer_id.0 >= 0 && request.producer_epoch >= 0)
+        .then_some((request.producer_id.0, request.producer_epoch));
+    if let Some(id) = request.transactional_id.filter(|id| !id.is_empty()) {
+        let broker = ctx.broker.clone();
+        let fenced_code_supported = ctx.version >= 4;
+        return Handled::Later(Box::pin(async move {
+            let allocate = || broker.producer_ids.allocate();
+            let result = broker
+                .transactions
+                .init_producer_id(
+                    id.as_str(),
+                    request.transaction_timeout_ms,
+                    expected,
+                    &allocate,
+                    &broker.topics,
+                    &broker.metrics,
+                )
+                .await;
+            broker.notify_data_arrived();
+            match result {
+                Ok((producer_id, epoch)) => {
+                    response.with_producer_id(ProducerId(producer_id)).with_producer_epoch(epoch)
+                }
+                Err(e) => {
+                    tracing::debug!(transactional_id = id.as_str(), error = %e, "InitProducerId refused");
+                    response.with_error_code(e.code(fenced_code_supported))
+                }
+            }
+        }));
     }
-    if ctx.version >= 3
-        && request.producer_id.0 >= 0
-        && request.producer_epoch >= 0
-        && request.producer_epoch < i16::MAX - 1
+    if let Some((producer_id, epoch)) = expected
+        && epoch < i16::MAX - 1
     {
-        return Handled::Ready(
-            response.with_producer_id(request.producer_id).with_producer_epoch(request.producer_epoch + 1),
-        );
+        return Handled::Ready(response.with_producer_id(ProducerId(producer_id)).with_producer_epoch(epoch + 1));
     }
     match ctx.broker.producer_ids.allocate() {
         Ok(id) => Handled::Ready(response.with_producer_id(ProducerId(id)).with_producer_epoch(0)),

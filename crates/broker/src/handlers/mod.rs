@@ -1,6 +1,7 @@
 //! One handler per Kafka API, each `fn handle(&RequestContext, Request) -> Handled<Response>`.
 //! Per-partition failures are error codes inside the response, never errors of the request.
 
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -9,6 +10,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;

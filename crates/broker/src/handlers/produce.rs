@@ -1,4 +1,5 @@
-//! Produce: validate and append one batch per partition; acks=all waits for the fsync.
+//! Produce: validate and append one batch per partition; acks=all waits for the fsync. A
+//! transactional batch is appended only into an open transaction that added its partition.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::broker::now_ms;
 use crate::error_codes::for_log_error;
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::Partition;
+use runnel_log::LogError;
 
 /// A partition whose acknowledgement waits for an fsync up to `offset`.
 struct PendingFlush {
@@ -28,6 +30,12 @@ fn failed(index: i32, error: i16, message: Option<String>, version: i16) -> Part
         response.error_message = message.map(StrBytes::from_string);
     }
     response
+}
+
+/// The (producer id, epoch) of a transactional data batch; `None` for any other bytes.
+fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
+    let header = runnel_log::batch::BatchHeader::parse(records).ok()?;
+    (header.is_transactional() && !header.is_control()).then_some((header.producer_id, header.producer_epoch))
 }
 
 /// Answers Produce.
@@ -64,7 +72,28 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
             };
-            match partition.append(&records, now) {
+            let appended_now = match transactional_producer(&records) {
+                None => partition.append(&records, now),
+                Some((producer_id, epoch)) => {
+                    let topic_name = topic_data.name.as_str();
+                    // Checked first for Kafka's error code, and again under the partition's
+                    // writer lock, where a marker cannot slip in between.
+                    let verify = || ctx.broker.transactions.verify_produce(producer_id, epoch, topic_name, index);
+                    if let Err(e) = verify() {
+                        TopicMetrics::add(&counters.failed_produce, 1);
+                        let message = format!(
+                            "{topic_name}-{index} is not in an open transaction of producer {producer_id} at epoch {epoch}"
+                        );
+                        partitions.push(failed(index, e.code(), Some(message), version));
+                        continue;
+                    }
+                    partition.append_transactional(&records, now, &|| {
+                        verify()
+                            .map_err(|_| LogError::InvalidRecord("the transaction ended before this batch was written"))
+                    })
+                }
+            };
+            match appended_now {
                 Ok(result) => {
                     appended |= !result.duplicate;
                     if !result.duplicate {

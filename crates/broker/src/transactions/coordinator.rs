@@ -52,6 +52,19 @@ pub enum CoordinatorError {
     ProducerId(std::io::Error),
 }
 
+impl CoordinatorError {
+    /// Kafka's error code. `fenced_code_supported`: the request version knows PRODUCER_FENCED
+    /// (KIP-588). A log that cannot be written is NOT_COORDINATOR, as Kafka answers when its
+    /// transaction log append fails: the client looks the coordinator up again and retries.
+    pub fn code(&self, fenced_code_supported: bool) -> i16 {
+        match self {
+            CoordinatorError::Txn(e) => e.response_error(fenced_code_supported).code(),
+            CoordinatorError::Storage(_) => kafka_protocol::ResponseError::NotCoordinator.code(),
+            CoordinatorError::ProducerId(_) => kafka_protocol::ResponseError::KafkaStorageError.code(),
+        }
+    }
+}
+
 impl From<TxnError> for CoordinatorError {
     fn from(e: TxnError) -> Self {
         CoordinatorError::Txn(e)

@@ -1,8 +1,8 @@
-//! Transactions: Kafka's transaction coordinator. Its state machine, durable log and markers
-//! are here; the request handlers that serve it to clients (InitProducerId with a
-//! transactional id, AddPartitionsToTxn, EndTxn) are not wired yet, so FindCoordinator still
-//! refuses the transaction key type. The partition side (last stable offset, aborted
-//! transaction index, read_committed) is in `runnel_log` and served.
+//! Transactions: Kafka's transaction coordinator, served through FindCoordinator (key type 1),
+//! InitProducerId with a transactional id, AddPartitionsToTxn, EndTxn and the verification of
+//! transactional Produce. The partition side (last stable offset, aborted transaction index,
+//! read_committed) is in `runnel_log`. Offsets in a transaction (AddOffsetsToTxn,
+//! TxnOffsetCommit) are not served yet.
 //!
 //! - [`coordinator`]: every transactional id, the log, markers, timeouts, recovery.
 //! - [`state`]: one transactional id's state, with Kafka's status codes.

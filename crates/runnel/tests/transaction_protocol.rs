@@ -1,0 +1,130 @@
+//! The transaction APIs over a raw socket, at every served version: FindCoordinator for a
+//! transactional id, InitProducerId, AddPartitionsToTxn and EndTxn, a transactional Produce,
+//! and bad input answered with Kafka's error codes.
+
+mod broker_process;
+mod raw_client;
+
+use std::net::TcpStream;
+
+use broker_process::BrokerProcess;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse, ProducerId,
+    TopicName, TransactionalId,
+};
+use kafka_protocol::protocol::StrBytes;
+use raw_client::{call, connect, create_topic, produce_one};
+use runnel_log::testing::transactional_batch;
+
+fn txn_id(id: &str) -> TransactionalId {
+    TransactionalId(StrBytes::from_string(id.to_string()))
+}
+
+fn init(stream: &mut TcpStream, version: i16, id: &str, timeout_ms: i32) -> InitProducerIdResponse {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(Some(txn_id(id)))
+        .with_transaction_timeout_ms(timeout_ms)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    call(stream, ApiKey::InitProducerId, version, &request)
+}
+
+/// AddPartitionsToTxn for partitions of "t"; the error codes per partition.
+fn add(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, partitions: &[i32]) -> Vec<i16> {
+    let request = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(txn_id(id))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![
+            AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(partitions.to_vec()),
+        ]);
+    let response: AddPartitionsToTxnResponse = call(stream, ApiKey::AddPartitionsToTxn, version, &request);
+    response.results_by_topic_v3_and_below[0].results_by_partition.iter().map(|p| p.partition_error_code).collect()
+}
+
+fn end(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
+    let request = EndTxnRequest::default()
+        .with_transactional_id(txn_id(id))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit);
+    let response: EndTxnResponse = call(stream, ApiKey::EndTxn, version, &request);
+    response.error_code
+}
+
+#[test]
+fn every_served_version_runs_a_transaction_from_init_to_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+
+    let find = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("tx")).with_key_type(1);
+    let found: FindCoordinatorResponse = call(&mut stream, ApiKey::FindCoordinator, 3, &find);
+    let port: i32 = broker.bootstrap().rsplit_once(':').expect("host:port").1.parse().expect("port");
+    assert_eq!((found.error_code, found.port), (0, port));
+
+    for version in 0..=3i16 {
+        let id = format!("tx-v{version}");
+        let initialised = init(&mut stream, version.min(4), &id, 60_000);
+        assert_eq!((initialised.error_code, initialised.producer_epoch), (0, 0), "v{version}");
+        let pid = initialised.producer_id.0;
+        assert_eq!(add(&mut stream, version, &id, pid, 0, &[0]), vec![0], "v{version}");
+        let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(2, 0, (pid, 0, 0)));
+        assert_eq!(code, 0, "v{version}: a batch into the open transaction");
+        assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}");
+        assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}: a retried EndTxn");
+    }
+    for version in 0..=4i16 {
+        assert_eq!(init(&mut stream, version, &format!("init-v{version}"), 60_000).error_code, 0, "v{version}");
+    }
+}
+
+#[test]
+fn bad_transaction_requests_get_kafkas_error_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+
+    assert_eq!(init(&mut stream, 4, "tx", 0).error_code, ResponseError::InvalidTransactionTimeout.code());
+    assert_eq!(init(&mut stream, 4, "tx", 900_001).error_code, ResponseError::InvalidTransactionTimeout.code());
+    let first = init(&mut stream, 4, "tx", 60_000);
+    let pid = first.producer_id.0;
+
+    // Unknown transactional id, another producer's id, an old epoch.
+    assert_eq!(add(&mut stream, 3, "nope", pid, 0, &[0]), vec![ResponseError::InvalidProducerIdMapping.code()]);
+    assert_eq!(add(&mut stream, 3, "tx", pid + 1, 0, &[0]), vec![ResponseError::InvalidProducerIdMapping.code()]);
+    let second = init(&mut stream, 4, "tx", 60_000);
+    assert_eq!((second.producer_id.0, second.producer_epoch), (pid, 1));
+    assert_eq!(add(&mut stream, 3, "tx", pid, 0, &[0]), vec![ResponseError::ProducerFenced.code()]);
+    assert_eq!(
+        add(&mut stream, 1, "tx", pid, 0, &[0]),
+        vec![ResponseError::InvalidProducerEpoch.code()],
+        "before KIP-588"
+    );
+
+    // EndTxn with no transaction open.
+    assert_eq!(end(&mut stream, 3, "tx", pid, 1, true), ResponseError::InvalidTxnState.code());
+    // An unknown partition fails the whole request.
+    assert_eq!(
+        add(&mut stream, 3, "tx", pid, 1, &[0, 7]),
+        vec![ResponseError::OperationNotAttempted.code(), ResponseError::UnknownTopicOrPartition.code()]
+    );
+
+    // A batch for a partition not added, and one after EndTxn.
+    assert_eq!(add(&mut stream, 3, "tx", pid, 1, &[0]), vec![0]);
+    let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(1, 0, (pid, 1, 0)));
+    assert_eq!(code, 0);
+    assert_eq!(end(&mut stream, 3, "tx", pid, 1, false), 0);
+    let (code, message) = produce_one(&mut stream, "t", -1, transactional_batch(1, 0, (pid, 1, 1)));
+    assert_eq!(code, ResponseError::InvalidTxnState.code(), "{message:?}");
+    assert_eq!(end(&mut stream, 3, "tx", pid, 1, true), ResponseError::InvalidTxnState.code(), "commit after abort");
+    let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(1, 0, (pid + 99, 0, 0)));
+    assert_eq!(code, ResponseError::InvalidProducerIdMapping.code(), "a producer id with no transactional id");
+}

@@ -1,0 +1,88 @@
+"""Transactions with confluent-kafka: one transaction committed, one aborted, one left open. A
+read_committed consumer sees only the committed one and waits at the last stable offset; a
+read_uncommitted consumer sees all three; once the third commits, read_committed sees it. A
+second producer with the same transactional.id fences the first."""
+
+import time
+
+import pytest
+from confluent_kafka import KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import new_consumer
+
+TOPIC = "txn-events"
+
+
+def create_topic(broker, name):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(name, 1)])[name].result(30)
+
+
+def transactional_producer(broker, transactional_id):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": transactional_id})
+    producer.init_transactions(10)
+    return producer
+
+
+def read_all(broker, isolation, group, idle=2.0):
+    """Every value the consumer reads from the start until nothing arrives for `idle` seconds,
+    with the partition's high watermark as the consumer last saw it."""
+    consumer = new_consumer({
+        "bootstrap.servers": broker.bootstrap,
+        "group.id": group,
+        "isolation.level": isolation,
+        "enable.auto.commit": False,
+    })
+    consumer.assign([TopicPartition(TOPIC, 0, 0)])
+    values = []
+    last = time.time()
+    while time.time() - last < idle:
+        for message in consumer.consume(num_messages=100, timeout=0.2):
+            if message.error() is None:
+                values.append(message.value().decode())
+                last = time.time()
+    low, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=5, cached=False)
+    position = consumer.position([TopicPartition(TOPIC, 0)])[0].offset
+    consumer.close()
+    return values, position, high
+
+
+def test_committed_aborted_and_open_transactions_as_each_isolation_level_sees_them(broker):
+    create_topic(broker, TOPIC)
+    producer = transactional_producer(broker, "txn-python")
+    for name, end in [("committed", "commit"), ("aborted", "abort"), ("open", None)]:
+        producer.begin_transaction()
+        for i in range(3):
+            producer.produce(TOPIC, value=f"{name}-{i}".encode())
+        producer.flush(10)
+        if end == "commit":
+            producer.commit_transaction(10)
+        elif end == "abort":
+            producer.abort_transaction(10)
+
+    committed, position, _ = read_all(broker, "read_committed", "rc-1")
+    assert committed == ["committed-0", "committed-1", "committed-2"]
+    # Offsets 0-2 committed, 3 its marker, 4-6 aborted, 7 its marker, 8-10 open: the consumer
+    # stops at the last stable offset, 8.
+    assert position == 8
+    uncommitted, _, high = read_all(broker, "read_uncommitted", "ru-1")
+    assert uncommitted == [f"{n}-{i}" for n in ["committed", "aborted", "open"] for i in range(3)]
+    assert high == 11
+
+    producer.commit_transaction(10)
+    after, position, _ = read_all(broker, "read_committed", "rc-2")
+    assert after == [f"{n}-{i}" for n in ["committed", "open"] for i in range(3)]
+    assert position == 12
+
+
+def test_a_second_producer_with_the_same_transactional_id_fences_the_first(broker):
+    create_topic(broker, "txn-fenced")
+    first = transactional_producer(broker, "txn-fenced")
+    first.begin_transaction()
+    first.produce("txn-fenced", value=b"zombie")
+    first.flush(10)
+    transactional_producer(broker, "txn-fenced")
+    with pytest.raises(KafkaException) as raised:
+        first.commit_transaction(10)
+    assert raised.value.args[0].fatal(), raised.value.args[0]
