@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs librdkafka's own C test suite against runnel. The suite is built from the librdkafka
 # source the rdkafka-sys crate carries (found with cargo metadata: no download), once per
-# librdkafka version, under target/librdkafka-tests/. Two fresh `runnel serve` brokers are
+# librdkafka version, under target/librdkafka-tests/. Fresh `runnel serve` brokers are
 # configured as the suite's scenarios expect: "default" (auto-created topics of 4 partitions)
-# and "noautocreate"; both with the 3 s initial rebalance delay its group tests assume.
+# and, when an entry asks for it, "noautocreate"; both with the 3 s initial rebalance delay its
+# group tests assume.
 # TEST_KAFKA_VERSION is 3.9.0: runnel serves that protocol (with Kafka 4.0's minimum versions).
 #
 # Usage: scripts/librdkafka_tests.sh [--jobs N] [--list FILE] [--update-docs] [ENTRY...]
@@ -90,7 +91,7 @@ start_broker() {
     echo "metadata.broker.list=$bootstrap" > "$work/$scenario.conf"
 }
 start_broker default true
-start_broker noautocreate false
+if printf '%s\n' "${entries[@]}" | grep -q '@noautocreate$'; then start_broker noautocreate false; fi
 
 # run_one ENTRY: one test runner for TEST[:SUBTEST][@SCENARIO]; appends its line to results.
 run_one() {

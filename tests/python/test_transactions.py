@@ -1,15 +1,18 @@
 """Transactions with confluent-kafka: one transaction committed, one aborted, one left open. A
 read_committed consumer sees only the committed one and waits at the last stable offset; a
 read_uncommitted consumer sees all three; once the third commits, read_committed sees it. A
-second producer with the same transactional.id fences the first."""
+second producer with the same transactional.id fences the first. A transaction open when the
+broker is SIGKILLed is still open after the restart, and aborted at its timeout."""
 
+import os
+import tempfile
 import time
 
 import pytest
 from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import new_consumer
+from conftest import Broker, new_consumer
 
 TOPIC = "txn-events"
 
@@ -27,7 +30,8 @@ def transactional_producer(broker, transactional_id):
 
 def read_all(broker, isolation, group, idle=2.0):
     """Every value the consumer reads from the start until nothing arrives for `idle` seconds,
-    with the partition's high watermark as the consumer last saw it."""
+    its position, and the latest offset as ListOffsets answers it at that isolation level (the
+    high watermark, or the last stable offset under read_committed)."""
     consumer = new_consumer({
         "bootstrap.servers": broker.bootstrap,
         "group.id": group,
@@ -86,3 +90,50 @@ def test_a_second_producer_with_the_same_transactional_id_fences_the_first(broke
     with pytest.raises(KafkaException) as raised:
         first.commit_transaction(10)
     assert raised.value.args[0].fatal(), raised.value.args[0]
+
+
+def test_a_transaction_open_when_the_broker_is_sigkilled_stays_open_then_times_out():
+    with tempfile.TemporaryDirectory() as data_dir:
+        config = os.path.join(data_dir, "server.properties")
+        with open(config, "w") as f:
+            f.write("transaction.abort.timed.out.transaction.cleanup.interval.ms=500\n")
+        broker = Broker(os.path.join(data_dir, "data"), ["-c", config])
+        create_topic(broker, TOPIC)
+        producer = Producer({
+            "bootstrap.servers": broker.bootstrap,
+            "transactional.id": "txn-crash",
+            "transaction.timeout.ms": 8000,
+        })
+        producer.init_transactions(10)
+        producer.begin_transaction()
+        producer.produce(TOPIC, value=b"committed-first")
+        producer.commit_transaction(10)
+        producer.begin_transaction()
+        for i in range(3):
+            producer.produce(TOPIC, value=f"open-{i}".encode())
+        producer.flush(10)
+        started = time.time()
+
+        broker.process.kill()
+        broker.process.wait()
+        broker = Broker(os.path.join(data_dir, "data"), ["-c", config])
+        # Replayed: still open, so read_committed stops before it (offset 2, after the first
+        # transaction's record and marker) ...
+        values, position, lso = read_all(broker, "read_committed", "rc-crash", idle=1.0)
+        assert (values, position, lso) == (["committed-first"], 2, 2), "latest under read_committed is the LSO"
+        # The open transaction's records were acknowledged, so they survived the SIGKILL.
+        values, _, high = read_all(broker, "read_uncommitted", "ru-crash", idle=1.0)
+        assert (values, high) == (["committed-first", "open-0", "open-1", "open-2"], 5)
+        # ... until the broker aborts it after its timeout, and the LSO moves past its marker.
+        deadline = started + 30
+        while time.time() < deadline:
+            values, position, _ = read_all(broker, "read_committed", f"rc-crash-{time.time()}", idle=0.5)
+            if position == 6:
+                break
+        assert (values, position) == (["committed-first"], 6), "aborted after transaction.timeout.ms"
+        assert time.time() - started >= 8
+        # A new producer with the same transactional id fences the old one.
+        transactional_producer(broker, "txn-crash")
+        with pytest.raises(KafkaException):
+            producer.commit_transaction(10)
+        broker.stop()
