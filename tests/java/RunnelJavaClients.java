@@ -1,6 +1,6 @@
 // Apache Kafka's own Java client (kafka-clients) against runnel serve: the admin client, an
 // idempotent producer with every codec, a consumer group that commits and resumes, and
-// transactions (commit, abort, read_committed, fencing). Run by scripts/java_tests.sh; exits
+// transactions (commit, abort, offsets sent to a transaction, read_committed, fencing). Run by scripts/java_tests.sh; exits
 // non-zero on any failure.
 //
 // Usage: java -cp <jars>:. RunnelJavaClients BOOTSTRAP
@@ -22,6 +22,7 @@ import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -195,7 +196,7 @@ public class RunnelJavaClients {
             }
         });
 
-        check("transactions: a read_committed consumer sees the committed one, not the aborted one", () -> {
+        check("transactions: read_committed sees the committed one, not the aborted one; offsets too", () -> {
             String topic = "java-txn";
             try (Admin admin = admin()) {
                 createTopic(admin, topic, 1);
@@ -214,6 +215,21 @@ public class RunnelJavaClients {
                 }
                 producer.flush();
                 producer.abortTransaction();
+                // Offsets sent to a transaction commit with it, and not when it aborts.
+                TopicPartition input = new TopicPartition(topic, 0);
+                ConsumerGroupMetadata group = new ConsumerGroupMetadata("java-eos");
+                producer.beginTransaction();
+                producer.sendOffsetsToTransaction(Map.of(input, new OffsetAndMetadata(3)), group);
+                producer.commitTransaction();
+                producer.beginTransaction();
+                producer.sendOffsetsToTransaction(Map.of(input, new OffsetAndMetadata(99)), group);
+                producer.abortTransaction();
+            }
+            try (Admin admin = admin()) {
+                Map<TopicPartition, OffsetAndMetadata> committed =
+                        admin.listConsumerGroupOffsets("java-eos").partitionsToOffsetAndMetadata().get();
+                expect(committed.get(new TopicPartition(topic, 0)).offset() == 3,
+                        "the committed transaction's offset, not the aborted one's: " + committed);
             }
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

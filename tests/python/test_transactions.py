@@ -28,7 +28,7 @@ def transactional_producer(broker, transactional_id):
     return producer
 
 
-def read_all(broker, isolation, group, idle=2.0):
+def read_all(broker, isolation, group, idle=2.0, topic=TOPIC):
     """Every value the consumer reads from the start until nothing arrives for `idle` seconds,
     its position, and the latest offset as ListOffsets answers it at that isolation level (the
     high watermark, or the last stable offset under read_committed)."""
@@ -38,7 +38,7 @@ def read_all(broker, isolation, group, idle=2.0):
         "isolation.level": isolation,
         "enable.auto.commit": False,
     })
-    consumer.assign([TopicPartition(TOPIC, 0, 0)])
+    consumer.assign([TopicPartition(topic, 0, 0)])
     values = []
     last = time.time()
     while time.time() - last < idle:
@@ -46,8 +46,8 @@ def read_all(broker, isolation, group, idle=2.0):
             if message.error() is None:
                 values.append(message.value().decode())
                 last = time.time()
-    low, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=5, cached=False)
-    position = consumer.position([TopicPartition(TOPIC, 0)])[0].offset
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)
+    position = consumer.position([TopicPartition(topic, 0)])[0].offset
     consumer.close()
     return values, position, high
 
@@ -137,3 +137,55 @@ def test_a_transaction_open_when_the_broker_is_sigkilled_stays_open_then_times_o
         with pytest.raises(KafkaException):
             producer.commit_transaction(10)
         broker.stop()
+
+
+def test_offsets_sent_to_a_transaction_commit_with_it_and_not_when_it_aborts(broker):
+    """The consume-transform-produce loop: input records are copied to an output topic in
+    transactions that also commit the consumer's offsets (send_offsets_to_transaction)."""
+    create_topic(broker, "eos-in")
+    create_topic(broker, "eos-out")
+    source = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(20):
+        source.produce("eos-in", value=str(i).encode())
+    source.flush(10)
+
+    consumer = new_consumer({
+        "bootstrap.servers": broker.bootstrap,
+        "group.id": "eos-copier",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+    })
+    consumer.subscribe(["eos-in"])
+    producer = transactional_producer(broker, "eos-copier-1")
+
+    def copy_batch(count, commit):
+        producer.begin_transaction()
+        copied = 0
+        deadline = time.time() + 20
+        while copied < count and time.time() < deadline:
+            for message in consumer.consume(num_messages=count - copied, timeout=0.5):
+                assert message.error() is None, message.error()
+                producer.produce("eos-out", value=b"copy-" + message.value())
+                copied += 1
+        assert copied == count
+        producer.send_offsets_to_transaction(
+            consumer.position(consumer.assignment()), consumer.consumer_group_metadata(), 10)
+        if commit:
+            producer.commit_transaction(10)
+        else:
+            producer.abort_transaction(10)
+
+    copy_batch(10, commit=True)
+    committed = consumer.committed([TopicPartition("eos-in", 0)], timeout=10)[0].offset
+    assert committed == 10
+    copy_batch(5, commit=False)
+    assert consumer.committed([TopicPartition("eos-in", 0)], timeout=10)[0].offset == 10, "an abort commits nothing"
+    # Rewind to the committed offset, as a restarted copier would, and finish the copy.
+    consumer.seek(TopicPartition("eos-in", 0, 10))
+    copy_batch(10, commit=True)
+    assert consumer.committed([TopicPartition("eos-in", 0)], timeout=10)[0].offset == 20
+
+    values, _, _ = read_all(broker, "read_committed", "eos-reader", idle=1.5, topic="eos-out")
+    assert values == [f"copy-{i}" for i in range(20)], "every input record exactly once, in order"
+

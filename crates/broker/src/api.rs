@@ -44,7 +44,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
     (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 /// The version range served for `api`, if any.
@@ -246,6 +248,8 @@ pub fn dispatch(
         ApiKey::OffsetDelete => run(ctx, api, id, body, offset_delete::handle)?,
         ApiKey::AddPartitionsToTxn => run(ctx, api, id, body, add_partitions_to_txn::handle)?,
         ApiKey::EndTxn => run(ctx, api, id, body, end_txn::handle)?,
+        ApiKey::AddOffsetsToTxn => run(ctx, api, id, body, add_offsets_to_txn::handle)?,
+        ApiKey::TxnOffsetCommit => run(ctx, api, id, body, txn_offset_commit::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

@@ -13,20 +13,44 @@ use crate::partition::Partition;
 /// Appends `(key, value)` records (`None` value: a tombstone) as one batch; returns the offset
 /// after them.
 pub fn append(log: &Partition, records: &[(Bytes, Option<Bytes>)], now_ms: i64, what: &str) -> Result<i64, LogError> {
+    let batch = encode(records, now_ms, None, what)?;
+    Ok(log.append(&batch, now_ms)?.next_offset)
+}
+
+/// Appends records as one transactional batch of `(producer id, epoch)`, pending until the
+/// producer's marker (a TxnOffsetCommit); returns the offset after them.
+pub fn append_transactional(
+    log: &Partition,
+    records: &[(Bytes, Option<Bytes>)],
+    producer: (i64, i16),
+    now_ms: i64,
+    what: &str,
+) -> Result<i64, LogError> {
+    let batch = encode(records, now_ms, Some(producer), what)?;
+    Ok(log.append_verified(&batch, now_ms)?.next_offset)
+}
+
+fn encode(
+    records: &[(Bytes, Option<Bytes>)],
+    now_ms: i64,
+    producer: Option<(i64, i16)>,
+    what: &str,
+) -> Result<BytesMut, LogError> {
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     let encoded: Vec<Record> = records
         .iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder keeps records in one batch while offset - sequence is constant;
-            // this gives the batch base sequence -1 (no producer id).
+            // this gives the batch base sequence -1 (none: a coordinator's own batch).
             sequence: i as i32 - 1,
             timestamp: now_ms,
             key: Some(key.clone()),
@@ -41,17 +65,29 @@ pub fn append(log: &Partition, records: &[(Bytes, Option<Bytes>)], now_ms: i64, 
         &RecordEncodeOptions { version: 2, compression: Compression::None },
     )
     .map_err(|e| LogError::io(format!("encode {what} records"), std::io::Error::other(e.to_string())))?;
-    Ok(log.append(&batch, now_ms)?.next_offset)
+    Ok(batch)
 }
 
-/// Calls `f(offset, key, value)` for every record below `until`, oldest first; returns how
-/// many records were read. Records without a key are skipped.
-pub fn read(
-    log: &Partition,
-    until: i64,
-    what: &str,
-    mut f: impl FnMut(i64, &[u8], Option<&[u8]>),
-) -> Result<u64, LogError> {
+/// One record read back, with what its batch says of it.
+#[derive(Debug)]
+pub struct StoredRecord<'a> {
+    /// Its offset.
+    pub offset: i64,
+    /// Its key.
+    pub key: &'a [u8],
+    /// Its value; `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// The producer of a transactional batch, or -1.
+    pub producer_id: i64,
+    /// Part of a transaction: pending until the producer's marker.
+    pub transactional: bool,
+    /// A transaction marker (its key says commit or abort).
+    pub control: bool,
+}
+
+/// Calls `f` for every record below `until`, oldest first; returns how many records were
+/// read. Records without a key are skipped.
+pub fn read(log: &Partition, until: i64, what: &str, mut f: impl FnMut(StoredRecord<'_>)) -> Result<u64, LogError> {
     let mut count = 0u64;
     let (start, end) = log.offsets();
     let end = end.min(until);
@@ -69,7 +105,14 @@ pub fn read(
             advanced = true;
             count += 1;
             if let Some(key) = record.key.as_deref() {
-                f(record.offset, key, record.value.as_deref());
+                f(StoredRecord {
+                    offset: record.offset,
+                    key,
+                    value: record.value.as_deref(),
+                    producer_id: record.producer_id,
+                    transactional: record.transactional,
+                    control: record.control,
+                });
             }
         }
         if !advanced {
@@ -77,4 +120,9 @@ pub fn read(
         }
     }
     Ok(count)
+}
+
+/// Whether a marker's key (`version: i16, type: i16`) is a commit.
+pub fn marker_commits(key: &[u8]) -> bool {
+    key.get(2..4) == Some(&[0, 1])
 }

@@ -115,7 +115,8 @@ impl Partition {
         self.append_checked(batch, now_ms, Some(verify))
     }
 
-    /// [`Partition::append_transactional`] with the transaction known to be open (tests).
+    /// [`Partition::append_transactional`] for a batch the transaction coordinator vouches for:
+    /// the group coordinator's own TxnOffsetCommit records, or a test's.
     pub fn append_verified(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
         self.append_checked(batch, now_ms, Some(&|| Ok(())))
     }

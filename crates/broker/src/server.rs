@@ -25,7 +25,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
     let group_timer = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
-    match broker.transactions.finish_pending(&broker.topics, &broker.metrics).await {
+    match broker.transactions.finish_pending(&*broker, &broker.metrics).await {
         Ok(0) => {}
         Ok(_) => broker.notify_data_arrived(),
         Err(e) => tracing::error!(error = %e, "could not finish the transaction endings a restart interrupted"),
@@ -100,7 +100,7 @@ async fn transaction_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<b
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
-        if broker.transactions.abort_expired(&broker.topics, &broker.metrics).await > 0 {
+        if broker.transactions.abort_expired(&*broker, &broker.metrics).await > 0 {
             broker.notify_data_arrived();
         }
     }

@@ -593,3 +593,36 @@ fn offsets_of_a_topic_a_live_member_subscribes_to_cannot_be_deleted() {
     assert_eq!(errors, vec![ResponseError::GroupSubscribedToTopic.code(), 0]);
     assert_eq!(f.coordinator.committed("g", None).len(), 1, "the subscribed topic's offset stays");
 }
+
+#[test]
+fn offsets_committed_in_a_transaction_wait_for_its_marker_also_across_a_restart() {
+    use runnel_log::control::ControlType;
+    let f = fixture();
+    let offsets =
+        |offset| [OffsetToCommit { topic: "t".into(), partition: 0, offset, leader_epoch: -1, metadata: None }];
+    let exists = |t: &str, p: i32| t == "t" && p == 0;
+    assert_eq!(f.coordinator.txn_commit("g", (5, 0), "", None, -1, &offsets(10), exists).errors, vec![0]);
+    assert_eq!(f.coordinator.txn_commit("g", (6, 0), "", None, -1, &offsets(99), exists).errors, vec![0]);
+    assert_eq!(f.coordinator.committed("g", None), vec![], "nothing committed yet");
+    assert!(f.coordinator.has_pending_offset("g", "t", 0));
+    let reopen =
+        || GroupCoordinator::open(f._dir.path(), false, GroupSettings::default(), f.clock.clone()).expect("reopen");
+    let reopened = reopen();
+    assert!(reopened.has_pending_offset("g", "t", 0), "pending after a restart too");
+    drop(reopened);
+
+    // Producer 5 commits, producer 6 aborts: markers into the group log, then the ends.
+    let log = f.coordinator.log_partition();
+    log.write_marker(5, 0, ControlType::Commit, 0, 0).expect("marker");
+    f.coordinator.end_transaction(5, true);
+    log.write_marker(6, 0, ControlType::Abort, 0, 0).expect("marker");
+    f.coordinator.end_transaction(6, false);
+    let committed = |c: &GroupCoordinator| {
+        c.committed("g", None).into_iter().map(|(_, _, o)| o.map(|o| o.offset)).collect::<Vec<_>>()
+    };
+    assert_eq!(committed(&f.coordinator), vec![Some(10)]);
+    assert!(!f.coordinator.has_pending_offset("g", "t", 0));
+    let reopened = reopen();
+    assert_eq!(committed(&reopened), vec![Some(10)], "the replay applies the commit and drops the abort");
+    assert!(!reopened.has_pending_offset("g", "t", 0));
+}

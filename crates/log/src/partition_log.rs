@@ -196,8 +196,11 @@ impl PartitionLog {
         if header.is_transactional() && !header.has_producer_id() {
             return Err(LogError::InvalidRecord("a transactional batch must carry a producer id"));
         }
+        // A batch without sequence numbers (a coordinator's own transactional batch, as in
+        // Kafka) is not checked for duplicates.
         if marker.is_none()
             && header.has_producer_id()
+            && header.base_sequence >= 0
             && let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)?
         {
             return Ok(Prepared::Duplicate(AppendResult {

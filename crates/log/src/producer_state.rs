@@ -176,15 +176,19 @@ impl ProducerState {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
         }
-        if entry.batches.len() == BATCHES_PER_PRODUCER {
-            entry.batches.pop_front();
+        // A batch without sequence numbers (a coordinator's own) leaves nothing to check
+        // duplicates against.
+        if h.base_sequence >= 0 {
+            if entry.batches.len() == BATCHES_PER_PRODUCER {
+                entry.batches.pop_front();
+            }
+            entry.batches.push_back(BatchMetadata {
+                first_seq: h.base_sequence,
+                last_seq: h.last_sequence(),
+                base_offset,
+                last_offset_delta: h.last_offset_delta,
+            });
         }
-        entry.batches.push_back(BatchMetadata {
-            first_seq: h.base_sequence,
-            last_seq: h.last_sequence(),
-            base_offset,
-            last_offset_delta: h.last_offset_delta,
-        });
         if h.is_transactional() && entry.txn_first_offset.is_none() {
             entry.txn_first_offset = Some(base_offset);
             self.open.insert(base_offset, h.producer_id);

@@ -1,6 +1,6 @@
 //! The transaction APIs over a raw socket, at every served version: FindCoordinator for a
-//! transactional id, InitProducerId, AddPartitionsToTxn and EndTxn, a transactional Produce,
-//! and bad input answered with Kafka's error codes.
+//! transactional id, InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and
+//! EndTxn, a transactional Produce, and bad input answered with Kafka's error codes.
 
 mod broker_process;
 mod raw_client;
@@ -10,10 +10,13 @@ use std::net::TcpStream;
 use broker_process::BrokerProcess;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse, ProducerId,
-    TopicName, TransactionalId,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
+    EndTxnRequest, EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, InitProducerIdRequest,
+    InitProducerIdResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -47,6 +50,35 @@ fn add(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, par
     response.results_by_topic_v3_and_below[0].results_by_partition.iter().map(|p| p.partition_error_code).collect()
 }
 
+fn add_offsets(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, group: &str) -> i16 {
+    let request = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(txn_id(id))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())));
+    let response: AddOffsetsToTxnResponse = call(stream, ApiKey::AddOffsetsToTxn, version, &request);
+    response.error_code
+}
+
+/// TxnOffsetCommit of offset `offset` for "t"-0; the partition's error code.
+fn txn_commit(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, group: &str, offset: i64) -> i16 {
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(txn_id(id))
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![
+            TxnOffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![
+                    TxnOffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(offset),
+                ]),
+        ]);
+    let response: TxnOffsetCommitResponse = call(stream, ApiKey::TxnOffsetCommit, version, &request);
+    response.topics[0].partitions[0].error_code
+}
+
 fn end(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
     let request = EndTxnRequest::default()
         .with_transactional_id(txn_id(id))
@@ -77,6 +109,8 @@ fn every_served_version_runs_a_transaction_from_init_to_commit() {
         assert_eq!(add(&mut stream, version, &id, pid, 0, &[0]), vec![0], "v{version}");
         let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(2, 0, (pid, 0, 0)));
         assert_eq!(code, 0, "v{version}: a batch into the open transaction");
+        assert_eq!(add_offsets(&mut stream, version, &id, pid, 0, "g"), 0, "v{version}");
+        assert_eq!(txn_commit(&mut stream, version, &id, pid, 0, "g", 2), 0, "v{version}");
         assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}");
         assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}: a retried EndTxn");
     }
@@ -109,6 +143,9 @@ fn bad_transaction_requests_get_kafkas_error_codes() {
         "before KIP-588"
     );
 
+    // Offsets of a group the transaction did not add.
+    assert_eq!(txn_commit(&mut stream, 3, "tx", pid, 1, "g", 5), ResponseError::InvalidTxnState.code());
+    assert_eq!(add_offsets(&mut stream, 3, "tx", pid, 0, "g"), ResponseError::ProducerFenced.code());
     // EndTxn with no transaction open.
     assert_eq!(end(&mut stream, 3, "tx", pid, 1, true), ResponseError::InvalidTxnState.code());
     // An unknown partition fails the whole request.

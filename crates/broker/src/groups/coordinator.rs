@@ -94,7 +94,7 @@ pub struct GroupDescription {
 #[derive(Debug)]
 pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
-    log: Partition,
+    log: Arc<Partition>,
     clock: Arc<dyn Clock>,
     settings: GroupSettings,
 }
@@ -130,7 +130,9 @@ impl GroupCoordinator {
         let mut log = open_log(&dir, clean_shutdown)?;
         let (groups, replayed) = replay_counting(&log, i64::MAX, now)?;
         let live = compaction::live_records(&groups);
-        if replayed > settings.compact_after_records && replayed > 2 * live.len() as u64 {
+        // Offsets of open transactions are not live records yet: no compaction while any exist.
+        let no_open_transactions = groups.values().all(|g| g.pending_txn_offsets.is_empty());
+        if replayed > settings.compact_after_records && replayed > 2 * live.len() as u64 && no_open_transactions {
             log.close()?;
             drop(log);
             let target = compaction::compacting_dir(&dir);
@@ -162,6 +164,106 @@ impl GroupCoordinator {
     /// The group log, for replay checks and shutdown.
     pub fn log(&self) -> &Partition {
         &self.log
+    }
+
+    /// The group log as a shared partition: transaction markers for offsets committed in a
+    /// transaction are written into it.
+    pub fn log_partition(&self) -> crate::partition::PartitionRef {
+        self.log.clone()
+    }
+
+    /// TxnOffsetCommit: offsets committed inside producer `producer`'s open transaction (the
+    /// caller checked that it added this group's offsets). They are written to the log as the
+    /// producer's transactional batch and become committed offsets when its commit marker is
+    /// written ([`GroupCoordinator::end_transaction`]). A request naming a member and generation
+    /// is checked against the group as an OffsetCommit is (KIP-447).
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit(
+        &self,
+        group_id: &str,
+        producer: (i64, i16),
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        offsets: &[OffsetToCommit],
+        exists: impl Fn(&str, i32) -> bool,
+    ) -> CommitOutcome {
+        let all = |e: ResponseError| CommitOutcome { errors: vec![code(e); offsets.len()], flush_to: None };
+        if group_id.is_empty() {
+            return all(ResponseError::InvalidGroupId);
+        }
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, now));
+        if (generation >= 0 || !member_id.is_empty())
+            && let Err(error) = group.validate_commit(member_id, instance_id, generation, now)
+        {
+            return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
+        }
+        let mut errors = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        for o in offsets {
+            let metadata = o.metadata.clone().unwrap_or_default();
+            if !exists(&o.topic, o.partition) {
+                errors.push(code(ResponseError::UnknownTopicOrPartition));
+            } else if metadata.len() > self.settings.max_metadata_bytes {
+                errors.push(code(ResponseError::OffsetMetadataTooLarge));
+            } else {
+                errors.push(0);
+                records.push(Record {
+                    key: RecordKey::Offset {
+                        group: group_id.to_string(),
+                        topic: o.topic.clone(),
+                        partition: o.partition,
+                    },
+                    value: Some(RecordValue::Offset(CommittedOffset {
+                        offset: o.offset,
+                        leader_epoch: o.leader_epoch,
+                        metadata,
+                        commit_timestamp: now,
+                    })),
+                });
+            }
+        }
+        if records.is_empty() {
+            return CommitOutcome { errors, flush_to: None };
+        }
+        let encoded: Vec<(Bytes, Option<Bytes>)> = records.iter().map(Record::encode).collect();
+        match internal_log::append_transactional(&self.log, &encoded, producer, now, "group") {
+            Ok(next) => {
+                let pending = group.pending_txn_offsets.entry(producer.0).or_default();
+                for record in records {
+                    if let (RecordKey::Offset { topic, partition, .. }, Some(RecordValue::Offset(o))) =
+                        (record.key, record.value)
+                    {
+                        pending.insert((topic, partition), o);
+                    }
+                }
+                CommitOutcome { errors, flush_to: Some(next) }
+            }
+            Err(e) => {
+                tracing::error!(group = group_id, error = %e, "could not write transactional offsets");
+                for error in errors.iter_mut().filter(|e| **e == 0) {
+                    *error = code(ResponseError::NotCoordinator);
+                }
+                CommitOutcome { errors, flush_to: None }
+            }
+        }
+    }
+
+    /// Ends producer `producer_id`'s transaction in every group: the offsets it committed
+    /// become the groups' committed offsets (`committed`) or are dropped. Called once its
+    /// marker is in the group log.
+    pub fn end_transaction(&self, producer_id: i64, committed: bool) {
+        for group in self.lock().values_mut() {
+            group.end_transaction(producer_id, committed);
+        }
+    }
+
+    /// Whether an open transaction holds an uncommitted offset of `(topic, partition)` for
+    /// `group_id`: OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT then.
+    pub fn has_pending_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        self.lock().get(group_id).is_some_and(|g| g.has_pending_offset(topic, partition))
     }
 
     /// Appends records to the group log as one batch; returns the offset after them.
@@ -543,9 +645,9 @@ impl GroupCoordinator {
     }
 }
 
-fn open_log(dir: &Path, clean_shutdown: bool) -> Result<Partition, LogError> {
+fn open_log(dir: &Path, clean_shutdown: bool) -> Result<Arc<Partition>, LogError> {
     let (log, _) = PartitionLog::open(dir, log_config(), clean_shutdown)?;
-    Ok(Partition::new(OFFSETS_TOPIC, 0, log))
+    Ok(Arc::new(Partition::new(OFFSETS_TOPIC, 0, log)))
 }
 
 /// Appends records to a group log as one batch; returns the offset after them.
@@ -576,12 +678,31 @@ pub fn replay(log: &Partition, until: i64, now_ms: i64) -> Result<HashMap<String
 /// [`replay`], also counting the records read.
 fn replay_counting(log: &Partition, until: i64, now_ms: i64) -> Result<(HashMap<String, Group>, u64), LogError> {
     let mut groups: HashMap<String, Group> = HashMap::new();
-    let count = internal_log::read(log, until, "group", |offset, key, value| match Record::decode(key, value) {
-        Ok(r) => apply(&mut groups, r, now_ms),
-        Err(e) => tracing::warn!(offset, error = %e, "skipping a group log record"),
+    let count = internal_log::read(log, until, "group", |stored| {
+        if stored.control {
+            // A transaction's marker: its offsets become committed, or are dropped.
+            let committed = internal_log::marker_commits(stored.key);
+            for group in groups.values_mut() {
+                group.end_transaction(stored.producer_id, committed);
+            }
+            return;
+        }
+        match Record::decode(stored.key, stored.value) {
+            Ok(r) if stored.transactional => hold_for_transaction(&mut groups, r, stored.producer_id, now_ms),
+            Ok(r) => apply(&mut groups, r, now_ms),
+            Err(e) => tracing::warn!(offset = stored.offset, error = %e, "skipping a group log record"),
+        }
     })?;
     groups.retain(|_, g| !g.is_removable());
     Ok((groups, count))
+}
+
+/// Keeps an offset of an open transaction until the producer's marker.
+fn hold_for_transaction(groups: &mut HashMap<String, Group>, record: Record, producer_id: i64, now_ms: i64) {
+    if let (RecordKey::Offset { group, topic, partition }, Some(RecordValue::Offset(o))) = (record.key, record.value) {
+        let group = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now_ms));
+        group.pending_txn_offsets.entry(producer_id).or_default().insert((topic, partition), o);
+    }
 }
 
 fn apply(groups: &mut HashMap<String, Group>, record: Record, now_ms: i64) {

@@ -72,6 +72,9 @@ pub struct Group {
     initial_join_until_ms: Option<i64>,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Offsets committed inside open transactions (TxnOffsetCommit), by producer id: applied
+    /// to `offsets` when the transaction commits, dropped when it aborts.
+    pub pending_txn_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
     /// Set when the generation or membership changed in a way the log must record.
     metadata_changed: bool,
 }
@@ -96,6 +99,7 @@ impl Group {
             rebalance_deadline_ms: 0,
             initial_join_until_ms: None,
             offsets: BTreeMap::new(),
+            pending_txn_offsets: HashMap::new(),
             metadata_changed: false,
         }
     }
@@ -153,7 +157,26 @@ impl Group {
 
     /// Whether the group is about to be forgotten: no members, nothing pending, no offsets.
     pub fn is_removable(&self) -> bool {
-        self.state == GroupState::Empty && self.members.is_empty() && self.pending.is_empty() && self.offsets.is_empty()
+        self.state == GroupState::Empty
+            && self.members.is_empty()
+            && self.pending.is_empty()
+            && self.offsets.is_empty()
+            && self.pending_txn_offsets.is_empty()
+    }
+
+    /// Ends producer `producer_id`'s transaction for this group: its offsets become committed
+    /// (`committed`) or are dropped.
+    pub fn end_transaction(&mut self, producer_id: i64, committed: bool) {
+        if let Some(offsets) = self.pending_txn_offsets.remove(&producer_id)
+            && committed
+        {
+            self.offsets.extend(offsets);
+        }
+    }
+
+    /// Whether an open transaction holds an offset of `(topic, partition)` not yet committed.
+    pub fn has_pending_offset(&self, topic: &str, partition: i32) -> bool {
+        self.pending_txn_offsets.values().any(|o| o.contains_key(&(topic.to_string(), partition)))
     }
 
     /// The metadata record to write, if the generation or membership changed since last asked.

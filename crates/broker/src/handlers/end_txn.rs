@@ -13,14 +13,7 @@ pub fn handle(ctx: &RequestContext, request: EndTxnRequest) -> Handled<EndTxnRes
         let id = request.transactional_id.as_str();
         let result = broker
             .transactions
-            .end_txn(
-                id,
-                request.producer_id.0,
-                request.producer_epoch,
-                request.committed,
-                &broker.topics,
-                &broker.metrics,
-            )
+            .end_txn(id, request.producer_id.0, request.producer_epoch, request.committed, &*broker, &broker.metrics)
             .await;
         // read_committed fetches waiting at the last stable offset may now read on.
         broker.notify_data_arrived();

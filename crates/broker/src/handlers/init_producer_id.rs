@@ -25,7 +25,7 @@ pub fn handle(ctx: &RequestContext, request: InitProducerIdRequest) -> Handled<I
                     request.transaction_timeout_ms,
                     expected,
                     &allocate,
-                    &broker.topics,
+                    &*broker,
                     &broker.metrics,
                 )
                 .await;

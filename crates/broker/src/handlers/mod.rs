@@ -1,6 +1,7 @@
 //! One handler per Kafka API, each `fn handle(&RequestContext, Request) -> Handled<Response>`.
 //! Per-partition failures are error codes inside the response, never errors of the request.
 
+pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_partitions;
@@ -26,3 +27,4 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;

@@ -1,6 +1,9 @@
 //! OffsetFetch: a group's committed offsets (-1 where it has none), for named partitions or,
-//! with no topics given, for every partition it committed. v8+ asks for several groups.
+//! with no topics given, for every partition it committed. v8+ asks for several groups. With
+//! `require_stable` (KIP-447), a partition whose offset an open transaction is committing is
+//! answered UNSTABLE_OFFSET_COMMIT, which clients retry until the transaction ends.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
@@ -38,6 +41,14 @@ fn fields(committed: Option<CommittedOffset>, version: i16) -> (i64, i32, StrByt
 pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<OffsetFetchResponse> {
     let groups = &ctx.broker.groups;
     let version = ctx.version;
+    let require_stable = version >= 7 && request.require_stable;
+    let unstable = |group: &str, topic: &str, partition: i32| {
+        if require_stable && groups.has_pending_offset(group, topic, partition) {
+            ResponseError::UnstableOffsetCommit.code()
+        } else {
+            0
+        }
+    };
     if version >= 8 {
         let results = request
             .groups
@@ -50,21 +61,21 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
                 let topics = by_topic(rows)
                     .into_iter()
                     .map(|(name, partitions)| {
+                        let partitions = partitions
+                            .into_iter()
+                            .map(|(index, committed)| {
+                                let (offset, epoch, metadata) = fields(committed, version);
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(index)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(metadata))
+                                    .with_error_code(unstable(g.group_id.as_str(), &name, index))
+                            })
+                            .collect();
                         OffsetFetchResponseTopics::default()
                             .with_name(TopicName(StrBytes::from_string(name)))
-                            .with_partitions(
-                                partitions
-                                    .into_iter()
-                                    .map(|(index, committed)| {
-                                        let (offset, epoch, metadata) = fields(committed, version);
-                                        OffsetFetchResponsePartitions::default()
-                                            .with_partition_index(index)
-                                            .with_committed_offset(offset)
-                                            .with_committed_leader_epoch(epoch)
-                                            .with_metadata(Some(metadata))
-                                    })
-                                    .collect(),
-                            )
+                            .with_partitions(partitions)
                     })
                     .collect();
                 OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_topics(topics)
@@ -74,23 +85,26 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
     }
     let wanted: Option<Vec<(String, Vec<i32>)>> =
         request.topics.map(|topics| topics.into_iter().map(|t| (t.name.to_string(), t.partition_indexes)).collect());
-    let rows = groups.committed(request.group_id.as_str(), wanted.as_deref());
+    let group_id = request.group_id.as_str();
+    let rows = groups.committed(group_id, wanted.as_deref());
     let topics = by_topic(rows)
         .into_iter()
         .map(|(name, partitions)| {
-            OffsetFetchResponseTopic::default().with_name(TopicName(StrBytes::from_string(name))).with_partitions(
-                partitions
-                    .into_iter()
-                    .map(|(index, committed)| {
-                        let (offset, epoch, metadata) = fields(committed, version);
-                        OffsetFetchResponsePartition::default()
-                            .with_partition_index(index)
-                            .with_committed_offset(offset)
-                            .with_committed_leader_epoch(epoch)
-                            .with_metadata(Some(metadata))
-                    })
-                    .collect(),
-            )
+            let partitions = partitions
+                .into_iter()
+                .map(|(index, committed)| {
+                    let (offset, epoch, metadata) = fields(committed, version);
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(index)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(epoch)
+                        .with_metadata(Some(metadata))
+                        .with_error_code(unstable(group_id, &name, index))
+                })
+                .collect();
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_partitions(partitions)
         })
         .collect();
     Handled::Ready(OffsetFetchResponse::default().with_topics(topics))

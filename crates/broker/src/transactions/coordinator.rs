@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use runnel_log::control::ControlType;
 use runnel_log::{LogConfig, LogError, PartitionLog};
 
 use super::TRANSACTION_STATE_TOPIC;
@@ -26,15 +27,30 @@ use crate::internal_log;
 use crate::metrics::BrokerMetrics;
 use crate::partition::{Partition, PartitionRef};
 
-/// Where markers go: the partitions of the broker's topics.
+/// Where markers go: the partitions of the broker's topics, and the group log for offsets
+/// committed in a transaction.
 pub trait MarkerTargets: Send + Sync {
     /// The partition, if its topic still exists (a deleted one needs no marker).
     fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef>;
+
+    /// Called once every marker of a transaction is written and fsynced.
+    fn markers_written(&self, _markers: &Markers) {}
 }
 
-impl MarkerTargets for crate::topics::TopicRegistry {
+impl MarkerTargets for crate::broker::Broker {
     fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef> {
-        self.get(topic).and_then(|t| t.partition(index).cloned())
+        if topic == crate::groups::OFFSETS_TOPIC && index == 0 {
+            return Some(self.groups.log_partition());
+        }
+        self.topics.get(topic).and_then(|t| t.partition(index).cloned())
+    }
+
+    fn markers_written(&self, markers: &Markers) {
+        if markers.partitions.iter().any(|(topic, _)| topic == crate::groups::OFFSETS_TOPIC) {
+            self.groups.end_transaction(markers.producer_id, markers.kind == ControlType::Commit);
+        }
+        // read_committed fetches waiting at the last stable offset may now read on.
+        self.notify_data_arrived();
     }
 }
 
@@ -117,8 +133,9 @@ impl TransactionCoordinator {
         let (log, _) = PartitionLog::open(&dir, log_config(), clean_shutdown)?;
         let log = Partition::new(TRANSACTION_STATE_TOPIC, 0, log);
         let mut state = State::default();
-        internal_log::read(&log, i64::MAX, "transaction", |offset, key, value| {
-            let id = match decode_key(key) {
+        internal_log::read(&log, i64::MAX, "transaction", |stored| {
+            let (offset, value) = (stored.offset, stored.value);
+            let id = match decode_key(stored.key) {
                 Ok(id) => id,
                 Err(e) => return tracing::warn!(offset, error = %e, "skipping a transaction log record"),
             };
@@ -194,6 +211,7 @@ impl TransactionCoordinator {
             )?;
             partition.flush_to(next, metrics).await?;
         }
+        targets.markers_written(markers);
         Ok(())
     }
 

@@ -1,8 +1,8 @@
 //! Transactions: Kafka's transaction coordinator, served through FindCoordinator (key type 1),
-//! InitProducerId with a transactional id, AddPartitionsToTxn, EndTxn and the verification of
-//! transactional Produce. The partition side (last stable offset, aborted transaction index,
-//! read_committed) is in `runnel_log`. Offsets in a transaction (AddOffsetsToTxn,
-//! TxnOffsetCommit) are not served yet.
+//! InitProducerId with a transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and the
+//! verification of transactional Produce and TxnOffsetCommit. The partition side (last stable
+//! offset, aborted transaction index, read_committed) is in `runnel_log`; offsets pending in a
+//! transaction are the group coordinator's.
 //!
 //! - [`coordinator`]: every transactional id, the log, markers, timeouts, recovery.
 //! - [`state`]: one transactional id's state, with Kafka's status codes.

@@ -1,0 +1,30 @@
+//! AddOffsetsToTxn: a group's offsets join a producer's transaction (before its
+//! TxnOffsetCommit), so that the transaction's commit or abort marker reaches the group log.
+
+use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+
+use crate::api::{Handled, RequestContext};
+use crate::groups::OFFSETS_TOPIC;
+
+/// Answers AddOffsetsToTxn.
+pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<AddOffsetsToTxnResponse> {
+    let broker = ctx.broker.clone();
+    let fenced_code_supported = ctx.version >= 2;
+    Handled::Later(Box::pin(async move {
+        let id = request.transactional_id.as_str();
+        // Every group's offsets live in the one group log partition.
+        let partitions = [(OFFSETS_TOPIC.to_string(), 0)];
+        let result = broker
+            .transactions
+            .add_partitions(id, request.producer_id.0, request.producer_epoch, &partitions, &broker.metrics)
+            .await;
+        let code = match result {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::debug!(transactional_id = id, group = request.group_id.as_str(), error = %e, "AddOffsetsToTxn refused");
+                e.code(fenced_code_supported)
+            }
+        };
+        AddOffsetsToTxnResponse::default().with_error_code(code)
+    }))
+}
