@@ -66,6 +66,7 @@ show "From a file, with the result as JSON:" "printf 'one\\ntwo\\n' > lines.txt 
 show "Read from the beginning to the end of the log, with a format (%t topic, %p partition, %o offset, %k key, %v value, %T timestamp, %h headers):" "runnel consume chat --from-beginning -e --format '%o %k: %v (%h)'"
 show "From an offset, or from a time:" "runnel consume chat --offset 3 -n 2"
 show "" "runnel consume chat --timestamp 0 -n 1 --output json"
+show "Only records outside transactions or of committed ones (Kafka's isolation levels; read_uncommitted, the default of Kafka's tools, shows records of open and aborted transactions too):" "runnel consume chat --from-beginning -e -n 2 --isolation read_committed"
 show "As a member of a group: prints 2 records and commits exactly those (the bookmark):" "runnel consume chat -g alice-phone --from-beginning -n 2"
 show "The next read in the group resumes at the bookmark:" "runnel consume chat -g alice-phone -e"
 

@@ -48,6 +48,30 @@ pub struct ConsumeArgs {
     /// %h headers (k=v,...), \t tab.
     #[arg(long, default_value = "%v")]
     format: String,
+    /// Which records of transactions to read: read_committed shows only committed ones and
+    /// stops at the last stable offset; read_uncommitted (Kafka's tools' default) shows all.
+    #[arg(long, value_enum, default_value_t = Isolation::ReadUncommitted)]
+    isolation: Isolation,
+}
+
+/// Kafka's isolation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Every record, of open and aborted transactions too.
+    ReadUncommitted,
+    /// Only records outside transactions or of committed ones.
+    ReadCommitted,
+}
+
+impl Isolation {
+    /// The `isolation.level` value.
+    fn config_value(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "read_uncommitted",
+            Isolation::ReadCommitted => "read_committed",
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -127,6 +151,7 @@ pub fn run(args: ConsumeArgs, client: &ClientArgs) -> anyhow::Result<()> {
     config
         .set("group.id", args.group.as_deref().unwrap_or("runnel-cli"))
         .set("enable.auto.commit", "false")
+        .set("isolation.level", args.isolation.config_value())
         .set("auto.offset.reset", if args.from_beginning { "earliest" } else { "latest" });
     let consumer: BaseConsumer =
         config.create().with_context(|| format!("create a consumer for {}", client.brokers))?;
@@ -227,15 +252,12 @@ fn at_end(consumer: &BaseConsumer, ends: &HashMap<i32, i64>, positions: &HashMap
     }
     assigned.iter().all(|p| {
         let end = ends.get(p).copied().unwrap_or(0);
-        let position = positions.get(p).copied().or_else(|| {
-            consumer.position().ok().and_then(|list| {
-                list.elements()
-                    .iter()
-                    .find(|e| e.partition() == *p)
-                    .and_then(|e| e.offset().to_raw())
-                    .filter(|o| *o >= 0)
-            })
+        // The consumer's own position counts too: it moves past records never printed
+        // (transaction markers, aborted records under read_committed).
+        let fetched = consumer.position().ok().and_then(|list| {
+            list.elements().iter().find(|e| e.partition() == *p).and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0)
         });
+        let position = positions.get(p).copied().max(fetched);
         end == 0 || position.is_some_and(|pos| pos >= end)
     })
 }
