@@ -230,6 +230,14 @@ public class RunnelJavaClients {
                         admin.listConsumerGroupOffsets("java-eos").partitionsToOffsetAndMetadata().get();
                 expect(committed.get(new TopicPartition(topic, 0)).offset() == 3,
                         "the committed transaction's offset, not the aborted one's: " + committed);
+                // The admin client's view, as kafka-transactions.sh shows it.
+                var listed = admin.listTransactions().all().get();
+                expect(listed.stream().anyMatch(t -> t.transactionalId().equals("java-txn")
+                        && t.state() == org.apache.kafka.clients.admin.TransactionState.COMPLETE_ABORT),
+                        "java-txn listed, its last transaction aborted: " + listed);
+                var described = admin.describeTransactions(List.of("java-txn")).all().get().get("java-txn");
+                expect(described.state() == org.apache.kafka.clients.admin.TransactionState.COMPLETE_ABORT
+                        && described.topicPartitions().isEmpty(), "described: " + described);
             }
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

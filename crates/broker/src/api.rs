@@ -47,6 +47,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AddOffsetsToTxn, 0, 3),
     (ApiKey::EndTxn, 0, 3),
     (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// The version range served for `api`, if any.
@@ -250,6 +252,8 @@ pub fn dispatch(
         ApiKey::EndTxn => run(ctx, api, id, body, end_txn::handle)?,
         ApiKey::AddOffsetsToTxn => run(ctx, api, id, body, add_offsets_to_txn::handle)?,
         ApiKey::TxnOffsetCommit => run(ctx, api, id, body, txn_offset_commit::handle)?,
+        ApiKey::DescribeTransactions => run(ctx, api, id, body, describe_transactions::handle)?,
+        ApiKey::ListTransactions => run(ctx, api, id, body, list_transactions::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

@@ -15,8 +15,9 @@ use kafka_protocol::messages::txn_offset_commit_request::{
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
-    EndTxnRequest, EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, InitProducerIdRequest,
-    InitProducerIdResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, GroupId, InitProducerIdRequest, InitProducerIdResponse, ListTransactionsRequest,
+    ListTransactionsResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -164,4 +165,60 @@ fn bad_transaction_requests_get_kafkas_error_codes() {
     assert_eq!(end(&mut stream, 3, "tx", pid, 1, true), ResponseError::InvalidTxnState.code(), "commit after abort");
     let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(1, 0, (pid + 99, 0, 0)));
     assert_eq!(code, ResponseError::InvalidProducerIdMapping.code(), "a producer id with no transactional id");
+}
+
+#[test]
+fn transactions_are_listed_and_described_as_kafka_transactions_sh_shows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+    let open = init(&mut stream, 4, "open", 60_000).producer_id.0;
+    assert_eq!(add(&mut stream, 3, "open", open, 0, &[0]), vec![0]);
+    let idle = init(&mut stream, 4, "idle", 60_000).producer_id.0;
+
+    let described: DescribeTransactionsResponse = call(
+        &mut stream,
+        ApiKey::DescribeTransactions,
+        0,
+        &DescribeTransactionsRequest::default().with_transactional_ids(vec![txn_id("open"), txn_id("nope")]),
+    );
+    let state = &described.transaction_states[0];
+    assert_eq!((state.error_code, state.transaction_state.as_str()), (0, "Ongoing"));
+    assert_eq!((state.producer_id.0, state.producer_epoch, state.transaction_timeout_ms), (open, 0, 60_000));
+    assert!(state.transaction_start_time_ms > 0);
+    assert_eq!((state.topics[0].topic.as_str(), state.topics[0].partitions.as_slice()), ("t", &[0][..]));
+    assert_eq!(described.transaction_states[1].error_code, ResponseError::TransactionalIdNotFound.code());
+
+    for version in 0..=1i16 {
+        let all: ListTransactionsResponse = call(
+            &mut stream,
+            ApiKey::ListTransactions,
+            version,
+            &ListTransactionsRequest::default().with_duration_filter(-1),
+        );
+        let listed: Vec<(&str, i64, &str)> = all
+            .transaction_states
+            .iter()
+            .map(|s| (s.transactional_id.as_str(), s.producer_id.0, s.transaction_state.as_str()))
+            .collect();
+        assert_eq!(listed, vec![("idle", idle, "Empty"), ("open", open, "Ongoing")], "v{version}");
+    }
+    let filtered: ListTransactionsResponse = call(
+        &mut stream,
+        ApiKey::ListTransactions,
+        1,
+        &ListTransactionsRequest::default()
+            .with_state_filters(vec![StrBytes::from_static_str("Ongoing"), StrBytes::from_static_str("Sleeping")])
+            .with_duration_filter(-1),
+    );
+    assert_eq!(filtered.transaction_states.len(), 1);
+    assert_eq!(filtered.unknown_state_filters, vec![StrBytes::from_static_str("Sleeping")]);
+    let long_running: ListTransactionsResponse = call(
+        &mut stream,
+        ApiKey::ListTransactions,
+        1,
+        &ListTransactionsRequest::default().with_duration_filter(3_600_000),
+    );
+    assert!(long_running.transaction_states.is_empty(), "none has run for an hour");
 }
