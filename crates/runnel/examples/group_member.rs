@@ -4,7 +4,7 @@
 //!
 //! Usage: `group_member BOOTSTRAP GROUP TOPIC`. Prints `assigned 0,1,2` after each rebalance,
 //! `read PARTITION OFFSET` for each record it reads, then `committed PARTITION NEXT` once the
-//! commit of that record is acknowledged.
+//! commit of that record is acknowledged while the partition is still its own.
 
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ fn partitions(list: &TopicPartitionList) -> String {
     partitions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",")
 }
 
+fn still_assigned(consumer: &BaseConsumer<PrintAssignments>, partition: i32) -> bool {
+    consumer.assignment().is_ok_and(|list| list.elements().iter().any(|e| e.partition() == partition))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, bootstrap, group, topic] = args.as_slice() else {
@@ -53,7 +57,12 @@ fn main() {
             Some(Ok(message)) => {
                 println!("read {} {}", message.partition(), message.offset());
                 match consumer.commit_message(&message, CommitMode::Sync) {
-                    Ok(()) => println!("committed {} {}", message.partition(), message.offset() + 1),
+                    // Reported only while the partition is still this member's: a commit made
+                    // after a rebalance moved it away may land after the new owner started.
+                    Ok(()) if still_assigned(&consumer, message.partition()) => {
+                        println!("committed {} {}", message.partition(), message.offset() + 1)
+                    }
+                    Ok(()) => {}
                     // A commit refused during a rebalance: the record will be read again.
                     Err(e) => eprintln!("commit: {e}"),
                 }

@@ -115,7 +115,15 @@ fn poll_and_commit(consumer: &BaseConsumer, tracker: &mut Tracker) {
     if let Some(Ok(message)) = consumer.poll(Duration::from_millis(20)) {
         tracker.read(message.partition(), message.offset());
         match consumer.commit_message(&message, CommitMode::Sync) {
-            Ok(()) => tracker.commit(message.partition(), message.offset() + 1),
+            // A member may commit a record after a rebalance (running in the client's own
+            // threads meanwhile) gave its partition to another member: the classic protocol
+            // checks only the member and generation, so Kafka accepts such a commit too, and it
+            // can land after the new owner read its start offset. Only a commit made while the
+            // member still owns the partition is a bookmark the next owner must see.
+            Ok(()) if assigned(consumer).contains(&message.partition()) => {
+                tracker.commit(message.partition(), message.offset() + 1)
+            }
+            Ok(()) => {}
             // Kafka refuses a commit from a generation a rebalance has just ended; the record
             // may then be read again, which the tracker allows since the commit did not happen.
             Err(KafkaError::ConsumerCommit(
