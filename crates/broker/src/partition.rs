@@ -284,9 +284,15 @@ impl Partition {
         coordinator_epoch: i32,
         now_ms: i64,
     ) -> Result<i64, LogError> {
+        let batch = runnel_log::control::marker_batch(producer_id, producer_epoch, kind, coordinator_epoch, now_ms);
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let result = self.log().append_marker(producer_id, producer_epoch, kind, coordinator_epoch, now_ms)?;
-        Ok(result.next_offset)
+        // As an append: the bytes are written with only the writer lock held.
+        let write = match self.log().prepare_marker(&batch, kind, now_ms)? {
+            Prepared::Duplicate(result) => return Ok(result.next_offset),
+            Prepared::Write(write) => write,
+        };
+        let written = write.write(&batch);
+        Ok(self.log().finish_append(write, written)?.next_offset)
     }
 
     /// (log start offset, log end offset).

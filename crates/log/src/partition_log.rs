@@ -461,14 +461,20 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<AppendResult, LogError> {
         let batch = control::marker_batch(producer_id, producer_epoch, kind, coordinator_epoch, now_ms);
-        let header = batch::validate(&batch)?;
-        match self.prepare(&batch, header, now_ms, Some(kind))? {
+        match self.prepare_marker(&batch, kind, now_ms)? {
             Prepared::Duplicate(result) => Ok(result),
             Prepared::Write(write) => {
                 let written = write.write(&batch);
                 self.finish_append(write, written)
             }
         }
+    }
+
+    /// [`PartitionLog::prepare_append`] for a marker built by [`control::marker_batch`] with
+    /// `kind`: the broker writes it outside the log lock, as any append.
+    pub fn prepare_marker(&mut self, batch: &[u8], kind: ControlType, now_ms: i64) -> Result<Prepared, LogError> {
+        let header = batch::validate(batch)?;
+        self.prepare(batch, header, now_ms, Some(kind))
     }
 
     /// Kafka's last stable offset: the first offset of the oldest transaction still open here,
@@ -541,9 +547,7 @@ impl PartitionLog {
             total -= segment.size() as i64;
             let log_start = self.segments[0].base_offset();
             self.aborted.retain(|a| a.last_offset >= log_start);
-            if let Err(e) =
-                segment.delete_files().and_then(|_| txn_index::rewrite(&self.dir, segment.base_offset(), &[]))
-            {
+            if let Err(e) = segment.delete_files() {
                 self.poisoned = true;
                 return Err(LogError::io(format!("delete segment {}", file_stem(segment.base_offset())), e));
             }

@@ -436,7 +436,7 @@ impl Segment {
     /// Deletes the segment's files (retention, topic deletion).
     pub fn delete_files(&self) -> io::Result<()> {
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "txnindex"] {
             match fs::remove_file(segment_path(&dir, self.base_offset, ext)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -200,31 +200,7 @@ impl GroupCoordinator {
         {
             return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
         }
-        let mut errors = Vec::with_capacity(offsets.len());
-        let mut records = Vec::new();
-        for o in offsets {
-            let metadata = o.metadata.clone().unwrap_or_default();
-            if !exists(&o.topic, o.partition) {
-                errors.push(code(ResponseError::UnknownTopicOrPartition));
-            } else if metadata.len() > self.settings.max_metadata_bytes {
-                errors.push(code(ResponseError::OffsetMetadataTooLarge));
-            } else {
-                errors.push(0);
-                records.push(Record {
-                    key: RecordKey::Offset {
-                        group: group_id.to_string(),
-                        topic: o.topic.clone(),
-                        partition: o.partition,
-                    },
-                    value: Some(RecordValue::Offset(CommittedOffset {
-                        offset: o.offset,
-                        leader_epoch: o.leader_epoch,
-                        metadata,
-                        commit_timestamp: now,
-                    })),
-                });
-            }
-        }
+        let (mut errors, records) = self.offset_records(group_id, offsets, &exists, now);
         if records.is_empty() {
             return CommitOutcome { errors, flush_to: None };
         }
@@ -387,31 +363,7 @@ impl GroupCoordinator {
         if let Err(error) = group.validate_commit(member_id, instance_id, generation, now) {
             return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
         }
-        let mut errors = Vec::with_capacity(offsets.len());
-        let mut records = Vec::new();
-        for o in offsets {
-            let metadata = o.metadata.clone().unwrap_or_default();
-            if !exists(&o.topic, o.partition) {
-                errors.push(code(ResponseError::UnknownTopicOrPartition));
-            } else if metadata.len() > self.settings.max_metadata_bytes {
-                errors.push(code(ResponseError::OffsetMetadataTooLarge));
-            } else {
-                errors.push(0);
-                records.push(Record {
-                    key: RecordKey::Offset {
-                        group: group_id.to_string(),
-                        topic: o.topic.clone(),
-                        partition: o.partition,
-                    },
-                    value: Some(RecordValue::Offset(CommittedOffset {
-                        offset: o.offset,
-                        leader_epoch: o.leader_epoch,
-                        metadata,
-                        commit_timestamp: now,
-                    })),
-                });
-            }
-        }
+        let (mut errors, records) = self.offset_records(group_id, offsets, &exists, now);
         if records.is_empty() {
             if group.is_removable() {
                 groups.remove(group_id);
@@ -438,6 +390,43 @@ impl GroupCoordinator {
                 CommitOutcome { errors, flush_to: None }
             }
         }
+    }
+
+    /// The log records of an OffsetCommit or TxnOffsetCommit, and an error code per offset
+    /// (UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE, or 0 for those with a record).
+    fn offset_records(
+        &self,
+        group_id: &str,
+        offsets: &[OffsetToCommit],
+        exists: &impl Fn(&str, i32) -> bool,
+        now: i64,
+    ) -> (Vec<i16>, Vec<Record>) {
+        let mut errors = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        for o in offsets {
+            let metadata = o.metadata.clone().unwrap_or_default();
+            if !exists(&o.topic, o.partition) {
+                errors.push(code(ResponseError::UnknownTopicOrPartition));
+            } else if metadata.len() > self.settings.max_metadata_bytes {
+                errors.push(code(ResponseError::OffsetMetadataTooLarge));
+            } else {
+                errors.push(0);
+                records.push(Record {
+                    key: RecordKey::Offset {
+                        group: group_id.to_string(),
+                        topic: o.topic.clone(),
+                        partition: o.partition,
+                    },
+                    value: Some(RecordValue::Offset(CommittedOffset {
+                        offset: o.offset,
+                        leader_epoch: o.leader_epoch,
+                        metadata,
+                        commit_timestamp: now,
+                    })),
+                });
+            }
+        }
+        (errors, records)
     }
 
     /// Waits until the group log is durable up to `offset`.

@@ -5,8 +5,11 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
+use std::sync::Arc;
+
 use crate::api::{Handled, RequestContext};
-use crate::groups::coordinator::OffsetToCommit;
+use crate::broker::Broker;
+use crate::groups::coordinator::{CommitOutcome, OffsetToCommit};
 
 /// Answers OffsetCommit.
 pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<OffsetCommitResponse> {
@@ -56,6 +59,16 @@ pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<Off
             .collect();
         OffsetCommitResponse::default().with_topics(topics)
     };
+    answer_when_durable(broker, outcome, build)
+}
+
+/// The answer to an OffsetCommit or TxnOffsetCommit, once what it wrote is fsynced in the
+/// group log; an fsync that fails turns its successes into NOT_COORDINATOR (the client retries).
+pub fn answer_when_durable<R: Send + 'static>(
+    broker: Arc<Broker>,
+    outcome: CommitOutcome,
+    build: impl FnOnce(Vec<i16>) -> R + Send + 'static,
+) -> Handled<R> {
     let Some(flush_to) = outcome.flush_to else {
         return Handled::Ready(build(outcome.errors));
     };

@@ -71,17 +71,5 @@ pub fn handle(ctx: &RequestContext, request: TxnOffsetCommitRequest) -> Handled<
         &offsets,
         |topic, partition| broker.has_partition(topic, partition),
     );
-    let Some(flush_to) = outcome.flush_to else {
-        return Handled::Ready(build(outcome.errors));
-    };
-    Handled::Later(Box::pin(async move {
-        let mut errors = outcome.errors;
-        if let Err(e) = broker.groups.flush(flush_to, &broker.metrics).await {
-            tracing::error!(error = %e, "could not fsync transactional offsets");
-            for error in errors.iter_mut().filter(|e| **e == 0) {
-                *error = kafka_protocol::ResponseError::NotCoordinator.code();
-            }
-        }
-        build(errors)
-    }))
+    super::offset_commit::answer_when_durable(broker, outcome, build)
 }

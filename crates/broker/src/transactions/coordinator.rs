@@ -200,6 +200,7 @@ impl TransactionCoordinator {
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<(), LogError> {
+        let mut written = Vec::with_capacity(markers.partitions.len());
         for (topic, index) in &markers.partitions {
             let Some(partition) = targets.partition(topic, *index) else { continue };
             let next = partition.write_marker(
@@ -209,8 +210,11 @@ impl TransactionCoordinator {
                 0,
                 self.clock.now_ms(),
             )?;
-            partition.flush_to(next, metrics).await?;
+            written.push((partition, next));
         }
+        // One fsync per partition, all at once rather than one after another.
+        let flushes = written.iter().map(|(partition, next)| partition.flush_to(*next, metrics));
+        futures::future::try_join_all(flushes).await?;
         targets.markers_written(markers);
         Ok(())
     }
