@@ -182,4 +182,7 @@ fn topic_admin_refusals_use_kafka_codes_and_messages() {
     assert!(message.contains("Invalid value brotli for configuration compression.type"), "{message}");
     assert_eq!(create_topic(&mut stream, "configured", 1, &[("retention.ms", "60000")]).0, 0);
     assert_eq!(create_topic(&mut stream, "configured", 1, &[]).0, 36, "TOPIC_ALREADY_EXISTS");
+    for internal in ["__consumer_offsets", "__transaction_state"] {
+        assert_eq!(create_topic(&mut stream, internal, 1, &[]).0, 36, "{internal}: runnel's own log");
+    }
 }

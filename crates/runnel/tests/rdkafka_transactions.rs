@@ -92,11 +92,23 @@ async fn committed_aborted_and_open_transactions_as_each_isolation_level_sees_th
         assert_eq!(read_all(&bootstrap, "read_uncommitted").0, named(&["committed", "aborted", "open"]));
         // `runnel consume --isolation` reads the same way.
         let cli = |extra: &[&str]| -> Vec<String> {
-            let output = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
                 .args([&["consume", TOPIC, "--from-beginning", "-e"], extra].concat())
                 .env("RUNNEL_BROKERS", &bootstrap)
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .expect("run runnel consume");
+            // -e must stop at the end of what the isolation level can read, not wait for more.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().expect("wait").is_none() {
+                if Instant::now() > deadline {
+                    child.kill().expect("kill");
+                    panic!("runnel consume {extra:?} -e did not stop at the end");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let output = child.wait_with_output().expect("output");
             assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
             String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
         };

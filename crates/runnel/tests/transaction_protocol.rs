@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use broker_process::BrokerProcess;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
@@ -17,7 +18,8 @@ use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
     DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest,
     FindCoordinatorResponse, GroupId, InitProducerIdRequest, InitProducerIdResponse, ListTransactionsRequest,
-    ListTransactionsResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    ListTransactionsResponse, OffsetFetchRequest, OffsetFetchResponse, ProducerId, TopicName, TransactionalId,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -221,4 +223,35 @@ fn transactions_are_listed_and_described_as_kafka_transactions_sh_shows_them() {
         &ListTransactionsRequest::default().with_duration_filter(3_600_000),
     );
     assert!(long_running.transaction_states.is_empty(), "none has run for an hour");
+}
+
+/// OffsetFetch v7 of "t"-0 for `group`: (error code, committed offset).
+fn fetch_offset(stream: &mut TcpStream, group: &str, require_stable: bool) -> (i16, i64) {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_require_stable(require_stable)
+        .with_topics(Some(vec![
+            OffsetFetchRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let response: OffsetFetchResponse = call(stream, ApiKey::OffsetFetch, 7, &request);
+    let partition = &response.topics[0].partitions[0];
+    (partition.error_code, partition.committed_offset)
+}
+
+#[test]
+fn an_offset_held_by_an_open_transaction_is_unstable_until_it_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+    let pid = init(&mut stream, 4, "tx", 60_000).producer_id.0;
+    assert_eq!(add_offsets(&mut stream, 3, "tx", pid, 0, "g"), 0);
+    assert_eq!(txn_commit(&mut stream, 3, "tx", pid, 0, "g", 7), 0);
+    // KIP-447: read_committed consumers ask for stable offsets and are told to retry.
+    assert_eq!(fetch_offset(&mut stream, "g", true), (ResponseError::UnstableOffsetCommit.code(), -1));
+    assert_eq!(fetch_offset(&mut stream, "g", false), (0, -1), "not committed yet");
+    assert_eq!(end(&mut stream, 3, "tx", pid, 0, true), 0);
+    assert_eq!(fetch_offset(&mut stream, "g", true), (0, 7));
 }
