@@ -94,3 +94,27 @@ fn client_properties_reach_librdkafka_and_malformed_ones_are_refused() {
     assert!(!malformed.status.success());
     assert!(String::from_utf8_lossy(&malformed.stderr).contains("expected KEY=VALUE"));
 }
+
+#[test]
+fn transactional_produce_commits_every_n_records_and_read_committed_consume_reads_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let b = broker.bootstrap();
+    let common =
+        ["--brokers", &b, "--topic", "txn-bench", "--partitions", "2", "--record-size", "100", "--output", "json"];
+    let produced = bench_json(
+        &[&["produce"], &common[..], &["--records", "2500", "--producers", "2", "--transaction-records", "500"]]
+            .concat(),
+    );
+    assert_eq!((produced["records"].as_u64(), produced["errors"].as_u64()), (Some(2500), Some(0)));
+    assert_eq!(produced["transaction_records"].as_u64(), Some(500));
+    check_latency(&produced);
+    // Every transaction committed: a read_committed consumer reads every record (the markers
+    // in between are not records).
+    for isolation in ["read_committed", "read_uncommitted"] {
+        let consumed =
+            bench_json(&[&["consume"], &common[..], &["--records", "2500", "--isolation", isolation]].concat());
+        assert_eq!(consumed["records"].as_u64(), Some(2500), "{isolation}");
+        assert_eq!(consumed["isolation"].as_str(), Some(isolation));
+    }
+}

@@ -8,8 +8,10 @@
 //! [`TransactionCoordinator::finish_pending`] writes the markers again at the next start (a
 //! second marker for a transaction already ended in a partition ends nothing).
 //!
-//! Requests that change state are serialised (`ops`) across their writes and fsyncs; the state
-//! itself sits behind a short-held lock that produce verification reads.
+//! Requests that change one transactional id's state are serialised (`ops`, a lock per id)
+//! across their writes and fsyncs; different ids proceed together, and their fsyncs of the
+//! log coalesce. The state itself sits behind a short-held lock that produce verification
+//! reads.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -115,7 +117,7 @@ impl State {
 #[derive(Debug)]
 pub struct TransactionCoordinator {
     state: Mutex<State>,
-    ops: tokio::sync::Mutex<()>,
+    ops: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     log: Partition,
     clock: Arc<dyn Clock>,
     max_timeout_ms: i32,
@@ -151,7 +153,7 @@ impl TransactionCoordinator {
         })?;
         Ok(TransactionCoordinator {
             state: Mutex::new(state),
-            ops: tokio::sync::Mutex::new(()),
+            ops: Mutex::new(HashMap::new()),
             log,
             clock,
             max_timeout_ms,
@@ -160,6 +162,15 @@ impl TransactionCoordinator {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the right to change `id`'s state, held until the guard drops.
+    async fn serialise(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let op = {
+            let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+            ops.entry(id.to_string()).or_default().clone()
+        };
+        op.lock_owned().await
     }
 
     /// The transaction log, for shutdown.
@@ -244,7 +255,7 @@ impl TransactionCoordinator {
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<(i64, i16), CoordinatorError> {
-        let _op = self.ops.lock().await;
+        let _op = self.serialise(id).await;
         loop {
             let current = self.describe(id);
             let plan = txn::init_producer_id(
@@ -281,7 +292,7 @@ impl TransactionCoordinator {
         partitions: &[(String, i32)],
         metrics: &BrokerMetrics,
     ) -> Result<(), CoordinatorError> {
-        let _op = self.ops.lock().await;
+        let _op = self.serialise(id).await;
         let current = self.describe(id);
         if let Some(next) = txn::add_partitions(current.as_ref(), producer_id, epoch, partitions, self.clock.now_ms())?
         {
@@ -300,7 +311,7 @@ impl TransactionCoordinator {
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<(), CoordinatorError> {
-        let _op = self.ops.lock().await;
+        let _op = self.serialise(id).await;
         let current = self.describe(id);
         match txn::end_txn(current.as_ref(), producer_id, epoch, commit, self.clock.now_ms())? {
             EndPlan::End(ending) => Ok(self.end(id, ending, targets, metrics).await?),
@@ -311,16 +322,16 @@ impl TransactionCoordinator {
     /// Aborts every transaction open longer than its timeout, fencing its producer; returns
     /// how many. The broker calls it periodically.
     pub async fn abort_expired(&self, targets: &dyn MarkerTargets, metrics: &BrokerMetrics) -> usize {
-        let _op = self.ops.lock().await;
         let now = self.clock.now_ms();
-        let overdue: Vec<(String, Ending)> = self
-            .lock()
-            .txns
-            .iter()
-            .filter_map(|(id, m)| txn::expire(m, now).map(|ending| (id.clone(), ending)))
-            .collect();
+        let overdue: Vec<String> =
+            self.lock().txns.iter().filter(|(_, m)| txn::expire(m, now).is_some()).map(|(id, _)| id.clone()).collect();
         let mut aborted = 0;
-        for (id, ending) in overdue {
+        for id in overdue {
+            let _op = self.serialise(&id).await;
+            // Looked at again under the id's lock: its producer may have ended it meanwhile.
+            let Some(ending) = self.describe(&id).and_then(|m| txn::expire(&m, self.clock.now_ms())) else {
+                continue;
+            };
             match self.end(&id, ending, targets, metrics).await {
                 Ok(()) => {
                     tracing::info!(transactional_id = %id, "aborted a transaction open past its timeout");
@@ -341,7 +352,6 @@ impl TransactionCoordinator {
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<usize, LogError> {
-        let _op = self.ops.lock().await;
         let pending: Vec<(String, TxnMetadata)> = self
             .lock()
             .txns
@@ -350,6 +360,7 @@ impl TransactionCoordinator {
             .map(|(id, m)| (id.clone(), m.clone()))
             .collect();
         for (id, prepared) in &pending {
+            let _op = self.serialise(id).await;
             let ending = txn::resume(prepared, self.clock.now_ms());
             self.write_markers(&ending.markers, targets, metrics).await?;
             self.record(id, ending.complete, metrics).await?;

@@ -17,9 +17,14 @@ use super::report::Report;
 const IDLE_LIMIT: Duration = Duration::from_secs(5);
 
 fn consumer(args: &BenchArgs) -> anyhow::Result<BaseConsumer> {
-    args.client_config(&[("group.id", "runnel-bench"), ("enable.auto.commit", "false"), ("fetch.wait.max.ms", "100")])
-        .create()
-        .with_context(|| format!("create a consumer for {}", args.brokers))
+    args.client_config(&[
+        ("group.id", "runnel-bench"),
+        ("enable.auto.commit", "false"),
+        ("fetch.wait.max.ms", "100"),
+        ("isolation.level", &args.isolation),
+    ])
+    .create()
+    .with_context(|| format!("create a consumer for {}", args.brokers))
 }
 
 /// Runs the consume bench.

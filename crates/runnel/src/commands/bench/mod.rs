@@ -79,6 +79,14 @@ pub struct BenchArgs {
     /// Records per second (`e2e`).
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
+    /// Produce in transactions of this many records, each producer with its own
+    /// `transactional.id` (`produce`; 0: no transactions).
+    #[arg(long, default_value_t = 0)]
+    pub transaction_records: u64,
+    /// Consumer isolation level (`consume`): read_committed (librdkafka's default) skips
+    /// aborted records and stops at the last stable offset.
+    #[arg(long, default_value = "read_committed", value_parser = ["read_committed", "read_uncommitted"])]
+    pub isolation: String,
     /// A librdkafka property for every client, e.g. `-X fetch.max.bytes=52428800` (repeatable).
     #[arg(short = 'X', long = "client-property", value_name = "KEY=VALUE", value_parser = crate::commands::client::parse_key_value)]
     pub client_properties: Vec<(String, String)>,
@@ -103,6 +111,8 @@ impl BenchArgs {
             producers: 1,
             consumers: 1,
             rate: 1000,
+            transaction_records: 0,
+            isolation: "read_committed".into(),
             client_properties: Vec::new(),
             output: Output::Table,
         }

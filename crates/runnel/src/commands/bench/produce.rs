@@ -1,5 +1,6 @@
 //! Producer throughput: `--producers` clients, each on its own thread, send as fast as the
-//! cluster acknowledges; every acknowledgement's latency goes into an HDR histogram.
+//! cluster acknowledges; every acknowledgement's latency goes into an HDR histogram. With
+//! `--transaction-records N` each client commits a transaction every N records.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,9 +60,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let results: Vec<anyhow::Result<Outcome>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .into_iter()
-            .map(|share| {
+            .enumerate()
+            .map(|(index, share)| {
                 let acked = progress.counter().clone();
-                scope.spawn(move || produce_share(args, share, limit, started, acked))
+                scope.spawn(move || produce_share(args, index, share, limit, started, acked))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("a producer thread panicked"))).collect()
@@ -92,9 +94,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// One producer client: sends `share` records (or until the time limit), then flushes.
+/// One producer client (the `index`th): sends `share` records (or until the time limit),
+/// then flushes, or commits its last transaction.
 fn produce_share(
     args: &BenchArgs,
+    index: usize,
     share: u64,
     limit: Option<Duration>,
     started: Instant,
@@ -106,21 +110,35 @@ fn produce_share(
         first_error: Mutex::new(None),
         latency: Mutex::new(latency_histogram()),
     };
-    let producer: ThreadedProducer<Acks> = args
-        .client_config(&[
-            ("acks", &args.acks),
-            ("compression.type", &args.compression),
-            ("linger.ms", "5"),
-            ("batch.size", "1000000"),
-            ("queue.buffering.max.kbytes", "1048576"),
-        ])
-        .create_with_context(context)
-        .with_context(|| format!("create a producer for {}", args.brokers))?;
+    let mut config = args.client_config(&[
+        ("acks", &args.acks),
+        ("compression.type", &args.compression),
+        ("linger.ms", "5"),
+        ("batch.size", "1000000"),
+        ("queue.buffering.max.kbytes", "1048576"),
+    ]);
+    let transactional = args.transaction_records > 0;
+    if transactional {
+        config.set("transactional.id", format!("runnel-bench-{}-{index}", args.topic));
+    }
+    let producer: ThreadedProducer<Acks> =
+        config.create_with_context(context).with_context(|| format!("create a producer for {}", args.brokers))?;
+    let transaction_timeout = Duration::from_secs(60);
+    if transactional {
+        producer
+            .init_transactions(transaction_timeout)
+            .with_context(|| format!("init transactions on {} (does the cluster serve them?)", args.brokers))?;
+        producer.begin_transaction().context("begin a transaction")?;
+    }
     let value = vec![b'x'; args.record_size];
     let mut n: u64 = 0;
     loop {
         if limit.map_or(n >= share, |limit| started.elapsed() >= limit) {
             break;
+        }
+        if transactional && n > 0 && n.is_multiple_of(args.transaction_records) {
+            commit(&producer, transaction_timeout)?;
+            producer.begin_transaction().context("begin a transaction")?;
         }
         let key = n.to_be_bytes();
         let mut record =
@@ -137,13 +155,33 @@ fn produce_share(
         }
         n += 1;
     }
-    producer.flush(Duration::from_secs(300)).context("flush the producer (waited 300 s for acknowledgements)")?;
+    if transactional {
+        commit(&producer, transaction_timeout)?;
+    } else {
+        producer.flush(Duration::from_secs(300)).context("flush the producer (waited 300 s for acknowledgements)")?;
+    }
     let acks = producer.context();
     Ok(Outcome {
         latency: acks.latency.lock().map(|h| h.clone()).unwrap_or_else(|_| latency_histogram()),
         failed: acks.failed.load(Ordering::Relaxed),
         first_error: acks.first_error.lock().ok().and_then(|e| e.clone()),
     })
+}
+
+/// Commits the open transaction once every record is acknowledged. The wait comes first
+/// because rdkafka's `commit_transaction` flushes by polling from this thread in 100 ms steps,
+/// and on a `ThreadedProducer` the polling thread takes the acknowledgements that poll waits
+/// for: each commit would cost up to 100 ms of client-side sleep.
+fn commit(producer: &ThreadedProducer<Acks>, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while producer.in_flight_count() > 0 {
+        let _ = producer.flush(Duration::ZERO);
+        if Instant::now() >= deadline {
+            bail!("records of a transaction not acknowledged within {} s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    producer.commit_transaction(timeout).context("commit a transaction")
 }
 
 /// What one producer client saw once flushed.

@@ -69,6 +69,10 @@ pub struct Report {
     pub acks: Option<String>,
     /// Producer compression (produce and e2e).
     pub compression: Option<String>,
+    /// Records per transaction (produce, when transactional).
+    pub transaction_records: Option<u64>,
+    /// Consumer isolation level (consume).
+    pub isolation: Option<String>,
     /// Producer or consumer clients.
     pub clients: u32,
     /// Records moved.
@@ -101,6 +105,9 @@ impl Report {
             record_size: args.record_size,
             acks: producing.then(|| args.acks.clone()),
             compression: producing.then(|| args.compression.clone()),
+            transaction_records: (bench == "produce" && args.transaction_records > 0)
+                .then_some(args.transaction_records),
+            isolation: (!producing).then(|| args.isolation.clone()),
             clients: match bench {
                 "produce" => args.producers,
                 "consume" => args.consumers,
@@ -128,6 +135,12 @@ impl Report {
         }
         if let Some(compression) = &self.compression {
             rows.push(("compression", compression.clone()));
+        }
+        if let Some(records) = self.transaction_records {
+            rows.push(("transactions", format!("{records} records each")));
+        }
+        if let Some(isolation) = &self.isolation {
+            rows.push(("isolation", isolation.clone()));
         }
         rows.push(("clients", self.clients.to_string()));
         rows.push(("elapsed", format!("{:.2} s", self.elapsed_s)));

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Measures what transactions cost on a release runnel broker, each pair back to back in one
+# run: transactional produce (--transaction-records, 1,000 records of 1 KiB per transaction,
+# acks=all) against idempotent produce with the same clients, and a read_committed consumer
+# against a read_uncommitted one on the transactional topic.
+# Usage: scripts/bench_transactions.sh [records]   (default 1000000). Results go to stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECORDS="${1:-1000000}"
+cargo build --release -p runnel
+
+BIN=./target/release/runnel
+B=127.0.0.1:29094
+DATA="$(mktemp -d "${PWD}/target/bench-data.XXXXXX")"
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA" "$DATA".out "$DATA".log; }
+trap cleanup EXIT
+
+$BIN serve --data-dir "$DATA" --listen "$B" > "$DATA.out" 2> "$DATA.log" &
+PID=$!
+until grep -q "listening" "$DATA.out" 2>/dev/null; do sleep 0.01; done
+
+# throughput ARGS...: one bench's records/s.
+throughput() {
+    $BIN bench "$@" --brokers "$B" --output json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
+
+printf '%-44s %14s %14s %7s\n' "produce, 1 KiB, acks=all" "idempotent" "transactional" "ratio"
+for case in "1 1" "1 8" "4 8"; do
+    read -r producers partitions <<< "$case"
+    idempotent=$(throughput produce --topic "idem-$producers-$partitions" --partitions "$partitions" \
+        --producers "$producers" --records "$RECORDS" -X enable.idempotence=true)
+    transactional=$(throughput produce --topic "txn-$producers-$partitions" --partitions "$partitions" \
+        --producers "$producers" --records "$RECORDS" --transaction-records 1000)
+    printf '%-44s %10s r/s %10s r/s %7s\n' "$producers producer(s), $partitions partition(s)" \
+        "$idempotent" "$transactional" "$(ratio "$transactional" "$idempotent")"
+done
+
+echo
+printf '%-44s %14s %14s %7s\n' "consume, transactional topic" "uncommitted" "committed" "ratio"
+for partitions in 1 8; do
+    topic="txn-1-$partitions"
+    uncommitted=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_uncommitted)
+    committed=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_committed)
+    printf '%-44s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
+        "$uncommitted" "$committed" "$(ratio "$committed" "$uncommitted")"
+done
