@@ -1,6 +1,7 @@
 //! The transaction APIs over a raw socket, at every served version: FindCoordinator for a
-//! transactional id, InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and
-//! EndTxn, a transactional Produce, and bad input answered with Kafka's error codes.
+//! transactional id, InitProducerId, AddPartitionsToTxn (with the batched verify-only form of
+//! v4-5), AddOffsetsToTxn, TxnOffsetCommit and EndTxn, a transactional Produce,
+//! DescribeTransactions and ListTransactions, and bad input answered with Kafka's error codes.
 
 mod broker_process;
 mod raw_client;
@@ -9,7 +10,7 @@ use std::net::TcpStream;
 
 use broker_process::BrokerProcess;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
@@ -51,6 +52,36 @@ fn add(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, par
         ]);
     let response: AddPartitionsToTxnResponse = call(stream, ApiKey::AddPartitionsToTxn, version, &request);
     response.results_by_topic_v3_and_below[0].results_by_partition.iter().map(|p| p.partition_error_code).collect()
+}
+
+/// AddPartitionsToTxn v4+ for one transaction on partitions of "t"; the error codes per
+/// partition and the top-level one.
+fn add_batched(
+    stream: &mut TcpStream,
+    version: i16,
+    id: &str,
+    (pid, epoch): (i64, i16),
+    verify_only: bool,
+    partitions: &[i32],
+) -> (Vec<i16>, i16) {
+    let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
+        AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(txn_id(id))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_verify_only(verify_only)
+            .with_topics(vec![
+                AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_partitions(partitions.to_vec()),
+            ]),
+    ]);
+    let response: AddPartitionsToTxnResponse = call(stream, ApiKey::AddPartitionsToTxn, version, &request);
+    assert!(response.results_by_topic_v3_and_below.is_empty());
+    let result = &response.results_by_transaction[0];
+    assert_eq!(result.transactional_id.as_str(), id);
+    let codes = result.topic_results[0].results_by_partition.iter().map(|p| p.partition_error_code).collect();
+    (codes, response.error_code)
 }
 
 fn add_offsets(stream: &mut TcpStream, version: i16, id: &str, pid: i64, epoch: i16, group: &str) -> i16 {
@@ -104,12 +135,19 @@ fn every_served_version_runs_a_transaction_from_init_to_commit() {
     let port: i32 = broker.bootstrap().rsplit_once(':').expect("host:port").1.parse().expect("port");
     assert_eq!((found.error_code, found.port), (0, port));
 
-    for version in 0..=3i16 {
+    // AddPartitionsToTxn is a client request up to v3 and batched from v4; the other APIs go
+    // up to v4.
+    for version in 0..=5i16 {
         let id = format!("tx-v{version}");
-        let initialised = init(&mut stream, version.min(4), &id, 60_000);
+        let initialised = init(&mut stream, version, &id, 60_000);
         assert_eq!((initialised.error_code, initialised.producer_epoch), (0, 0), "v{version}");
         let pid = initialised.producer_id.0;
-        assert_eq!(add(&mut stream, version, &id, pid, 0, &[0]), vec![0], "v{version}");
+        if version <= 3 {
+            assert_eq!(add(&mut stream, version, &id, pid, 0, &[0]), vec![0], "v{version}");
+        } else {
+            assert_eq!(add_batched(&mut stream, version, &id, (pid, 0), false, &[0]), (vec![0], 0), "v{version}");
+        }
+        let version = version.min(4);
         let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(2, 0, (pid, 0, 0)));
         assert_eq!(code, 0, "v{version}: a batch into the open transaction");
         assert_eq!(add_offsets(&mut stream, version, &id, pid, 0, "g"), 0, "v{version}");
@@ -117,9 +155,49 @@ fn every_served_version_runs_a_transaction_from_init_to_commit() {
         assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}");
         assert_eq!(end(&mut stream, version, &id, pid, 0, true), 0, "v{version}: a retried EndTxn");
     }
-    for version in 0..=4i16 {
+    for version in 0..=5i16 {
         assert_eq!(init(&mut stream, version, &format!("init-v{version}"), 60_000).error_code, 0, "v{version}");
     }
+}
+
+#[test]
+fn verify_only_checks_a_partition_is_in_the_open_transaction_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+    let pid = init(&mut stream, 5, "v", 60_000).producer_id.0;
+
+    // Not in the transaction yet: TRANSACTION_ABORTABLE at v5, INVALID_TXN_STATE at v4 (the
+    // code v4 knew).
+    let (codes, top) = add_batched(&mut stream, 5, "v", (pid, 0), true, &[0]);
+    assert_eq!((codes, top), (vec![ResponseError::TransactionAbortable.code()], 0));
+    let (codes, _) = add_batched(&mut stream, 4, "v", (pid, 0), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::InvalidTxnState.code()]);
+    // Verifying added nothing: a transactional batch is still refused.
+    let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(1, 0, (pid, 0, 0)));
+    assert_eq!(code, ResponseError::InvalidTxnState.code());
+    // Once added, it verifies.
+    assert_eq!(add(&mut stream, 3, "v", pid, 0, &[0]), vec![0]);
+    assert_eq!(add_batched(&mut stream, 5, "v", (pid, 0), true, &[0]), (vec![0], 0));
+
+    // The checks of an add: unknown id, another producer id, an old epoch, an unknown partition,
+    // an empty id.
+    let (codes, _) = add_batched(&mut stream, 5, "nope", (pid, 0), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::InvalidProducerIdMapping.code()]);
+    let (codes, _) = add_batched(&mut stream, 5, "v", (pid + 1, 0), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::InvalidProducerIdMapping.code()]);
+    let (codes, _) = add_batched(&mut stream, 5, "v", (pid, 7), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::ProducerFenced.code()]);
+    let (codes, _) = add_batched(&mut stream, 5, "v", (pid, 0), true, &[0, 9]);
+    assert_eq!(codes, vec![ResponseError::OperationNotAttempted.code(), ResponseError::UnknownTopicOrPartition.code()]);
+    let (codes, _) = add_batched(&mut stream, 5, "", (pid, 0), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::InvalidRequest.code()]);
+
+    // After the transaction ends, nothing is in it.
+    assert_eq!(end(&mut stream, 4, "v", pid, 0, true), 0);
+    let (codes, _) = add_batched(&mut stream, 5, "v", (pid, 0), true, &[0]);
+    assert_eq!(codes, vec![ResponseError::TransactionAbortable.code()]);
 }
 
 #[test]
@@ -223,6 +301,25 @@ fn transactions_are_listed_and_described_as_kafka_transactions_sh_shows_them() {
         &ListTransactionsRequest::default().with_duration_filter(3_600_000),
     );
     assert!(long_running.transaction_states.is_empty(), "none has run for an hour");
+
+    // v2: a regular expression the whole transactional id matches; a bad one is refused.
+    let matching = |stream: &mut TcpStream, pattern: &str| -> ListTransactionsResponse {
+        call(
+            stream,
+            ApiKey::ListTransactions,
+            2,
+            &ListTransactionsRequest::default()
+                .with_duration_filter(-1)
+                .with_transactional_id_pattern(Some(StrBytes::from_string(pattern.to_string()))),
+        )
+    };
+    let ids = |response: &ListTransactionsResponse| -> Vec<String> {
+        response.transaction_states.iter().map(|s| s.transactional_id.as_str().to_string()).collect()
+    };
+    assert_eq!(ids(&matching(&mut stream, "op.*")), vec!["open"]);
+    assert_eq!(ids(&matching(&mut stream, "op")), Vec::<String>::new(), "the whole id must match");
+    assert_eq!(ids(&matching(&mut stream, "")), vec!["idle", "open"], "an empty pattern lists all");
+    assert_eq!(matching(&mut stream, "(unclosed").error_code, ResponseError::InvalidRegularExpression.code());
 }
 
 /// OffsetFetch v7 of "t"-0 for `group`: (error code, committed offset).

@@ -1,18 +1,54 @@
-//! AddPartitionsToTxn (v0-v3, the client versions): partitions join a producer's transaction,
-//! which opens with the first. Unknown partitions fail the whole request, as in Kafka: they
-//! get UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED.
+//! AddPartitionsToTxn: partitions join a producer's transaction, which opens with the first.
+//! v0-3 carry one producer's request (the client versions); v4-5 batch several transactions,
+//! each either an add or a verify-only check (KIP-890: a partition leader asks whether a
+//! partition is in the transaction before it appends a transactional batch). Unknown
+//! partitions fail their whole transaction, as in Kafka: they get UNKNOWN_TOPIC_OR_PARTITION
+//! and the others OPERATION_NOT_ATTEMPTED.
+
+use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
 };
-use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TopicName};
+use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TopicName, TransactionalId};
 
 use crate::api::{Handled, RequestContext};
+use crate::broker::Broker;
 
-/// The response with `code_of(topic, partition)` for each partition asked for.
-fn answer(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16) -> AddPartitionsToTxnResponse {
-    let topics = wanted
+/// One transaction's part of a request.
+struct TxnPart {
+    id: TransactionalId,
+    producer_id: i64,
+    epoch: i16,
+    verify_only: bool,
+    wanted: Vec<(TopicName, Vec<i32>)>,
+}
+
+impl TxnPart {
+    fn new(
+        id: TransactionalId,
+        producer_id: i64,
+        epoch: i16,
+        verify_only: bool,
+        topics: Vec<AddPartitionsToTxnTopic>,
+    ) -> Self {
+        let wanted = topics.into_iter().map(|t| (t.name, t.partitions)).collect();
+        TxnPart { id, producer_id, epoch, verify_only, wanted }
+    }
+
+    fn partitions(&self) -> Vec<(String, i32)> {
+        self.wanted
+            .iter()
+            .flat_map(|(name, partitions)| partitions.iter().map(move |p| (name.as_str().to_string(), *p)))
+            .collect()
+    }
+}
+
+/// The results with `code_of(topic, partition)` for each partition asked for.
+fn results(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16) -> Vec<AddPartitionsToTxnTopicResult> {
+    wanted
         .iter()
         .map(|(name, partitions)| {
             let results = partitions
@@ -25,41 +61,85 @@ fn answer(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16) 
                 .collect();
             AddPartitionsToTxnTopicResult::default().with_name(name.clone()).with_results_by_partition(results)
         })
-        .collect();
-    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+        .collect()
+}
+
+/// Adds or verifies one transaction's partitions; `version` picks the error codes it knows.
+async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
+    if part.id.is_empty() {
+        return results(&part.wanted, |_, _| ResponseError::InvalidRequest.code());
+    }
+    let missing = |topic: &str, p: i32| !broker.has_partition(topic, p);
+    if part.wanted.iter().any(|(name, partitions)| partitions.iter().any(|p| missing(name.as_str(), *p))) {
+        return results(&part.wanted, |topic, p| {
+            if missing(topic, p) {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else {
+                ResponseError::OperationNotAttempted.code()
+            }
+        });
+    }
+    let fenced_code_supported = version >= 2;
+    let partitions = part.partitions();
+    let coordinator = &broker.transactions;
+    let id = part.id.as_str();
+    if part.verify_only {
+        // TRANSACTION_ABORTABLE came with v5; v4 knew INVALID_TXN_STATE for the same answer.
+        let absent = if version >= 5 { ResponseError::TransactionAbortable } else { ResponseError::InvalidTxnState };
+        return match coordinator.verify_partitions(id, part.producer_id, part.epoch, &partitions) {
+            Ok(present) => {
+                let added: std::collections::HashSet<&(String, i32)> =
+                    partitions.iter().zip(present).filter(|(_, present)| *present).map(|(p, _)| p).collect();
+                results(
+                    &part.wanted,
+                    |topic, p| {
+                        if added.contains(&(topic.to_string(), p)) { 0 } else { absent.code() }
+                    },
+                )
+            }
+            Err(e) => results(&part.wanted, |_, _| e.code(fenced_code_supported)),
+        };
+    }
+    let code = match coordinator.add_partitions(id, part.producer_id, part.epoch, &partitions, &broker.metrics).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::debug!(transactional_id = id, error = %e, "AddPartitionsToTxn refused");
+            e.code(fenced_code_supported)
+        }
+    };
+    results(&part.wanted, |_, _| code)
 }
 
 /// Answers AddPartitionsToTxn.
 pub fn handle(ctx: &RequestContext, request: AddPartitionsToTxnRequest) -> Handled<AddPartitionsToTxnResponse> {
-    let broker = ctx.broker.clone();
-    let fenced_code_supported = ctx.version >= 2;
-    let wanted: Vec<(TopicName, Vec<i32>)> =
-        request.v3_and_below_topics.into_iter().map(|t| (t.name, t.partitions)).collect();
-    if wanted.iter().any(|(name, partitions)| partitions.iter().any(|p| !broker.has_partition(name.as_str(), *p))) {
-        return Handled::Ready(answer(&wanted, |topic, p| {
-            if broker.has_partition(topic, p) {
-                ResponseError::OperationNotAttempted.code()
-            } else {
-                ResponseError::UnknownTopicOrPartition.code()
-            }
+    let broker: Arc<Broker> = ctx.broker.clone();
+    let version = ctx.version;
+    if version <= 3 {
+        let part = TxnPart::new(
+            request.v3_and_below_transactional_id,
+            request.v3_and_below_producer_id.0,
+            request.v3_and_below_producer_epoch,
+            false,
+            request.v3_and_below_topics,
+        );
+        return Handled::Later(Box::pin(async move {
+            let topics = answer_part(&broker, &part, version).await;
+            AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
         }));
     }
-    let partitions: Vec<(String, i32)> = wanted
-        .iter()
-        .flat_map(|(name, partitions)| partitions.iter().map(move |p| (name.as_str().to_string(), *p)))
+    let parts: Vec<TxnPart> = request
+        .transactions
+        .into_iter()
+        .map(|t| TxnPart::new(t.transactional_id, t.producer_id.0, t.producer_epoch, t.verify_only, t.topics))
         .collect();
-    let id = request.v3_and_below_transactional_id;
-    let (producer_id, epoch) = (request.v3_and_below_producer_id.0, request.v3_and_below_producer_epoch);
     Handled::Later(Box::pin(async move {
-        let result =
-            broker.transactions.add_partitions(id.as_str(), producer_id, epoch, &partitions, &broker.metrics).await;
-        let code = match result {
-            Ok(()) => 0,
-            Err(e) => {
-                tracing::debug!(transactional_id = id.as_str(), error = %e, "AddPartitionsToTxn refused");
-                e.code(fenced_code_supported)
-            }
-        };
-        answer(&wanted, |_, _| code)
+        let mut by_transaction = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let topics = answer_part(&broker, part, version).await;
+            by_transaction.push(
+                AddPartitionsToTxnResult::default().with_transactional_id(part.id.clone()).with_topic_results(topics),
+            );
+        }
+        AddPartitionsToTxnResponse::default().with_results_by_transaction(by_transaction)
     }))
 }

@@ -301,6 +301,18 @@ impl TransactionCoordinator {
         Ok(())
     }
 
+    /// AddPartitionsToTxn's verify-only form: for each partition, whether the producer's open
+    /// transaction has it. It reads the state and writes nothing.
+    pub fn verify_partitions(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<bool>, CoordinatorError> {
+        Ok(txn::verify_partitions(self.describe(id).as_ref(), producer_id, epoch, partitions)?)
+    }
+
     /// EndTxn: commits or aborts the open transaction in every partition it added.
     pub async fn end_txn(
         &self,

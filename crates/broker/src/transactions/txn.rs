@@ -207,6 +207,21 @@ pub fn add_partitions(
     Ok(Some(next))
 }
 
+/// AddPartitionsToTxn's verify-only form (v4+, KIP-890, sent by a partition leader before it
+/// appends a transactional batch): for each partition, whether the open transaction added it.
+pub fn verify_partitions(
+    current: Option<&TxnMetadata>,
+    producer_id: i64,
+    epoch: i16,
+    partitions: &[(String, i32)],
+) -> Result<Vec<bool>, TxnError> {
+    let m = checked(current, producer_id, epoch)?;
+    if m.status.is_preparing() {
+        return Err(TxnError::ConcurrentTransactions);
+    }
+    Ok(partitions.iter().map(|p| m.status == TxnStatus::Ongoing && m.partitions.contains(p)).collect())
+}
+
 /// EndTxn: commit (`commit`) or abort the open transaction.
 pub fn end_txn(
     current: Option<&TxnMetadata>,
