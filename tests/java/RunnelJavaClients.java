@@ -238,6 +238,13 @@ public class RunnelJavaClients {
                 var described = admin.describeTransactions(List.of("java-txn")).all().get().get("java-txn");
                 expect(described.state() == org.apache.kafka.clients.admin.TransactionState.COMPLETE_ABORT
                         && described.topicPartitions().isEmpty(), "described: " + described);
+                // kafka-transactions.sh describe-producers: the producer, no transaction open.
+                var producers = admin.describeProducers(List.of(new TopicPartition(topic, 0)))
+                        .partitionResult(new TopicPartition(topic, 0)).get().activeProducers();
+                expect(producers.size() == 1 && producers.get(0).producerId() == described.producerId()
+                        && producers.get(0).lastSequence() == 5
+                        && producers.get(0).currentTransactionStartOffset().isEmpty(),
+                        "describe-producers: " + producers);
             }
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

@@ -49,6 +49,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// The version range served for `api`, if any.
@@ -254,6 +255,7 @@ pub fn dispatch(
         ApiKey::TxnOffsetCommit => run(ctx, api, id, body, txn_offset_commit::handle)?,
         ApiKey::DescribeTransactions => run(ctx, api, id, body, describe_transactions::handle)?,
         ApiKey::ListTransactions => run(ctx, api, id, body, list_transactions::handle)?,
+        ApiKey::DescribeProducers => run(ctx, api, id, body, describe_producers::handle)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

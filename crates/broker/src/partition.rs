@@ -269,6 +269,11 @@ impl Partition {
         })
     }
 
+    /// The producers this partition tracks (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<runnel_log::producer_state::ActiveProducer> {
+        self.log().active_producers()
+    }
+
     /// The last stable offset (read_committed consumers read below it).
     pub fn last_stable_offset(&self) -> i64 {
         self.log().last_stable_offset()

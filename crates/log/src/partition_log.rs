@@ -510,6 +510,11 @@ impl PartitionLog {
         self.segments.len()
     }
 
+    /// Every idempotent or transactional producer tracked, for DescribeProducers.
+    pub fn active_producers(&self) -> Vec<crate::producer_state::ActiveProducer> {
+        self.producers.active_producers()
+    }
+
     /// Number of idempotent producers tracked.
     pub fn producer_count(&self) -> usize {
         self.producers.len()

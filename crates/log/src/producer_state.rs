@@ -6,11 +6,11 @@
 //! State is rebuilt from batch headers (producer id, epoch, base sequence, last offset delta,
 //! and the marker type of control batches), so replaying the log after a crash reproduces it
 //! exactly. A snapshot file `<20-digit offset>.snapshot` records the state as of that offset so
-//! recovery only replays the batches after it. Snapshot format (big-endian): `version: u16 = 2`,
+//! recovery only replays the batches after it. Snapshot format (big-endian): `version: u16 = 3`,
 //! `crc32c: u32` of what follows, `count: u32`, then per producer `id: i64, epoch: i16,
-//! txn_first_offset: i64 (-1: none open), batches: u8`, then per batch `first_seq: i32,
-//! last_seq: i32, base_offset: i64, last_offset_delta: i32`. Version 1 (no transactions) is
-//! still read.
+//! txn_first_offset: i64 (-1: none open), last_timestamp: i64, batches: u8`, then per batch
+//! `first_seq: i32, last_seq: i32, base_offset: i64, last_offset_delta: i32`. Versions 1 (no
+//! transactions) and 2 (no timestamp: read as -1) are still read.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
@@ -24,7 +24,7 @@ use crate::control::ControlType;
 /// matching the client's max.in.flight.requests.per.connection bound of 5).
 pub const BATCHES_PER_PRODUCER: usize = 5;
 
-const SNAPSHOT_VERSION: u16 = 2;
+const SNAPSHOT_VERSION: u16 = 3;
 
 /// A refusal of an idempotent batch, mapped to Kafka's error codes by the broker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +79,24 @@ struct ProducerEntry {
     batches: VecDeque<BatchMetadata>,
     /// Offset of the first record of its open transaction in this partition.
     txn_first_offset: Option<i64>,
+    /// Max timestamp of its last batch (-1: unknown).
+    last_timestamp: i64,
+}
+
+/// One producer of a partition, as DescribeProducers (`kafka-transactions.sh
+/// describe-producers`) shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub epoch: i16,
+    /// Last sequence number written (-1: none, a transactional producer's markers only).
+    pub last_sequence: i32,
+    /// Max timestamp of its last batch (-1: unknown, from an older snapshot).
+    pub last_timestamp: i64,
+    /// First offset of its open transaction here (-1: none open).
+    pub txn_start_offset: i64,
 }
 
 /// A transaction that a marker just ended in this partition.
@@ -155,7 +173,9 @@ impl ProducerState {
             epoch: h.producer_epoch,
             batches: VecDeque::new(),
             txn_first_offset: None,
+            last_timestamp: -1,
         });
+        entry.last_timestamp = h.max_timestamp;
         if h.is_control() {
             // A marker carries no sequence; an epoch bumped by the coordinator (an abort on
             // timeout) fences the producer's older epoch from here on.
@@ -207,6 +227,23 @@ impl ProducerState {
         self.producers.get(&producer_id).is_some_and(|e| e.txn_first_offset.is_some())
     }
 
+    /// Every producer tracked, by producer id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let mut all: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(id, e)| ActiveProducer {
+                producer_id: *id,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                txn_start_offset: e.txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        all.sort_by_key(|p| p.producer_id);
+        all
+    }
+
     /// Number of producers tracked.
     pub fn len(&self) -> usize {
         self.producers.len()
@@ -228,6 +265,7 @@ impl ProducerState {
             body.extend_from_slice(&id.to_be_bytes());
             body.extend_from_slice(&e.epoch.to_be_bytes());
             body.extend_from_slice(&e.txn_first_offset.unwrap_or(-1).to_be_bytes());
+            body.extend_from_slice(&e.last_timestamp.to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -247,7 +285,7 @@ impl ProducerState {
     pub fn from_snapshot(raw: &[u8]) -> Option<ProducerState> {
         let mut r = Reader { raw, at: 0 };
         let version = r.u16()?;
-        if version != 1 && version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return None;
         }
         let crc = r.u32()?;
@@ -264,6 +302,7 @@ impl ProducerState {
             if let Some(first) = txn_first_offset {
                 open.insert(first, id);
             }
+            let last_timestamp = if version >= 3 { r.i64()? } else { -1 };
             let n = r.u8()?;
             let mut batches = VecDeque::new();
             for _ in 0..n {
@@ -274,7 +313,7 @@ impl ProducerState {
                     last_offset_delta: r.u32()? as i32,
                 });
             }
-            producers.insert(id, ProducerEntry { epoch, batches, txn_first_offset });
+            producers.insert(id, ProducerEntry { epoch, batches, txn_first_offset, last_timestamp });
         }
         Some(ProducerState { producers, open })
     }
@@ -465,5 +504,41 @@ mod tests {
         damaged[last] ^= 1;
         assert_eq!(ProducerState::from_snapshot(&damaged), None);
         assert_eq!(ProducerState::from_snapshot(&raw[..raw.len() - 3]), None);
+    }
+
+    #[test]
+    fn active_producers_show_epoch_last_sequence_timestamp_and_open_transaction() {
+        let mut state = ProducerState::default();
+        state.record(&header(9, 2, 0, 3), 0, None);
+        state.record(&transactional(4, 0, 0, 2), 3, None);
+        let producers = state.active_producers();
+        let ids: Vec<(i64, i16, i32, i64)> =
+            producers.iter().map(|p| (p.producer_id, p.epoch, p.last_sequence, p.txn_start_offset)).collect();
+        assert_eq!(ids, vec![(4, 0, 1, 3), (9, 2, 2, -1)]);
+        let stamped = transactional(4, 0, 0, 2).max_timestamp;
+        assert_eq!(producers[0].last_timestamp, stamped);
+        // The timestamp survives a snapshot; a version 2 snapshot (none kept) reads as -1.
+        let restored = ProducerState::from_snapshot(&state.to_snapshot()).expect("loads");
+        assert_eq!(restored.active_producers(), producers);
+        let mut v2 = Vec::new();
+        v2.extend_from_slice(&1u32.to_be_bytes());
+        v2.extend_from_slice(&7i64.to_be_bytes());
+        v2.extend_from_slice(&0i16.to_be_bytes());
+        v2.extend_from_slice(&(-1i64).to_be_bytes());
+        v2.push(0);
+        let mut raw = 2u16.to_be_bytes().to_vec();
+        raw.extend_from_slice(&crc32c::crc32c(&v2).to_be_bytes());
+        raw.extend_from_slice(&v2);
+        let old = ProducerState::from_snapshot(&raw).expect("a version 2 snapshot loads");
+        assert_eq!(
+            old.active_producers(),
+            vec![ActiveProducer {
+                producer_id: 7,
+                epoch: 0,
+                last_sequence: -1,
+                last_timestamp: -1,
+                txn_start_offset: -1
+            }]
+        );
     }
 }

@@ -11,16 +11,17 @@ use std::net::TcpStream;
 use broker_process::BrokerProcess;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
-    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, GroupId, InitProducerIdRequest, InitProducerIdResponse, ListTransactionsRequest,
-    ListTransactionsResponse, OffsetFetchRequest, OffsetFetchResponse, ProducerId, TopicName, TransactionalId,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    DescribeProducersRequest, DescribeProducersResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
+    EndTxnRequest, EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, InitProducerIdRequest,
+    InitProducerIdResponse, ListTransactionsRequest, ListTransactionsResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -351,4 +352,44 @@ fn an_offset_held_by_an_open_transaction_is_unstable_until_it_ends() {
     assert_eq!(fetch_offset(&mut stream, "g", false), (0, -1), "not committed yet");
     assert_eq!(end(&mut stream, 3, "tx", pid, 0, true), 0);
     assert_eq!(fetch_offset(&mut stream, "g", true), (0, 7));
+}
+
+#[test]
+fn describe_producers_shows_each_producer_and_the_start_of_its_open_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "t", 1, &[]).0, 0);
+    let pid = init(&mut stream, 5, "p", 60_000).producer_id.0;
+    assert_eq!(add(&mut stream, 3, "p", pid, 0, &[0]), vec![0]);
+    let (code, _) = produce_one(&mut stream, "t", -1, transactional_batch(3, 0, (pid, 0, 0)));
+    assert_eq!(code, 0);
+
+    let describe = |stream: &mut TcpStream| -> DescribeProducersResponse {
+        let request = DescribeProducersRequest::default().with_topics(vec![
+            TopicRequest::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partition_indexes(vec![0, 5]),
+            TopicRequest::default()
+                .with_name(TopicName(StrBytes::from_static_str("nope")))
+                .with_partition_indexes(vec![0]),
+        ]);
+        call(stream, ApiKey::DescribeProducers, 0, &request)
+    };
+    let open = describe(&mut stream);
+    let partition = &open.topics[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    let producer = &partition.active_producers[0];
+    assert_eq!(
+        (producer.producer_id.0, producer.producer_epoch, producer.last_sequence, producer.current_txn_start_offset),
+        (pid, 0, 2, 0),
+        "three records at offsets 0-2, the transaction open from offset 0"
+    );
+    assert!(producer.last_timestamp > 0);
+    assert_eq!(open.topics[0].partitions[1].error_code, ResponseError::UnknownTopicOrPartition.code());
+    assert_eq!(open.topics[1].partitions[0].error_code, ResponseError::UnknownTopicOrPartition.code());
+
+    assert_eq!(end(&mut stream, 4, "p", pid, 0, true), 0);
+    let ended = describe(&mut stream);
+    assert_eq!(ended.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1, "no transaction open");
 }
