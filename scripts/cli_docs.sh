@@ -33,8 +33,9 @@ show() {   # show "description" command...
 cat > "$OUT" <<'HEAD'
 # The runnel CLI
 
-Every client command speaks the Kafka protocol through librdkafka, so it works the same
-against `runnel serve` or an Apache Kafka or Redpanda cluster. `--brokers HOST:PORT` (or the
+Every client command speaks the Kafka protocol through librdkafka (`transaction`, whose
+requests librdkafka lacks, through a small protocol client of runnel's own), so it works the
+same against `runnel serve` or an Apache Kafka or Redpanda cluster. `--brokers HOST:PORT` (or the
 `RUNNEL_BROKERS` environment variable; default `127.0.0.1:9092`) names the bootstrap servers.
 Output is a table for people; `--output json` gives JSON for scripts (`consume` prints one
 JSON object per record). Errors are one line on stderr with a non-zero exit.
@@ -77,6 +78,15 @@ show "Move the bookmark (earliest, latest, an offset, or a time in ms since the 
 show "" "runnel group describe alice-phone --output json"
 show "" "runnel group delete alice-phone"
 show "" "runnel group delete alice-phone; echo \"exit status \$?\""
+
+echo -e "\n## Transactions" >> "$OUT"
+# Transactions to show: the bench's transactional producer commits every 500 records.
+"$BIN" bench produce --topic payments --partitions 2 --records 1000 --record-size 100 \
+    --transaction-records 500 --output json > /dev/null
+show "Transactional ids (here \`runnel bench produce --transaction-records 500\`'s) with their coordinator, producer id and state; \`--state Ongoing\` finds open ones, as kafka-transactions.sh list:" "runnel transaction list"
+show "One id's producer, state, timeout, and the partitions of its open transaction (none: its last one committed):" "runnel transaction describe runnel-bench-payments-0"
+show "" "runnel transaction describe checkout; echo \"exit status \$?\""
+show "The producers a topic's partitions track; TXN_START is the first offset of an open transaction, which holds back read_committed consumers (\`-\`: none open):" "runnel transaction describe-producers --topic payments"
 
 echo -e "\n## The cluster" >> "$OUT"
 show "" "runnel cluster info"

@@ -77,6 +77,11 @@ pub struct BrokerConfig {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often transactions
     /// open past their timeout are looked for and aborted.
     pub transaction_abort_interval_ms: u64,
+    /// `transactional.id.expiration.ms`: a transactional id idle this long is forgotten.
+    pub transactional_id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often idle
+    /// transactional ids are looked for.
+    pub transaction_remove_expired_interval_ms: u64,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -101,6 +106,8 @@ impl Default for BrokerConfig {
             console: BTreeMap::new(),
             transaction_max_timeout_ms: crate::transactions::txn::DEFAULT_MAX_TIMEOUT_MS,
             transaction_abort_interval_ms: 10_000,
+            transactional_id_expiration_ms: crate::transactions::txn::DEFAULT_ID_EXPIRATION_MS,
+            transaction_remove_expired_interval_ms: 60 * 60 * 1000,
             properties: BTreeMap::new(),
         }
     }
@@ -235,6 +242,10 @@ impl BrokerConfig {
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                     config.transaction_abort_interval_ms = positive(name, v)? as u64
                 }
+                "transactional.id.expiration.ms" => config.transactional_id_expiration_ms = positive(name, v)? as i64,
+                "transaction.remove.expired.transaction.cleanup.interval.ms" => {
+                    config.transaction_remove_expired_interval_ms = positive(name, v)? as u64
+                }
                 console if console.starts_with("console.") => {
                     config.console.insert(console.to_string(), v.to_string());
                 }
@@ -352,5 +363,26 @@ mod tests {
                 ..GroupSettings::default()
             }
         );
+    }
+
+    #[test]
+    fn transaction_properties_set_the_coordinator_settings() {
+        let defaults = BrokerConfig::default();
+        assert_eq!(
+            (defaults.transactional_id_expiration_ms, defaults.transaction_remove_expired_interval_ms),
+            (604_800_000, 3_600_000),
+            "Kafka's defaults: a week, an hour"
+        );
+        let text = "transaction.max.timeout.ms=60000
+transaction.abort.timed.out.transaction.cleanup.interval.ms=500
+\
+                    transactional.id.expiration.ms=1000
+transaction.remove.expired.transaction.cleanup.interval.ms=200";
+        let config = BrokerConfig::from_properties(parse_properties(text)).expect("valid");
+        assert_eq!(config.transaction_max_timeout_ms, 60_000);
+        assert_eq!(config.transaction_abort_interval_ms, 500);
+        assert_eq!(config.transactional_id_expiration_ms, 1000);
+        assert_eq!(config.transaction_remove_expired_interval_ms, 200);
+        assert!(BrokerConfig::from_properties(parse_properties("transactional.id.expiration.ms=0")).is_err());
     }
 }

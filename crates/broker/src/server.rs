@@ -92,16 +92,33 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
 }
 
 /// Aborts transactions open past their timeout, every
-/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, and forgets transactional ids
+/// idle past `transactional.id.expiration.ms`, every
+/// `transaction.remove.expired.transaction.cleanup.interval.ms`.
 async fn transaction_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_millis(broker.config.transaction_abort_interval_ms.max(10));
+    let removal_interval = Duration::from_millis(broker.config.transaction_remove_expired_interval_ms.max(10));
+    let mut last_removal = tokio::time::Instant::now();
     loop {
+        let next_removal = last_removal + removal_interval;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep_until(next_removal) => {}
             _ = stop.changed() => return,
         }
         if broker.transactions.abort_expired(&*broker, &broker.metrics).await > 0 {
             broker.notify_data_arrived();
+        }
+        if tokio::time::Instant::now() >= next_removal {
+            last_removal = tokio::time::Instant::now();
+            let expiration = broker.config.transactional_id_expiration_ms;
+            match broker.transactions.remove_expired_ids(expiration, &broker.metrics).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(removed = n, "forgot transactional ids idle past transactional.id.expiration.ms")
+                }
+                Err(e) => tracing::error!(error = %e, "could not remove expired transactional ids"),
+            }
         }
     }
 }

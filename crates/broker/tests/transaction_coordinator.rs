@@ -2,7 +2,8 @@
 //! commits and aborts write markers and move the partitions' last stable offsets, state is
 //! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
 //! start, overdue transactions are aborted with their producer fenced, and a new producer with
-//! the same transactional id aborts what the old one left open.
+//! the same transactional id aborts what the old one left open, and idle transactional ids
+//! expire.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -205,4 +206,32 @@ async fn an_ending_interrupted_by_a_crash_is_finished_at_the_next_start() {
     assert_eq!(c.describe("tx").expect("known").status, TxnStatus::CompleteCommit);
     assert_eq!(f.partition(0).last_stable_offset(), 3, "the commit marker is written");
     assert_eq!(f.partition(0).locate(0, 1 << 20, true, true).expect("locate").aborted, Some(vec![]));
+}
+
+#[tokio::test]
+async fn an_idle_transactional_id_expires_with_a_tombstone_and_an_open_one_does_not() {
+    let f = fixture();
+    let c = f.open();
+    let week = runnel_broker::transactions::txn::DEFAULT_ID_EXPIRATION_MS;
+    let idle = f.init(&c, "idle").await;
+    c.add_partitions("idle", idle.0, idle.1, &[tp(0)], &f.metrics).await.expect("add");
+    c.end_txn("idle", idle.0, idle.1, true, &f.targets, &f.metrics).await.expect("commit");
+    let open = f.init(&c, "open").await;
+    c.add_partitions("open", open.0, open.1, &[tp(1)], &f.metrics).await.expect("add");
+    f.clock.advance(week);
+    assert_eq!(c.remove_expired_ids(week, &f.metrics).await.expect("remove"), 0, "not idle longer than a week yet");
+    f.clock.advance(1);
+    assert_eq!(c.remove_expired_ids(week, &f.metrics).await.expect("remove"), 1);
+    assert!(c.describe("idle").is_none(), "forgotten");
+    assert_eq!(c.describe("open").expect("kept").status, TxnStatus::Ongoing, "an open transaction is not idle");
+    assert_eq!(c.verify_produce(idle.0, idle.1, "t", 0), Err(ResponseError::InvalidProducerIdMapping));
+    drop(c);
+
+    // The tombstone is replayed; the id comes back afresh, with a new producer id.
+    let c = f.open();
+    assert!(c.describe("idle").is_none(), "still forgotten after a restart");
+    assert_eq!(c.list().len(), 1);
+    let again = f.init(&c, "idle").await;
+    assert_eq!(again.1, 0, "a new producer id starts at epoch 0");
+    assert_ne!(again.0, idle.0);
 }

@@ -66,6 +66,13 @@ enum Command {
         #[command(flatten)]
         client: commands::client::ClientArgs,
     },
+    /// List and describe transactions and the producers of partitions, as kafka-transactions.sh.
+    Transaction {
+        #[command(subcommand)]
+        command: commands::transaction::TransactionCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
     /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
     Chat(commands::chat::ChatCommand),
     /// The cluster's id and brokers.
@@ -89,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce { args, client } => commands::produce::run(args, &client),
         Command::Consume { args, client } => commands::consume::run(args, &client),
         Command::Group { command, client } => commands::group::run(command, &client),
+        Command::Transaction { command, client } => commands::transaction::run(command, &client),
         Command::Chat(args) => commands::chat::run(args),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),
     };

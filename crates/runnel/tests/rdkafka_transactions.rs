@@ -1,7 +1,8 @@
 //! Transactions with the rdkafka crate against `runnel serve`: one transaction committed, one
 //! aborted, one left open. A read_committed consumer sees only the committed one and waits at
 //! the last stable offset; read_uncommitted sees all three; once the third commits,
-//! read_committed sees it. `runnel consume --isolation` reads as each level does.
+//! read_committed sees it. `runnel consume --isolation` reads as each level does, and
+//! `runnel transaction list|describe|describe-producers` show the open transaction.
 
 mod broker_process;
 
@@ -114,6 +115,43 @@ async fn committed_aborted_and_open_transactions_as_each_isolation_level_sees_th
         };
         assert_eq!(cli(&["--isolation", "read_committed"]), named(&["committed"]));
         assert_eq!(cli(&[]), named(&["committed", "aborted", "open"]), "read_uncommitted by default");
+
+        // `runnel transaction`, as kafka-transactions.sh shows the open transaction.
+        let transaction = |args: &[&str]| -> serde_json::Value {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+                .args([&["transaction"], args, &["--output", "json"]].concat())
+                .env("RUNNEL_BROKERS", &bootstrap)
+                .output()
+                .expect("run runnel transaction");
+            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+            serde_json::from_slice(&output.stdout).expect("JSON")
+        };
+        let listed = transaction(&["list"]);
+        assert_eq!(listed[0]["transactional_id"], "rust-txn");
+        assert_eq!(listed[0]["state"], "Ongoing");
+        assert_eq!(transaction(&["list", "--state", "CompleteCommit"]), serde_json::json!([]));
+        let described = transaction(&["describe", "rust-txn"]);
+        assert_eq!(described["state"], "Ongoing");
+        assert_eq!(described["partitions"], serde_json::json!([[TOPIC, 0]]));
+        assert_eq!(described["producer_id"], listed[0]["producer_id"]);
+        let producers = transaction(&["describe-producers", "--topic", TOPIC]);
+        assert_eq!(producers[0]["producer_id"], listed[0]["producer_id"]);
+        assert_eq!(producers[0]["transaction_start_offset"], 8, "the open transaction starts at offset 8");
+        assert_eq!(producers[0]["last_sequence"], 8, "nine records sent, sequences 0-8");
+        let refused = |args: &[&str], expected: &str| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+                .args([&["transaction"], args].concat())
+                .env("RUNNEL_BROKERS", &bootstrap)
+                .output()
+                .expect("run runnel transaction");
+            assert!(!output.status.success(), "{args:?} succeeded");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(expected) && stderr.lines().count() == 1, "{args:?}: {stderr}");
+        };
+        refused(&["describe", "nope"], "TRANSACTIONAL_ID_NOT_FOUND");
+        refused(&["describe-producers", "--topic", "nope"], "UNKNOWN_TOPIC_OR_PARTITION");
+        refused(&["list", "--state", "Sleeping"], "unknown transaction state Sleeping");
+
         producer.commit_transaction(timeout).expect("commit");
         assert_eq!(read_all(&bootstrap, "read_committed"), (named(&["committed", "open"]), 12));
     });

@@ -33,8 +33,9 @@ pub fn handle(ctx: &RequestContext, request: DescribeProducersRequest) -> Handle
                                 .with_producer_epoch(i32::from(p.epoch))
                                 .with_last_sequence(p.last_sequence)
                                 .with_last_timestamp(p.last_timestamp)
-                                // Markers are written with coordinator epoch 0: one coordinator.
-                                .with_coordinator_epoch(if p.txn_start_offset >= 0 { 0 } else { -1 })
+                                // Not tracked per producer (markers carry epoch 0 from the one
+                                // coordinator): -1, Kafka's "unknown".
+                                .with_coordinator_epoch(-1)
                                 .with_current_txn_start_offset(p.txn_start_offset)
                         })
                         .collect();

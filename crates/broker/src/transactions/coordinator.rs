@@ -357,6 +357,45 @@ impl TransactionCoordinator {
         aborted
     }
 
+    /// Forgets transactional ids idle for longer than `expiration_ms`
+    /// (`transactional.id.expiration.ms`): a tombstone in the log, fsynced, then gone from
+    /// memory, as Kafka does. A producer coming back with the id starts afresh with a new
+    /// producer id. Returns how many were removed.
+    pub async fn remove_expired_ids(&self, expiration_ms: i64, metrics: &BrokerMetrics) -> Result<usize, LogError> {
+        let now = self.clock.now_ms();
+        let idle: Vec<String> = self
+            .lock()
+            .txns
+            .iter()
+            .filter(|(_, m)| txn::id_expired(m, now, expiration_ms))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut removed = 0;
+        for id in idle {
+            let op = self.serialise(&id).await;
+            // Looked at again under the id's lock: its producer may have come back meanwhile.
+            if !self.describe(&id).is_some_and(|m| txn::id_expired(&m, self.clock.now_ms(), expiration_ms)) {
+                continue;
+            }
+            let next = internal_log::append(&self.log, &[(encode_key(&id), None)], self.clock.now_ms(), "transaction")?;
+            self.log.flush_to(next, metrics).await?;
+            {
+                let mut state = self.lock();
+                if let Some(old) = state.txns.remove(&id) {
+                    state.by_producer.remove(&old.producer_id);
+                }
+            }
+            drop(op);
+            // The id's lock goes too, unless a request already waits on it.
+            let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+            if ops.get(&id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+                ops.remove(&id);
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// Finishes the endings a crash interrupted: every decided transaction gets its markers
     /// and its completion. Called once at start, after the topics are open.
     pub async fn finish_pending(

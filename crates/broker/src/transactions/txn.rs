@@ -14,6 +14,10 @@ use super::state::{TxnMetadata, TxnStatus};
 /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for.
 pub const DEFAULT_MAX_TIMEOUT_MS: i32 = 900_000;
 
+/// `transactional.id.expiration.ms`: how long a transactional id may stay idle before it is
+/// forgotten (Kafka's default, 7 days).
+pub const DEFAULT_ID_EXPIRATION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 /// A refusal, with Kafka's meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnError {
@@ -252,6 +256,13 @@ pub fn resume(m: &TxnMetadata, now_ms: i64) -> Ending {
 pub fn expire(m: &TxnMetadata, now_ms: i64) -> Option<Ending> {
     let overdue = m.status == TxnStatus::Ongoing && now_ms - m.start_ms > i64::from(m.timeout_ms);
     overdue.then(|| ending(m, ControlType::Abort, next_epoch(m.producer_epoch).unwrap_or(m.producer_epoch), now_ms))
+}
+
+/// Whether `m`'s transactional id has been idle (no transaction open or ending) for longer than
+/// `expiration_ms`, and so is to be forgotten.
+pub fn id_expired(m: &TxnMetadata, now_ms: i64, expiration_ms: i64) -> bool {
+    let idle = matches!(m.status, TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort);
+    idle && now_ms - m.last_update_ms > expiration_ms
 }
 
 /// Whether a transactional batch of `producer_id` at `epoch` may be written to `partition`:

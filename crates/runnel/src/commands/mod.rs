@@ -15,3 +15,5 @@ pub mod produce;
 pub mod serve;
 pub mod storage;
 pub mod topic;
+pub mod transaction;
+pub mod wire;

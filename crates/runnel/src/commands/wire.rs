@@ -1,0 +1,199 @@
+//! A small Kafka protocol client for the admin requests librdkafka (and so rdkafka) does not
+//! offer: ListTransactions, DescribeTransactions, DescribeProducers. It speaks to any
+//! Kafka-compatible broker: each connection asks ApiVersions first and every request goes at
+//! the highest version both sides know.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use anyhow::{Context, anyhow, bail};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+    TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use super::client::TIMEOUT;
+
+/// The largest response accepted (a metadata answer for a big cluster fits many times over).
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
+/// One connection to one broker.
+pub struct Connection {
+    stream: TcpStream,
+    address: String,
+    /// Highest version the broker serves, per API key.
+    versions: HashMap<i16, i16>,
+    correlation_id: i32,
+}
+
+/// A broker of the cluster, from Metadata.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Broker id.
+    pub id: i32,
+    /// `host:port`.
+    pub address: String,
+}
+
+/// What Metadata says of the cluster and of one topic.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    /// Every broker.
+    pub nodes: Vec<Node>,
+    /// The topic's partitions: (index, leader id, error code).
+    pub partitions: Vec<(i32, i32, i16)>,
+    /// The topic's error code (0 when no topic was asked for).
+    pub topic_error: i16,
+}
+
+impl Connection {
+    /// Connects to `address` (`host:port`) and learns its API versions.
+    pub fn open(address: &str) -> anyhow::Result<Connection> {
+        let target = address
+            .to_socket_addrs()
+            .with_context(|| format!("resolve {address}"))?
+            .next()
+            .ok_or_else(|| anyhow!("{address} resolves to no address"))?;
+        let stream = TcpStream::connect_timeout(&target, TIMEOUT).with_context(|| format!("connect to {address}"))?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        stream.set_write_timeout(Some(TIMEOUT))?;
+        let mut connection =
+            Connection { stream, address: address.to_string(), versions: HashMap::new(), correlation_id: 0 };
+        // v0 is what every broker answers, whatever it supports.
+        let answer: ApiVersionsResponse = connection.send(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default())?;
+        if answer.error_code != 0 {
+            bail!("{address} refused ApiVersions: {}", describe_code(answer.error_code));
+        }
+        connection.versions = answer.api_keys.iter().map(|k| (k.api_key, k.max_version)).collect();
+        Ok(connection)
+    }
+
+    /// Connects to the first of the comma-separated bootstrap servers that answers.
+    pub fn bootstrap(brokers: &str) -> anyhow::Result<Connection> {
+        let mut last = None;
+        for address in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            match Connection::open(address) {
+                Ok(connection) => return Ok(connection),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("no bootstrap server given")))
+    }
+
+    /// The version to send `api` at: the highest both this client (`ours`) and the broker
+    /// know, or an error naming what the broker lacks.
+    pub fn version(&self, api: ApiKey, ours: i16) -> anyhow::Result<i16> {
+        match self.versions.get(&(api as i16)) {
+            Some(theirs) => Ok(ours.min(*theirs)),
+            None => bail!("the broker at {} does not serve {api:?}", self.address),
+        }
+    }
+
+    /// Sends `request` at the highest common version up to `ours`; returns that version and
+    /// the response.
+    pub fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        ours: i16,
+        request: &Req,
+    ) -> anyhow::Result<(i16, Resp)> {
+        let version = self.version(api, ours)?;
+        Ok((version, self.send(api, version, request)?))
+    }
+
+    fn send<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> anyhow::Result<Resp> {
+        self.correlation_id += 1;
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&[0; 4]);
+        RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("runnel-cli")))
+            .encode(&mut frame, api.request_header_version(version))
+            .with_context(|| format!("encode a {api:?} header"))?;
+        request.encode(&mut frame, version).with_context(|| format!("encode {api:?} v{version}"))?;
+        let size = i32::try_from(frame.len() - 4).context("request too large")?;
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        let address = &self.address;
+        self.stream.write_all(&frame).with_context(|| format!("send {api:?} to {address}"))?;
+
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).with_context(|| format!("read the {api:?} answer from {address}"))?;
+        let size = usize::try_from(i32::from_be_bytes(size)).context("negative response size")?;
+        if size > MAX_RESPONSE_BYTES {
+            bail!("{address} answered {api:?} with {size} bytes, more than the {MAX_RESPONSE_BYTES} accepted");
+        }
+        let mut body = vec![0u8; size];
+        self.stream.read_exact(&mut body).with_context(|| format!("read the {api:?} answer from {address}"))?;
+        let mut body = Bytes::from(body);
+        let header = ResponseHeader::decode(&mut body, api.response_header_version(version))
+            .with_context(|| format!("decode the {api:?} answer's header"))?;
+        if header.correlation_id != self.correlation_id {
+            bail!("{address} answered request {} with {}", self.correlation_id, header.correlation_id);
+        }
+        Resp::decode(&mut body, version).with_context(|| format!("decode the {api:?} v{version} answer"))
+    }
+
+    /// The cluster's brokers and, for `topic`, each partition's leader and error code.
+    pub fn metadata(&mut self, topic: Option<&str>) -> anyhow::Result<ClusterView> {
+        let topics = topic.map(|name| {
+            vec![MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))]
+        });
+        // v1+ reads an empty list as "no topics" and null as "all"; null is not wanted here.
+        let request = MetadataRequest::default()
+            .with_topics(Some(topics.unwrap_or_default()))
+            .with_allow_auto_topic_creation(false);
+        let (_, response): (i16, MetadataResponse) = self.call(ApiKey::Metadata, 12, &request)?;
+        let nodes = response
+            .brokers
+            .iter()
+            .map(|b| Node { id: b.node_id.0, address: format!("{}:{}", b.host.as_str(), b.port) })
+            .collect();
+        let (partitions, topic_error) = match response.topics.first() {
+            Some(t) => {
+                (t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0, p.error_code)).collect(), t.error_code)
+            }
+            None => (Vec::new(), 0),
+        };
+        Ok(ClusterView { nodes, partitions, topic_error })
+    }
+}
+
+/// A Kafka error code by the name Kafka's documentation gives it (`TRANSACTIONAL_ID_NOT_FOUND`),
+/// for one-line errors.
+pub fn describe_code(code: i16) -> String {
+    let Some(error) = kafka_protocol::ResponseError::try_from_code(code) else {
+        return "no error".to_string();
+    };
+    let camel = format!("{error:?}");
+    let mut name = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    format!("{name} (error code {code})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_read_as_kafkas_names() {
+        assert_eq!(describe_code(105), "TRANSACTIONAL_ID_NOT_FOUND (error code 105)");
+        assert_eq!(describe_code(3), "UNKNOWN_TOPIC_OR_PARTITION (error code 3)");
+        assert_eq!(describe_code(0), "no error");
+    }
+}
