@@ -27,23 +27,25 @@ throughput() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 
-printf '%-44s %14s %14s %7s\n' "produce, 1 KiB, acks=all" "idempotent" "transactional" "ratio"
-for case in "1 1" "1 8" "4 8"; do
-    read -r producers partitions <<< "$case"
-    idempotent=$(throughput produce --topic "idem-$producers-$partitions" --partitions "$partitions" \
+printf '%-52s %14s %14s %7s\n' "produce, 1 KiB, acks=all" "idempotent" "transactional" "ratio"
+# producers, partitions, records per transaction
+for case in "1 1 1000" "1 8 1000" "4 8 1000" "8 8 1000" "1 8 10000"; do
+    read -r producers partitions per_txn <<< "$case"
+    idempotent=$(throughput produce --topic "idem-$producers-$partitions-$per_txn" --partitions "$partitions" \
         --producers "$producers" --records "$RECORDS" -X enable.idempotence=true)
-    transactional=$(throughput produce --topic "txn-$producers-$partitions" --partitions "$partitions" \
-        --producers "$producers" --records "$RECORDS" --transaction-records 1000)
-    printf '%-44s %10s r/s %10s r/s %7s\n' "$producers producer(s), $partitions partition(s)" \
+    transactional=$(throughput produce --topic "txn-$producers-$partitions-$per_txn" --partitions "$partitions" \
+        --producers "$producers" --records "$RECORDS" --transaction-records "$per_txn")
+    printf '%-52s %10s r/s %10s r/s %7s\n' \
+        "$producers producer(s), $partitions partition(s), $per_txn per transaction" \
         "$idempotent" "$transactional" "$(ratio "$transactional" "$idempotent")"
 done
 
 echo
-printf '%-44s %14s %14s %7s\n' "consume, transactional topic" "uncommitted" "committed" "ratio"
+printf '%-52s %14s %14s %7s\n' "consume, transactional topic" "uncommitted" "committed" "ratio"
 for partitions in 1 8; do
-    topic="txn-1-$partitions"
+    topic="txn-1-$partitions-1000"
     uncommitted=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_uncommitted)
     committed=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_committed)
-    printf '%-44s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
+    printf '%-52s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
         "$uncommitted" "$committed" "$(ratio "$committed" "$uncommitted")"
 done
