@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Measures what transactions cost on a release runnel broker, each pair back to back in one
-# run: transactional produce (--transaction-records, 1,000 records of 1 KiB per transaction,
-# acks=all) against idempotent produce with the same clients, and a read_committed consumer
-# against a read_uncommitted one on the transactional topic.
+# Measures what transactions cost on a release runnel broker, back to back in one run:
+# transactional produce (--transaction-records, 1,000 records of 1 KiB per transaction,
+# acks=all) against idempotent produce with the same clients, streaming and flushing as often
+# as the transactions commit (--flush-records: the drain a commit makes, without the
+# transaction), and a read_committed consumer against a read_uncommitted one on the
+# transactional topic.
 # Usage: scripts/bench_transactions.sh [records]   (default 1000000). Results go to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,25 +29,29 @@ throughput() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 
-printf '%-52s %14s %14s %7s\n' "produce, 1 KiB, acks=all" "idempotent" "transactional" "ratio"
-# producers, partitions, records per transaction
+printf '%-48s %11s %11s %11s %9s %9s\n' "produce, 1 KiB, acks=all (records/s)" "idempotent" "flushing" \
+    "transact." "tx/idem" "tx/flush"
+# producers, partitions, records per transaction (and per flush)
 for case in "1 1 1000" "1 8 1000" "4 8 1000" "8 8 1000" "1 8 10000"; do
     read -r producers partitions per_txn <<< "$case"
-    idempotent=$(throughput produce --topic "idem-$producers-$partitions-$per_txn" --partitions "$partitions" \
-        --producers "$producers" --records "$RECORDS" -X enable.idempotence=true)
-    transactional=$(throughput produce --topic "txn-$producers-$partitions-$per_txn" --partitions "$partitions" \
-        --producers "$producers" --records "$RECORDS" --transaction-records "$per_txn")
-    printf '%-52s %10s r/s %10s r/s %7s\n' \
-        "$producers producer(s), $partitions partition(s), $per_txn per transaction" \
-        "$idempotent" "$transactional" "$(ratio "$transactional" "$idempotent")"
+    common=(--partitions "$partitions" --producers "$producers" --records "$RECORDS")
+    idempotent=$(throughput produce --topic "idem-$producers-$partitions-$per_txn" "${common[@]}" \
+        -X enable.idempotence=true)
+    flushing=$(throughput produce --topic "flush-$producers-$partitions-$per_txn" "${common[@]}" \
+        -X enable.idempotence=true --flush-records "$per_txn")
+    transactional=$(throughput produce --topic "txn-$producers-$partitions-$per_txn" "${common[@]}" \
+        --transaction-records "$per_txn")
+    printf '%-48s %11s %11s %11s %9s %9s\n' "$producers producer(s), $partitions partition(s), $per_txn per txn" \
+        "$idempotent" "$flushing" "$transactional" "$(ratio "$transactional" "$idempotent")" \
+        "$(ratio "$transactional" "$flushing")"
 done
 
 echo
-printf '%-52s %14s %14s %7s\n' "consume, transactional topic" "uncommitted" "committed" "ratio"
+printf '%-48s %14s %14s %7s\n' "consume, transactional topic" "uncommitted" "committed" "ratio"
 for partitions in 1 8; do
     topic="txn-1-$partitions-1000"
     uncommitted=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_uncommitted)
     committed=$(throughput consume --topic "$topic" --records "$RECORDS" --isolation read_committed)
-    printf '%-52s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
+    printf '%-48s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
         "$uncommitted" "$committed" "$(ratio "$committed" "$uncommitted")"
 done

@@ -109,12 +109,14 @@ fn transactional_produce_commits_every_n_records_and_read_committed_consume_read
     assert_eq!((produced["records"].as_u64(), produced["errors"].as_u64()), (Some(2500), Some(0)));
     assert_eq!(produced["transaction_records"].as_u64(), Some(500));
     check_latency(&produced);
-    // Every transaction committed: a read_committed consumer reads every record (the markers
-    // in between are not records).
+    let flushed = bench_json(&[&["produce"], &common[..], &["--records", "500", "--flush-records", "100"]].concat());
+    assert_eq!((flushed["records"].as_u64(), flushed["flush_records"].as_u64()), (Some(500), Some(100)));
+    // Every transaction committed and every flushed record landed: read_committed reads all.
+    // (The markers in between are not records.)
     for isolation in ["read_committed", "read_uncommitted"] {
         let consumed =
-            bench_json(&[&["consume"], &common[..], &["--records", "2500", "--isolation", isolation]].concat());
-        assert_eq!(consumed["records"].as_u64(), Some(2500), "{isolation}");
+            bench_json(&[&["consume"], &common[..], &["--records", "3000", "--isolation", isolation]].concat());
+        assert_eq!(consumed["records"].as_u64(), Some(3000), "{isolation}");
         assert_eq!(consumed["isolation"].as_str(), Some(isolation));
     }
 }

@@ -83,6 +83,11 @@ pub struct BenchArgs {
     /// `transactional.id` (`produce`; 0: no transactions).
     #[arg(long, default_value_t = 0)]
     pub transaction_records: u64,
+    /// Wait for every acknowledgement each time this many records are sent, as an application
+    /// that flushes does (`produce`; 0: never). The drain a transaction's commit makes, without
+    /// the transaction.
+    #[arg(long, default_value_t = 0, conflicts_with = "transaction_records")]
+    pub flush_records: u64,
     /// Consumer isolation level (`consume`): read_committed (librdkafka's default) skips
     /// aborted records and stops at the last stable offset.
     #[arg(long, default_value = "read_committed", value_parser = ["read_committed", "read_uncommitted"])]
@@ -112,6 +117,7 @@ impl BenchArgs {
             consumers: 1,
             rate: 1000,
             transaction_records: 0,
+            flush_records: 0,
             isolation: "read_committed".into(),
             client_properties: Vec::new(),
             output: Output::Table,

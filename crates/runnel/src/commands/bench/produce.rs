@@ -140,6 +140,9 @@ fn produce_share(
             commit(&producer, transaction_timeout)?;
             producer.begin_transaction().context("begin a transaction")?;
         }
+        if args.flush_records > 0 && n > 0 && n.is_multiple_of(args.flush_records) {
+            drain(&producer, transaction_timeout)?;
+        }
         let key = n.to_be_bytes();
         let mut record =
             BaseRecord::with_opaque_to(&args.topic, Box::new(Instant::now())).key(&key[..]).payload(&value[..]);
@@ -173,15 +176,21 @@ fn produce_share(
 /// and on a `ThreadedProducer` the polling thread takes the acknowledgements that poll waits
 /// for: each commit would cost up to 100 ms of client-side sleep.
 fn commit(producer: &ThreadedProducer<Acks>, timeout: Duration) -> anyhow::Result<()> {
+    drain(producer, timeout)?;
+    producer.commit_transaction(timeout).context("commit a transaction")
+}
+
+/// Waits until every record sent is acknowledged, asking librdkafka to send what lingers.
+fn drain(producer: &ThreadedProducer<Acks>, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while producer.in_flight_count() > 0 {
         let _ = producer.flush(Duration::ZERO);
         if Instant::now() >= deadline {
-            bail!("records of a transaction not acknowledged within {} s", timeout.as_secs());
+            bail!("records not acknowledged within {} s", timeout.as_secs());
         }
         std::thread::sleep(Duration::from_micros(100));
     }
-    producer.commit_transaction(timeout).context("commit a transaction")
+    Ok(())
 }
 
 /// What one producer client saw once flushed.

@@ -71,6 +71,8 @@ pub struct Report {
     pub compression: Option<String>,
     /// Records per transaction (produce, when transactional).
     pub transaction_records: Option<u64>,
+    /// Records between flushes (produce, when it flushes).
+    pub flush_records: Option<u64>,
     /// Consumer isolation level (consume).
     pub isolation: Option<String>,
     /// Producer or consumer clients.
@@ -107,6 +109,7 @@ impl Report {
             compression: producing.then(|| args.compression.clone()),
             transaction_records: (bench == "produce" && args.transaction_records > 0)
                 .then_some(args.transaction_records),
+            flush_records: (bench == "produce" && args.flush_records > 0).then_some(args.flush_records),
             isolation: (!producing).then(|| args.isolation.clone()),
             clients: match bench {
                 "produce" => args.producers,
@@ -138,6 +141,9 @@ impl Report {
         }
         if let Some(records) = self.transaction_records {
             rows.push(("transactions", format!("{records} records each")));
+        }
+        if let Some(records) = self.flush_records {
+            rows.push(("flushes", format!("every {records} records")));
         }
         if let Some(isolation) = &self.isolation {
             rows.push(("isolation", isolation.clone()));
