@@ -18,6 +18,22 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints `value` as JSON, or as a table of `headers` over the rows `cells` makes of it.
+pub fn print_as<T: Serialize>(
+    output: Output,
+    value: &T,
+    headers: &[&str],
+    cells: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> anyhow::Result<()> {
+    match output {
+        Output::Json => print_json(value),
+        Output::Table => {
+            print!("{}", table(headers, &cells(value)));
+            Ok(())
+        }
+    }
+}
+
 /// Renders rows under headers, columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();

@@ -17,7 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
 
 use super::client::ClientArgs;
-use super::output::{Output, print_json, table};
+use super::output::{Output, print_as};
 use super::wire::{Connection, Node, describe_code};
 
 /// Transaction subcommands.
@@ -95,24 +95,13 @@ fn list(bootstrap: &mut Connection, states: &[String], output: Output) -> anyhow
         }));
     }
     rows.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
-    match output {
-        Output::Json => print_json(&rows),
-        Output::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.transactional_id.clone(),
-                        r.coordinator.to_string(),
-                        r.producer_id.to_string(),
-                        r.state.clone(),
-                    ]
-                })
-                .collect();
-            print!("{}", table(&["TRANSACTIONAL_ID", "COORDINATOR", "PRODUCER_ID", "STATE"], &cells));
-            Ok(())
-        }
-    }
+    print_as(output, &rows, &["TRANSACTIONAL_ID", "COORDINATOR", "PRODUCER_ID", "STATE"], |rows| {
+        rows.iter()
+            .map(|r| {
+                vec![r.transactional_id.clone(), r.coordinator.to_string(), r.producer_id.to_string(), r.state.clone()]
+            })
+            .collect()
+    })
 }
 
 /// The broker coordinating `transactional_id` (FindCoordinator with key type TRANSACTION).
@@ -179,37 +168,36 @@ fn describe(bootstrap: &mut Connection, transactional_id: &str, output: Output) 
             .flat_map(|t| t.partitions.iter().map(|p| (t.topic.as_str().to_string(), *p)))
             .collect(),
     };
-    match output {
-        Output::Json => print_json(&described),
-        Output::Table => {
-            let optional = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-            let partitions: Vec<String> = described.partitions.iter().map(|(t, p)| format!("{t}-{p}")).collect();
-            let cells = vec![vec![
-                described.coordinator.to_string(),
-                described.transactional_id.clone(),
-                described.producer_id.to_string(),
-                described.producer_epoch.to_string(),
-                described.state.clone(),
-                described.timeout_ms.to_string(),
-                optional(described.start_time_ms),
-                optional(described.duration_ms),
-                if partitions.is_empty() { "-".to_string() } else { partitions.join(",") },
-            ]];
-            let headers = [
-                "COORDINATOR",
-                "TRANSACTIONAL_ID",
-                "PRODUCER_ID",
-                "EPOCH",
-                "STATE",
-                "TIMEOUT_MS",
-                "START_TIME_MS",
-                "DURATION_MS",
-                "PARTITIONS",
-            ];
-            print!("{}", table(&headers, &cells));
-            Ok(())
-        }
-    }
+    let headers = [
+        "COORDINATOR",
+        "TRANSACTIONAL_ID",
+        "PRODUCER_ID",
+        "EPOCH",
+        "STATE",
+        "TIMEOUT_MS",
+        "START_TIME_MS",
+        "DURATION_MS",
+        "PARTITIONS",
+    ];
+    print_as(output, &described, &headers, |d| {
+        let partitions: Vec<String> = d.partitions.iter().map(|(t, p)| format!("{t}-{p}")).collect();
+        vec![vec![
+            d.coordinator.to_string(),
+            d.transactional_id.clone(),
+            d.producer_id.to_string(),
+            d.producer_epoch.to_string(),
+            d.state.clone(),
+            d.timeout_ms.to_string(),
+            or_dash(d.start_time_ms),
+            or_dash(d.duration_ms),
+            if partitions.is_empty() { "-".to_string() } else { partitions.join(",") },
+        ]]
+    })
+}
+
+/// An optional figure for a table: `-` when absent.
+fn or_dash(value: Option<i64>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 #[derive(Debug, Serialize)]
@@ -279,34 +267,21 @@ fn describe_producers(
         }
     }
     rows.sort_by_key(|r| (r.partition, r.producer_id));
-    match output {
-        Output::Json => print_json(&rows),
-        Output::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.partition.to_string(),
-                        r.producer_id.to_string(),
-                        r.producer_epoch.to_string(),
-                        r.coordinator_epoch.to_string(),
-                        r.last_sequence.to_string(),
-                        r.last_timestamp.to_string(),
-                        r.transaction_start_offset.map_or_else(|| "-".to_string(), |o| o.to_string()),
-                    ]
-                })
-                .collect();
-            let headers = [
-                "PARTITION",
-                "PRODUCER_ID",
-                "EPOCH",
-                "COORDINATOR_EPOCH",
-                "LAST_SEQUENCE",
-                "LAST_TIMESTAMP",
-                "TXN_START",
-            ];
-            print!("{}", table(&headers, &cells));
-            Ok(())
-        }
-    }
+    let headers =
+        ["PARTITION", "PRODUCER_ID", "EPOCH", "COORDINATOR_EPOCH", "LAST_SEQUENCE", "LAST_TIMESTAMP", "TXN_START"];
+    print_as(output, &rows, &headers, |rows| {
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.partition.to_string(),
+                    r.producer_id.to_string(),
+                    r.producer_epoch.to_string(),
+                    r.coordinator_epoch.to_string(),
+                    r.last_sequence.to_string(),
+                    r.last_timestamp.to_string(),
+                    or_dash(r.transaction_start_offset),
+                ]
+            })
+            .collect()
+    })
 }
