@@ -30,6 +30,7 @@ pub mod partition;
 pub mod partition_dirs;
 pub mod producer_ids;
 pub mod recompress;
+pub mod schema_fields;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

@@ -2,7 +2,12 @@
 //! Kafka's: offset commits (key version 1, value version 3) and group metadata (key version 2,
 //! value version 3). A record with no value is a tombstone that deletes its key.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::schema_fields::{
+    FieldError, get_bytes, get_i16, get_i32, get_i64, get_nullable_string, get_string, put_bytes, put_nullable_string,
+    put_string,
+};
 
 /// Key version of an offset commit.
 const OFFSET_KEY_VERSION: i16 = 1;
@@ -104,15 +109,12 @@ pub struct Record {
 /// Why a stored record could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
-    /// Shorter than its schema.
-    #[error("group record truncated while reading {0}")]
-    Truncated(&'static str),
+    /// A field is cut short or not UTF-8.
+    #[error("group record: {0}")]
+    Field(#[from] FieldError),
     /// A key or value version this broker does not know.
     #[error("unknown group record {0} version {1}")]
     UnknownVersion(&'static str, i16),
-    /// A string that is not UTF-8.
-    #[error("group record holds a string that is not UTF-8")]
-    NotUtf8,
     /// A value whose kind does not match its key.
     #[error("group record value does not match its key")]
     Mismatch,
@@ -230,76 +232,6 @@ impl Record {
         };
         Ok(Record { key, value: Some(value) })
     }
-}
-
-fn put_string(buf: &mut BytesMut, s: &str) {
-    buf.put_i16(s.len().min(i16::MAX as usize) as i16);
-    buf.put_slice(&s.as_bytes()[..s.len().min(i16::MAX as usize)]);
-}
-
-fn put_nullable_string(buf: &mut BytesMut, s: Option<&str>) {
-    match s {
-        Some(s) => put_string(buf, s),
-        None => buf.put_i16(-1),
-    }
-}
-
-fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
-    buf.put_i32(b.len() as i32);
-    buf.put_slice(b);
-}
-
-fn get_i16(buf: &mut &[u8], what: &'static str) -> Result<i16, RecordError> {
-    if buf.remaining() < 2 {
-        return Err(RecordError::Truncated(what));
-    }
-    Ok(buf.get_i16())
-}
-
-fn get_i32(buf: &mut &[u8], what: &'static str) -> Result<i32, RecordError> {
-    if buf.remaining() < 4 {
-        return Err(RecordError::Truncated(what));
-    }
-    Ok(buf.get_i32())
-}
-
-fn get_i64(buf: &mut &[u8], what: &'static str) -> Result<i64, RecordError> {
-    if buf.remaining() < 8 {
-        return Err(RecordError::Truncated(what));
-    }
-    Ok(buf.get_i64())
-}
-
-fn get_nullable_string(buf: &mut &[u8]) -> Result<Option<String>, RecordError> {
-    let len = get_i16(buf, "string length")?;
-    if len < 0 {
-        return Ok(None);
-    }
-    let len = len as usize;
-    if buf.remaining() < len {
-        return Err(RecordError::Truncated("string"));
-    }
-    let s = std::str::from_utf8(&buf[..len]).map_err(|_| RecordError::NotUtf8)?.to_string();
-    buf.advance(len);
-    Ok(Some(s))
-}
-
-fn get_string(buf: &mut &[u8]) -> Result<String, RecordError> {
-    Ok(get_nullable_string(buf)?.unwrap_or_default())
-}
-
-fn get_bytes(buf: &mut &[u8]) -> Result<Bytes, RecordError> {
-    let len = get_i32(buf, "bytes length")?;
-    if len < 0 {
-        return Ok(Bytes::new());
-    }
-    let len = len as usize;
-    if buf.remaining() < len {
-        return Err(RecordError::Truncated("bytes"));
-    }
-    let b = Bytes::copy_from_slice(&buf[..len]);
-    buf.advance(len);
-    Ok(b)
 }
 
 #[cfg(test)]

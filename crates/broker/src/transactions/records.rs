@@ -2,9 +2,10 @@
 //! `TransactionLogValue` version 0), so the transaction log reads like Kafka's. A record with
 //! no value is a tombstone: the transactional id is forgotten.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::state::{TxnMetadata, TxnStatus};
+use crate::schema_fields::{FieldError, get_i8, get_i16, get_i32, get_i64, get_string, put_string};
 
 /// Key version: the transactional id.
 const KEY_VERSION: i16 = 0;
@@ -14,15 +15,12 @@ const VALUE_VERSION: i16 = 0;
 /// Why a stored record could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TxnRecordError {
-    /// Shorter than its schema.
-    #[error("transaction record truncated while reading {0}")]
-    Truncated(&'static str),
+    /// A field is cut short or not UTF-8.
+    #[error("transaction record: {0}")]
+    Field(#[from] FieldError),
     /// A key or value version, or a status, this broker does not know.
     #[error("unknown transaction record {0} {1}")]
     Unknown(&'static str, i16),
-    /// A string that is not UTF-8.
-    #[error("transaction record holds a string that is not UTF-8")]
-    NotUtf8,
 }
 
 /// Encodes the key of `transactional_id`.
@@ -69,7 +67,7 @@ pub fn encode_value(m: &TxnMetadata) -> Bytes {
 /// Decodes a stored key into its transactional id.
 pub fn decode_key(mut key: &[u8]) -> Result<String, TxnRecordError> {
     match get_i16(&mut key, "key version")? {
-        KEY_VERSION => get_string(&mut key),
+        KEY_VERSION => Ok(get_string(&mut key)?),
         v => Err(TxnRecordError::Unknown("key version", v)),
     }
 }
@@ -83,7 +81,7 @@ pub fn decode_value(mut value: &[u8]) -> Result<TxnMetadata, TxnRecordError> {
     let producer_id = get_i64(&mut value, "producer id")?;
     let producer_epoch = get_i16(&mut value, "producer epoch")?;
     let timeout_ms = get_i32(&mut value, "timeout")?;
-    let status_code = get_i8(&mut value)?;
+    let status_code = get_i8(&mut value, "status")?;
     let status = TxnStatus::from_code(status_code).ok_or(TxnRecordError::Unknown("status", status_code.into()))?;
     let mut partitions = std::collections::BTreeSet::new();
     let topics = get_i32(&mut value, "topic count")?;
@@ -102,50 +100,6 @@ pub fn decode_value(mut value: &[u8]) -> Result<TxnMetadata, TxnRecordError> {
         last_update_ms: get_i64(&mut value, "last update timestamp")?,
         start_ms: get_i64(&mut value, "start timestamp")?,
     })
-}
-
-fn put_string(buf: &mut BytesMut, s: &str) {
-    let len = s.len().min(i16::MAX as usize);
-    buf.put_i16(len as i16);
-    buf.put_slice(&s.as_bytes()[..len]);
-}
-
-fn get_i8(buf: &mut &[u8]) -> Result<i8, TxnRecordError> {
-    if buf.remaining() < 1 {
-        return Err(TxnRecordError::Truncated("status"));
-    }
-    Ok(buf.get_i8())
-}
-
-fn get_i16(buf: &mut &[u8], what: &'static str) -> Result<i16, TxnRecordError> {
-    if buf.remaining() < 2 {
-        return Err(TxnRecordError::Truncated(what));
-    }
-    Ok(buf.get_i16())
-}
-
-fn get_i32(buf: &mut &[u8], what: &'static str) -> Result<i32, TxnRecordError> {
-    if buf.remaining() < 4 {
-        return Err(TxnRecordError::Truncated(what));
-    }
-    Ok(buf.get_i32())
-}
-
-fn get_i64(buf: &mut &[u8], what: &'static str) -> Result<i64, TxnRecordError> {
-    if buf.remaining() < 8 {
-        return Err(TxnRecordError::Truncated(what));
-    }
-    Ok(buf.get_i64())
-}
-
-fn get_string(buf: &mut &[u8]) -> Result<String, TxnRecordError> {
-    let len = get_i16(buf, "string length")?.max(0) as usize;
-    if buf.remaining() < len {
-        return Err(TxnRecordError::Truncated("string"));
-    }
-    let s = std::str::from_utf8(&buf[..len]).map_err(|_| TxnRecordError::NotUtf8)?.to_string();
-    buf.advance(len);
-    Ok(s)
 }
 
 #[cfg(test)]
