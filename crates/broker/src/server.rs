@@ -91,7 +91,7 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Aborts transactions open past their timeout, every
+/// Aborts transactions open past their timeout and finishes endings whose markers failed, every
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, and forgets transactional ids
 /// idle past `transactional.id.expiration.ms`, every
 /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
@@ -108,6 +108,12 @@ async fn transaction_timer_loop(broker: Arc<Broker>, mut stop: watch::Receiver<b
         }
         if broker.transactions.abort_expired(&*broker, &broker.metrics).await > 0 {
             broker.notify_data_arrived();
+        }
+        // Endings whose markers could not be written (a full disk, say) are retried.
+        match broker.transactions.finish_pending(&*broker, &broker.metrics).await {
+            Ok(0) => {}
+            Ok(_) => broker.notify_data_arrived(),
+            Err(e) => tracing::warn!(error = %e, "a transaction's markers still cannot be written; retrying"),
         }
         if tokio::time::Instant::now() >= next_removal {
             last_removal = tokio::time::Instant::now();

@@ -1,9 +1,9 @@
 //! The transaction coordinator driven directly, with a manual clock and real partition logs:
 //! commits and aborts write markers and move the partitions' last stable offsets, state is
 //! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
-//! start, overdue transactions are aborted with their producer fenced, and a new producer with
-//! the same transactional id aborts what the old one left open, and idle transactional ids
-//! expire.
+//! start and one whose markers failed by the next retry, overdue transactions are aborted with
+//! their producer fenced, a new producer with the same transactional id aborts what the old one
+//! left open, and idle transactional ids expire.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -234,4 +234,34 @@ async fn an_idle_transactional_id_expires_with_a_tombstone_and_an_open_one_does_
     let again = f.init(&c, "idle").await;
     assert_eq!(again.1, 0, "a new producer id starts at epoch 0");
     assert_ne!(again.0, idle.0);
+}
+
+#[tokio::test]
+async fn an_ending_whose_markers_failed_is_finished_by_the_next_retry() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    // The marker's partition refuses writes (as after a failed fsync): EndTxn fails after
+    // its decision is durable.
+    let (log, _) = PartitionLog::open(&f.dir.path().join("broken"), LogConfig::default(), false).expect("open");
+    let broken = Arc::new(Partition::new("t", 0, log));
+    broken.retire();
+    let failing = Targets([(tp(0), broken)].into_iter().collect());
+    let result = c.end_txn("tx", producer.0, producer.1, true, &failing, &f.metrics).await;
+    assert!(matches!(result, Err(CoordinatorError::Storage(_))), "{result:?}");
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::PrepareCommit);
+    assert!(matches!(
+        c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await,
+        Err(CoordinatorError::Txn(TxnError::ConcurrentTransactions))
+    ));
+    assert_eq!(f.partition(0).last_stable_offset(), 0, "still held back");
+
+    // The retry (the transaction timer's) writes the markers once the partition takes them.
+    assert_eq!(c.finish_pending(&f.targets, &f.metrics).await.expect("finish"), 1);
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::CompleteCommit);
+    assert_eq!(f.partition(0).last_stable_offset(), 3);
+    c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("the client's retry succeeds");
+    assert_eq!(c.finish_pending(&f.targets, &f.metrics).await.expect("nothing left"), 0);
 }

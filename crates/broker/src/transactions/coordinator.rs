@@ -396,28 +396,30 @@ impl TransactionCoordinator {
         Ok(removed)
     }
 
-    /// Finishes the endings a crash interrupted: every decided transaction gets its markers
-    /// and its completion. Called once at start, after the topics are open.
+    /// Finishes the endings left half done: every decided transaction gets its markers and
+    /// its completion. Called at start, after the topics are open (a crash interrupted them),
+    /// and on the transaction timer (a marker write failed, on a full disk say: EndTxn
+    /// answered with a retriable error, and its retries get CONCURRENT_TRANSACTIONS until
+    /// this succeeds). Returns how many it finished.
     pub async fn finish_pending(
         &self,
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<usize, LogError> {
-        let pending: Vec<(String, TxnMetadata)> = self
-            .lock()
-            .txns
-            .iter()
-            .filter(|(_, m)| m.status.is_preparing())
-            .map(|(id, m)| (id.clone(), m.clone()))
-            .collect();
-        for (id, prepared) in &pending {
+        let pending: Vec<String> =
+            self.lock().txns.iter().filter(|(_, m)| m.status.is_preparing()).map(|(id, _)| id.clone()).collect();
+        let mut finished = 0;
+        for id in &pending {
             let _op = self.serialise(id).await;
-            let ending = txn::resume(prepared, self.clock.now_ms());
+            // Looked at again under the id's lock: an ending in progress may have finished it.
+            let Some(prepared) = self.describe(id).filter(|m| m.status.is_preparing()) else { continue };
+            let ending = txn::resume(&prepared, self.clock.now_ms());
             self.write_markers(&ending.markers, targets, metrics).await?;
             self.record(id, ending.complete, metrics).await?;
-            tracing::info!(transactional_id = %id, "finished a transaction ending interrupted by a restart");
+            tracing::info!(transactional_id = %id, "finished a transaction ending left half done");
+            finished += 1;
         }
-        Ok(pending.len())
+        Ok(finished)
     }
 
     /// Whether a transactional batch of `producer_id` at `epoch` may be appended to
