@@ -1,7 +1,8 @@
 //! The transaction coordinator driven directly, with a manual clock and real partition logs:
 //! commits and aborts write markers and move the partitions' last stable offsets, state is
 //! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
-//! start and one whose markers failed by the next retry, overdue transactions are aborted with
+//! start and one whose markers failed by the next retry, a completion lost in a crash is
+//! written again, overdue transactions are aborted with
 //! their producer fenced, a new producer with the same transactional id aborts what the old one
 //! left open, and idle transactional ids expire.
 
@@ -264,4 +265,29 @@ async fn an_ending_whose_markers_failed_is_finished_by_the_next_retry() {
     assert_eq!(f.partition(0).last_stable_offset(), 3);
     c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("the client's retry succeeds");
     assert_eq!(c.finish_pending(&f.targets, &f.metrics).await.expect("nothing left"), 0);
+}
+
+#[tokio::test]
+async fn a_completion_lost_in_a_crash_is_written_again_with_a_harmless_second_marker() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("commit");
+    drop(c);
+    // EndTxn does not wait for the completion record's fsync: cut it off the log, as a power
+    // loss could.
+    let log = f.dir.path().join("__transaction_state-0").join(format!("{:020}.log", 0));
+    let bytes = std::fs::read(&log).expect("read the transaction log");
+    let last = runnel_log::batch::BatchWalker::new(&bytes).map(|b| b.expect("valid").0).last().expect("a batch");
+    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(last as u64).expect("truncate");
+
+    let c = f.open();
+    assert_eq!(c.describe("tx").expect("replayed").status, TxnStatus::PrepareCommit);
+    assert_eq!(c.finish_pending(&f.targets, &f.metrics).await.expect("finish"), 1);
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::CompleteCommit);
+    assert_eq!(control_batches(f.partition(0)), 2, "the marker written again");
+    let located = f.partition(0).locate(0, 1 << 20, true, true).expect("locate");
+    assert_eq!((located.last_stable_offset, located.aborted), (4, Some(vec![])), "committed, nothing held back");
 }

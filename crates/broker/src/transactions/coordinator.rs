@@ -193,13 +193,24 @@ impl TransactionCoordinator {
 
     /// Appends `m` for `id`, fsyncs it, and makes it the current state.
     async fn record(&self, id: &str, m: TxnMetadata, metrics: &BrokerMetrics) -> Result<(), LogError> {
-        let next = internal_log::append(
-            &self.log,
-            &[(encode_key(id), Some(encode_value(&m)))],
-            self.clock.now_ms(),
-            "transaction",
-        )?;
+        let next = self.append(id, &m)?;
         self.log.flush_to(next, metrics).await?;
+        self.lock().set(id, m);
+        Ok(())
+    }
+
+    /// Appends `m` for `id`; returns the offset after it.
+    fn append(&self, id: &str, m: &TxnMetadata) -> Result<i64, LogError> {
+        internal_log::append(&self.log, &[(encode_key(id), Some(encode_value(m)))], self.clock.now_ms(), "transaction")
+    }
+
+    /// Records a transaction's completion without waiting for its fsync: its markers are
+    /// durable already, and if the completion is lost in a crash the log still holds the
+    /// decision, from which the next start writes the markers again (a second marker ends
+    /// nothing) and records it. The next fsync of the log, the id's next change or anyone's,
+    /// makes it durable.
+    fn record_completion(&self, id: &str, m: TxnMetadata) -> Result<(), LogError> {
+        self.append(id, &m)?;
         self.lock().set(id, m);
         Ok(())
     }
@@ -240,7 +251,7 @@ impl TransactionCoordinator {
     ) -> Result<(), LogError> {
         self.record(id, ending.prepare, metrics).await?;
         self.write_markers(&ending.markers, targets, metrics).await?;
-        self.record(id, ending.complete, metrics).await
+        self.record_completion(id, ending.complete)
     }
 
     /// InitProducerId with a transactional id: its producer id and a new epoch, after aborting
