@@ -2,9 +2,9 @@
 //! commits and aborts write markers and move the partitions' last stable offsets, state is
 //! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
 //! start and one whose markers failed by the next retry, a completion lost in a crash is
-//! written again, overdue transactions are aborted with
-//! their producer fenced, a new producer with the same transactional id aborts what the old one
-//! left open, and idle transactional ids expire.
+//! written again, overdue transactions are aborted with their producer fenced, a new producer
+//! with the same transactional id aborts what the old one left open, and idle transactional ids
+//! expire.
 
 use std::collections::HashMap;
 use std::sync::Arc;
