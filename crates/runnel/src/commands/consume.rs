@@ -250,14 +250,20 @@ fn at_end(consumer: &BaseConsumer, ends: &HashMap<i32, i64>, positions: &HashMap
     if grouped && assigned.is_empty() {
         return false;
     }
+    // The consumer's own positions count too: they move past records never printed
+    // (transaction markers, aborted records under read_committed).
+    let fetched: HashMap<i32, i64> = consumer
+        .position()
+        .map(|list| {
+            list.elements()
+                .iter()
+                .filter_map(|e| Some((e.partition(), e.offset().to_raw().filter(|o| *o >= 0)?)))
+                .collect()
+        })
+        .unwrap_or_default();
     assigned.iter().all(|p| {
         let end = ends.get(p).copied().unwrap_or(0);
-        // The consumer's own position counts too: it moves past records never printed
-        // (transaction markers, aborted records under read_committed).
-        let fetched = consumer.position().ok().and_then(|list| {
-            list.elements().iter().find(|e| e.partition() == *p).and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0)
-        });
-        let position = positions.get(p).copied().max(fetched);
+        let position = positions.get(p).copied().max(fetched.get(p).copied());
         end == 0 || position.is_some_and(|pos| pos >= end)
     })
 }
