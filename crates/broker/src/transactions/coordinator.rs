@@ -113,6 +113,25 @@ impl State {
     }
 }
 
+/// One id's turn to change its state. When it ends, the id's lock leaves the map unless
+/// another request waits on it, so the map holds only ids in use (a stream of requests for
+/// unknown ids leaves nothing behind).
+struct IdTurn<'a> {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ops: &'a Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    id: String,
+}
+
+impl Drop for IdTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        if ops.get(&self.id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            ops.remove(&self.id);
+        }
+    }
+}
+
 /// The coordinator.
 #[derive(Debug)]
 pub struct TransactionCoordinator {
@@ -165,12 +184,12 @@ impl TransactionCoordinator {
     }
 
     /// Waits for the right to change `id`'s state, held until the guard drops.
-    async fn serialise(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn serialise(&self, id: &str) -> IdTurn<'_> {
         let op = {
             let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
             ops.entry(id.to_string()).or_default().clone()
         };
-        op.lock_owned().await
+        IdTurn { guard: Some(op.lock_owned().await), ops: &self.ops, id: id.to_string() }
     }
 
     /// The transaction log, for shutdown.
@@ -193,15 +212,15 @@ impl TransactionCoordinator {
 
     /// Appends `m` for `id`, fsyncs it, and makes it the current state.
     async fn record(&self, id: &str, m: TxnMetadata, metrics: &BrokerMetrics) -> Result<(), LogError> {
-        let next = self.append(id, &m)?;
+        let next = self.append(id, Some(&m))?;
         self.log.flush_to(next, metrics).await?;
         self.lock().set(id, m);
         Ok(())
     }
 
-    /// Appends `m` for `id`; returns the offset after it.
-    fn append(&self, id: &str, m: &TxnMetadata) -> Result<i64, LogError> {
-        internal_log::append(&self.log, &[(encode_key(id), Some(encode_value(m)))], self.clock.now_ms(), "transaction")
+    /// Appends `m` for `id`, or a tombstone for `None`; returns the offset after it.
+    fn append(&self, id: &str, m: Option<&TxnMetadata>) -> Result<i64, LogError> {
+        internal_log::append(&self.log, &[(encode_key(id), m.map(encode_value))], self.clock.now_ms(), "transaction")
     }
 
     /// Records a transaction's completion without waiting for its fsync: its markers are
@@ -210,7 +229,7 @@ impl TransactionCoordinator {
     /// nothing) and records it. The next fsync of the log, the id's next change or anyone's,
     /// makes it durable.
     fn record_completion(&self, id: &str, m: TxnMetadata) -> Result<(), LogError> {
-        self.append(id, &m)?;
+        self.append(id, Some(&m))?;
         self.lock().set(id, m);
         Ok(())
     }
@@ -383,24 +402,16 @@ impl TransactionCoordinator {
             .collect();
         let mut removed = 0;
         for id in idle {
-            let op = self.serialise(&id).await;
+            let _op = self.serialise(&id).await;
             // Looked at again under the id's lock: its producer may have come back meanwhile.
             if !self.describe(&id).is_some_and(|m| txn::id_expired(&m, self.clock.now_ms(), expiration_ms)) {
                 continue;
             }
-            let next = internal_log::append(&self.log, &[(encode_key(&id), None)], self.clock.now_ms(), "transaction")?;
+            let next = self.append(&id, None)?;
             self.log.flush_to(next, metrics).await?;
-            {
-                let mut state = self.lock();
-                if let Some(old) = state.txns.remove(&id) {
-                    state.by_producer.remove(&old.producer_id);
-                }
-            }
-            drop(op);
-            // The id's lock goes too, unless a request already waits on it.
-            let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-            if ops.get(&id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
-                ops.remove(&id);
+            let mut state = self.lock();
+            if let Some(old) = state.txns.remove(&id) {
+                state.by_producer.remove(&old.producer_id);
             }
             removed += 1;
         }
@@ -449,5 +460,24 @@ impl TransactionCoordinator {
             .and_then(|id| state.txns.get(id))
             .ok_or(kafka_protocol::ResponseError::InvalidProducerIdMapping)?;
         txn::verify_produce(m, epoch, &(topic.to_string(), partition))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::groups::clock::ManualClock;
+
+    #[tokio::test]
+    async fn requests_leave_no_lock_behind_for_ids_not_in_use() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(0));
+        let c = TransactionCoordinator::open(dir.path(), false, clock, txn::DEFAULT_MAX_TIMEOUT_MS).expect("open");
+        let metrics = BrokerMetrics::default();
+        for i in 0..100 {
+            let refused = c.add_partitions(&format!("unknown-{i}"), 1, 0, &[("t".into(), 0)], &metrics).await;
+            assert!(matches!(refused, Err(CoordinatorError::Txn(TxnError::InvalidProducerIdMapping))));
+        }
+        assert!(c.ops.lock().expect("ops").is_empty(), "no lock kept for ids nobody is changing");
     }
 }
