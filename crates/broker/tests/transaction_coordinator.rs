@@ -68,6 +68,15 @@ impl Fixture {
         c.init_producer_id(id, 60_000, None, &allocate, &self.targets, &self.metrics).await.expect("init")
     }
 
+    /// Targets whose "t"-0 refuses writes, as a partition does after a failed fsync.
+    fn refusing_targets(&self) -> Targets {
+        let (log, _) =
+            PartitionLog::open(&self.dir.path().join("broken-0"), LogConfig::default(), false).expect("open");
+        let partition = Arc::new(Partition::new("t", 0, log));
+        partition.retire();
+        Targets(HashMap::from([(tp(0), partition)]))
+    }
+
     fn partition(&self, index: i32) -> &PartitionRef {
         &self.targets.0[&("t".to_string(), index)]
     }
@@ -191,12 +200,7 @@ async fn an_ending_interrupted_by_a_crash_is_finished_at_the_next_start() {
     c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
     f.produce(&c, producer, 0, 0);
     // The marker cannot be written: the decision is recorded, the ending stops there.
-    let broken = Targets(HashMap::from([(tp(0), {
-        let (log, _) = PartitionLog::open(&f.dir.path().join("broken-0"), LogConfig::default(), false).expect("open");
-        let partition = Arc::new(Partition::new("t", 0, log));
-        partition.retire();
-        partition
-    })]));
+    let broken = f.refusing_targets();
     assert!(matches!(c.end_txn("tx", 100, 0, true, &broken, &f.metrics).await, Err(CoordinatorError::Storage(_))));
     assert_eq!(c.describe("tx").expect("known").status, TxnStatus::PrepareCommit);
     drop(c);
@@ -246,10 +250,7 @@ async fn an_ending_whose_markers_failed_is_finished_by_the_next_retry() {
     f.produce(&c, producer, 0, 0);
     // The marker's partition refuses writes (as after a failed fsync): EndTxn fails after
     // its decision is durable.
-    let (log, _) = PartitionLog::open(&f.dir.path().join("broken"), LogConfig::default(), false).expect("open");
-    let broken = Arc::new(Partition::new("t", 0, log));
-    broken.retire();
-    let failing = Targets([(tp(0), broken)].into_iter().collect());
+    let failing = f.refusing_targets();
     let result = c.end_txn("tx", producer.0, producer.1, true, &failing, &f.metrics).await;
     assert!(matches!(result, Err(CoordinatorError::Storage(_))), "{result:?}");
     assert_eq!(c.describe("tx").expect("known").status, TxnStatus::PrepareCommit);
