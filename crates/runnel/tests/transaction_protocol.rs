@@ -393,3 +393,30 @@ fn describe_producers_shows_each_producer_and_the_start_of_its_open_transaction(
     let ended = describe(&mut stream);
     assert_eq!(ended.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1, "no transaction open");
 }
+
+#[test]
+fn the_broker_forgets_an_idle_transactional_id_after_transactional_id_expiration_ms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("server.properties");
+    std::fs::write(
+        &config,
+        "transactional.id.expiration.ms=300\ntransaction.remove.expired.transaction.cleanup.interval.ms=100\n",
+    )
+    .expect("write config");
+    let data = dir.path().join("data");
+    let broker = BrokerProcess::start_with(&data, "127.0.0.1:0", &["--config", config.to_str().expect("path")]);
+    let mut stream = connect(&broker);
+    let describe = |stream: &mut TcpStream| -> i16 {
+        let request = DescribeTransactionsRequest::default().with_transactional_ids(vec![txn_id("idle")]);
+        let response: DescribeTransactionsResponse = call(stream, ApiKey::DescribeTransactions, 0, &request);
+        response.transaction_states[0].error_code
+    };
+    assert_eq!(init(&mut stream, 5, "idle", 60_000).error_code, 0);
+    assert_eq!(describe(&mut stream), 0, "known right after InitProducerId");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while describe(&mut stream) == 0 {
+        assert!(std::time::Instant::now() < deadline, "still known 10 s after a 300 ms expiration");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(describe(&mut stream), ResponseError::TransactionalIdNotFound.code());
+}
