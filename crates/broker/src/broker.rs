@@ -125,7 +125,8 @@ impl Broker {
             format!("{}-0", crate::transactions::TRANSACTION_STATE_TOPIC),
         ];
         let keep: Vec<&str> = own_logs.iter().map(String::as_str).collect();
-        let topics = TopicRegistry::open(&dir, config.log.clone(), config.limits, &keep, clean)?;
+        let static_topic_defaults = crate::dynamic_broker_config::static_topic_defaults(&config.properties);
+        let topics = TopicRegistry::open(&dir, config.log.clone(), static_topic_defaults, config.limits, &keep, clean)?;
         let producer_ids = ProducerIds::open(&dir).map_err(io(format!("read producer ids in {}", dir.display())))?;
         let groups = GroupCoordinator::open(&dir, clean, config.groups.clone(), clock.clone())
             .map_err(|e| BrokerError::Groups(e.to_string()))?;

@@ -254,6 +254,8 @@ impl BrokerConfig {
                         invalid(name, v, "expected one of uncompressed, zstd, lz4, snappy, gzip, producer")
                     })?
                 }
+                "log.cleanup.policy" => crate::topic_config::validate("cleanup.policy", v)
+                    .map_err(|_| invalid(name, v, "expected delete, compact or both"))?,
                 "log.message.timestamp.type" => {
                     config.log.log_append_time = match v {
                         "LogAppendTime" => true,

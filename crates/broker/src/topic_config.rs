@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use runnel_log::LogConfig;
 
-use crate::recompress::{compression_type_name, parse_compression_type};
+use crate::recompress::parse_compression_type;
 
 /// Kafka topic configs accepted and stored without effect on a single node.
 const STORED_ONLY: &[&str] = &[
@@ -125,76 +125,6 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     config
 }
 
-/// Where a reported config value comes from, as DescribeConfigs' `config_source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigSource {
-    /// Set on the topic.
-    Topic = 1,
-    /// Set in the broker's properties.
-    StaticBroker = 4,
-    /// Nobody set it.
-    Default = 5,
-}
-
-/// One reported config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportedConfig {
-    /// Kafka name.
-    pub name: String,
-    /// Effective value.
-    pub value: String,
-    /// Where it comes from.
-    pub source: ConfigSource,
-}
-
-/// The effective configs of a topic, as DescribeConfigs and CreateTopics report them.
-/// `broker_properties` tells which defaults came from the broker's file.
-pub fn describe(
-    defaults: &LogConfig,
-    broker_properties: &BTreeMap<String, String>,
-    overrides: &BTreeMap<String, String>,
-) -> Vec<ReportedConfig> {
-    let effective = defaults;
-    let timestamp_type = if effective.log_append_time { "LogAppendTime" } else { "CreateTime" };
-    let base: Vec<(&str, &[&str], String)> = vec![
-        ("cleanup.policy", &["log.cleanup.policy"], "delete".to_string()),
-        ("compression.type", &["compression.type"], compression_type_name(effective.compression).to_string()),
-        ("index.interval.bytes", &["log.index.interval.bytes"], effective.index_interval_bytes.to_string()),
-        ("max.message.bytes", &["message.max.bytes"], effective.max_message_bytes.to_string()),
-        ("message.timestamp.type", &["log.message.timestamp.type"], timestamp_type.to_string()),
-        ("min.insync.replicas", &["min.insync.replicas"], "1".to_string()),
-        ("retention.bytes", &["log.retention.bytes"], effective.retention_bytes.to_string()),
-        (
-            "retention.ms",
-            &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
-            effective.retention_ms.to_string(),
-        ),
-        ("segment.bytes", &["log.segment.bytes"], effective.segment_bytes.to_string()),
-        ("segment.ms", &["log.roll.ms", "log.roll.hours"], effective.segment_ms.to_string()),
-    ];
-    let mut out: Vec<ReportedConfig> = base
-        .into_iter()
-        .map(|(name, broker_names, default)| match overrides.get(name) {
-            Some(value) => ReportedConfig { name: name.to_string(), value: value.clone(), source: ConfigSource::Topic },
-            None => {
-                let source = if broker_names.iter().any(|b| broker_properties.contains_key(*b)) {
-                    ConfigSource::StaticBroker
-                } else {
-                    ConfigSource::Default
-                };
-                ReportedConfig { name: name.to_string(), value: default, source }
-            }
-        })
-        .collect();
-    for (name, value) in overrides {
-        if !out.iter().any(|c| &c.name == name) {
-            out.push(ReportedConfig { name: name.clone(), value: value.clone(), source: ConfigSource::Topic });
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,17 +147,5 @@ mod tests {
             Err(InvalidTopicConfig("Unknown topic config name: no.such.config".into()))
         );
         assert_eq!(validate("min.insync.replicas", "2"), Ok(()));
-    }
-
-    #[test]
-    fn described_configs_say_where_each_value_comes_from() {
-        let overrides = BTreeMap::from([("retention.ms".to_string(), "5".to_string())]);
-        let broker = BTreeMap::from([("log.segment.bytes".to_string(), "1000".to_string())]);
-        let described = describe(&LogConfig::default(), &broker, &overrides);
-        let find = |n: &str| described.iter().find(|c| c.name == n).expect("present").clone();
-        assert_eq!(find("retention.ms").source, ConfigSource::Topic);
-        assert_eq!(find("retention.ms").value, "5");
-        assert_eq!(find("segment.bytes").source, ConfigSource::StaticBroker);
-        assert_eq!(find("retention.bytes").source, ConfigSource::Default);
     }
 }

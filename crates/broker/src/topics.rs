@@ -17,6 +17,7 @@ use runnel_log::{LogConfig, LogError, PartitionLog};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::dynamic_broker_config::{self, DynamicBrokerConfigs, DynamicConfigError, Scope};
 use crate::limits::PartitionLimits;
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::{Partition, PartitionRef};
@@ -157,8 +158,12 @@ impl LiveTopics {
 pub struct TopicRegistry {
     /// The data directory.
     dir: PathBuf,
-    /// Broker-wide log defaults that topic overrides apply over.
+    /// Broker-wide log defaults from `server.properties` that topic overrides apply over.
     defaults: LogConfig,
+    /// Broker-wide topic defaults a [`LogConfig`] cannot carry (`log.cleanup.policy`).
+    static_topic_defaults: BTreeMap<String, String>,
+    /// Broker-wide defaults set at runtime, over `defaults` and under topic overrides.
+    dynamic: RwLock<DynamicBrokerConfigs>,
     /// Partitions per request and per broker.
     limits: PartitionLimits,
     /// Live topics; cloned `Arc`s let requests work without holding the lock.
@@ -172,12 +177,13 @@ fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
 }
 
 impl TopicRegistry {
-    /// Loads `topics.json`, removes partition directories no topic owns, and opens every
-    /// partition. `clean_shutdown` skips log scans. `keep` names directories of runnel's own
-    /// logs that live beside the partitions.
+    /// Loads `topics.json` and the dynamic broker configs, removes partition directories no
+    /// topic owns, and opens every partition. `clean_shutdown` skips log scans. `keep` names
+    /// directories of runnel's own logs that live beside the partitions.
     pub fn open(
         dir: &Path,
         defaults: LogConfig,
+        static_topic_defaults: BTreeMap<String, String>,
         limits: PartitionLimits,
         keep: &[&str],
         clean_shutdown: bool,
@@ -192,20 +198,68 @@ impl TopicRegistry {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_error(format!("read {}", path.display()))(e)),
         };
+        let dynamic = DynamicBrokerConfigs::load(dir).map_err(TopicError::Storage)?;
         remove_deleted_leftovers(dir);
         let counts: HashMap<&str, i32> = records.iter().map(|r| (r.name.as_str(), r.partitions)).collect();
         partition_dirs::remove_strays(dir, keep, |topic, index| counts.get(topic).is_some_and(|&n| index < n))?;
-        let mut topics = LiveTopics::default();
-        for record in records {
-            topics.insert(Arc::new(open_topic(dir, &defaults, record, 0, clean_shutdown, None)?));
-        }
-        Ok(TopicRegistry {
+        let registry = TopicRegistry {
             dir: dir.to_path_buf(),
             defaults,
+            static_topic_defaults,
+            dynamic: RwLock::new(dynamic),
             limits,
-            topics: RwLock::new(topics),
+            topics: RwLock::new(LiveTopics::default()),
             admin: Mutex::new(()),
-        })
+        };
+        for record in records {
+            let config = registry.log_config(&record.configs);
+            let topic = open_topic(dir, config, record, 0, clean_shutdown, None)?;
+            registry.write().insert(Arc::new(topic));
+        }
+        Ok(registry)
+    }
+
+    /// The log settings of a topic with these overrides: Kafka's defaults, then
+    /// `server.properties`, then the dynamic broker configs, then the overrides.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let mut layered = self.static_topic_defaults.clone();
+        layered.extend(self.dynamic_configs().as_topic_defaults());
+        layered.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        topic_config::log_config(&self.defaults, &layered)
+    }
+
+    /// The dynamic broker configs in force.
+    pub fn dynamic_configs(&self) -> DynamicBrokerConfigs {
+        self.dynamic.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes one scope's dynamic broker configs: `change` maps the current ones to the new
+    /// ones (under the admin lock). The result is validated, made durable and applied to every
+    /// partition of every topic; `validate_only` stops after the validation.
+    pub fn alter_dynamic_configs(
+        &self,
+        scope: Scope,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, DynamicConfigError>,
+        validate_only: bool,
+    ) -> Result<(), DynamicConfigError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let configs = change(self.dynamic_configs().scope(scope))?;
+        for (key, value) in &configs {
+            dynamic_broker_config::validate(key, value)?;
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let updated = self.dynamic_configs().with_scope(scope, configs);
+        updated.save(&self.dir).map_err(DynamicConfigError::Storage)?;
+        *self.dynamic.write().unwrap_or_else(|p| p.into_inner()) = updated;
+        for topic in self.all() {
+            let config = self.log_config(&topic.record.configs);
+            for partition in &topic.partitions {
+                partition.set_config(config.clone());
+            }
+        }
+        Ok(())
     }
 
     /// The partition limits in force.
@@ -295,7 +349,7 @@ impl TopicRegistry {
         // Directories left by an unclean past under this name must not be adopted.
         discard(&self.dir, name, 0..partitions, record.id)?;
         let topic = self.make_partitions(&record, 0..partitions, || {
-            open_topic(&self.dir, &self.defaults, record.clone(), 0, false, None)
+            open_topic(&self.dir, self.log_config(&record.configs), record.clone(), 0, false, None)
         })?;
         let topic = Arc::new(topic);
         self.write().insert(topic.clone());
@@ -342,7 +396,8 @@ impl TopicRegistry {
         let mut record = current.record.clone();
         record.partitions = count;
         let topic = self.make_partitions(&record, have..count, || {
-            open_topic(&self.dir, &self.defaults, record.clone(), have, false, Some(&current.partitions))
+            let config = self.log_config(&record.configs);
+            open_topic(&self.dir, config, record.clone(), have, false, Some(&current.partitions))
                 .map(|topic| Topic { metrics: current.metrics.clone(), ..topic })
         })?;
         self.write().insert(Arc::new(topic));
@@ -351,14 +406,31 @@ impl TopicRegistry {
 
     /// Replaces a topic's config overrides, durably, and applies them to its partitions.
     pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
+        self.alter_configs(name, |_| Ok(configs), false)
+    }
+
+    /// Changes a topic's config overrides: `change` maps the current overrides to the new ones
+    /// (under the admin lock, so concurrent changes do not lose each other's keys). The result
+    /// is validated, made durable and applied to the topic's partitions; `validate_only` stops
+    /// after the validation.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let configs = change(&current.record.configs)?;
         for (key, value) in &configs {
             topic_config::validate(key, value)?;
         }
+        if validate_only {
+            return Ok(());
+        }
         let record = TopicRecord { configs, ..current.record.clone() };
         self.persist_change(name, Some(&record))?;
-        let config = topic_config::log_config(&self.defaults, &record.configs);
+        let config = self.log_config(&record.configs);
         for partition in &current.partitions {
             partition.set_config(config.clone());
         }
@@ -408,13 +480,12 @@ impl TopicRegistry {
 
 fn open_topic(
     data_dir: &Path,
-    defaults: &LogConfig,
+    config: LogConfig,
     record: TopicRecord,
     first_new: i32,
     clean_shutdown: bool,
     existing: Option<&[PartitionRef]>,
 ) -> Result<Topic, TopicError> {
-    let config = topic_config::log_config(defaults, &record.configs);
     let mut partitions: Vec<PartitionRef> = existing.map(<[PartitionRef]>::to_vec).unwrap_or_default();
     let open_one = |index: i32| -> Result<PartitionRef, TopicError> {
         let dir = partition_dir(data_dir, &record.name, index);
@@ -468,8 +539,15 @@ mod tests {
     #[test]
     fn topics_survive_reopen_and_partitions_only_grow() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
-            .expect("open");
+        let registry = TopicRegistry::open(
+            dir.path(),
+            LogConfig::default(),
+            BTreeMap::new(),
+            PartitionLimits::default(),
+            &[],
+            false,
+        )
+        .expect("open");
         let configs = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
         let created = registry.create("events", 2, configs.clone()).expect("create");
         assert!(matches!(registry.create("events", 2, BTreeMap::new()), Err(TopicError::AlreadyExists(_))));
@@ -477,8 +555,15 @@ mod tests {
         let err = registry.add_partitions("events", 3, false).expect_err("shrink refused");
         assert!(err.to_string().contains("partitions can be added but never removed"), "{err}");
         drop(registry);
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
-            .expect("reopen");
+        let registry = TopicRegistry::open(
+            dir.path(),
+            LogConfig::default(),
+            BTreeMap::new(),
+            PartitionLimits::default(),
+            &[],
+            false,
+        )
+        .expect("reopen");
         let topic = registry.get("events").expect("still there");
         assert_eq!(topic.partitions.len(), 4);
         assert_eq!(topic.record.id, created.record.id);
@@ -493,8 +578,15 @@ mod tests {
     #[test]
     fn a_topic_with_many_partitions_reopens_each_partition_in_order_with_its_data() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], false)
-            .expect("open");
+        let registry = TopicRegistry::open(
+            dir.path(),
+            LogConfig::default(),
+            BTreeMap::new(),
+            PartitionLimits::default(),
+            &[],
+            false,
+        )
+        .expect("open");
         // Enough partitions to be opened on several threads.
         let topic = registry.create("wide", 100, BTreeMap::new()).expect("create");
         for (index, partition) in topic.partitions.iter().enumerate() {
@@ -505,9 +597,15 @@ mod tests {
         registry.close_all().expect("close");
         drop(registry);
         for clean in [true, false] {
-            let registry =
-                TopicRegistry::open(dir.path(), LogConfig::default(), PartitionLimits::default(), &[], clean)
-                    .expect("reopen");
+            let registry = TopicRegistry::open(
+                dir.path(),
+                LogConfig::default(),
+                BTreeMap::new(),
+                PartitionLimits::default(),
+                &[],
+                clean,
+            )
+            .expect("reopen");
             let topic = registry.get("wide").expect("still there");
             assert_eq!(topic.partitions.len(), 100);
             for (index, partition) in topic.partitions.iter().enumerate() {

@@ -90,6 +90,17 @@ fn topics_are_created_listed_described_grown_and_deleted() {
     assert_eq!(described["partitions"][0]["latest"].as_i64(), Some(0));
     assert_eq!(described["configs"]["retention.ms"].as_str(), Some("86400000"));
 
+    json(b, &["topic", "alter-config", "orders", "segment.bytes=1048576", "cleanup.policy=compact"]);
+    json(b, &["topic", "alter-config", "orders", "--delete", "retention.ms"]);
+    let configs = &json(b, &["topic", "describe", "orders"])["configs"];
+    assert_eq!(configs["segment.bytes"].as_str(), Some("1048576"));
+    assert_eq!(configs["cleanup.policy"].as_str(), Some("compact"));
+    assert_eq!(configs["retention.ms"].as_str(), Some("604800000"), "back to the broker's default");
+    let why = refused(b, &["topic", "alter-config", "orders", "retention.ms=soon"]);
+    assert!(why.contains("INVALID_CONFIG") && why.contains("soon"), "{why}");
+    let why = refused(b, &["topic", "alter-config", "nowhere", "retention.ms=1"]);
+    assert!(why.contains("UNKNOWN_TOPIC_OR_PARTITION"), "{why}");
+
     let why = refused(b, &["topic", "add-partitions", "orders", "--to", "2"]);
     assert!(why.contains("never removed"), "{why}");
     let grown = json(b, &["topic", "add-partitions", "orders", "--to", "6"]);

@@ -11,7 +11,6 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_topic_error;
-use crate::topic_config;
 
 fn error(result: CreatableTopicResult, error: ResponseError, message: String) -> CreatableTopicResult {
     result.with_error_code(error.code()).with_error_message(Some(StrBytes::from_string(message)))
@@ -129,7 +128,7 @@ fn describe_result(
         return result;
     }
     let broker = &ctx.broker;
-    let described = topic_config::describe(&broker.config.log, &broker.config.properties, configs)
+    let described = super::describe_configs::topic_configs(broker, configs)
         .into_iter()
         .map(|c| {
             CreatableTopicConfigs::default()

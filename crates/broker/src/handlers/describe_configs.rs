@@ -1,4 +1,7 @@
-//! DescribeConfigs: effective topic configs with their sources, and the broker's settings.
+//! DescribeConfigs: effective topic configs and the broker's settings, with their sources and
+//! synonyms.
+
+use std::collections::BTreeMap;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
@@ -9,40 +12,36 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
-use crate::topic_config::{self, ConfigSource, ReportedConfig};
+use crate::config_report::{BrokerLayers, ReportedConfig};
 
 /// Kafka's resource types.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 
-fn broker_configs(broker: &Broker) -> Vec<ReportedConfig> {
+/// The configs of a topic with these overrides, over the broker's layers.
+pub fn topic_configs(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<ReportedConfig> {
+    let dynamic = broker.topics.dynamic_configs();
     let c = &broker.config;
-    let given =
-        |name: &str| if c.properties.contains_key(name) { ConfigSource::StaticBroker } else { ConfigSource::Default };
-    let mut out: Vec<ReportedConfig> = [
+    BrokerLayers { static_log: &c.log, properties: &c.properties, dynamic: &dynamic }.describe_topic(overrides)
+}
+
+/// The broker's configs with their sources.
+pub fn broker_configs(broker: &Broker) -> Vec<ReportedConfig> {
+    let dynamic = broker.topics.dynamic_configs();
+    let c = &broker.config;
+    let fixed = vec![
         ("node.id", broker.node_id().to_string()),
         ("log.dirs", c.data_dir.display().to_string()),
         ("num.partitions", c.num_partitions.to_string()),
         ("auto.create.topics.enable", c.auto_create_topics.to_string()),
-        ("log.segment.bytes", c.log.segment_bytes.to_string()),
-        ("log.retention.ms", c.log.retention_ms.to_string()),
-        ("log.retention.bytes", c.log.retention_bytes.to_string()),
-        ("message.max.bytes", c.log.max_message_bytes.to_string()),
+        ("log.retention.check.interval.ms", c.retention_check_interval_ms.to_string()),
         ("socket.request.max.bytes", c.socket_request_max_bytes.to_string()),
         ("default.replication.factor", "1".to_string()),
         ("min.insync.replicas", "1".to_string()),
         ("offsets.topic.replication.factor", "1".to_string()),
-    ]
-    .into_iter()
-    .map(|(name, value)| ReportedConfig { name: name.to_string(), value, source: given(name) })
-    .collect();
-    for (name, value) in &c.properties {
-        if !out.iter().any(|r| &r.name == name) {
-            out.push(ReportedConfig { name: name.clone(), value: value.clone(), source: ConfigSource::StaticBroker });
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+        ("transaction.state.log.replication.factor", "1".to_string()),
+    ];
+    BrokerLayers { static_log: &c.log, properties: &c.properties, dynamic: &dynamic }.describe_broker(fixed)
 }
 
 /// Answers DescribeConfigs.
@@ -58,9 +57,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
             let name = resource.resource_name.as_str();
             let configs = match resource.resource_type {
                 TOPIC => match broker.topics.get(name) {
-                    Some(topic) => {
-                        topic_config::describe(&broker.config.log, &broker.config.properties, &topic.record.configs)
-                    }
+                    Some(topic) => topic_configs(broker, &topic.record.configs),
                     None => {
                         return result
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
@@ -91,12 +88,15 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                 })
                 .map(|c| {
                     let synonyms = if request.include_synonyms {
-                        vec![
-                            DescribeConfigsSynonym::default()
-                                .with_name(StrBytes::from_string(c.name.clone()))
-                                .with_value(Some(StrBytes::from_string(c.value.clone())))
-                                .with_source(c.source as i8),
-                        ]
+                        c.synonyms
+                            .iter()
+                            .map(|s| {
+                                DescribeConfigsSynonym::default()
+                                    .with_name(StrBytes::from_string(s.name.clone()))
+                                    .with_value(Some(StrBytes::from_string(s.value.clone())))
+                                    .with_source(s.source as i8)
+                            })
+                            .collect()
                     } else {
                         Vec::new()
                     };
@@ -104,7 +104,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                         .with_name(StrBytes::from_string(c.name))
                         .with_value(Some(StrBytes::from_string(c.value)))
                         .with_config_source(c.source as i8)
-                        .with_read_only(resource.resource_type == BROKER)
+                        .with_read_only(c.read_only)
                         .with_synonyms(synonyms)
                 })
                 .collect();

@@ -1,5 +1,6 @@
-//! `runnel topic create|list|describe|add-partitions|delete`, through rdkafka's admin client,
-//! against runnel or any Kafka-compatible cluster.
+//! `runnel topic create|list|describe|add-partitions|alter-config|delete`, through rdkafka's
+//! admin client (and IncrementalAlterConfigs through [`super::wire`], which librdkafka's admin
+//! API lacks in rdkafka), against runnel or any Kafka-compatible cluster.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,13 @@ use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, T
 use rdkafka::consumer::Consumer;
 use serde::Serialize;
 
+use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::{ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
+
 use super::client::{ClientArgs, TIMEOUT};
 use super::output::{Output, print_json, table};
+use super::wire::{Connection, describe_code};
 use crate::planner::plan;
 
 /// Topic subcommands.
@@ -33,6 +39,8 @@ pub enum TopicCommand {
         #[arg(long)]
         to: i32,
     },
+    /// Change a topic's configs, keeping the others (as kafka-configs.sh --alter).
+    AlterConfig(AlterConfigArgs),
     /// Delete a topic and its data.
     Delete {
         /// Topic name.
@@ -60,6 +68,19 @@ pub struct CreateArgs {
     /// A topic config, e.g. `-c retention.ms=86400000` (repeatable).
     #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
     configs: Vec<(String, String)>,
+}
+
+/// Options of `topic alter-config`.
+#[derive(Debug, Args)]
+pub struct AlterConfigArgs {
+    /// Topic name.
+    name: String,
+    /// Configs to set, e.g. `retention.ms=86400000`.
+    #[arg(value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
+    set: Vec<(String, String)>,
+    /// A config to remove, so the topic inherits the broker's value again (repeatable).
+    #[arg(long = "delete", value_name = "KEY")]
+    delete: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +124,7 @@ pub fn run(command: TopicCommand, client: &ClientArgs) -> anyhow::Result<()> {
         TopicCommand::List => list(client),
         TopicCommand::Describe { name } => describe(&name, client),
         TopicCommand::AddPartitions { name, to } => add_partitions(&name, to, client),
+        TopicCommand::AlterConfig(args) => alter_config(args, client),
         TopicCommand::Delete { name } => delete(&name, client),
     }
 }
@@ -257,6 +279,52 @@ fn add_partitions(name: &str, to: i32, client: &ClientArgs) -> anyhow::Result<()
         Output::Json => print_json(&serde_json::json!({"name": name, "partitions_before": current, "partitions": to})),
         Output::Table => {
             println!("topic {name}: {current} -> {to} partitions");
+            Ok(())
+        }
+    }
+}
+
+fn alter_config(args: AlterConfigArgs, client: &ClientArgs) -> anyhow::Result<()> {
+    if args.set.is_empty() && args.delete.is_empty() {
+        bail!("nothing to change: give KEY=VALUE pairs to set and/or --delete KEY");
+    }
+    let mut connection = Connection::bootstrap(&client.brokers).map_err(|e| client.unreachable(format!("{e:#}")))?;
+    let ops = args
+        .set
+        .iter()
+        .map(|(key, value)| (key, 0, Some(value)))
+        .chain(args.delete.iter().map(|key| (key, 1, None)))
+        .map(|(key, operation, value)| {
+            AlterableConfig::default()
+                .with_name(StrBytes::from_string(key.clone()))
+                .with_config_operation(operation)
+                .with_value(value.map(|v| StrBytes::from_string(v.clone())))
+        })
+        .collect();
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_string(args.name.clone()))
+            .with_configs(ops),
+    ]);
+    let (_, response): (i16, IncrementalAlterConfigsResponse) =
+        connection.call(ApiKey::IncrementalAlterConfigs, 1, &request)?;
+    for result in &response.responses {
+        if result.error_code != 0 {
+            let message = result.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default();
+            bail!("could not alter the configs of {}: {} {message}", args.name, describe_code(result.error_code));
+        }
+    }
+    let set: BTreeMap<&String, &String> = args.set.iter().map(|(k, v)| (k, v)).collect();
+    match client.output {
+        Output::Json => print_json(&serde_json::json!({"name": args.name, "set": set, "deleted": args.delete})),
+        Output::Table => {
+            for (key, value) in &set {
+                println!("topic {}: {key}={value}", args.name);
+            }
+            for key in &args.delete {
+                println!("topic {}: {key} removed (inherits the broker's value)", args.name);
+            }
             Ok(())
         }
     }
