@@ -1,5 +1,6 @@
-// Apache Kafka's own Java client (kafka-clients) against runnel serve: the admin client, an
-// idempotent producer with every codec, a consumer group that commits and resumes, and
+// Apache Kafka's own Java client (kafka-clients) against runnel serve: the admin client
+// (topics, config changes, record deletion, log dirs, leader election), an idempotent producer
+// with every codec, a consumer group that commits and resumes, and
 // transactions (commit, abort, offsets sent to a transaction, read_committed, fencing). Run by scripts/java_tests.sh; exits
 // non-zero on any failure.
 //
@@ -17,6 +18,12 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.LogDirDescription;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -30,7 +37,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.ElectionType;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -125,6 +134,70 @@ public class RunnelJavaClients {
                 }
                 admin.deleteTopics(List.of("java-admin")).all().get();
                 expect(!admin.listTopics().names().get().contains("java-admin"), "deleted");
+            }
+        });
+
+        check("admin: incremental and dynamic broker configs, deleteRecords, describeLogDirs", () -> {
+            try (Admin admin = admin()) {
+                createTopic(admin, "java-ops", 1);
+                ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, "java-ops");
+                ConfigResource cluster = new ConfigResource(ConfigResource.Type.BROKER, "");
+                admin.incrementalAlterConfigs(Map.of(
+                        topic, List.of(
+                                new AlterConfigOp(new ConfigEntry("retention.ms", "86400000"), AlterConfigOp.OpType.SET),
+                                new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)),
+                        cluster, List.of(
+                                new AlterConfigOp(new ConfigEntry("log.segment.bytes", "8388608"), AlterConfigOp.OpType.SET))))
+                        .all().get();
+                Config configs = admin.describeConfigs(List.of(topic)).all().get().get(topic);
+                expect(configs.get("retention.ms").value().equals("86400000"), "retention.ms: " + configs.get("retention.ms"));
+                expect(configs.get("cleanup.policy").value().equals("delete,compact"), "cleanup.policy: " + configs.get("cleanup.policy"));
+                ConfigEntry segment = configs.get("segment.bytes");
+                expect(segment.value().equals("8388608") && segment.source() == ConfigEntry.ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+                        "segment.bytes from the cluster-wide dynamic default: " + segment);
+                try {
+                    admin.incrementalAlterConfigs(Map.of(topic, List.of(
+                            new AlterConfigOp(new ConfigEntry("retention.ms", "soon"), AlterConfigOp.OpType.SET)))).all().get();
+                    throw new AssertionError("a bad value was accepted");
+                } catch (ExecutionException e) {
+                    expect(e.getCause() instanceof org.apache.kafka.common.errors.InvalidConfigurationException,
+                            "InvalidConfigurationException, got " + e.getCause());
+                }
+                admin.incrementalAlterConfigs(Map.of(cluster, List.of(
+                        new AlterConfigOp(new ConfigEntry("log.segment.bytes", null), AlterConfigOp.OpType.DELETE)))).all().get();
+
+                try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                    for (int i = 0; i < 100; i++) {
+                        producer.send(new ProducerRecord<>("java-ops", "k" + i, "v" + i));
+                    }
+                    producer.flush();
+                }
+                TopicPartition tp = new TopicPartition("java-ops", 0);
+                long low = admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(40))).lowWatermarks().get(tp).get().lowWatermark();
+                expect(low == 40, "low watermark 40, got " + low);
+                try (KafkaConsumer<String, String> consumer = consumer("java-ops-reader")) {
+                    consumer.assign(List.of(tp));
+                    consumer.seekToBeginning(List.of(tp));
+                    List<ConsumerRecord<String, String>> records = pollFor(consumer, 60);
+                    expect(records.size() == 60 && records.get(0).offset() == 40, "60 records from offset 40: " + records.size());
+                }
+
+                int node = admin.describeCluster().nodes().get().iterator().next().id();
+                Map<String, LogDirDescription> dirs = admin.describeLogDirs(List.of(node)).allDescriptions().get().get(node);
+                expect(dirs.size() == 1, "one log dir: " + dirs.keySet());
+                LogDirDescription dir = dirs.values().iterator().next();
+                ReplicaInfo replica = dir.replicaInfos().get(tp);
+                expect(replica != null && replica.size() > 0, "java-ops-0 has a size: " + dir.replicaInfos());
+                expect(dir.totalBytes().isPresent() && dir.usableBytes().isPresent(), "total and usable bytes");
+
+                try {
+                    admin.electLeaders(ElectionType.PREFERRED, Set.of(tp)).all().get();
+                    throw new AssertionError("an election was needed");
+                } catch (ExecutionException e) {
+                    expect(e.getCause() instanceof org.apache.kafka.common.errors.ElectionNotNeededException,
+                            "ElectionNotNeededException, got " + e.getCause());
+                }
+                expect(admin.listPartitionReassignments().reassignments().get().isEmpty(), "no reassignments");
             }
         });
 

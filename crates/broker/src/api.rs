@@ -32,6 +32,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::AlterPartitionReassignments, 0, 0),
+    (ApiKey::ListPartitionReassignments, 0, 0),
+    (ApiKey::AlterReplicaLogDirs, 1, 2),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::FindCoordinator, 0, 6),
@@ -239,6 +245,16 @@ pub fn dispatch(
         ApiKey::OffsetForLeaderEpoch => run(ctx, api, id, body, offset_for_leader_epoch::handle)?,
         ApiKey::DescribeConfigs => run(ctx, api, id, body, describe_configs::handle)?,
         ApiKey::CreatePartitions => run_blocking(ctx, api, id, body, create_partitions::handle)?,
+        ApiKey::ElectLeaders => run(ctx, api, id, body, replica_management::elect_leaders)?,
+        ApiKey::AlterPartitionReassignments => {
+            run(ctx, api, id, body, replica_management::alter_partition_reassignments)?
+        }
+        ApiKey::ListPartitionReassignments => {
+            run(ctx, api, id, body, replica_management::list_partition_reassignments)?
+        }
+        ApiKey::AlterReplicaLogDirs => run(ctx, api, id, body, replica_management::alter_replica_log_dirs)?,
+        ApiKey::DescribeLogDirs => run(ctx, api, id, body, describe_log_dirs::handle)?,
+        ApiKey::DeleteRecords => run_blocking(ctx, api, id, body, delete_records::handle)?,
         ApiKey::AlterConfigs => run_blocking(ctx, api, id, body, alter_configs::handle)?,
         ApiKey::IncrementalAlterConfigs => run_blocking(ctx, api, id, body, incremental_alter_configs::handle)?,
         ApiKey::DescribeCluster => run(ctx, api, id, body, describe_cluster::handle)?,

@@ -368,6 +368,38 @@ impl Partition {
         self.log().apply_retention(now_ms)
     }
 
+    /// Where DeleteRecords with `offset` (-1: the high watermark) would move the log start,
+    /// without moving it: an offset past the log end is OFFSET_OUT_OF_RANGE.
+    pub fn log_start_after_delete(&self, offset: i64) -> Result<i64, LogError> {
+        let log = self.log();
+        let (start, end) = (log.log_start_offset(), log.next_offset());
+        let offset = if offset == -1 { end } else { offset };
+        if !(0..=end).contains(&offset) {
+            return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: end });
+        }
+        Ok(start.max(offset))
+    }
+
+    /// The log start offset when it lies inside the first segment (what the checkpoint keeps).
+    pub fn log_start_inside_segment(&self) -> Option<i64> {
+        self.log().log_start_inside_segment()
+    }
+
+    /// Sets the checkpointed log start at open.
+    pub fn restore_log_start(&self, offset: i64) {
+        self.log().restore_log_start(offset);
+    }
+
+    /// Moves the log start to `offset` (already durable in the checkpoint) and deletes the
+    /// segments wholly below it. Returns the new log start offset.
+    pub fn delete_records_below(&self, offset: i64) -> Result<i64, LogError> {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut log = self.log();
+        let start = log.advance_log_start(offset)?;
+        log.delete_segments_below_start()?;
+        Ok(start)
+    }
+
     /// Applies new settings (segment size and age, retention) from the next append or
     /// retention run on.
     pub fn set_config(&self, config: runnel_log::LogConfig) {

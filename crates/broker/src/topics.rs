@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::dynamic_broker_config::{self, DynamicBrokerConfigs, DynamicConfigError, Scope};
 use crate::limits::PartitionLimits;
+use crate::log_start_checkpoint::{self, LogStarts};
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::{Partition, PartitionRef};
 use crate::partition_dirs::{self, discard, partition_dir, remove_created, remove_deleted_leftovers};
@@ -170,6 +171,8 @@ pub struct TopicRegistry {
     topics: RwLock<LiveTopics>,
     /// Serialises admin changes so that the file and the map change in the same order.
     admin: Mutex<()>,
+    /// Serialises writes of the log start checkpoint (DeleteRecords, topic deletion).
+    log_starts: Mutex<()>,
 }
 
 fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
@@ -210,13 +213,74 @@ impl TopicRegistry {
             limits,
             topics: RwLock::new(LiveTopics::default()),
             admin: Mutex::new(()),
+            log_starts: Mutex::new(()),
         };
         for record in records {
             let config = registry.log_config(&record.configs);
             let topic = open_topic(dir, config, record, 0, clean_shutdown, None)?;
             registry.write().insert(Arc::new(topic));
         }
+        registry.restore_log_starts()?;
         Ok(registry)
+    }
+
+    /// Applies the log start checkpoint to the opened partitions; entries of partitions that
+    /// no longer exist are dropped from the file, so a topic created later under the same
+    /// name cannot inherit them.
+    fn restore_log_starts(&self) -> Result<(), TopicError> {
+        let checkpointed = log_start_checkpoint::read(&self.dir).map_err(TopicError::Storage)?;
+        let mut stale = false;
+        for ((topic, index), offset) in &checkpointed {
+            match self.get(topic).and_then(|t| t.partition(*index).cloned()) {
+                Some(partition) => partition.restore_log_start(*offset),
+                None => stale = true,
+            }
+        }
+        if stale {
+            self.write_log_starts(&LogStarts::new())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of every partition whose log start lies inside a segment, with
+    /// `pending` (starts about to be moved) over them.
+    fn write_log_starts(&self, pending: &LogStarts) -> Result<(), TopicError> {
+        let mut entries = LogStarts::new();
+        for topic in self.all() {
+            for partition in &topic.partitions {
+                if let Some(start) = partition.log_start_inside_segment() {
+                    entries.insert((topic.name().to_string(), partition.index()), start);
+                }
+            }
+        }
+        for (key, offset) in pending {
+            let entry = entries.entry(key.clone()).or_insert(*offset);
+            *entry = (*entry).max(*offset);
+        }
+        log_start_checkpoint::write(&self.dir, &entries).map_err(TopicError::Storage)
+    }
+
+    /// DeleteRecords: moves each partition's log start up to its offset (-1: the high
+    /// watermark), durably, then deletes the segments wholly below. Answers each partition's
+    /// new log start (its low watermark) or why not.
+    pub fn delete_records(&self, wanted: Vec<(PartitionRef, i64)>) -> Vec<Result<i64, LogError>> {
+        let _checkpoint = self.log_starts.lock().unwrap_or_else(|p| p.into_inner());
+        let targets: Vec<Result<i64, LogError>> =
+            wanted.iter().map(|(partition, offset)| partition.log_start_after_delete(*offset)).collect();
+        let pending: LogStarts = wanted
+            .iter()
+            .zip(&targets)
+            .filter_map(|((p, _), t)| t.as_ref().ok().map(|start| ((p.topic().to_string(), p.index()), *start)))
+            .collect();
+        if let Err(e) = self.write_log_starts(&pending) {
+            let failed = |_| Err(LogError::io("write the log start checkpoint", std::io::Error::other(e.to_string())));
+            return wanted.iter().map(failed).collect();
+        }
+        wanted
+            .iter()
+            .zip(targets)
+            .map(|((partition, _), target)| target.and_then(|start| partition.delete_records_below(start)))
+            .collect()
     }
 
     /// The log settings of a topic with these overrides: Kafka's defaults, then
@@ -460,6 +524,11 @@ impl TopicRegistry {
         }
         self.write().remove(name);
         remove_deleted_leftovers(&self.dir);
+        let _checkpoint = self.log_starts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = self.write_log_starts(&LogStarts::new()) {
+            // The next start drops the deleted topic's entries instead.
+            tracing::warn!(topic = name, error = %e, "could not rewrite the log start checkpoint");
+        }
         Ok(topic.record.id)
     }
 

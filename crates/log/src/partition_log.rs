@@ -53,6 +53,9 @@ pub struct PartitionLog {
     segments: Vec<Segment>,
     /// Offset the next append gets (the log end offset).
     next_offset: i64,
+    /// The log start offset DeleteRecords set, which may lie inside the first segment (0
+    /// when never set; the first segment's base counts when it is higher).
+    deleted_below: i64,
     /// Every offset below this is known to be on disk.
     flushed_offset: i64,
     /// Idempotent producers and open transactions.
@@ -121,6 +124,7 @@ impl PartitionLog {
             config,
             segments: recovered.segments,
             next_offset,
+            deleted_below: 0,
             flushed_offset: next_offset,
             producers: recovered.producers,
             aborted: recovered.aborted,
@@ -387,12 +391,13 @@ impl PartitionLog {
 
     /// The first record at or after `timestamp`, as (offset, timestamp).
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let log_start = self.log_start_offset();
         for segment in &self.segments {
             if segment.max_timestamp() < timestamp {
                 continue;
             }
             let found = segment
-                .find_by_timestamp(timestamp)
+                .find_by_timestamp(timestamp, log_start)
                 .map_err(|e| LogError::io(format!("search {} by timestamp", self.name()), e))?;
             if found.is_some() {
                 return Ok(found);
@@ -443,9 +448,58 @@ impl PartitionLog {
         self.flushed_offset
     }
 
-    /// First offset still in the log.
+    /// First offset still in the log: the first segment's base, or above it where
+    /// DeleteRecords moved it.
     pub fn log_start_offset(&self) -> i64 {
-        self.segments[0].base_offset().min(self.next_offset)
+        self.segments[0].base_offset().max(self.deleted_below).min(self.next_offset)
+    }
+
+    /// The log start offset when DeleteRecords set it inside the first segment (what the
+    /// segments alone cannot tell after a restart, so it is checkpointed), else `None`.
+    pub fn log_start_inside_segment(&self) -> Option<i64> {
+        let start = self.log_start_offset();
+        (start > self.segments[0].base_offset()).then_some(start)
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords): records below it are no
+    /// longer served. The caller makes the new start durable (a checkpoint) and then calls
+    /// [`PartitionLog::delete_segments_below_start`]. An offset at or below the current start
+    /// changes nothing; one past the log end is refused. Returns the new log start offset.
+    pub fn advance_log_start(&mut self, offset: i64) -> Result<i64, LogError> {
+        let log_start = self.log_start_offset();
+        if offset > self.next_offset {
+            return Err(LogError::OffsetOutOfRange { offset, log_start, log_end: self.next_offset });
+        }
+        self.deleted_below = self.deleted_below.max(offset);
+        Ok(self.log_start_offset())
+    }
+
+    /// Sets the log start offset found in the checkpoint at open (clamped to the log end).
+    pub fn restore_log_start(&mut self, offset: i64) {
+        self.deleted_below = offset.min(self.next_offset);
+    }
+
+    /// Deletes the segments wholly below the log start offset (never the active one).
+    /// Returns how many were deleted.
+    pub fn delete_segments_below_start(&mut self) -> Result<usize, LogError> {
+        let start = self.log_start_offset();
+        let mut deleted = 0;
+        while self.segments.len() > 1 && self.segments[1].base_offset() <= start {
+            self.delete_oldest_segment()?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    fn delete_oldest_segment(&mut self) -> Result<(), LogError> {
+        let segment = self.segments.remove(0);
+        let log_start = self.log_start_offset();
+        self.aborted.retain(|a| a.last_offset >= log_start);
+        if let Err(e) = segment.delete_files() {
+            self.poisoned = true;
+            return Err(LogError::io(format!("delete segment {}", file_stem(segment.base_offset())), e));
+        }
+        Ok(())
     }
 
     /// Appends a transaction marker for `producer_id`, ending its transaction in this partition
@@ -548,14 +602,8 @@ impl PartitionLog {
             if !(expired(oldest, &self.config) || over_size) {
                 break;
             }
-            let segment = self.segments.remove(0);
-            total -= segment.size() as i64;
-            let log_start = self.segments[0].base_offset();
-            self.aborted.retain(|a| a.last_offset >= log_start);
-            if let Err(e) = segment.delete_files() {
-                self.poisoned = true;
-                return Err(LogError::io(format!("delete segment {}", file_stem(segment.base_offset())), e));
-            }
+            total -= oldest.size() as i64;
+            self.delete_oldest_segment()?;
             deleted += 1;
         }
         Ok(deleted)

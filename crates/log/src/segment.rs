@@ -373,9 +373,10 @@ impl Segment {
         Ok(Some(FileSlice { file, position: start, len }))
     }
 
-    /// Finds the first record with timestamp >= `timestamp` in this segment, as (offset,
-    /// timestamp). Decodes only the one batch where the answer lies.
-    pub fn find_by_timestamp(&self, timestamp: i64) -> io::Result<Option<(i64, i64)>> {
+    /// Finds the first record at or after `min_offset` (the log start) with timestamp >=
+    /// `timestamp` in this segment, as (offset, timestamp). Decodes only the batches where
+    /// the answer may lie.
+    pub fn find_by_timestamp(&self, timestamp: i64, min_offset: i64) -> io::Result<Option<(i64, i64)>> {
         if self.max_timestamp < timestamp {
             return Ok(None);
         }
@@ -386,7 +387,7 @@ impl Segment {
         while pos + HEADER_LEN as u64 <= self.size {
             file.read_exact_at(&mut header, pos)?;
             let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
-            if h.max_timestamp >= timestamp {
+            if h.max_timestamp >= timestamp && h.last_offset() >= min_offset {
                 let mut whole = vec![0u8; h.total_len()];
                 file.read_exact_at(&mut whole, pos)?;
                 let mut bytes = bytes::Bytes::from(whole);
@@ -394,7 +395,7 @@ impl Segment {
                     .map_err(|e| io::Error::other(format!("decode batch at {pos}: {e}")))?;
                 for record in set.records {
                     let ts = if h.is_log_append_time() { h.max_timestamp } else { record.timestamp };
-                    if ts >= timestamp {
+                    if ts >= timestamp && record.offset >= min_offset {
                         return Ok(Some((record.offset, ts)));
                     }
                 }

@@ -121,6 +121,43 @@ fn retention_by_bytes_and_by_time_deletes_oldest_segments_only() {
     assert_eq!((appended.base_offset, appended.log_start_offset), (180, 180));
 }
 
+#[test]
+fn delete_records_moves_the_log_start_inside_a_segment_and_drops_whole_segments_below_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), small_segments(), false).expect("open");
+    for i in 0..60 {
+        log.append(&batch(3, 1_000 + i, None), 1_000).expect("append");
+    }
+    let segments = log.segment_count();
+    assert!(segments > 3);
+    assert_eq!(log.log_start_inside_segment(), None);
+    assert_eq!(log.advance_log_start(100).expect("advance"), 100);
+    assert_eq!(log.advance_log_start(50).expect("lower changes nothing"), 100);
+    assert!(matches!(log.advance_log_start(181), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(log.read(99, 1_000, true), Err(LogError::OffsetOutOfRange { log_start: 100, .. })));
+    assert!(log.read(100, 1_000, true).expect("read").is_some());
+    // Record 100 has timestamp 1_033: a search for an earlier time answers the first kept record.
+    assert_eq!(log.offset_for_timestamp(0).expect("search").map(|(o, _)| o), Some(100));
+
+    let deleted = log.delete_segments_below_start().expect("delete");
+    assert!(deleted > 0 && log.segment_count() == segments - deleted);
+    assert_eq!(log.log_start_offset(), 100);
+    assert_eq!(log.log_start_inside_segment(), Some(100), "the first kept segment starts below 100");
+    let offsets = read_all_offsets(&log);
+    assert!(offsets.iter().all(|&o| o >= 99), "only the batch holding 100 starts below it");
+
+    // After a restart the segments alone say less; the checkpointed start is restored.
+    log.close().expect("close");
+    drop(log);
+    let (mut log, _) = PartitionLog::open(dir.path(), small_segments(), true).expect("reopen");
+    assert!(log.log_start_offset() < 100);
+    log.restore_log_start(100);
+    assert_eq!(log.log_start_offset(), 100);
+    assert_eq!(log.advance_log_start(180).expect("everything"), 180);
+    log.delete_segments_below_start().expect("delete");
+    assert_eq!((log.log_start_offset(), log.next_offset()), (180, 180));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
     for entry in fs::read_dir(from).expect("list") {

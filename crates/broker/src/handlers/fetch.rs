@@ -32,10 +32,17 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer,
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut found = Vec::with_capacity(request.topics.len());
     for fetch_topic in &request.topics {
-        let (topic, unknown) = if version >= 13 {
-            (broker.topics.get_by_id(fetch_topic.topic_id), ResponseError::UnknownTopicId)
+        let topic = if version >= 13 {
+            broker.topics.get_by_id(fetch_topic.topic_id)
         } else {
-            (broker.topics.get(fetch_topic.topic.as_str()), ResponseError::UnknownTopicOrPartition)
+            broker.topics.get(fetch_topic.topic.as_str())
+        };
+        // As Kafka: an unknown id is UNKNOWN_TOPIC_ID; a known topic without the partition is
+        // UNKNOWN_TOPIC_OR_PARTITION whichever way it was named.
+        let unknown = if version >= 13 && topic.is_none() {
+            ResponseError::UnknownTopicId
+        } else {
+            ResponseError::UnknownTopicOrPartition
         };
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for wanted in &fetch_topic.partitions {

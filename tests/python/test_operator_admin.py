@@ -1,13 +1,14 @@
-"""Config changes through confluent-kafka's AdminClient: IncrementalAlterConfigs and AlterConfigs
-on topics and on the broker's dynamic configs, validated with Kafka's error codes, reported
-with their sources by DescribeConfigs, applied to live data, and kept across a restart."""
+"""Operator calls through confluent-kafka's AdminClient: IncrementalAlterConfigs and AlterConfigs
+on topics and on the broker's dynamic configs (validated with Kafka's error codes, reported with
+their sources by DescribeConfigs, applied to live data, kept across a restart), DeleteRecords,
+and leader election answered as a one-replica cluster answers it."""
 
 import os
 import tempfile
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import ElectionType, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, NewTopic
 
 from conftest import Broker, new_consumer
@@ -137,5 +138,48 @@ def test_topic_and_broker_configs_change_live_data_and_survive_a_restart(data_di
         configs = configs_of(client, "topic", "cfg-live")
         assert configs["retention.ms"].value == "90000"
         assert configs["cleanup.policy"].value == "delete"
+    finally:
+        broker.stop()
+
+
+def test_delete_records_trims_a_partition_for_consumers_and_survives_a_restart(data_dir):
+    broker = start(data_dir)
+    try:
+        client = AdminClient({"bootstrap.servers": broker.bootstrap})
+        wait_all(client.create_topics([NewTopic("trimmed", 1, 1, config={"segment.bytes": "4096"})]))
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+        for i in range(300):
+            producer.produce("trimmed", value=str(i).encode() * 20)
+        assert producer.flush(30) == 0
+
+        deleted = wait_all(client.delete_records([TopicPartition("trimmed", 0, 120)]))
+        assert next(iter(deleted.values())).low_watermark == 120, deleted
+        assert watermarks(broker.bootstrap, "trimmed") == (120, 300)
+        with pytest.raises(KafkaException) as refused:
+            wait_all(client.delete_records([TopicPartition("trimmed", 0, 301)]))
+        assert refused.value.args[0].code() == KafkaError.OFFSET_OUT_OF_RANGE
+
+        # A new consumer reading from the beginning starts at the new log start.
+        consumer = new_consumer({"bootstrap.servers": broker.bootstrap, "group.id": "after-trim",
+                                 "auto.offset.reset": "earliest"})
+        consumer.subscribe(["trimmed"])
+        first = None
+        deadline = time.time() + 30
+        while first is None:
+            assert time.time() < deadline
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                first = message
+        assert (first.offset(), first.value()) == (120, b"120" * 20)
+        consumer.close()
+
+        elected = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition("trimmed", 0)]).result(timeout=30)
+        assert [error.code() for error in elected.values()] == [KafkaError.ELECTION_NOT_NEEDED], elected
+    finally:
+        broker.stop()
+
+    broker = start(data_dir)
+    try:
+        assert watermarks(broker.bootstrap, "trimmed") == (120, 300)
     finally:
         broker.stop()

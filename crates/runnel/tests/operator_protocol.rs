@@ -1,0 +1,261 @@
+//! The operator APIs over a raw socket, at every version served: DeleteRecords (durable across
+//! SIGKILL), DescribeLogDirs, AlterConfigs/IncrementalAlterConfigs refusals, the multi-broker
+//! replica APIs answered as a one-replica cluster answers them, and Fetch by topic id.
+
+mod broker_process;
+mod raw_client;
+
+use std::net::TcpStream;
+
+use broker_process::BrokerProcess;
+use kafka_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
+use kafka_protocol::messages::alter_replica_log_dirs_request::{AlterReplicaLogDir, AlterReplicaLogDirTopic};
+use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
+    AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, ApiKey, BrokerId, DeleteRecordsRequest,
+    DeleteRecordsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    FetchRequest, FetchResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ListOffsetsRequest,
+    ListOffsetsResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
+    MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use raw_client::{call, connect, create_topic, produce_one};
+use runnel_log::testing::batch;
+
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+const INVALID_REQUEST: i16 = 42;
+const INVALID_CONFIG: i16 = 40;
+
+fn name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
+}
+
+fn text(value: &str) -> StrBytes {
+    StrBytes::from_string(value.to_string())
+}
+
+fn earliest(stream: &mut TcpStream, topic: &str) -> i64 {
+    let request = ListOffsetsRequest::default().with_replica_id((-1).into()).with_topics(vec![
+        ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-2)]),
+    ]);
+    let response: ListOffsetsResponse = call(stream, ApiKey::ListOffsets, 7, &request);
+    response.topics[0].partitions[0].offset
+}
+
+/// (error code, low watermark) per partition asked, at `version`.
+fn delete_records(stream: &mut TcpStream, version: i16, topic: &str, asks: &[(i32, i64)]) -> Vec<(i16, i64)> {
+    let partitions =
+        asks.iter().map(|&(p, offset)| DeleteRecordsPartition::default().with_partition_index(p).with_offset(offset));
+    let request = DeleteRecordsRequest::default()
+        .with_timeout_ms(5_000)
+        .with_topics(vec![DeleteRecordsTopic::default().with_name(name(topic)).with_partitions(partitions.collect())]);
+    let response: DeleteRecordsResponse = call(stream, ApiKey::DeleteRecords, version, &request);
+    response.topics[0].partitions.iter().map(|p| (p.error_code, p.low_watermark)).collect()
+}
+
+fn fetch_error(stream: &mut TcpStream, version: i16, topic: &str, partition: i32, offset: i64) -> i16 {
+    let id = if version >= 13 {
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]));
+        let metadata: MetadataResponse = call(stream, ApiKey::Metadata, 12, &request);
+        metadata.topics[0].topic_id
+    } else {
+        Default::default()
+    };
+    let request = FetchRequest::default().with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![
+        FetchTopic::default().with_topic(name(topic)).with_topic_id(id).with_partitions(vec![
+            FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20),
+        ]),
+    ]);
+    let response: FetchResponse = call(stream, ApiKey::Fetch, version, &request);
+    response.responses[0].partitions[0].error_code
+}
+
+#[test]
+fn delete_records_moves_the_log_start_durably_at_every_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "trim", 1, &[]).0, 0);
+    for _ in 0..10 {
+        assert_eq!(produce_one(&mut stream, "trim", -1, batch(3, 1_000, None)).0, 0);
+    }
+    for (version, offset) in [(0, 4), (1, 2), (2, 7)] {
+        let expected = offset.max(if version == 1 { 4 } else { 0 });
+        assert_eq!(delete_records(&mut stream, version, "trim", &[(0, offset)]), [(0, expected)], "v{version}");
+    }
+    assert_eq!(earliest(&mut stream, "trim"), 7);
+    assert_eq!(fetch_error(&mut stream, 12, "trim", 0, 6), OFFSET_OUT_OF_RANGE);
+    assert_eq!(fetch_error(&mut stream, 12, "trim", 0, 7), 0);
+    assert_eq!(
+        delete_records(&mut stream, 2, "trim", &[(0, 31), (5, 1)]),
+        [(OFFSET_OUT_OF_RANGE, -1), (UNKNOWN_TOPIC_OR_PARTITION, -1)]
+    );
+    assert_eq!(delete_records(&mut stream, 2, "nowhere", &[(0, 1)]), [(UNKNOWN_TOPIC_OR_PARTITION, -1)]);
+
+    // Acknowledged means durable: a SIGKILL right after keeps the start inside the segment.
+    broker.kill();
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(earliest(&mut stream, "trim"), 7);
+    assert_eq!(delete_records(&mut stream, 2, "trim", &[(0, -1)]), [(0, 30)], "-1 is the high watermark");
+    assert_eq!(earliest(&mut stream, "trim"), 30);
+    assert_eq!(produce_one(&mut stream, "trim", -1, batch(1, 2_000, None)).0, 0);
+    assert_eq!(fetch_error(&mut stream, 12, "trim", 0, 30), 0);
+    assert!(broker.terminate());
+}
+
+#[test]
+fn describe_log_dirs_reports_partition_sizes_and_the_disk_at_every_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "sized", 1, &[]).0, 0);
+    assert_eq!(produce_one(&mut stream, "sized", -1, batch(10, 1_000, None)).0, 0);
+    for version in 1..=4 {
+        let response: DescribeLogDirsResponse =
+            call(&mut stream, ApiKey::DescribeLogDirs, version, &DescribeLogDirsRequest::default().with_topics(None));
+        assert_eq!(response.results.len(), 1);
+        let result = &response.results[0];
+        assert_eq!(result.error_code, 0);
+        assert!(result.log_dir.as_str().starts_with('/'), "an absolute path: {}", result.log_dir.as_str());
+        let topic = result.topics.iter().find(|t| t.name.as_str() == "sized").expect("the topic is listed");
+        assert!(topic.partitions[0].partition_size > 0);
+        if version >= 4 {
+            assert!(result.total_bytes > 0 && result.usable_bytes > 0 && result.usable_bytes <= result.total_bytes);
+        }
+    }
+}
+
+#[test]
+fn config_changes_refuse_bad_requests_with_kafkas_codes_at_every_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "conf", 1, &[]).0, 0);
+    let op = |key: &str, operation: i8, value: Option<&str>| {
+        AlterableConfig::default().with_name(text(key)).with_config_operation(operation).with_value(value.map(text))
+    };
+    let incremental = |stream: &mut TcpStream, version: i16, kind: i8, resource: &str, ops: Vec<AlterableConfig>| {
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(kind)
+                .with_resource_name(text(resource))
+                .with_configs(ops),
+        ]);
+        let response: IncrementalAlterConfigsResponse =
+            call(stream, ApiKey::IncrementalAlterConfigs, version, &request);
+        response.responses[0].error_code
+    };
+    for version in 0..=1 {
+        let s = &mut stream;
+        assert_eq!(incremental(s, version, 2, "conf", vec![op("retention.ms", 0, Some("1000"))]), 0);
+        let duplicate = vec![op("retention.ms", 0, Some("1")), op("retention.ms", 1, None)];
+        assert_eq!(incremental(s, version, 2, "conf", duplicate), INVALID_REQUEST);
+        assert_eq!(incremental(s, version, 2, "conf", vec![op("retention.ms", 2, Some("5"))]), INVALID_CONFIG);
+        assert_eq!(incremental(s, version, 2, "conf", vec![op("retention.ms", 0, Some("x"))]), INVALID_CONFIG);
+        assert_eq!(
+            incremental(s, version, 2, "gone", vec![op("retention.ms", 0, Some("1"))]),
+            UNKNOWN_TOPIC_OR_PARTITION
+        );
+        // The cluster-wide default (resource "") and this broker ("1") take dynamic log configs.
+        assert_eq!(incremental(s, version, 4, "", vec![op("log.roll.ms", 0, Some("3600000"))]), 0);
+        assert_eq!(incremental(s, version, 4, "1", vec![op("num.partitions", 0, Some("3"))]), INVALID_REQUEST);
+        assert_eq!(incremental(s, version, 4, "7", vec![op("log.roll.ms", 0, Some("1"))]), INVALID_REQUEST);
+        assert_eq!(incremental(s, version, 8, "x", vec![op("a", 0, Some("1"))]), INVALID_REQUEST, "BROKER_LOGGER");
+    }
+    for version in 0..=2 {
+        use kafka_protocol::messages::alter_configs_request as legacy;
+        let request = AlterConfigsRequest::default().with_resources(vec![
+            legacy::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(text("conf"))
+                .with_configs(vec![
+                    legacy::AlterableConfig::default().with_name(text("segment.bytes")).with_value(Some(text("9000"))),
+                ]),
+        ]);
+        let response: AlterConfigsResponse = call(&mut stream, ApiKey::AlterConfigs, version, &request);
+        assert_eq!(response.responses[0].error_code, 0, "v{version}");
+    }
+}
+
+#[test]
+fn replica_management_apis_answer_as_a_one_replica_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "solo", 1, &[]).0, 0);
+    for version in 0..=2 {
+        let request = ElectLeadersRequest::default().with_topic_partitions(Some(vec![
+            TopicPartitions::default().with_topic(name("solo")).with_partitions(vec![0, 9]),
+        ]));
+        let response: ElectLeadersResponse = call(&mut stream, ApiKey::ElectLeaders, version, &request);
+        let codes: Vec<i16> =
+            response.replica_election_results[0].partition_result.iter().map(|p| p.error_code).collect();
+        assert_eq!(codes, [84, UNKNOWN_TOPIC_OR_PARTITION], "ELECTION_NOT_NEEDED, v{version}");
+        let all: ElectLeadersResponse = call(
+            &mut stream,
+            ApiKey::ElectLeaders,
+            version,
+            &ElectLeadersRequest::default().with_topic_partitions(None),
+        );
+        assert!(all.replica_election_results.is_empty());
+    }
+    let reassign = |replicas: Option<Vec<i32>>| {
+        ReassignableTopic::default().with_name(name("solo")).with_partitions(vec![
+            ReassignablePartition::default()
+                .with_partition_index(0)
+                .with_replicas(replicas.map(|r| r.into_iter().map(BrokerId).collect())),
+        ])
+    };
+    let request = AlterPartitionReassignmentsRequest::default().with_topics(vec![
+        reassign(Some(vec![1])),
+        reassign(Some(vec![1, 2])),
+        reassign(None),
+    ]);
+    let response: AlterPartitionReassignmentsResponse =
+        call(&mut stream, ApiKey::AlterPartitionReassignments, 0, &request);
+    let codes: Vec<i16> = response.responses.iter().map(|t| t.partitions[0].error_code).collect();
+    assert_eq!(codes, [0, 39, 85], "none, INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS");
+    let listed: ListPartitionReassignmentsResponse =
+        call(&mut stream, ApiKey::ListPartitionReassignments, 0, &ListPartitionReassignmentsRequest::default());
+    assert_eq!((listed.error_code, listed.topics.len()), (0, 0));
+
+    let log_dir = std::path::absolute(dir.path()).expect("absolute").display().to_string();
+    for version in 1..=2 {
+        let request = AlterReplicaLogDirsRequest::default().with_dirs(vec![
+            AlterReplicaLogDir::default()
+                .with_path(text(&log_dir))
+                .with_topics(vec![AlterReplicaLogDirTopic::default().with_name(name("solo")).with_partitions(vec![0])]),
+            AlterReplicaLogDir::default()
+                .with_path(text("/elsewhere"))
+                .with_topics(vec![AlterReplicaLogDirTopic::default().with_name(name("solo")).with_partitions(vec![0])]),
+        ]);
+        let response: AlterReplicaLogDirsResponse = call(&mut stream, ApiKey::AlterReplicaLogDirs, version, &request);
+        let codes: Vec<i16> = response.results.iter().map(|t| t.partitions[0].error_code).collect();
+        assert_eq!(codes, [0, 57], "LOG_DIR_NOT_FOUND elsewhere, v{version}");
+    }
+}
+
+#[test]
+fn fetch_of_a_missing_partition_is_unknown_topic_or_partition_by_name_or_by_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "one", 1, &[]).0, 0);
+    assert_eq!(fetch_error(&mut stream, 12, "one", 3, 0), UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(fetch_error(&mut stream, 13, "one", 3, 0), UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(fetch_error(&mut stream, 13, "one", 0, 0), 0);
+}
