@@ -59,6 +59,8 @@ show "" "runnel topic list"
 show "Partitions with earliest and latest offsets, and configs:" "runnel topic describe orders"
 show "Partitions can be added but never removed:" "runnel topic add-partitions orders --to 2; echo \"exit status \$?\""
 show "" "runnel topic add-partitions orders --to 8"
+show "Change configs, keeping the others (\`--delete KEY\` returns one to the broker's value):" "runnel topic alter-config orders retention.ms=3600000 cleanup.policy=compact"
+show "" "runnel topic alter-config orders --delete cleanup.policy"
 show "" "runnel topic delete clicks"
 
 echo -e "\n## Producing and consuming" >> "$OUT"

@@ -183,3 +183,23 @@ def test_delete_records_trims_a_partition_for_consumers_and_survives_a_restart(d
         assert watermarks(broker.bootstrap, "trimmed") == (120, 300)
     finally:
         broker.stop()
+
+
+def test_a_compacted_topic_refuses_records_without_a_key(broker):
+    client = AdminClient({"bootstrap.servers": broker.bootstrap})
+    wait_all(client.create_topics([NewTopic("keyed-only", 1, 1, config={"cleanup.policy": "compact"})]))
+    outcomes = {}
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})
+    for i in range(10):
+        key = None if i % 5 == 0 else f"k{i}".encode()
+        producer.produce("keyed-only", value=b"v", key=key,
+                         on_delivery=lambda err, msg, i=i: outcomes.__setitem__(i, err))
+    assert producer.flush(30) == 0
+    # The keyless records fail with INVALID_RECORD; the others in their batch are refused with
+    # them (librdkafka's _INVALID_DIFFERENT_RECORD) and none is stored.
+    assert [i for i, err in outcomes.items() if err and err.code() == KafkaError.INVALID_RECORD] == [0, 5], outcomes
+    assert watermarks(broker.bootstrap, "keyed-only") == (0, 0)
+    for i in range(3):
+        producer.produce("keyed-only", value=b"v", key=f"k{i}".encode())
+    assert producer.flush(30) == 0
+    assert watermarks(broker.bootstrap, "keyed-only") == (0, 3)

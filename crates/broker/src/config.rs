@@ -58,6 +58,13 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub retention_check_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms`: how often recovery checkpoints are written,
+    /// bounding what a restart after a crash must check.
+    pub recovery_checkpoint_interval_ms: u64,
+    /// `log.recovery.checkpoint.min.bytes` (runnel's own): a partition writes a recovery
+    /// checkpoint once this much durable data came since its last, so a crash recovery checks
+    /// at most about this much per partition plus what came since the last round.
+    pub recovery_checkpoint_min_bytes: u64,
     /// The group coordinator's timeouts and offset retention (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
     /// `max.partitions.per.request` and `max.broker.partitions`.
@@ -98,6 +105,8 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             log: LogConfig::default(),
             retention_check_interval_ms: 5 * 60 * 1000,
+            recovery_checkpoint_interval_ms: 60 * 1000,
+            recovery_checkpoint_min_bytes: 1024 * 1024,
             groups: GroupSettings::default(),
             limits: PartitionLimits::default(),
             connections_max_idle_ms: 10 * 60 * 1000,
@@ -224,6 +233,10 @@ impl BrokerConfig {
                 "log.retention.bytes" => config.log.retention_bytes = number(name, v)?,
                 "log.index.interval.bytes" => config.log.index_interval_bytes = number(name, v)?,
                 "log.retention.check.interval.ms" => config.retention_check_interval_ms = number(name, v)?,
+                "log.recovery.checkpoint.min.bytes" => config.recovery_checkpoint_min_bytes = positive(name, v)? as u64,
+                "log.flush.offset.checkpoint.interval.ms" => {
+                    config.recovery_checkpoint_interval_ms = positive(name, v)? as u64
+                }
                 "message.max.bytes" => config.log.max_message_bytes = number(name, v)?,
                 "socket.request.max.bytes" => config.socket_request_max_bytes = number(name, v)?,
                 "group.initial.rebalance.delay.ms" => config.groups.initial_rebalance_delay_ms = number(name, v)?,

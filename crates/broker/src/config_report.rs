@@ -156,6 +156,27 @@ impl BrokerLayers<'_> {
             let synonyms = self.broker_synonyms(topic_name, &[broker_name]);
             out.push(reported(broker_name, synonyms, false));
         }
+        for name in dynamic_broker_config::STORED_ONLY {
+            let mut synonyms = Vec::new();
+            for (scope, source) in [
+                (Scope::Broker, ConfigSource::DynamicBroker),
+                (Scope::ClusterDefault, ConfigSource::DynamicDefaultBroker),
+            ] {
+                if let Some(value) = self.dynamic.scope(scope).get(*name) {
+                    synonyms.push(Synonym { name: name.to_string(), value: value.clone(), source });
+                }
+            }
+            if let Some(value) = self.properties.get(*name) {
+                synonyms.push(Synonym {
+                    name: name.to_string(),
+                    value: value.clone(),
+                    source: ConfigSource::StaticBroker,
+                });
+            }
+            if !synonyms.is_empty() {
+                out.push(reported(name, synonyms, false));
+            }
+        }
         for (name, value) in fixed {
             if out.iter().any(|c| c.name == name) {
                 continue;

@@ -32,6 +32,85 @@ pub const DYNAMIC: &[(&str, &str)] = &[
     ("message.max.bytes", "max.message.bytes"),
 ];
 
+/// Kafka's other dynamic broker configs: accepted, checked for their type and stored (and
+/// reported by DescribeConfigs) so that tools which set them keep working. They have no effect
+/// on a single node: its threads, security and connection limits are set at start.
+pub const STORED_ONLY: &[&str] = &[
+    "background.threads",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.max.compaction.lag.ms",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.threads",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.index.size.max.bytes",
+    "log.preallocate",
+    "log.roll.jitter.ms",
+    "log.segment.delete.delay.ms",
+    "max.connection.creation.rate",
+    "max.connections",
+    "max.connections.per.ip",
+    "max.connections.per.ip.overrides",
+    "metric.reporters",
+    "min.insync.replicas",
+    "num.io.threads",
+    "num.network.threads",
+    "num.recovery.threads.per.data.dir",
+    "num.replica.fetchers",
+    "producer.id.expiration.ms",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+    "sasl.kerberos.kinit.cmd",
+    "sasl.kerberos.min.time.before.relogin",
+    "sasl.kerberos.principal.to.local.rules",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.ticket.renew.jitter",
+    "sasl.kerberos.ticket.renew.window.factor",
+    "sasl.login.refresh.buffer.seconds",
+    "sasl.login.refresh.min.period.seconds",
+    "sasl.login.refresh.window.factor",
+    "sasl.login.refresh.window.jitter",
+    "ssl.cipher.suites",
+    "ssl.enabled.protocols",
+    "ssl.key.password",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.keystore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.password",
+    "ssl.truststore.type",
+    "unclean.leader.election.enable",
+];
+
+/// Checks the type of a stored-only config's value, as Kafka's config definitions do.
+fn check_stored_only(name: &str, value: &str) -> Result<(), DynamicConfigError> {
+    let invalid = |expected: &str| {
+        Err(DynamicConfigError::Invalid(format!("Invalid value {value} for configuration {name}: expected {expected}")))
+    };
+    let integer = [".ms", ".bytes", ".threads", ".messages", ".second", ".size", ".seconds", ".relogin", ".fetchers"];
+    let fraction = [".ratio", ".factor", ".jitter", ".rate"];
+    if name == "max.connections" || name == "max.connections.per.ip" || integer.iter().any(|s| name.ends_with(s)) {
+        if value.trim().parse::<i64>().is_err() {
+            return invalid("an integer");
+        }
+    } else if fraction.iter().any(|s| name.ends_with(s)) {
+        if value.trim().parse::<f64>().is_err() {
+            return invalid("a number");
+        }
+    } else if (name == "log.preallocate" || name == "unclean.leader.election.enable")
+        && !matches!(value, "true" | "false")
+    {
+        return invalid("true or false");
+    }
+    Ok(())
+}
+
 /// The topic config a dynamic broker config is the default of.
 pub fn topic_synonym(broker_name: &str) -> Option<&'static str> {
     DYNAMIC.iter().find(|(b, _)| *b == broker_name).map(|(_, t)| *t)
@@ -77,6 +156,9 @@ pub fn static_topic_defaults(properties: &BTreeMap<String, String>) -> BTreeMap<
 
 /// Checks one `name=value` pair for a dynamic broker config.
 pub fn validate(name: &str, value: &str) -> Result<(), DynamicConfigError> {
+    if STORED_ONLY.contains(&name) {
+        return check_stored_only(name, value);
+    }
     let topic_name = topic_synonym(name).ok_or_else(|| DynamicConfigError::NotDynamic(name.to_string()))?;
     topic_config::validate(topic_name, value).map_err(|e| {
         DynamicConfigError::Invalid(
@@ -169,6 +251,10 @@ mod tests {
         assert_eq!(defaults.get("retention.ms").map(String::as_str), Some("5000"));
         assert_eq!(defaults.get("segment.bytes").map(String::as_str), Some("2048"));
         assert!(matches!(validate("num.partitions", "3"), Err(DynamicConfigError::NotDynamic(_))));
+        assert_eq!(validate("background.threads", "9"), Ok(()));
+        assert!(matches!(validate("background.threads", "many"), Err(DynamicConfigError::Invalid(_))));
+        assert!(matches!(validate("log.cleaner.min.cleanable.ratio", "half"), Err(DynamicConfigError::Invalid(_))));
+        assert_eq!(validate("log.cleaner.min.cleanable.ratio", "0.5"), Ok(()));
         let Err(DynamicConfigError::Invalid(message)) = validate("log.retention.ms", "soon") else {
             panic!("a bad value must be refused");
         };

@@ -400,6 +400,25 @@ impl Partition {
         Ok(start)
     }
 
+    /// Writes a recovery checkpoint when at least `min_bytes` of durable data came since the
+    /// last one (see [`runnel_log::RecoveryCheckpoint`]); appends wait meanwhile. Returns the
+    /// recovery point written, if any.
+    pub fn checkpoint_recovery(&self, min_bytes: u64) -> Result<Option<i64>, LogError> {
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(checkpoint) = self.log().recovery_checkpoint(min_bytes) else { return Ok(None) };
+        let files: Vec<(&std::path::Path, &[u8])> =
+            checkpoint.files.iter().map(|(path, content)| (path.as_path(), content.as_slice())).collect();
+        runnel_log::durable_file::write_all_atomically(&files)
+            .map_err(|e| LogError::io(format!("write the recovery checkpoint of {}-{}", self.topic, self.index), e))?;
+        self.log().checkpoint_written(&checkpoint);
+        Ok(Some(checkpoint.recovery_point))
+    }
+
+    /// Everything below this offset is fsynced.
+    pub fn flushed_offset(&self) -> i64 {
+        self.log().flushed_offset()
+    }
+
     /// Applies new settings (segment size and age, retention) from the next append or
     /// retention run on.
     pub fn set_config(&self, config: runnel_log::LogConfig) {

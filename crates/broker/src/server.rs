@@ -24,6 +24,7 @@ pub async fn run(
 ) -> Result<(), BrokerError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
+    let recovery_checkpoints = tokio::spawn(recovery_checkpoint_loop(broker.clone(), stop_rx.clone()));
     let group_timer = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
     match broker.transactions.finish_pending(&*broker, &broker.metrics).await {
         Ok(0) => {}
@@ -57,6 +58,7 @@ pub async fn run(
         connections.abort_all();
     }
     retention.abort();
+    recovery_checkpoints.abort();
     group_timer.abort();
     transaction_timer.abort();
     let broker_for_close = broker.clone();
@@ -85,6 +87,46 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                         Err(e) => tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed"),
                     }
                 }
+            }
+        })
+        .await;
+    }
+}
+
+/// Every `log.flush.offset.checkpoint.interval.ms` (Kafka's name for the same duty): fsyncs
+/// what acks=0/1 produces left in the page cache (through the same group-commit path as
+/// acks=all), then writes recovery checkpoints, so that a restart after a crash checks only
+/// what came since.
+async fn recovery_checkpoint_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(broker.config.recovery_checkpoint_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        for topic in broker.topics.all() {
+            for partition in &topic.partitions {
+                let (_, end) = partition.offsets();
+                if partition.flushed_offset() < end && !partition.is_offline() {
+                    if let Err(e) = partition.flush_to(end, &broker.metrics).await {
+                        tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "periodic flush failed");
+                    }
+                }
+            }
+        }
+        let broker = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            match broker.topics.checkpoint_recovery_points(broker.config.recovery_checkpoint_min_bytes) {
+                Ok(0) => {}
+                Ok(partitions) => {
+                    tracing::debug!(
+                        partitions,
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "recovery checkpoints written"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "could not write the recovery points"),
             }
         })
         .await;

@@ -117,6 +117,7 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     if let Some(v) = overrides.get("message.timestamp.type") {
         config.log_append_time = v == "LogAppendTime";
     }
+    config.require_keys = overrides.get("cleanup.policy").is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"));
     if overrides.get("cleanup.policy").is_some_and(|p| !p.split(',').any(|p| p.trim() == "delete")) {
         // Compacted topics keep records until compaction, which runnel does not run.
         config.retention_ms = -1;

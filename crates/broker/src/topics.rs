@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::dynamic_broker_config::{self, DynamicBrokerConfigs, DynamicConfigError, Scope};
 use crate::limits::PartitionLimits;
-use crate::log_start_checkpoint::{self, LogStarts};
 use crate::metrics::topic::TopicMetrics;
+use crate::offset_checkpoint::{self, LOG_START_FILE, Offsets, RECOVERY_POINT_FILE};
 use crate::partition::{Partition, PartitionRef};
 use crate::partition_dirs::{self, discard, partition_dir, remove_created, remove_deleted_leftovers};
 use crate::topic_config;
@@ -173,6 +173,8 @@ pub struct TopicRegistry {
     admin: Mutex<()>,
     /// Serialises writes of the log start checkpoint (DeleteRecords, topic deletion).
     log_starts: Mutex<()>,
+    /// The recovery points last written, so an idle broker does not rewrite the same file.
+    recovery_points: Mutex<Offsets>,
 }
 
 fn io_error(action: String) -> impl FnOnce(std::io::Error) -> TopicError {
@@ -214,6 +216,7 @@ impl TopicRegistry {
             topics: RwLock::new(LiveTopics::default()),
             admin: Mutex::new(()),
             log_starts: Mutex::new(()),
+            recovery_points: Mutex::new(Offsets::new()),
         };
         for record in records {
             let config = registry.log_config(&record.configs);
@@ -221,6 +224,9 @@ impl TopicRegistry {
             registry.write().insert(Arc::new(topic));
         }
         registry.restore_log_starts()?;
+        if !clean_shutdown {
+            registry.check_recovery_points();
+        }
         Ok(registry)
     }
 
@@ -228,7 +234,7 @@ impl TopicRegistry {
     /// no longer exist are dropped from the file, so a topic created later under the same
     /// name cannot inherit them.
     fn restore_log_starts(&self) -> Result<(), TopicError> {
-        let checkpointed = log_start_checkpoint::read(&self.dir).map_err(TopicError::Storage)?;
+        let checkpointed = offset_checkpoint::read(&self.dir, LOG_START_FILE).map_err(TopicError::Storage)?;
         let mut stale = false;
         for ((topic, index), offset) in &checkpointed {
             match self.get(topic).and_then(|t| t.partition(*index).cloned()) {
@@ -237,15 +243,15 @@ impl TopicRegistry {
             }
         }
         if stale {
-            self.write_log_starts(&LogStarts::new())?;
+            self.write_log_starts(&Offsets::new())?;
         }
         Ok(())
     }
 
     /// Writes the checkpoint of every partition whose log start lies inside a segment, with
     /// `pending` (starts about to be moved) over them.
-    fn write_log_starts(&self, pending: &LogStarts) -> Result<(), TopicError> {
-        let mut entries = LogStarts::new();
+    fn write_log_starts(&self, pending: &Offsets) -> Result<(), TopicError> {
+        let mut entries = Offsets::new();
         for topic in self.all() {
             for partition in &topic.partitions {
                 if let Some(start) = partition.log_start_inside_segment() {
@@ -257,7 +263,54 @@ impl TopicRegistry {
             let entry = entries.entry(key.clone()).or_insert(*offset);
             *entry = (*entry).max(*offset);
         }
-        log_start_checkpoint::write(&self.dir, &entries).map_err(TopicError::Storage)
+        offset_checkpoint::write(&self.dir, LOG_START_FILE, &entries).map_err(TopicError::Storage)
+    }
+
+    /// A recovery checkpoint round: each partition with at least `min_bytes` of new durable
+    /// data writes its checkpoint (indexes and producer snapshot), then the recovery points of
+    /// every partition go to `recovery-point-offset-checkpoint`. Returns how many partitions
+    /// wrote a checkpoint; a failure is logged and the partition tried again next round.
+    pub fn checkpoint_recovery_points(&self, min_bytes: u64) -> Result<usize, TopicError> {
+        let mut written = 0;
+        let mut points = Offsets::new();
+        for topic in self.all() {
+            for partition in &topic.partitions {
+                match partition.checkpoint_recovery(min_bytes) {
+                    Ok(Some(_)) => written += 1,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = topic.name(), partition = partition.index(), error = %e, "recovery checkpoint failed")
+                    }
+                }
+                points.insert((topic.name().to_string(), partition.index()), partition.flushed_offset());
+            }
+        }
+        let mut last = self.recovery_points.lock().unwrap_or_else(|p| p.into_inner());
+        if *last != points {
+            offset_checkpoint::write(&self.dir, RECOVERY_POINT_FILE, &points).map_err(TopicError::Storage)?;
+            *last = points;
+        }
+        Ok(written)
+    }
+
+    /// After a crash: warns of every partition whose log ends below its last recovery point,
+    /// which means the disk lost data it had reported as written.
+    fn check_recovery_points(&self) {
+        let Ok(points) = offset_checkpoint::read(&self.dir, RECOVERY_POINT_FILE) else { return };
+        for ((topic, index), point) in points {
+            if let Some(partition) = self.get(&topic).and_then(|t| t.partition(index).cloned()) {
+                let (_, end) = partition.offsets();
+                if end < point {
+                    tracing::error!(
+                        topic,
+                        partition = index,
+                        recovery_point = point,
+                        log_end = end,
+                        "the log ends below its recovery point: data fsynced earlier is gone from the disk"
+                    );
+                }
+            }
+        }
     }
 
     /// DeleteRecords: moves each partition's log start up to its offset (-1: the high
@@ -267,7 +320,7 @@ impl TopicRegistry {
         let _checkpoint = self.log_starts.lock().unwrap_or_else(|p| p.into_inner());
         let targets: Vec<Result<i64, LogError>> =
             wanted.iter().map(|(partition, offset)| partition.log_start_after_delete(*offset)).collect();
-        let pending: LogStarts = wanted
+        let pending: Offsets = wanted
             .iter()
             .zip(&targets)
             .filter_map(|((p, _), t)| t.as_ref().ok().map(|start| ((p.topic().to_string(), p.index()), *start)))
@@ -525,7 +578,7 @@ impl TopicRegistry {
         self.write().remove(name);
         remove_deleted_leftovers(&self.dir);
         let _checkpoint = self.log_starts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = self.write_log_starts(&LogStarts::new()) {
+        if let Err(e) = self.write_log_starts(&Offsets::new()) {
             // The next start drops the deleted topic's entries instead.
             tracing::warn!(topic = name, error = %e, "could not rewrite the log start checkpoint");
         }
@@ -596,6 +649,10 @@ fn open_topic(
 mod tests {
     use super::*;
 
+    fn open_registry(dir: &Path, clean_shutdown: bool) -> Result<TopicRegistry, TopicError> {
+        TopicRegistry::open(dir, LogConfig::default(), BTreeMap::new(), PartitionLimits::default(), &[], clean_shutdown)
+    }
+
     #[test]
     fn kafka_topic_name_rules_are_enforced() {
         assert!(validate_name("orders.v1_EU-west").is_ok());
@@ -608,15 +665,7 @@ mod tests {
     #[test]
     fn topics_survive_reopen_and_partitions_only_grow() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(
-            dir.path(),
-            LogConfig::default(),
-            BTreeMap::new(),
-            PartitionLimits::default(),
-            &[],
-            false,
-        )
-        .expect("open");
+        let registry = open_registry(dir.path(), false).expect("open");
         let configs = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
         let created = registry.create("events", 2, configs.clone()).expect("create");
         assert!(matches!(registry.create("events", 2, BTreeMap::new()), Err(TopicError::AlreadyExists(_))));
@@ -624,15 +673,7 @@ mod tests {
         let err = registry.add_partitions("events", 3, false).expect_err("shrink refused");
         assert!(err.to_string().contains("partitions can be added but never removed"), "{err}");
         drop(registry);
-        let registry = TopicRegistry::open(
-            dir.path(),
-            LogConfig::default(),
-            BTreeMap::new(),
-            PartitionLimits::default(),
-            &[],
-            false,
-        )
-        .expect("reopen");
+        let registry = open_registry(dir.path(), false).expect("reopen");
         let topic = registry.get("events").expect("still there");
         assert_eq!(topic.partitions.len(), 4);
         assert_eq!(topic.record.id, created.record.id);
@@ -647,15 +688,7 @@ mod tests {
     #[test]
     fn a_topic_with_many_partitions_reopens_each_partition_in_order_with_its_data() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let registry = TopicRegistry::open(
-            dir.path(),
-            LogConfig::default(),
-            BTreeMap::new(),
-            PartitionLimits::default(),
-            &[],
-            false,
-        )
-        .expect("open");
+        let registry = open_registry(dir.path(), false).expect("open");
         // Enough partitions to be opened on several threads.
         let topic = registry.create("wide", 100, BTreeMap::new()).expect("create");
         for (index, partition) in topic.partitions.iter().enumerate() {
@@ -666,15 +699,7 @@ mod tests {
         registry.close_all().expect("close");
         drop(registry);
         for clean in [true, false] {
-            let registry = TopicRegistry::open(
-                dir.path(),
-                LogConfig::default(),
-                BTreeMap::new(),
-                PartitionLimits::default(),
-                &[],
-                clean,
-            )
-            .expect("reopen");
+            let registry = open_registry(dir.path(), clean).expect("reopen");
             let topic = registry.get("wide").expect("still there");
             assert_eq!(topic.partitions.len(), 100);
             for (index, partition) in topic.partitions.iter().enumerate() {

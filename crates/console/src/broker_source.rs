@@ -95,6 +95,8 @@ pub fn history_log(broker: &Broker, settings: &ConsoleSettings) -> anyhow::Resul
         // Segments small enough that retention frees space in steps of about a 24th.
         ("segment.ms", (retention_ms / 24).max(1).to_string()),
         ("segment.bytes", (settings.max_bytes / 16).clamp(1 << 20, 1 << 30).to_string()),
+        // Its records have no keys: a broker-wide `log.cleanup.policy=compact` must not apply.
+        ("cleanup.policy", "delete".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

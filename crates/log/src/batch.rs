@@ -79,6 +79,9 @@ pub enum BatchError {
         /// CRC of the bytes as received.
         computed: u32,
     },
+    /// The records could not be decoded (or decompressed).
+    #[error("record batch records cannot be decoded: {0}")]
+    Undecodable(String),
     /// Record count and last offset delta disagree, or the batch is empty.
     #[error("record batch has {count} records but last offset delta {last_offset_delta}")]
     BadRecordCount {
@@ -243,6 +246,15 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
         });
     }
     Ok(header)
+}
+
+/// The positions in a (validated) batch of its records without a key, which a compacted topic
+/// refuses. Decodes the records (decompressing if needed): only compacted topics pay for it.
+pub fn keyless_records(batch: &[u8]) -> Result<Vec<i32>, BatchError> {
+    let mut bytes = bytes::Bytes::copy_from_slice(batch);
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+        .map_err(|e| BatchError::Undecodable(e.to_string()))?;
+    Ok(set.records.iter().enumerate().filter(|(_, r)| r.key.is_none()).map(|(i, _)| i as i32).collect())
 }
 
 /// The first 16 bytes of a batch as the log stores it: assigned base offset, the client's length,

@@ -20,6 +20,8 @@ pub struct LogConfig {
     /// `compression.type`: the codec batches are stored with (Kafka's attribute numbers, 0 for
     /// none), which the broker recompresses to before appending; `None` keeps the producer's.
     pub compression: Option<i16>,
+    /// `cleanup.policy` with `compact`: every record needs a key (a keyless one is refused).
+    pub require_keys: bool,
 }
 
 impl Default for LogConfig {
@@ -33,6 +35,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             log_append_time: false,
             compression: None,
+            require_keys: false,
         }
     }
 }

@@ -37,6 +37,10 @@ pub enum LogError {
     /// A batch clients may not send (control or transactional batches).
     #[error("invalid record batch: {0}")]
     InvalidRecord(&'static str),
+    /// A compacted topic refused records without a key, at these positions in the batch
+    /// (Kafka's per-record errors, reported from Produce v8).
+    #[error("Compacted topic cannot accept message without key (records {0:?} of the batch)")]
+    KeylessRecords(Vec<i32>),
     /// The requested offset is outside the log.
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {

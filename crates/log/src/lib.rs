@@ -30,6 +30,6 @@ pub mod txn_index;
 
 pub use config::LogConfig;
 pub use error::LogError;
-pub use partition_log::{AppendResult, PartitionLog, Prepared, PreparedWrite};
+pub use partition_log::{AppendResult, PartitionLog, Prepared, PreparedWrite, RecoveryCheckpoint};
 pub use recovery::RecoveryReport;
 pub use segment::FileSlice;

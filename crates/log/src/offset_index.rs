@@ -6,8 +6,9 @@
 //! rebuilt from the log whenever it fails a sanity check or the shutdown was not clean.
 //!
 //! Entries live in memory; the file is written whole (temp -> fsync -> rename) when the
-//! segment rolls and at a clean shutdown, the only times a later start trusts it. So appends
-//! cost no system call and an open segment holds no index file descriptor.
+//! segment rolls, at a clean shutdown, and at recovery checkpoints (then with only the entries
+//! of batches already fsynced). So a file only ever names durable batches, appends cost no
+//! system call, and an open segment holds no index file descriptor.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,18 @@ impl OffsetIndex {
             raw.extend_from_slice(&pos.to_be_bytes());
         }
         raw
+    }
+
+    /// The file's content with only the entries of batches starting below `limit` (those
+    /// already durable, for a recovery checkpoint), and the position of the last one kept.
+    pub fn encoded_below(&self, limit: i64) -> (Vec<u8>, u64) {
+        let kept = self.entries.partition_point(|&(rel, _)| self.base_offset + (rel as i64) < limit);
+        let mut raw = Vec::with_capacity(kept * ENTRY_LEN);
+        for &(rel, pos) in &self.entries[..kept] {
+            raw.extend_from_slice(&rel.to_be_bytes());
+            raw.extend_from_slice(&pos.to_be_bytes());
+        }
+        (raw, self.entries[..kept].last().map_or(0, |&(_, pos)| pos as u64))
     }
 
     /// Path of the index file.

@@ -62,6 +62,9 @@ pub struct PartitionLog {
     producers: ProducerState,
     /// Aborted transactions still in the log, by marker offset (the `.txnindex` files' entries).
     aborted: Vec<AbortedTxn>,
+    /// (active segment base, position) the last recovery checkpoint's index reaches: a crash
+    /// recovery checks the active segment only from there.
+    checkpointed: (i64, u64),
     /// Set after a failed fsync or cleanup: the log refuses writes.
     poisoned: bool,
     /// Between `prepare_append` and `finish_append`.
@@ -70,6 +73,19 @@ pub struct PartitionLog {
     /// open after an unclean shutdown when the log has data (it may still be in the page cache
     /// only). If not, what is on disk already recovers to this state and a close writes nothing.
     close_must_sync: bool,
+}
+
+/// The files a recovery checkpoint writes for one partition: the active segment's indexes
+/// with only durable batches, and a producer snapshot, so a crash recovery checks and replays
+/// only what came after.
+#[derive(Debug)]
+pub struct RecoveryCheckpoint {
+    /// Everything below this offset is fsynced (Kafka's recovery point).
+    pub recovery_point: i64,
+    /// (path, content) of each file, for [`crate::durable_file::write_all_atomically`].
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    segment_base: i64,
+    position: u64,
 }
 
 /// What `prepare_append` decided.
@@ -125,6 +141,7 @@ impl PartitionLog {
             segments: recovered.segments,
             next_offset,
             deleted_below: 0,
+            checkpointed: (-1, 0),
             flushed_offset: next_offset,
             producers: recovered.producers,
             aborted: recovered.aborted,
@@ -179,6 +196,12 @@ impl PartitionLog {
     pub fn prepare_append(&mut self, batch: &[u8], header: BatchHeader, now_ms: i64) -> Result<Prepared, LogError> {
         if header.is_control() {
             return Err(LogError::InvalidRecord("clients may not write control batches"));
+        }
+        if self.config.require_keys {
+            let keyless = crate::batch::keyless_records(batch)?;
+            if !keyless.is_empty() {
+                return Err(LogError::KeylessRecords(keyless));
+            }
         }
         self.prepare(batch, header, now_ms, None)
     }
@@ -446,6 +469,39 @@ impl PartitionLog {
     /// Every offset below this is on disk.
     pub fn flushed_offset(&self) -> i64 {
         self.flushed_offset
+    }
+
+    /// A recovery checkpoint to write when the active segment holds at least `min_bytes` of
+    /// durable data past the last one (else `None`). The caller writes its files (no other
+    /// append or roll in between) and then calls [`PartitionLog::checkpoint_written`].
+    pub fn recovery_checkpoint(&self, min_bytes: u64) -> Option<RecoveryCheckpoint> {
+        if self.poisoned {
+            return None;
+        }
+        let active = self.active();
+        let (indexes, position) = active.indexes_below(self.flushed_offset);
+        let since = if self.checkpointed.0 == active.base_offset() { self.checkpointed.1 } else { 0 };
+        if position < since + min_bytes.max(1) {
+            return None;
+        }
+        let mut files: Vec<(PathBuf, Vec<u8>)> = indexes.into_iter().collect();
+        files.push((
+            crate::segment::segment_path(&self.dir, self.next_offset, "snapshot"),
+            self.producers.to_snapshot(),
+        ));
+        Some(RecoveryCheckpoint {
+            recovery_point: self.flushed_offset,
+            files,
+            segment_base: active.base_offset(),
+            position,
+        })
+    }
+
+    /// Notes that `checkpoint`'s files are written, and removes snapshots older than the
+    /// last two.
+    pub fn checkpoint_written(&mut self, checkpoint: &RecoveryCheckpoint) {
+        self.checkpointed = (checkpoint.segment_base, checkpoint.position);
+        self.remove_old_snapshots();
     }
 
     /// First offset still in the log: the first segment's base, or above it where

@@ -56,15 +56,13 @@ impl FileSlice {
     }
 }
 
-/// What a full scan of a segment found: used by recovery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScanResult {
-    /// Bytes of valid, complete batches from the start of the file.
-    pub valid_len: u64,
-    /// Offset following the last valid batch (the base offset if none).
-    pub next_offset: i64,
-    /// Number of valid batches.
-    pub batches: u64,
+/// What opening a segment did: what recovery reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// Bytes cut from the tail (a torn or corrupt write).
+    pub truncated: u64,
+    /// Bytes whose batches were CRC-checked.
+    pub checked: u64,
 }
 
 /// One segment of a partition log.
@@ -124,16 +122,18 @@ impl Segment {
         })
     }
 
-    /// Opens an existing segment. With `full_scan` every batch is CRC-checked, the file is cut
-    /// at the first bad or partial batch and the indexes are rebuilt. Without it the indexes are
-    /// loaded when sane (rebuilt otherwise) and only the headers after the last index entry are
-    /// walked. Returns the segment and the number of bytes cut from its tail.
+    /// Opens an existing segment. The indexes are loaded when sane (rebuilt from the log
+    /// otherwise): an index file only ever names batches already fsynced (it is written at a
+    /// roll, a clean shutdown or a recovery checkpoint, after the data), so everything before
+    /// its last entry is durable. After that entry, with `check_tail` (after a crash) every
+    /// batch is CRC-checked and the file is cut at the first bad or partial one; without it
+    /// only the headers are walked. Returns the segment and the number of bytes cut.
     pub fn open(
         dir: &Path,
         base_offset: i64,
         index_interval_bytes: u64,
-        full_scan: bool,
-    ) -> io::Result<(Segment, u64)> {
+        check_tail: bool,
+    ) -> io::Result<(Segment, OpenReport)> {
         let path = segment_path(dir, base_offset, "log");
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
         let metadata = file.metadata()?;
@@ -141,7 +141,7 @@ impl Segment {
         let created_at = metadata.modified().unwrap_or_else(|_| SystemTime::now());
         let index_path = segment_path(dir, base_offset, "index");
         let time_index_path = segment_path(dir, base_offset, "timeindex");
-        let trust = !full_scan && index_path.exists() && time_index_path.exists();
+        let trust = index_path.exists() && time_index_path.exists();
         let (offset_index, offsets_loaded) = OffsetIndex::open(&index_path, base_offset, file_len, trust)?;
         let (time_index, times_loaded) = TimeIndex::open(&time_index_path, base_offset, i64::MAX, trust)?;
         let file = LazyFile::with_open(&path, file, FileBudget::global())?;
@@ -160,20 +160,29 @@ impl Segment {
             offset_of_max_timestamp: base_offset,
             created_at,
         };
+        let mut checked = 0;
         if !(offsets_loaded && times_loaded) {
             segment.rebuild(file_len)?;
+            checked = segment.size;
         } else {
             let (start, start_offset) =
                 segment.offset_index.last_entry().map(|(o, p)| (p, o)).unwrap_or((0, base_offset));
             segment.max_timestamp = segment.time_index.max_timestamp().unwrap_or(-1);
             segment.offset_of_max_timestamp = start_offset;
-            segment.walk_tail(start, file_len)?;
+            if check_tail {
+                segment.size = start;
+                segment.next_offset = start_offset;
+                segment.scan_checked(start, file_len)?;
+                checked = segment.size - start;
+            } else {
+                segment.walk_tail(start, file_len)?;
+            }
         }
         let truncated = file_len - segment.size;
         if truncated > 0 {
             segment.file.get()?.set_len(segment.size)?;
         }
-        Ok((segment, truncated))
+        Ok((segment, OpenReport { truncated, checked }))
     }
 
     /// Walks batch headers (no CRC check) from `start`, a trusted batch boundary, to the end of
@@ -197,10 +206,9 @@ impl Segment {
         Ok(())
     }
 
-    /// Scans the whole file checking every batch (length, magic, CRC, increasing offsets) and
-    /// rebuilds both indexes from scratch. Stops at the first batch that is partial or invalid:
-    /// everything from there on is a torn tail.
-    fn rebuild(&mut self, file_len: u64) -> io::Result<ScanResult> {
+    /// Checks every batch of the file (length, magic, CRC, increasing offsets) and rebuilds
+    /// both indexes from scratch, up to the first batch that is partial or invalid.
+    fn rebuild(&mut self, file_len: u64) -> io::Result<()> {
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         self.offset_index =
             OffsetIndex::open(&segment_path(&dir, self.base_offset, "index"), self.base_offset, 0, false)?.0;
@@ -210,10 +218,16 @@ impl Segment {
         self.size = 0;
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
+        self.scan_checked(0, file_len)
+    }
+
+    /// Checks every batch from `start` (a batch boundary with everything before it valid, and
+    /// `size` and `next_offset` set to it) to the end of the file, indexing each; stops at the
+    /// first batch that is partial or invalid: everything from there on is a torn tail.
+    fn scan_checked(&mut self, start: u64, file_len: u64) -> io::Result<()> {
         self.bytes_since_index_entry = 0;
         let file = self.file.get()?;
-        let mut batches = 0;
-        let mut pos = 0u64;
+        let mut pos = start;
         let mut header = [0u8; HEADER_LEN];
         let mut whole: Vec<u8> = Vec::new();
         while pos + HEADER_LEN as u64 <= file_len {
@@ -230,9 +244,8 @@ impl Segment {
             }
             self.note_recovered_batch(&h, pos, total);
             pos += total as u64;
-            batches += 1;
         }
-        Ok(ScanResult { valid_len: self.size, next_offset: self.next_offset, batches })
+        Ok(())
     }
 
     fn note_recovered_batch(&mut self, h: &BatchHeader, position: u64, total: usize) {
@@ -422,6 +435,15 @@ impl Segment {
         write_all_atomically(&[(self.offset_index.path(), &offsets), (self.time_index.path(), &times)])?;
         self.indexes_dirty = false;
         Ok(())
+    }
+
+    /// The index files as a recovery checkpoint writes them: only the entries of batches
+    /// starting below `durable` (everything before is fsynced), with the position the last
+    /// one names (how much of the segment a crash recovery may then skip).
+    pub fn indexes_below(&self, durable: i64) -> ([(PathBuf, Vec<u8>); 2], u64) {
+        let (offsets, position) = self.offset_index.encoded_below(durable);
+        let times = self.time_index.encoded_below(durable);
+        ([(self.offset_index.path().to_path_buf(), offsets), (self.time_index.path().to_path_buf(), times)], position)
     }
 
     /// A handle whose `sync_data` makes every byte appended so far durable.

@@ -95,6 +95,16 @@ impl TimeIndex {
         raw
     }
 
+    /// The file's content with only the entries of offsets below `limit`.
+    pub fn encoded_below(&self, limit: i64) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for &(ts, rel) in self.entries.iter().take_while(|&&(_, rel)| self.base_offset + (rel as i64) < limit) {
+            raw.extend_from_slice(&ts.to_be_bytes());
+            raw.extend_from_slice(&rel.to_be_bytes());
+        }
+        raw
+    }
+
     /// Path of the time index file.
     pub fn path(&self) -> &Path {
         &self.path

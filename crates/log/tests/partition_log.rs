@@ -158,6 +158,50 @@ fn delete_records_moves_the_log_start_inside_a_segment_and_drops_whole_segments_
     assert_eq!((log.log_start_offset(), log.next_offset()), (180, 180));
 }
 
+#[test]
+fn after_a_crash_only_what_follows_the_last_recovery_checkpoint_is_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { index_interval_bytes: 200, ..LogConfig::default() };
+    let (mut log, _) = PartitionLog::open(dir.path(), config.clone(), false).expect("open");
+    for i in 0..100 {
+        log.append(&batch(3, i, Some((5, 0, (i * 3) as i32))), i).expect("append");
+    }
+    assert!(log.recovery_checkpoint(1).is_none(), "nothing is fsynced yet");
+    let (file, offset) = log.sync_point().expect("sync point");
+    file.sync_data().expect("fsync");
+    log.mark_flushed(offset);
+    let checkpoint = log.recovery_checkpoint(1).expect("a checkpoint");
+    assert_eq!(checkpoint.recovery_point, 300);
+    let files: Vec<(&Path, &[u8])> = checkpoint.files.iter().map(|(p, c)| (p.as_path(), c.as_slice())).collect();
+    runnel_log::durable_file::write_all_atomically(&files).expect("write the checkpoint");
+    log.checkpoint_written(&checkpoint);
+    assert!(log.recovery_checkpoint(1).is_none(), "nothing new since");
+    let checkpointed_size = log.size_bytes();
+    for i in 100..110 {
+        log.append(&batch(3, i, Some((5, 0, (i * 3) as i32))), i).expect("append");
+    }
+    let tail = log.size_bytes() - checkpointed_size;
+    drop(log);
+    // A torn write after the last batch.
+    let segment = dir.path().join("00000000000000000000.log");
+    let mut bytes = fs::read(&segment).expect("read");
+    bytes.extend_from_slice(&[7u8; 40]);
+    fs::write(&segment, bytes).expect("tear");
+
+    let (mut log, report) = PartitionLog::open(dir.path(), config, false).expect("recover");
+    assert_eq!((report.next_offset, report.truncated_bytes), (330, 40));
+    assert!(
+        report.checked_bytes >= tail && report.checked_bytes < tail + 400,
+        "checked {} bytes: the {tail} written after the checkpoint and at most an index interval before",
+        report.checked_bytes
+    );
+    assert_eq!(read_all_offsets(&log), (0..330).collect::<Vec<_>>());
+    // The producer state replayed from the checkpoint's snapshot still knows the sequences.
+    assert!(log.append(&batch(3, 0, Some((5, 0, 327))), 0).expect("retry").duplicate);
+    // Batch i holds offsets 3i.. with timestamps i, i+1, i+2: timestamp 50 is offset 146.
+    assert_eq!(log.offset_for_timestamp(50).expect("search").map(|(o, _)| o), Some(146));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
     for entry in fs::read_dir(from).expect("list") {

@@ -77,7 +77,14 @@ fn read_everything(bootstrap: &str, topic: &str) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_sigkill_once_each_and_new_writes_are_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = BrokerProcess::start(dir.path());
+    // Recovery checkpoints (indexes and producer snapshots of fsynced data) every 20 ms while
+    // the producer writes, so the restart recovers from one rather than from the segment start.
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("server.properties");
+    std::fs::write(&config, "log.flush.offset.checkpoint.interval.ms=20\nlog.recovery.checkpoint.min.bytes=1\n")
+        .expect("write config");
+    let config = config.to_str().expect("path");
+    let broker = BrokerProcess::start_with(dir.path(), "127.0.0.1:0", &["--config", config]);
     let listen = broker.addr.to_string();
     create_topic(&listen, "durable").await;
 
@@ -107,11 +114,18 @@ async fn acknowledged_records_survive_sigkill_once_each_and_new_writes_are_accep
     while acked.lock().expect("lock").len() < 5_000 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let points = std::fs::read_to_string(dir.path().join("recovery-point-offset-checkpoint")).expect("recovery points");
+    let durable: Vec<i64> = points
+        .lines()
+        .filter_map(|l| l.strip_prefix("durable "))
+        .map(|l| l.split_whitespace().nth(1).and_then(|o| o.parse().ok()).expect("topic partition offset"))
+        .collect();
+    assert!(points.starts_with("0\n") && durable.len() == 4 && durable.iter().sum::<i64>() > 0, "{points}");
     broker.kill();
     let acked_at_kill = acked.lock().expect("lock").len();
 
     // Same port and data directory: the producer reconnects and carries on.
-    let broker = BrokerProcess::start_on(dir.path(), &listen);
+    let broker = BrokerProcess::start_with(dir.path(), &listen, &["--config", config]);
     let target = acked_at_kill + 2_000;
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.lock().expect("lock").len() < target {

@@ -13,6 +13,7 @@ use crate::broker::now_ms;
 use crate::error_codes::for_log_error;
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::Partition;
+use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
 use runnel_log::LogError;
 
 /// A partition whose acknowledgement waits for an fsync up to `offset`.
@@ -120,7 +121,21 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 Err(e) => {
                     TopicMetrics::add(&counters.failed_produce, 1);
                     tracing::debug!(topic = %topic_data.name.as_str(), partition = index, error = %e, "produce refused");
-                    partitions.push(failed(index, for_log_error(&e), Some(e.to_string()), version));
+                    let mut response = failed(index, for_log_error(&e), Some(e.to_string()), version);
+                    if let (LogError::KeylessRecords(positions), 8..) = (&e, version) {
+                        // Per-record errors (KIP-467): clients fail these records alone.
+                        response.record_errors = positions
+                            .iter()
+                            .map(|&i| {
+                                BatchIndexAndErrorMessage::default().with_batch_index(i).with_batch_index_error_message(
+                                    Some(StrBytes::from_static_str(
+                                        "Compacted topic cannot accept message without key",
+                                    )),
+                                )
+                            })
+                            .collect();
+                    }
+                    partitions.push(response);
                 }
             }
         }

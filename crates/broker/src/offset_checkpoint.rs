@@ -1,5 +1,13 @@
-//! `log-start-offset-checkpoint`: the log start offsets DeleteRecords set inside a segment,
-//! which the segments alone cannot tell after a restart. Kafka's file format, one per log dir:
+//! Kafka's per-log-dir offset checkpoint files, in Kafka's format:
+//!
+//! - `log-start-offset-checkpoint`: the log start offsets DeleteRecords set inside a segment,
+//!   which the segments alone cannot tell after a restart. Written whole before a DeleteRecords
+//!   is acknowledged and after a topic is deleted; entries of topics that no longer exist are
+//!   dropped at start.
+//! - `recovery-point-offset-checkpoint`: per partition, the offset below which everything is
+//!   fsynced, written after each recovery checkpoint round (see `server`). A restart after a
+//!   crash compares it with what recovery found.
+//!
 //!
 //! ```text
 //! 0                  <- version
@@ -8,22 +16,24 @@
 //! orders 3 200
 //! ```
 //!
-//! Written whole (temp, fsync, rename, fsync dir) before a DeleteRecords is acknowledged and
-//! after a topic is deleted; entries of topics that no longer exist are dropped at start.
+//! Each is written whole (temp, fsync, rename, fsync dir).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use runnel_log::durable_file::write_atomically;
 
-/// The file in the data directory.
-pub const FILE_NAME: &str = "log-start-offset-checkpoint";
+/// The log start offsets' file in the data directory.
+pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
 
-/// Log start offsets by (topic, partition).
-pub type LogStarts = BTreeMap<(String, i32), i64>;
+/// The recovery points' file in the data directory.
+pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
+
+/// Offsets by (topic, partition).
+pub type Offsets = BTreeMap<(String, i32), i64>;
 
 /// Parses the file's text; a malformed file is an error naming the line.
-pub fn parse(text: &str) -> Result<LogStarts, String> {
+pub fn parse(text: &str) -> Result<Offsets, String> {
     let mut lines = text.lines();
     let version = lines.next().map(str::trim);
     if version != Some("0") {
@@ -33,7 +43,7 @@ pub fn parse(text: &str) -> Result<LogStarts, String> {
         .next()
         .and_then(|l| l.trim().parse().ok())
         .ok_or_else(|| "the second line must be the entry count".to_string())?;
-    let mut out = LogStarts::new();
+    let mut out = Offsets::new();
     for (i, line) in lines.enumerate() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let entry = match fields.as_slice() {
@@ -51,7 +61,7 @@ pub fn parse(text: &str) -> Result<LogStarts, String> {
 }
 
 /// The file's text for these entries.
-pub fn format(entries: &LogStarts) -> String {
+pub fn format(entries: &Offsets) -> String {
     let mut text = format!("0\n{}\n", entries.len());
     for ((topic, partition), offset) in entries {
         text.push_str(&format!("{topic} {partition} {offset}\n"));
@@ -59,19 +69,19 @@ pub fn format(entries: &LogStarts) -> String {
     text
 }
 
-/// Reads the checkpoint in `dir`; none means no start was ever moved.
-pub fn read(dir: &Path) -> Result<LogStarts, String> {
-    let path = dir.join(FILE_NAME);
+/// Reads the checkpoint `file` in `dir`; none means no entries.
+pub fn read(dir: &Path, file: &str) -> Result<Offsets, String> {
+    let path = dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(text) => parse(&text).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LogStarts::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Offsets::new()),
         Err(e) => Err(format!("read {}: {e}", path.display())),
     }
 }
 
-/// Writes the checkpoint in `dir` durably.
-pub fn write(dir: &Path, entries: &LogStarts) -> Result<(), String> {
-    let path = dir.join(FILE_NAME);
+/// Writes the checkpoint `file` in `dir` durably.
+pub fn write(dir: &Path, file: &str, entries: &Offsets) -> Result<(), String> {
+    let path = dir.join(file);
     write_atomically(&path, format(entries).as_bytes()).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
@@ -81,7 +91,7 @@ mod tests {
 
     #[test]
     fn the_file_reads_back_what_was_written_in_kafkas_format() {
-        let entries = LogStarts::from([(("orders".to_string(), 0), 1500), (("orders".to_string(), 3), 200)]);
+        let entries = Offsets::from([(("orders".to_string(), 0), 1500), (("orders".to_string(), 3), 200)]);
         assert_eq!(format(&entries), "0\n2\norders 0 1500\norders 3 200\n");
         assert_eq!(parse(&format(&entries)), Ok(entries));
         assert!(parse("1\n0\n").is_err());
