@@ -107,10 +107,11 @@ async fn recovery_checkpoint_loop(broker: Arc<Broker>, mut stop: watch::Receiver
         for topic in broker.topics.all() {
             for partition in &topic.partitions {
                 let (_, end) = partition.offsets();
-                if partition.flushed_offset() < end && !partition.is_offline() {
-                    if let Err(e) = partition.flush_to(end, &broker.metrics).await {
-                        tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "periodic flush failed");
-                    }
+                if partition.flushed_offset() < end
+                    && !partition.is_offline()
+                    && let Err(e) = partition.flush_to(end, &broker.metrics).await
+                {
+                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "periodic flush failed");
                 }
             }
         }
