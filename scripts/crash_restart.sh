@@ -5,6 +5,8 @@
 # restart to listening. Then the same after a clean stop, and a SIGKILL with nothing new since
 # the last checkpoint. Each BIN given runs the same sequence on its own data directory, one after
 # the other, so builds compare within one run.
+# With COLD=1 the page cache is dropped before each restart (needs root), so the restart reads
+# from the disk.
 # Usage: scripts/crash_restart.sh [RECORDS=3000000] [TAIL=20000] [PARTITIONS=1000] [BIN...]
 #        (default BIN: target/release/runnel, built if missing)
 set -euo pipefail
@@ -31,6 +33,7 @@ EOF
 STARTUP_MS=0
 start() {   # start BIN DATA
     local t0
+    if [ "${COLD:-0}" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
     t0=$(ms)
     rm -f "$WORK/out"
     "$1" serve --data-dir "$2" --listen $B --http-listen off -c "$WORK/server.properties" > "$WORK/out" 2> "$WORK/log" &

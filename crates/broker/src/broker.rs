@@ -72,6 +72,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// The transaction coordinator, for every transactional id.
     pub transactions: TransactionCoordinator,
+    /// The log cleaner's progress over compacted partitions.
+    pub cleaner: crate::log_cleaner::LogCleaner,
     /// Host and port clients are told to use.
     pub endpoint: (String, u16),
     /// Request-path counters and histograms for `/metrics`.
@@ -132,6 +134,10 @@ impl Broker {
             .map_err(|e| BrokerError::Groups(e.to_string()))?;
         let transactions = TransactionCoordinator::open(&dir, clean, clock, config.transaction_max_timeout_ms)
             .map_err(|e| BrokerError::Transactions(e.to_string()))?;
+        let cleaner = crate::log_cleaner::LogCleaner::open(&dir).map_err(|e| BrokerError::Io {
+            action: "read the cleaner checkpoint".into(),
+            source: std::io::Error::other(e),
+        })?;
         let endpoint = config.advertised_endpoint(bound);
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
@@ -141,6 +147,7 @@ impl Broker {
             producer_ids,
             groups,
             transactions,
+            cleaner,
             endpoint,
             metrics: BrokerMetrics::default(),
             data_arrived,

@@ -58,6 +58,8 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub retention_check_interval_ms: u64,
+    /// The log cleaner's `log.cleaner.*` settings.
+    pub cleaner: crate::log_cleaner::CleanerSettings,
     /// `log.flush.offset.checkpoint.interval.ms`: how often recovery checkpoints are written,
     /// bounding what a restart after a crash must check.
     pub recovery_checkpoint_interval_ms: u64,
@@ -106,6 +108,7 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             retention_check_interval_ms: 5 * 60 * 1000,
             recovery_checkpoint_interval_ms: 60 * 1000,
+            cleaner: Default::default(),
             recovery_checkpoint_min_bytes: 1024 * 1024,
             groups: GroupSettings::default(),
             limits: PartitionLimits::default(),
@@ -233,6 +236,17 @@ impl BrokerConfig {
                 "log.retention.bytes" => config.log.retention_bytes = number(name, v)?,
                 "log.index.interval.bytes" => config.log.index_interval_bytes = number(name, v)?,
                 "log.retention.check.interval.ms" => config.retention_check_interval_ms = number(name, v)?,
+                "log.cleaner.enable" => {
+                    config.cleaner.enable = v.parse().map_err(|_| invalid(name, v, "expected true or false"))?
+                }
+                "log.cleaner.backoff.ms" => config.cleaner.backoff_ms = positive(name, v)? as u64,
+                "log.cleaner.dedupe.buffer.size" => config.cleaner.dedupe_buffer_size = positive(name, v)?,
+                "log.cleaner.io.max.bytes.per.second" => {
+                    // Kafka's default is a double's maximum: anything that large means no limit.
+                    let rate: f64 = number(name, v)?;
+                    config.cleaner.io_max_bytes_per_second =
+                        if rate >= u64::MAX as f64 { 0 } else { rate.max(1.0) as u64 };
+                }
                 "log.recovery.checkpoint.min.bytes" => config.recovery_checkpoint_min_bytes = positive(name, v)? as u64,
                 "log.flush.offset.checkpoint.interval.ms" => {
                     config.recovery_checkpoint_interval_ms = positive(name, v)? as u64
@@ -245,6 +259,7 @@ impl BrokerConfig {
                 "offsets.retention.minutes" => {
                     config.groups.offsets_retention_ms = number::<i64>(name, v)?.saturating_mul(60_000)
                 }
+                "offsets.topic.segment.bytes" => config.groups.segment_bytes = positive(name, v)? as u64,
                 "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
                 "max.partitions.per.request" => config.limits.per_request = positive(name, v)?,
                 "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,

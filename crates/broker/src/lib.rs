@@ -26,6 +26,7 @@ pub mod groups;
 pub mod handlers;
 pub mod internal_log;
 pub mod limits;
+pub mod log_cleaner;
 pub mod meta_properties;
 pub mod metrics;
 pub mod offset_checkpoint;

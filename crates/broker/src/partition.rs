@@ -414,6 +414,22 @@ impl Partition {
         Ok(Some(checkpoint.recovery_point))
     }
 
+    /// One log-cleaning pass (see [`runnel_log::cleaner`]) from `first_dirty`, if the topic is
+    /// compacted and enough is dirty. Planning and the swap take the locks briefly; reading and
+    /// writing the segments happens without them, so produce and fetch go on meanwhile.
+    pub fn clean(
+        &self,
+        first_dirty: i64,
+        settings: runnel_log::cleaner::PassSettings,
+    ) -> Result<Option<runnel_log::cleaner::CleanStats>, LogError> {
+        let Some(plan) = self.log().clean_plan(first_dirty, settings.now_ms) else { return Ok(None) };
+        let cleaned = runnel_log::cleaner::clean(&plan, settings)?;
+        let stats = cleaned.stats;
+        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let swapped = self.log().finish_clean(cleaned, None)?;
+        Ok(swapped.then_some(stats))
+    }
+
     /// Everything below this offset is fsynced.
     pub fn flushed_offset(&self) -> i64 {
         self.log().flushed_offset()

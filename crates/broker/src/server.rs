@@ -25,6 +25,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let retention = tokio::spawn(retention_loop(broker.clone(), stop_rx.clone()));
     let recovery_checkpoints = tokio::spawn(recovery_checkpoint_loop(broker.clone(), stop_rx.clone()));
+    let cleaner = tokio::spawn(cleaner_loop(broker.clone(), stop_rx.clone()));
     let group_timer = tokio::spawn(group_timer_loop(broker.clone(), stop_rx.clone()));
     match broker.transactions.finish_pending(&*broker, &broker.metrics).await {
         Ok(0) => {}
@@ -59,6 +60,7 @@ pub async fn run(
     }
     retention.abort();
     recovery_checkpoints.abort();
+    cleaner.abort();
     group_timer.abort();
     transaction_timer.abort();
     let broker_for_close = broker.clone();
@@ -87,6 +89,30 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                         Err(e) => tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed"),
                     }
                 }
+            }
+        })
+        .await;
+    }
+}
+
+/// Runs the log cleaner every `log.cleaner.backoff.ms` over the compacted topics.
+async fn cleaner_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let settings = broker.config.cleaner;
+    if !settings.enable {
+        return;
+    }
+    let interval = Duration::from_millis(settings.backoff_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        let broker = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let internal = [broker.groups.log(), broker.transactions.log()];
+            for done in broker.cleaner.run_round(&broker.topics, &internal, &settings, now_ms()) {
+                let s = done.stats;
+                tracing::info!(topic = %done.topic, partition = done.partition, cleaned_to = s.cleaned_to, read_bytes = s.bytes_read, written_bytes = s.bytes_written, records_removed = s.records_removed, "log cleaned");
             }
         })
         .await;

@@ -4,8 +4,9 @@
 //! Effective: `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
 //! `max.message.bytes`, `message.timestamp.type`, `index.interval.bytes`, `compression.type`
 //! (batches are recompressed to the topic's codec before they are stored), `cleanup.policy`
-//! (`compact` keeps every record: compaction may lag arbitrarily in Kafka too, and here it
-//! never runs). The other Kafka topic configs are accepted and stored so that tools that set
+//! (`compact` refuses keyless records and runs the cleaner, see `runnel_log::cleaner`),
+//! `delete.retention.ms`, `min.cleanable.dirty.ratio`, `min.compaction.lag.ms` and
+//! `max.compaction.lag.ms`. The other Kafka topic configs are accepted and stored so that tools that set
 //! them keep working, and have no effect on a single node. Unknown names are refused, as Kafka does.
 
 use std::collections::BTreeMap;
@@ -16,7 +17,6 @@ use crate::recompress::parse_compression_type;
 
 /// Kafka topic configs accepted and stored without effect on a single node.
 const STORED_ONLY: &[&str] = &[
-    "delete.retention.ms",
     "file.delete.delay.ms",
     "flush.messages",
     "flush.ms",
@@ -24,14 +24,11 @@ const STORED_ONLY: &[&str] = &[
     "leader.replication.throttled.replicas",
     "local.retention.bytes",
     "local.retention.ms",
-    "max.compaction.lag.ms",
     "message.downconversion.enable",
     "message.format.version",
     "message.timestamp.after.max.ms",
     "message.timestamp.before.max.ms",
     "message.timestamp.difference.max.ms",
-    "min.cleanable.dirty.ratio",
-    "min.compaction.lag.ms",
     "min.insync.replicas",
     "preallocate",
     "remote.storage.enable",
@@ -58,6 +55,14 @@ fn integer(name: &str, value: &str, min: i64) -> Result<i64, InvalidTopicConfig>
 pub fn validate(name: &str, value: &str) -> Result<(), InvalidTopicConfig> {
     match name {
         "retention.ms" | "retention.bytes" => integer(name, value, -1).map(drop),
+        "delete.retention.ms" | "min.compaction.lag.ms" => integer(name, value, 0).map(drop),
+        "max.compaction.lag.ms" => integer(name, value, 1).map(drop),
+        "min.cleanable.dirty.ratio" => match value.trim().parse::<f64>() {
+            Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(()),
+            _ => Err(InvalidTopicConfig(format!(
+                "Invalid value {value} for configuration {name}: must be a number between 0 and 1"
+            ))),
+        },
         "segment.bytes" => integer(name, value, 14).map(drop),
         "segment.ms" => integer(name, value, 1).map(drop),
         "max.message.bytes" | "index.interval.bytes" => integer(name, value, 0).map(drop),
@@ -108,6 +113,18 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     if let Some(v) = get("max.message.bytes") {
         config.max_message_bytes = v as usize;
     }
+    if let Some(v) = get("delete.retention.ms") {
+        config.delete_retention_ms = v;
+    }
+    if let Some(v) = get("min.compaction.lag.ms") {
+        config.min_compaction_lag_ms = v;
+    }
+    if let Some(v) = get("max.compaction.lag.ms") {
+        config.max_compaction_lag_ms = v;
+    }
+    if let Some(v) = overrides.get("min.cleanable.dirty.ratio").and_then(|v| v.trim().parse::<f64>().ok()) {
+        config.min_cleanable_dirty_ratio = v;
+    }
     if let Some(v) = get("index.interval.bytes") {
         config.index_interval_bytes = v as u64;
     }
@@ -117,9 +134,9 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     if let Some(v) = overrides.get("message.timestamp.type") {
         config.log_append_time = v == "LogAppendTime";
     }
-    config.require_keys = overrides.get("cleanup.policy").is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"));
+    config.compact = overrides.get("cleanup.policy").is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"));
     if overrides.get("cleanup.policy").is_some_and(|p| !p.split(',').any(|p| p.trim() == "delete")) {
-        // Compacted topics keep records until compaction, which runnel does not run.
+        // Without `delete`, only compaction removes records, as in Kafka.
         config.retention_ms = -1;
         config.retention_bytes = -1;
     }

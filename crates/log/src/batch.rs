@@ -225,6 +225,19 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
 /// Validates one complete batch occupying exactly `bytes`: length, magic, CRC, record count.
 /// Anything after the batch is refused, as Kafka refuses a produce of several batches.
 pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = validate_stored(bytes)?;
+    if header.record_count as i64 != header.last_offset_delta as i64 + 1 {
+        return Err(BatchError::BadRecordCount {
+            count: header.record_count,
+            last_offset_delta: header.last_offset_delta,
+        });
+    }
+    Ok(header)
+}
+
+/// Validates a batch as the log stores it: as [`validate`], except that a compacted batch may
+/// hold fewer records than its offset span (records removed by the cleaner leave gaps).
+pub fn validate_stored(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(bytes)?;
     if header.total_len() < bytes.len() {
         return Err(BatchError::TrailingBytes { extra: bytes.len() - header.total_len() });
@@ -238,7 +251,7 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     }
     if header.record_count <= 0
         || header.last_offset_delta < 0
-        || header.record_count as i64 != header.last_offset_delta as i64 + 1
+        || header.record_count as i64 > header.last_offset_delta as i64 + 1
     {
         return Err(BatchError::BadRecordCount {
             count: header.record_count,
@@ -246,6 +259,25 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
         });
     }
     Ok(header)
+}
+
+/// Fixes up a batch the cleaner re-encoded from the records it kept: the original attributes'
+/// timestamp type, the original last offset (as a delta from the new base), and a base sequence
+/// of -1 for a batch without a producer; then the CRC.
+pub fn patch_for_compaction(
+    bytes: &mut [u8],
+    original_attributes: i16,
+    last_offset_delta: i32,
+    base_sequence: Option<i32>,
+) {
+    let attributes = be_i16(bytes, ATTRIBUTES_OFFSET) | (original_attributes & 0x08);
+    bytes[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    bytes[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4].copy_from_slice(&last_offset_delta.to_be_bytes());
+    if let Some(sequence) = base_sequence {
+        bytes[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4].copy_from_slice(&sequence.to_be_bytes());
+    }
+    let crc = compute_crc(bytes);
+    bytes[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// The positions in a (validated) batch of its records without a key, which a compacted topic

@@ -1,7 +1,7 @@
 //! Per-partition log settings, named after the Kafka topic configs they implement.
 
 /// Settings of one partition's log. Defaults are Kafka's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll to a new segment beyond this size.
     pub segment_bytes: u64,
@@ -20,8 +20,17 @@ pub struct LogConfig {
     /// `compression.type`: the codec batches are stored with (Kafka's attribute numbers, 0 for
     /// none), which the broker recompresses to before appending; `None` keeps the producer's.
     pub compression: Option<i16>,
-    /// `cleanup.policy` with `compact`: every record needs a key (a keyless one is refused).
-    pub require_keys: bool,
+    /// `cleanup.policy` with `compact`: every record needs a key (a keyless one is refused)
+    /// and the cleaner keeps the last record of each key.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long a tombstone outlives its batch's timestamp.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the share of dirty bytes that triggers a cleaning pass.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: dirty data older than this is cleaned whatever the ratio.
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -35,7 +44,11 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             log_append_time: false,
             compression: None,
-            require_keys: false,
+            compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }

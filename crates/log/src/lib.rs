@@ -14,6 +14,7 @@
 //! - [`testing`]: real record batches for tests and benchmarks.
 
 pub mod batch;
+pub mod cleaner;
 pub mod config;
 pub mod control;
 pub mod durable_file;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::batch::{self, BatchHeader};
+use crate::cleaner::{self, CleanPlan, Cleaned, SourceSegment, SwapStep};
 use crate::config::LogConfig;
 use crate::control::{self, ControlType};
 use crate::durable_file::sync_dir;
@@ -197,7 +198,7 @@ impl PartitionLog {
         if header.is_control() {
             return Err(LogError::InvalidRecord("clients may not write control batches"));
         }
-        if self.config.require_keys {
+        if self.config.compact {
             let keyless = crate::batch::keyless_records(batch)?;
             if !keyless.is_empty() {
                 return Err(LogError::KeylessRecords(keyless));
@@ -502,6 +503,96 @@ impl PartitionLog {
     pub fn checkpoint_written(&mut self, checkpoint: &RecoveryCheckpoint) {
         self.checkpointed = (checkpoint.segment_base, checkpoint.position);
         self.remove_old_snapshots();
+    }
+
+    /// Step 1 of a cleaning pass (see [`crate::cleaner`]): what to clean, if the topic is
+    /// compacted and enough is dirty past `first_dirty` (the cleaner's checkpoint).
+    pub fn clean_plan(&self, first_dirty: i64, now_ms: i64) -> Option<CleanPlan> {
+        if !self.config.compact || self.poisoned {
+            return None;
+        }
+        let stable = self.last_stable_offset();
+        let closed = &self.segments[..self.segments.len() - 1];
+        let cleanable: Vec<&Segment> = closed
+            .iter()
+            .take_while(|s| {
+                s.next_offset() <= stable
+                    && now_ms.saturating_sub(s.max_timestamp()) >= self.config.min_compaction_lag_ms
+            })
+            .collect();
+        let dirty_from = first_dirty.max(self.log_start_offset());
+        let total: u64 = cleanable.iter().map(|s| s.size()).sum();
+        let dirty: Vec<&&Segment> = cleanable.iter().filter(|s| s.next_offset() > dirty_from).collect();
+        let dirty_bytes: u64 = dirty.iter().map(|s| s.size()).sum();
+        let overdue = dirty
+            .first()
+            .is_some_and(|s| now_ms.saturating_sub(s.max_timestamp()) >= self.config.max_compaction_lag_ms);
+        if dirty.is_empty()
+            || total == 0
+            || (dirty_bytes as f64) < self.config.min_cleanable_dirty_ratio * total as f64 && !overdue
+        {
+            return None;
+        }
+        let segments = cleanable
+            .iter()
+            .map(|s| {
+                Some(SourceSegment {
+                    base_offset: s.base_offset(),
+                    file: s.file_handle().ok()?,
+                    size: s.size(),
+                    next_offset: s.next_offset(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(CleanPlan {
+            dir: self.dir.clone(),
+            segments,
+            dirty_from,
+            aborted: self.aborted.clone(),
+            last_batches: self.producers.last_batch_offsets(),
+            delete_retention_ms: self.config.delete_retention_ms,
+            index_interval_bytes: self.config.index_interval_bytes,
+        })
+    }
+
+    /// Step 3 of a cleaning pass: swaps the cleaned segments in (files, then the segment list).
+    /// When retention or DeleteRecords removed a planned segment meanwhile, the pass is
+    /// discarded. Returns whether it was swapped in. `stop_after` is for crash tests.
+    pub fn finish_clean(&mut self, cleaned: Cleaned, stop_after: Option<SwapStep>) -> Result<bool, LogError> {
+        let still_there = cleaned
+            .segments
+            .iter()
+            .all(|c| self.segments[..self.segments.len() - 1].iter().any(|s| s.base_offset() == c.base_offset));
+        if !still_there || self.poisoned {
+            for c in &cleaned.segments {
+                let _ =
+                    fs::remove_file(crate::segment::segment_path(&self.dir, c.base_offset, cleaner::CLEANED_SUFFIX));
+            }
+            return Ok(false);
+        }
+        if let Err(e) = cleaner::swap_files(&self.dir, &cleaned, stop_after) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        if stop_after.is_some() {
+            return Ok(true);
+        }
+        for c in cleaned.segments {
+            let index = self.segments.iter().position(|s| s.base_offset() == c.base_offset).expect("checked above");
+            let mut segment = c.segment;
+            let stem = file_stem(c.base_offset);
+            if segment.is_empty() {
+                // Nothing left: the empty segment goes (a crash first leaves a valid empty one).
+                self.segments.remove(index);
+                segment.delete_files().map_err(|e| LogError::io(format!("delete emptied segment {stem}"), e))?;
+            } else {
+                segment
+                    .moved_to_usual_path()
+                    .map_err(|e| LogError::io(format!("write the indexes of cleaned segment {stem}"), e))?;
+                self.segments[index] = segment;
+            }
+        }
+        Ok(true)
     }
 
     /// First offset still in the log: the first segment's base, or above it where

@@ -216,6 +216,12 @@ impl ProducerState {
         None
     }
 
+    /// Producer id -> base offset of its last batch here: batches the cleaner keeps whole, so
+    /// the producer's sequence state can be rebuilt from the log.
+    pub fn last_batch_offsets(&self) -> HashMap<i64, i64> {
+        self.producers.iter().filter_map(|(id, p)| p.batches.back().map(|b| (*id, b.base_offset))).collect()
+    }
+
     /// The first offset of the oldest transaction still open here: the last stable offset, if
     /// any is open.
     pub fn first_unstable_offset(&self) -> Option<i64> {

@@ -69,6 +69,7 @@ fn segment_base_offsets(dir: &Path) -> Result<Vec<i64>, LogError> {
 /// Opens the log in `dir` (creating it when absent). `clean_shutdown` skips the CRC scan.
 pub(crate) fn recover(dir: &Path, config: &LogConfig, clean_shutdown: bool) -> Result<Recovered, LogError> {
     fs::create_dir_all(dir).map_err(|e| LogError::io(format!("create {}", dir.display()), e))?;
+    crate::cleaner::finish_interrupted(dir)?;
     let offsets = segment_base_offsets(dir)?;
     let mut segments = Vec::with_capacity(offsets.len().max(1));
     let mut truncated_bytes = 0;

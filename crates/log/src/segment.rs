@@ -99,7 +99,14 @@ pub struct Segment {
 impl Segment {
     /// Creates a new, empty segment (the active one after a roll).
     pub fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64) -> io::Result<Segment> {
-        let path = segment_path(dir, base_offset, "log");
+        Self::create_at(dir, base_offset, index_interval_bytes, &segment_path(dir, base_offset, "log"))
+    }
+
+    /// Creates a new, empty segment whose log file is at `path` (the cleaner writes a segment's
+    /// replacement beside it, then moves it with [`Segment::moved_to`]). Its indexes belong to
+    /// the usual paths and are written only when asked.
+    pub fn create_at(dir: &Path, base_offset: i64, index_interval_bytes: u64, path: &Path) -> io::Result<Segment> {
+        let path = path.to_path_buf();
         let file = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path)?;
         let (offset_index, _) = OffsetIndex::open(&segment_path(dir, base_offset, "index"), base_offset, 0, false)?;
         let (time_index, _) =
@@ -239,7 +246,7 @@ impl Segment {
             }
             whole.resize(total, 0);
             file.read_exact_at(&mut whole, pos)?;
-            if batch::validate(&whole).is_err() {
+            if batch::validate_stored(&whole).is_err() {
                 break;
             }
             self.note_recovered_batch(&h, pos, total);
@@ -444,6 +451,18 @@ impl Segment {
         let (offsets, position) = self.offset_index.encoded_below(durable);
         let times = self.time_index.encoded_below(durable);
         ([(self.offset_index.path().to_path_buf(), offsets), (self.time_index.path().to_path_buf(), times)], position)
+    }
+
+    /// Follows a rename of the log file to its usual path (the cleaner's swap), and writes the
+    /// indexes there.
+    pub fn moved_to_usual_path(&mut self) -> io::Result<()> {
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let path = segment_path(&dir, self.base_offset, "log");
+        let file = self.file.get()?.try_clone()?;
+        self.file = LazyFile::with_open(&path, file, FileBudget::global())?;
+        self.path = path;
+        self.indexes_dirty = true;
+        self.persist_indexes()
     }
 
     /// A handle whose `sync_data` makes every byte appended so far durable.

@@ -38,3 +38,32 @@ fn encode(count: usize, timestamp: i64, producer: (i64, i16, i32), transactional
         .expect("encode test batch");
     buf.freeze()
 }
+
+/// One batch of keyed records, `(key, value)` each (`None` value: a tombstone), at `timestamp`,
+/// compressed with `compression`: what compaction tests write.
+pub fn keyed_batch(records: &[(&str, Option<&str>)], timestamp: i64, compression: Compression) -> Bytes {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // Without a producer the sequences run from -1 with the offsets, as decoded.
+            sequence: i as i32 - 1,
+            timestamp,
+            key: Some(Bytes::from(key.to_string())),
+            value: value.map(|v| Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
+        .expect("encode test batch");
+    buf.freeze()
+}

@@ -304,3 +304,49 @@ fn a_committed_offset_survives_a_broker_sigkill() {
     let committed = consumer.committed_offsets(wanted, Duration::from_secs(10)).expect("committed");
     assert_eq!(committed.elements()[0].offset(), Offset::Offset(1234));
 }
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).expect("list").map(|e| e.expect("entry").metadata().expect("metadata").len()).sum()
+}
+
+#[test]
+fn the_group_log_stays_small_under_steady_commits_and_keeps_the_last_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("server.properties");
+    // Small group-log segments and a busy cleaner, so compaction shows within the test.
+    std::fs::write(&config, "offsets.topic.segment.bytes=16384\nlog.cleaner.backoff.ms=50\n").expect("config");
+    let config = config.to_str().expect("path");
+    let broker = BrokerProcess::start_with(dir.path(), "127.0.0.1:0", &["--config", config]);
+    let bootstrap = broker.bootstrap();
+    let rt = runtime();
+    rt.block_on(create_topic(&bootstrap, "steady", 1));
+    let consumer = member(&bootstrap, "committers");
+    let group_log = dir.path().join("__consumer_offsets-0");
+    let mut largest = 0;
+    for round in 0..3_000i64 {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset("steady", 0, Offset::Offset(round)).expect("offset");
+        consumer.commit(&list, CommitMode::Sync).expect("commit");
+        if round % 100 == 0 {
+            largest = largest.max(dir_bytes(&group_log));
+        }
+    }
+    // 3,000 commits write well over 300 KB; the cleaner keeps the log to a few segments.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir_bytes(&group_log) > 64 * 1024 {
+        assert!(Instant::now() < deadline, "the group log still holds {} bytes", dir_bytes(&group_log));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(largest < 200 * 1024, "the group log reached {largest} bytes while committing");
+    drop(consumer);
+    let port = broker.addr.to_string();
+    broker.kill();
+
+    let broker = BrokerProcess::start_with(dir.path(), &port, &["--config", config]);
+    let consumer = member(&broker.bootstrap(), "committers");
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition("steady", 0);
+    let committed = consumer.committed_offsets(wanted, Duration::from_secs(10)).expect("committed");
+    assert_eq!(committed.elements()[0].offset(), Offset::Offset(2_999));
+}

@@ -99,13 +99,14 @@ pub struct GroupCoordinator {
     settings: GroupSettings,
 }
 
-/// Settings of the group log: never deleted by time or size (Kafka compacts it instead).
-fn log_config() -> LogConfig {
+/// Settings of the group log: never deleted by time or size; compacted, as Kafka's.
+fn log_config(segment_bytes: u64) -> LogConfig {
     LogConfig {
-        segment_bytes: 100 * 1024 * 1024,
+        segment_bytes,
         retention_ms: -1,
         retention_bytes: -1,
         max_message_bytes: 64 * 1024 * 1024,
+        compact: true,
         ..LogConfig::default()
     }
 }
@@ -127,7 +128,7 @@ impl GroupCoordinator {
         compaction::finish_interrupted(&dir)
             .map_err(|e| LogError::io("finish an interrupted compaction of the group log", e))?;
         let now = clock.now_ms();
-        let mut log = open_log(&dir, clean_shutdown)?;
+        let mut log = open_log(&dir, clean_shutdown, settings.segment_bytes)?;
         let (groups, replayed) = replay_counting(&log, i64::MAX, now)?;
         let live = compaction::live_records(&groups);
         // Offsets of open transactions are not live records yet: no compaction while any exist.
@@ -136,7 +137,7 @@ impl GroupCoordinator {
             log.close()?;
             drop(log);
             let target = compaction::compacting_dir(&dir);
-            let compacted = open_log(&target, false)?;
+            let compacted = open_log(&target, false, settings.segment_bytes)?;
             for chunk in live.chunks(1000) {
                 append_to(&compacted, chunk, now)?;
             }
@@ -145,7 +146,7 @@ impl GroupCoordinator {
             runnel_log::durable_file::sync_dir(&target)
                 .and_then(|_| compaction::swap_in(&dir))
                 .map_err(|e| LogError::io("swap in the compacted group log", e))?;
-            log = open_log(&dir, false)?;
+            log = open_log(&dir, false, settings.segment_bytes)?;
             tracing::info!(records_before = replayed, records_after = live.len(), "compacted the group log");
         }
         tracing::debug!(groups = groups.len(), records = replayed, "group coordinator loaded its log");
@@ -634,8 +635,8 @@ impl GroupCoordinator {
     }
 }
 
-fn open_log(dir: &Path, clean_shutdown: bool) -> Result<Arc<Partition>, LogError> {
-    let (log, _) = PartitionLog::open(dir, log_config(), clean_shutdown)?;
+fn open_log(dir: &Path, clean_shutdown: bool, segment_bytes: u64) -> Result<Arc<Partition>, LogError> {
+    let (log, _) = PartitionLog::open(dir, log_config(segment_bytes), clean_shutdown)?;
     Ok(Arc::new(Partition::new(OFFSETS_TOPIC, 0, log)))
 }
 

@@ -18,6 +18,9 @@ pub struct GroupSettings {
     /// than this many records and more than twice the live ones (runnel's stand-in for the
     /// log cleaner Kafka runs on `__consumer_offsets`).
     pub compact_after_records: u64,
+    /// `offsets.topic.segment.bytes`: the group log's segment size; the log cleaner compacts
+    /// its closed segments while the broker runs.
+    pub segment_bytes: u64,
 }
 
 impl Default for GroupSettings {
@@ -29,6 +32,7 @@ impl Default for GroupSettings {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             max_metadata_bytes: 4096,
             compact_after_records: 100_000,
+            segment_bytes: 100 * 1024 * 1024,
         }
     }
 }

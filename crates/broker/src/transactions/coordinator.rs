@@ -91,7 +91,13 @@ impl From<TxnError> for CoordinatorError {
 
 /// Settings of the transaction log: never deleted by time or size (Kafka compacts it).
 fn log_config() -> LogConfig {
-    LogConfig { segment_bytes: 100 * 1024 * 1024, retention_ms: -1, retention_bytes: -1, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 100 * 1024 * 1024,
+        retention_ms: -1,
+        retention_bytes: -1,
+        compact: true,
+        ..LogConfig::default()
+    }
 }
 
 #[derive(Debug, Default)]
