@@ -34,6 +34,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::DescribeTopicPartitions, 0, 0),
     (ApiKey::ElectLeaders, 0, 2),
     (ApiKey::AlterPartitionReassignments, 0, 0),
     (ApiKey::ListPartitionReassignments, 0, 0),
@@ -253,6 +254,7 @@ pub fn dispatch(
             run(ctx, api, id, body, replica_management::list_partition_reassignments)?
         }
         ApiKey::AlterReplicaLogDirs => run(ctx, api, id, body, replica_management::alter_replica_log_dirs)?,
+        ApiKey::DescribeTopicPartitions => run(ctx, api, id, body, describe_topic_partitions::handle)?,
         ApiKey::DescribeLogDirs => run(ctx, api, id, body, describe_log_dirs::handle)?,
         ApiKey::DeleteRecords => run_blocking(ctx, api, id, body, delete_records::handle)?,
         ApiKey::AlterConfigs => run_blocking(ctx, api, id, body, alter_configs::handle)?,

@@ -1,5 +1,5 @@
 //! The operator APIs over a raw socket, at every version served: DeleteRecords (durable across
-//! SIGKILL), DescribeLogDirs, AlterConfigs/IncrementalAlterConfigs refusals, the multi-broker
+//! SIGKILL), DescribeLogDirs, DescribeTopicPartitions with its cursor, AlterConfigs/IncrementalAlterConfigs refusals, the multi-broker
 //! replica APIs answered as a one-replica cluster answers them, and Fetch by topic id.
 
 mod broker_process;
@@ -11,6 +11,7 @@ use broker_process::BrokerProcess;
 use kafka_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
 use kafka_protocol::messages::alter_replica_log_dirs_request::{AlterReplicaLogDir, AlterReplicaLogDirTopic};
 use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
@@ -19,10 +20,11 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
     AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, ApiKey, BrokerId, DeleteRecordsRequest,
-    DeleteRecordsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
-    FetchRequest, FetchResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
-    MetadataResponse, TopicName,
+    DeleteRecordsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeTopicPartitionsRequest,
+    DescribeTopicPartitionsResponse, ElectLeadersRequest, ElectLeadersResponse, FetchRequest, FetchResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ListOffsetsRequest, ListOffsetsResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest, MetadataResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use raw_client::{call, connect, create_topic, produce_one};
@@ -258,4 +260,53 @@ fn fetch_of_a_missing_partition_is_unknown_topic_or_partition_by_name_or_by_id()
     assert_eq!(fetch_error(&mut stream, 12, "one", 3, 0), UNKNOWN_TOPIC_OR_PARTITION);
     assert_eq!(fetch_error(&mut stream, 13, "one", 3, 0), UNKNOWN_TOPIC_OR_PARTITION);
     assert_eq!(fetch_error(&mut stream, 13, "one", 0, 0), 0);
+}
+
+#[test]
+fn describe_topic_partitions_pages_through_topics_with_a_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    for (topic, partitions) in [("beta", 2), ("alpha", 3)] {
+        let request = kafka_protocol::messages::CreateTopicsRequest::default().with_topics(vec![
+            kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+                .with_name(name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1),
+        ]);
+        let response: kafka_protocol::messages::CreateTopicsResponse =
+            call(&mut stream, ApiKey::CreateTopics, 7, &request);
+        assert_eq!(response.topics[0].error_code, 0);
+    }
+    let describe = |stream: &mut TcpStream, topics: &[&str], limit: i32, cursor: Option<(&str, i32)>| {
+        let request = DescribeTopicPartitionsRequest::default()
+            .with_topics(topics.iter().map(|t| TopicRequest::default().with_name(name(t))).collect())
+            .with_response_partition_limit(limit)
+            .with_cursor(cursor.map(|(t, p)| Cursor::default().with_topic_name(name(t)).with_partition_index(p)));
+        let response: DescribeTopicPartitionsResponse = call(stream, ApiKey::DescribeTopicPartitions, 0, &request);
+        let listed: Vec<(String, i16, Vec<i32>)> = response
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = t.partitions.iter().map(|p| p.partition_index).collect();
+                (t.name.as_ref().map(|n| n.to_string()).unwrap_or_default(), t.error_code, partitions)
+            })
+            .collect();
+        let next = response.next_cursor.map(|c| (c.topic_name.to_string(), c.partition_index));
+        (listed, next)
+    };
+    // Every topic, 5 partitions per answer: the console's history topic (one partition, sorted
+    // first), alpha's three, and beta's first.
+    let (listed, next) = describe(&mut stream, &[], 5, None);
+    assert_eq!(listed[0].0, "__runnel_console");
+    assert_eq!(
+        listed.iter().filter(|(t, _, _)| !t.starts_with("__")).cloned().collect::<Vec<_>>(),
+        [("alpha".to_string(), 0, vec![0, 1, 2]), ("beta".to_string(), 0, vec![0])]
+    );
+    assert_eq!(next, Some(("beta".to_string(), 1)));
+    let (listed, next) = describe(&mut stream, &["beta", "alpha"], 4, Some(("beta", 1)));
+    assert_eq!(listed, [("beta".to_string(), 0, vec![1])]);
+    assert_eq!(next, None);
+    let (listed, _) = describe(&mut stream, &["nowhere"], 10, None);
+    assert_eq!(listed, [("nowhere".to_string(), UNKNOWN_TOPIC_OR_PARTITION, vec![])]);
 }
