@@ -48,6 +48,8 @@ pub struct CleanedPartition {
     pub partition: i32,
     /// What the pass did.
     pub stats: CleanStats,
+    /// How long it took, in ms.
+    pub took_ms: u64,
 }
 
 /// How far each partition is cleaned, and the file that keeps it.
@@ -85,9 +87,11 @@ impl LogCleaner {
         for partition in partitions {
             let key = (partition.topic().to_string(), partition.index());
             let first_dirty = self.cleaned_to.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied().unwrap_or(0);
+            let started = std::time::Instant::now();
             match partition.clean(first_dirty, pass) {
                 Ok(Some(stats)) => {
-                    done.push(CleanedPartition { topic: key.0.clone(), partition: key.1, stats });
+                    let took_ms = started.elapsed().as_millis() as u64;
+                    done.push(CleanedPartition { topic: key.0.clone(), partition: key.1, stats, took_ms });
                     self.cleaned_to.lock().unwrap_or_else(|p| p.into_inner()).insert(key, stats.cleaned_to);
                 }
                 Ok(None) => {}

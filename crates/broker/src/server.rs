@@ -112,7 +112,7 @@ async fn cleaner_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             let internal = [broker.groups.log(), broker.transactions.log()];
             for done in broker.cleaner.run_round(&broker.topics, &internal, &settings, now_ms()) {
                 let s = done.stats;
-                tracing::info!(topic = %done.topic, partition = done.partition, cleaned_to = s.cleaned_to, read_bytes = s.bytes_read, written_bytes = s.bytes_written, records_removed = s.records_removed, "log cleaned");
+                tracing::info!(topic = %done.topic, partition = done.partition, cleaned_to = s.cleaned_to, read_bytes = s.bytes_read, written_bytes = s.bytes_written, records_removed = s.records_removed, took_ms = done.took_ms, "log cleaned");
             }
         })
         .await;

@@ -88,6 +88,10 @@ pub struct BenchArgs {
     /// the transaction.
     #[arg(long, default_value_t = 0, conflicts_with = "transaction_records")]
     pub flush_records: u64,
+    /// Key the records with this many distinct keys, in turn (`produce`; 0: every record its
+    /// own key), so that a compacted topic has something to compact.
+    #[arg(long, default_value_t = 0)]
+    pub keys: u64,
     /// Consumer isolation level (`consume`): read_committed (librdkafka's default) skips
     /// aborted records and stops at the last stable offset.
     #[arg(long, default_value = "read_committed", value_parser = ["read_committed", "read_uncommitted"])]
@@ -118,6 +122,7 @@ impl BenchArgs {
             rate: 1000,
             transaction_records: 0,
             flush_records: 0,
+            keys: 0,
             isolation: "read_committed".into(),
             client_properties: Vec::new(),
             output: Output::Table,

@@ -143,7 +143,7 @@ fn produce_share(
         if args.flush_records > 0 && n > 0 && n.is_multiple_of(args.flush_records) {
             drain(&producer, transaction_timeout)?;
         }
-        let key = n.to_be_bytes();
+        let key = if args.keys > 0 { n % args.keys } else { n }.to_be_bytes();
         let mut record =
             BaseRecord::with_opaque_to(&args.topic, Box::new(Instant::now())).key(&key[..]).payload(&value[..]);
         loop {
