@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs Apache Kafka's Java client (kafka-clients 3.9) against runnel serve. The jars come from
-# PyPI: the package shigawire-apache-flink-libraries carries kafka-clients.jar with its
-# compression jars, fetched once with pip into target/java-clients/ (no Maven). Needs a JDK
-# (java and javac, 17 or later).
+# Runs Apache Kafka's Java client (kafka-clients 3.9) against runnel serve: the checks in
+# tests/java, then the notes' producer-consumer jar (examples/java), built with javac and jar
+# and run twice with `java -jar`. The jars come from PyPI: the package
+# shigawire-apache-flink-libraries carries kafka-clients.jar with its compression jars, fetched
+# once with pip into target/java-clients/ (no Maven). Needs a JDK (java, javac and jar, 17 or
+# later).
 # Usage: scripts/java_tests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +49,19 @@ if ! java -cp "$classpath$classes" RunnelJavaClients "$bootstrap"; then
     tail -50 "$work/broker.log" >&2
     exit 1
 fi
+
+echo "==> examples/java: the producer-consumer jar, run twice (the second run starts at the first's bookmark)"
+example="$PWD/examples/java/target"
+mkdir -p "$example/classes"
+javac -d "$example/classes" -cp "$classpath" examples/java/src/main/java/example/ProducerConsumer.java
+printf 'Main-Class: example.ProducerConsumer\nClass-Path: %s\n' "$(printf '%s ' "$libs"/*.jar)" > "$example/manifest.txt"
+jar --create --file "$example/kafka-producer-consumer-1.0-SNAPSHOT.jar" --manifest "$example/manifest.txt" \
+    -C "$example/classes" .
+for run in 1 2; do
+    output=$(java -jar "$example/kafka-producer-consumer-1.0-SNAPSHOT.jar" "$bootstrap" chat-java 10 2>/dev/null) || {
+        echo "$output"; echo "the example's run $run failed" >&2; exit 1; }
+    summary=$(grep '^consumed' <<< "$output")
+    echo "run $run: $summary"
+    [ "$summary" = "consumed 10 messages, 10 of them from this run" ] || {
+        echo "expected run $run to read exactly its own 10 messages (the bookmark)" >&2; exit 1; }
+done
