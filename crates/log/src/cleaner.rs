@@ -13,8 +13,9 @@
 //!    dirty part to its last offset (bounded in memory: the pass stops at a segment boundary
 //!    when the map is full), then rewrite each cleanable segment into `<base>.log.cleaned`,
 //!    keeping a record when no later record has its key. Tombstones (null values) go once
-//!    their batch is older than `delete.retention.ms`; records of aborted transactions go;
-//!    transaction markers stay; the last batch of each producer stays whole, so idempotent
+//!    their batch is older than `delete.retention.ms`; records of aborted transactions go; a
+//!    transaction marker goes once none of its transaction's records is left and it is older
+//!    than `delete.retention.ms`; the last batch of each producer stays whole, so idempotent
 //!    producer state survives a restart. Batches that lose no record are copied byte for byte;
 //!    others are re-encoded with their codec, base offset of the first record kept and the
 //!    original last offset (so sequence numbers still line up).
@@ -210,6 +211,9 @@ pub fn clean(plan: &CleanPlan, settings: PassSettings) -> Result<Cleaned, LogErr
     };
     let tombstone_horizon = settings.now_ms.saturating_sub(plan.delete_retention_ms);
     let started = std::time::Instant::now();
+    // Per producer: whether a record of its current transaction survived so far in this pass.
+    // A marker whose transaction kept nothing goes once past delete.retention.ms, as in Kafka.
+    let mut txn_data_kept: HashMap<i64, bool> = HashMap::new();
     for source in plan.segments.iter().take_while(|s| s.next_offset <= covered) {
         if settings.max_bytes_per_second > 0 {
             let due = std::time::Duration::from_secs_f64(
@@ -222,6 +226,13 @@ pub fn clean(plan: &CleanPlan, settings: PassSettings) -> Result<Cleaned, LogErr
             .map_err(|e| LogError::io(format!("create {}", path.display()), e))?;
         cleaned.stats.bytes_read += source.size;
         for_each_batch(source, |h, whole| {
+            if h.is_control() {
+                let kept_data = txn_data_kept.remove(&h.producer_id).unwrap_or(false);
+                if !kept_data && h.max_timestamp < tombstone_horizon {
+                    cleaned.stats.records_removed += 1;
+                    return Ok(true);
+                }
+            }
             let keep_whole = h.is_control() || plan.last_batches.get(&h.producer_id) == Some(&h.base_offset);
             let stored = if keep_whole {
                 Some(whole.to_vec())
@@ -247,6 +258,9 @@ pub fn clean(plan: &CleanPlan, settings: PassSettings) -> Result<Cleaned, LogErr
                     _ => Some(reencode(h, &kept, compression)?),
                 }
             };
+            if h.is_transactional() && !h.is_control() && stored.is_some() {
+                txn_data_kept.insert(h.producer_id, true);
+            }
             if let Some(bytes) = stored {
                 let header = BatchHeader::parse(&bytes)?;
                 segment

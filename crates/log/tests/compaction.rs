@@ -140,3 +140,48 @@ fn a_crash_at_every_step_of_the_swap_reopens_to_the_same_records() {
         }
     }
 }
+
+#[test]
+fn aborted_records_go_and_a_marker_goes_once_its_transaction_left_nothing() {
+    use runnel_log::control::ControlType;
+    use runnel_log::testing::transactional_batch;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), compacted(), false).expect("open");
+    // Producer 7: an aborted transaction (offsets 0-2, abort marker 3), then a committed one
+    // (4-5, commit marker 6). Producer 8: a committed transaction (7-8, marker 9) whose keys
+    // are written again later outside any transaction (10-11).
+    log.append(&transactional_batch(3, 1_000, (7, 0, 0)), NOW).expect("append");
+    log.append_marker(7, 0, ControlType::Abort, 0, NOW).expect("abort");
+    log.append(&transactional_batch(2, 1_000, (7, 0, 3)), NOW).expect("append");
+    log.append_marker(7, 0, ControlType::Commit, 0, NOW).expect("commit");
+    let first_of_8 = transactional_batch(1, 1_000, (8, 0, 0));
+    log.append(&first_of_8, NOW).expect("append");
+    log.append(&transactional_batch(1, 1_000, (8, 0, 1)), NOW).expect("append");
+    log.append_marker(8, 0, ControlType::Commit, 0, NOW).expect("commit");
+    log.append(&keyed_batch(&[("key-0", Some("again"))], 1_000, Compression::None), NOW).expect("append");
+    log.roll().expect("roll");
+    log.append(&keyed_batch(&[("other", Some("x"))], 1_000, Compression::None), NOW).expect("append");
+    let batches = |log: &PartitionLog| -> Vec<(i64, bool, i32)> {
+        log.batch_headers(log.log_start_offset())
+            .expect("headers")
+            .iter()
+            .map(|h| (h.base_offset, h.is_control(), h.record_count))
+            .collect()
+    };
+    assert_eq!(batches(&log).len(), 9);
+
+    // Within delete.retention.ms: aborted records go, every marker stays.
+    clean_once(&mut log, 0, NOW, None);
+    let kept = batches(&log);
+    assert!(!kept.iter().any(|&(o, _, _)| o < 3), "the aborted records are gone: {kept:?}");
+    assert_eq!(kept.iter().filter(|b| b.1).count(), 3, "markers stay within delete.retention.ms: {kept:?}");
+
+    // Past it (markers carry the time they were written, NOW): the abort marker goes, as its
+    // transaction left nothing; the commit markers stay, as records of theirs remain (each
+    // producer's last batch is kept whole for its sequence state).
+    let later = NOW + LogConfig::default().delete_retention_ms + 1;
+    clean_once(&mut log, 0, later, None);
+    let kept = batches(&log);
+    let markers: Vec<i64> = kept.iter().filter(|b| b.1).map(|b| b.0).collect();
+    assert_eq!(markers, [6, 9], "the abort marker at 3 went; the commits whose records remain stay: {kept:?}");
+}
