@@ -33,8 +33,10 @@ pub const DYNAMIC: &[(&str, &str)] = &[
 ];
 
 /// Kafka's other dynamic broker configs: accepted, checked for their type and stored (and
-/// reported by DescribeConfigs) so that tools which set them keep working. They have no effect
-/// on a single node: its threads, security and connection limits are set at start.
+/// reported by DescribeConfigs) so that tools which set them keep working. Of these, the log
+/// cleaner's backoff, key-map size and read rate take effect at its next round (see
+/// `log_cleaner`); the others have no effect on a single node: its threads, security and
+/// connection limits are set at start.
 pub const STORED_ONLY: &[&str] = &[
     "background.threads",
     "log.cleaner.backoff.ms",
@@ -93,15 +95,16 @@ fn check_stored_only(name: &str, value: &str) -> Result<(), DynamicConfigError> 
     let invalid = |expected: &str| {
         Err(DynamicConfigError::Invalid(format!("Invalid value {value} for configuration {name}: expected {expected}")))
     };
-    let integer = [".ms", ".bytes", ".threads", ".messages", ".second", ".size", ".seconds", ".relogin", ".fetchers"];
-    let fraction = [".ratio", ".factor", ".jitter", ".rate"];
-    if name == "max.connections" || name == "max.connections.per.ip" || integer.iter().any(|s| name.ends_with(s)) {
+    let integer = [".ms", ".bytes", ".threads", ".messages", ".size", ".seconds", ".relogin", ".fetchers"];
+    let fraction = [".ratio", ".factor", ".jitter", ".rate", ".per.second"];
+    if fraction.iter().any(|s| name.ends_with(s)) {
+        if value.trim().parse::<f64>().map_or(true, |v| v.is_nan() || v < 0.0) {
+            return invalid("a number >= 0");
+        }
+    } else if name == "max.connections" || name == "max.connections.per.ip" || integer.iter().any(|s| name.ends_with(s))
+    {
         if value.trim().parse::<i64>().is_err() {
             return invalid("an integer");
-        }
-    } else if fraction.iter().any(|s| name.ends_with(s)) {
-        if value.trim().parse::<f64>().is_err() {
-            return invalid("a number");
         }
     } else if (name == "log.preallocate" || name == "unclean.leader.election.enable")
         && !matches!(value, "true" | "false")

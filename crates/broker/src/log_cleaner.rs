@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use runnel_log::cleaner::{CleanStats, PassSettings};
 
+use crate::dynamic_broker_config::DynamicBrokerConfigs;
 use crate::offset_checkpoint::{self, Offsets};
 use crate::partition::Partition;
 use crate::topics::TopicRegistry;
@@ -36,6 +37,25 @@ impl Default for CleanerSettings {
             dedupe_buffer_size: 128 * 1024 * 1024,
             io_max_bytes_per_second: 0,
         }
+    }
+}
+
+impl CleanerSettings {
+    /// These settings with the dynamic broker configs Kafka lets change at runtime applied
+    /// (`log.cleaner.backoff.ms`, `log.cleaner.dedupe.buffer.size`,
+    /// `log.cleaner.io.max.bytes.per.second`); values that do not parse are ignored.
+    pub fn with_dynamic(mut self, dynamic: &DynamicBrokerConfigs) -> CleanerSettings {
+        let get = |name: &str| dynamic.get(name).map(|(value, _)| value.trim().to_string());
+        if let Some(ms) = get("log.cleaner.backoff.ms").and_then(|v| v.parse::<u64>().ok()) {
+            self.backoff_ms = ms.max(1);
+        }
+        if let Some(bytes) = get("log.cleaner.dedupe.buffer.size").and_then(|v| v.parse::<usize>().ok()) {
+            self.dedupe_buffer_size = bytes.max(1);
+        }
+        if let Some(rate) = get("log.cleaner.io.max.bytes.per.second").and_then(|v| v.parse::<f64>().ok()) {
+            self.io_max_bytes_per_second = if rate >= u64::MAX as f64 { 0 } else { rate.max(1.0) as u64 };
+        }
+        self
     }
 }
 
@@ -110,5 +130,36 @@ impl LogCleaner {
             }
         }
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn the_dynamic_cleaner_settings_apply_over_the_static_ones() {
+        let dynamic = DynamicBrokerConfigs {
+            cluster_default: BTreeMap::from([("log.cleaner.backoff.ms".to_string(), "500".to_string())]),
+            broker: BTreeMap::from([
+                ("log.cleaner.io.max.bytes.per.second".to_string(), "1048576.0".to_string()),
+                ("log.cleaner.dedupe.buffer.size".to_string(), "not a number".to_string()),
+            ]),
+        };
+        let settings = CleanerSettings::default().with_dynamic(&dynamic);
+        assert_eq!(
+            settings,
+            CleanerSettings { backoff_ms: 500, io_max_bytes_per_second: 1_048_576, ..CleanerSettings::default() }
+        );
+        let unlimited = DynamicBrokerConfigs {
+            broker: BTreeMap::from([(
+                "log.cleaner.io.max.bytes.per.second".to_string(),
+                "1.7976931348623157E308".to_string(),
+            )]),
+            ..DynamicBrokerConfigs::default()
+        };
+        assert_eq!(CleanerSettings::default().with_dynamic(&unlimited).io_max_bytes_per_second, 0);
     }
 }

@@ -97,14 +97,14 @@ async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
 
 /// Runs the log cleaner every `log.cleaner.backoff.ms` over the compacted topics.
 async fn cleaner_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
-    let settings = broker.config.cleaner;
-    if !settings.enable {
+    if !broker.config.cleaner.enable {
         return;
     }
-    let interval = Duration::from_millis(settings.backoff_ms.max(10));
     loop {
+        // Kafka's dynamic cleaner settings apply from the next round.
+        let settings = broker.config.cleaner.with_dynamic(&broker.topics.dynamic_configs());
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(Duration::from_millis(settings.backoff_ms.max(10))) => {}
             _ = stop.changed() => return,
         }
         let broker = broker.clone();
