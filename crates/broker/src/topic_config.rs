@@ -134,7 +134,9 @@ pub fn log_config(defaults: &LogConfig, overrides: &BTreeMap<String, String>) ->
     if let Some(v) = overrides.get("message.timestamp.type") {
         config.log_append_time = v == "LogAppendTime";
     }
-    config.compact = overrides.get("cleanup.policy").is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"));
+    config.refuse_keyless =
+        overrides.get("cleanup.policy").is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"));
+    config.compact = config.refuse_keyless;
     if overrides.get("cleanup.policy").is_some_and(|p| !p.split(',').any(|p| p.trim() == "delete")) {
         // Without `delete`, only compaction removes records, as in Kafka.
         config.retention_ms = -1;

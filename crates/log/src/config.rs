@@ -20,9 +20,11 @@ pub struct LogConfig {
     /// `compression.type`: the codec batches are stored with (Kafka's attribute numbers, 0 for
     /// none), which the broker recompresses to before appending; `None` keeps the producer's.
     pub compression: Option<i16>,
-    /// `cleanup.policy` with `compact`: every record needs a key (a keyless one is refused)
-    /// and the cleaner keeps the last record of each key.
+    /// `cleanup.policy` with `compact`: the cleaner keeps the last record of each key.
     pub compact: bool,
+    /// A produced batch with a keyless record is refused, as on a compacted topic (not set for
+    /// runnel's own logs, whose records always have keys: no batch is decoded to check).
+    pub refuse_keyless: bool,
     /// `delete.retention.ms`: how long a tombstone outlives its batch's timestamp.
     pub delete_retention_ms: i64,
     /// `min.cleanable.dirty.ratio`: the share of dirty bytes that triggers a cleaning pass.
@@ -45,6 +47,7 @@ impl Default for LogConfig {
             log_append_time: false,
             compression: None,
             compact: false,
+            refuse_keyless: false,
             delete_retention_ms: 24 * 60 * 60 * 1000,
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,

@@ -198,7 +198,7 @@ impl PartitionLog {
         if header.is_control() {
             return Err(LogError::InvalidRecord("clients may not write control batches"));
         }
-        if self.config.compact {
+        if self.config.refuse_keyless {
             let keyless = crate::batch::keyless_records(batch)?;
             if !keyless.is_empty() {
                 return Err(LogError::KeylessRecords(keyless));
