@@ -26,6 +26,7 @@
 //!    and a `.swap` file completes its swap, so a crash at any step reopens to the old data or
 //!    the cleaned data, never a mix.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::FileExt;
@@ -144,9 +145,8 @@ fn for_each_batch(
     Ok(())
 }
 
-fn decode(bytes: &[u8]) -> Result<(Vec<Record>, Compression), LogError> {
-    let mut buf = Bytes::copy_from_slice(bytes);
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| batch::BatchError::Undecodable(e.to_string()))?;
+fn decode(mut bytes: &[u8]) -> Result<(Vec<Record>, Compression), LogError> {
+    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| batch::BatchError::Undecodable(e.to_string()))?;
     Ok((set.records, set.compression))
 }
 
@@ -195,7 +195,7 @@ fn reencode(h: &BatchHeader, kept: &[Record], compression: Compression) -> Resul
     let mut out = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression };
     RecordBatchEncoder::encode(&mut out, kept, &options).map_err(|e| batch::BatchError::Undecodable(e.to_string()))?;
-    let mut bytes = out.to_vec();
+    let mut bytes = Vec::from(out);
     let new_base = kept[0].offset;
     let last_delta = (h.last_offset() - new_base) as i32;
     batch::patch_for_compaction(&mut bytes, h.attributes, last_delta, (!h.has_producer_id()).then_some(-1));
@@ -234,8 +234,9 @@ pub fn clean(plan: &CleanPlan, settings: PassSettings) -> Result<Cleaned, LogErr
                 }
             }
             let keep_whole = h.is_control() || plan.last_batches.get(&h.producer_id) == Some(&h.base_offset);
-            let stored = if keep_whole {
-                Some(whole.to_vec())
+            // Batches kept as they are are written from the read buffer, not copied.
+            let stored: Option<Cow<[u8]>> = if keep_whole {
+                Some(Cow::Borrowed(whole))
             } else {
                 let (records, compression) = decode(whole)?;
                 let total = records.len();
@@ -254,8 +255,8 @@ pub fn clean(plan: &CleanPlan, settings: PassSettings) -> Result<Cleaned, LogErr
                 cleaned.stats.records_removed += (total - kept.len()) as u64;
                 match kept.len() {
                     0 => None,
-                    n if n == total => Some(whole.to_vec()),
-                    _ => Some(reencode(h, &kept, compression)?),
+                    n if n == total => Some(Cow::Borrowed(whole)),
+                    _ => Some(Cow::Owned(reencode(h, &kept, compression)?)),
                 }
             };
             if h.is_transactional() && !h.is_control() && stored.is_some() {

@@ -15,9 +15,33 @@ pub fn transactional_batch(count: usize, timestamp: i64, producer: (i64, i16, i3
 }
 
 fn encode(count: usize, timestamp: i64, producer: (i64, i16, i32), transactional: bool) -> Bytes {
+    let records: Vec<(String, Option<String>, i64)> = (0..count)
+        .map(|i| (format!("key-{i}"), Some(format!("value-{i}-{}", "x".repeat(20))), timestamp + i as i64))
+        .collect();
+    encode_records(&records, producer, transactional, Compression::None)
+}
+
+/// One batch of keyed records, `(key, value)` each (`None` value: a tombstone), at `timestamp`,
+/// compressed with `compression`: what compaction tests write.
+pub fn keyed_batch(records: &[(&str, Option<&str>)], timestamp: i64, compression: Compression) -> Bytes {
+    let records: Vec<(String, Option<String>, i64)> =
+        records.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string), timestamp)).collect();
+    encode_records(&records, (-1, -1, -1), false, compression)
+}
+
+/// Encodes `(key, value, timestamp)` records as one batch at offsets from 0, with sequences
+/// from the producer's base sequence (from -1, as decoded, without a producer).
+fn encode_records(
+    records: &[(String, Option<String>, i64)],
+    producer: (i64, i16, i32),
+    transactional: bool,
+    compression: Compression,
+) -> Bytes {
     let (producer_id, producer_epoch, base_sequence) = producer;
-    let records: Vec<Record> = (0..count)
-        .map(|i| Record {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value, timestamp))| Record {
             transactional,
             control: false,
             delete_horizon: false,
@@ -27,38 +51,9 @@ fn encode(count: usize, timestamp: i64, producer: (i64, i16, i32), transactional
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             sequence: base_sequence + i as i32,
-            timestamp: timestamp + i as i64,
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(format!("value-{i}-{}", "x".repeat(20)))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .expect("encode test batch");
-    buf.freeze()
-}
-
-/// One batch of keyed records, `(key, value)` each (`None` value: a tombstone), at `timestamp`,
-/// compressed with `compression`: what compaction tests write.
-pub fn keyed_batch(records: &[(&str, Option<&str>)], timestamp: i64, compression: Compression) -> Bytes {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // Without a producer the sequences run from -1 with the offsets, as decoded.
-            sequence: i as i32 - 1,
-            timestamp,
-            key: Some(Bytes::from(key.to_string())),
-            value: value.map(|v| Bytes::from(v.to_string())),
+            timestamp: *timestamp,
+            key: Some(Bytes::from(key.clone())),
+            value: value.clone().map(Bytes::from),
             headers: Default::default(),
         })
         .collect();
