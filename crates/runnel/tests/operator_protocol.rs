@@ -116,7 +116,41 @@ fn delete_records_moves_the_log_start_durably_at_every_version() {
     assert_eq!(earliest(&mut stream, "trim"), 30);
     assert_eq!(produce_one(&mut stream, "trim", -1, batch(1, 2_000, None)).0, 0);
     assert_eq!(fetch_error(&mut stream, 12, "trim", 0, 30), 0);
+
+    // A topic deleted and made again under the same name does not inherit the old log start.
+    let delete = kafka_protocol::messages::DeleteTopicsRequest::default()
+        .with_topic_names(vec![name("trim")])
+        .with_timeout_ms(5_000);
+    let deleted: kafka_protocol::messages::DeleteTopicsResponse = call(&mut stream, ApiKey::DeleteTopics, 4, &delete);
+    assert_eq!(deleted.responses[0].error_code, 0);
+    assert_eq!(create_topic(&mut stream, "trim", 1, &[]).0, 0);
+    assert_eq!(produce_one(&mut stream, "trim", -1, batch(3, 1_000, None)).0, 0);
     assert!(broker.terminate());
+    let broker = BrokerProcess::start(dir.path());
+    let mut stream = connect(&broker);
+    assert_eq!(earliest(&mut stream, "trim"), 0);
+    assert!(broker.terminate());
+}
+
+#[test]
+fn the_periodic_flush_moves_the_recovery_point_past_acks_1_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("server.properties");
+    std::fs::write(&config, "log.flush.offset.checkpoint.interval.ms=50\n").expect("write config");
+    let broker = BrokerProcess::start_with(dir.path(), "127.0.0.1:0", &["--config", config.to_str().expect("path")]);
+    let mut stream = connect(&broker);
+    assert_eq!(create_topic(&mut stream, "quick", 1, &[]).0, 0);
+    for _ in 0..5 {
+        // acks=1: acknowledged from the page cache, fsynced only by the periodic flush.
+        assert_eq!(produce_one(&mut stream, "quick", 1, batch(3, 1_000, None)).0, 0);
+    }
+    let points = dir.path().join("recovery-point-offset-checkpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&points).is_ok_and(|text| text.lines().any(|l| l == "quick 0 15")) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", std::fs::read_to_string(&points));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
