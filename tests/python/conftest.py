@@ -36,6 +36,15 @@ class Broker:
         assert self.process.wait(timeout=30) == 0
 
 
+def broker_with_properties(work_dir, properties):
+    """A broker on `work_dir`/data configured by a server.properties of `properties` (written in
+    `work_dir`): for tests of broker settings; call again on the same directory to restart."""
+    path = os.path.join(work_dir, "server.properties")
+    with open(path, "w") as f:
+        f.write(properties)
+    return Broker(os.path.join(work_dir, "data"), ["-c", path])
+
+
 @pytest.fixture(scope="module")
 def broker():
     with tempfile.TemporaryDirectory() as data_dir:

@@ -2,14 +2,13 @@
 compacts to the last value per key at unchanged offsets; a consumer reading from offset 0
 before and after sees the same final state; tombstones go after delete.retention.ms."""
 
-import os
 import tempfile
 import time
 
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker, new_consumer
+from conftest import broker_with_properties, new_consumer
 
 KEYS = 50
 ROUNDS = 40
@@ -55,10 +54,7 @@ def produce_rounds(bootstrap, rounds, first_round=0, delete_every=10):
 
 def test_a_compacted_topic_keeps_the_last_value_per_key_at_its_offset():
     with tempfile.TemporaryDirectory() as work:
-        properties = os.path.join(work, "server.properties")
-        with open(properties, "w") as f:
-            f.write("log.cleaner.backoff.ms=100\n")
-        broker = Broker(os.path.join(work, "data"), ["-c", properties])
+        broker = broker_with_properties(work, "log.cleaner.backoff.ms=100\n")
         try:
             client = AdminClient({"bootstrap.servers": broker.bootstrap})
             configs = {"cleanup.policy": "compact", "segment.bytes": "16384", "delete.retention.ms": "3000",

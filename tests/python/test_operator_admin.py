@@ -3,7 +3,6 @@ on topics and on the broker's dynamic configs (validated with Kafka's error code
 their sources by DescribeConfigs, applied to live data, kept across a restart), DeleteRecords,
 and leader election answered as a one-replica cluster answers it."""
 
-import os
 import tempfile
 import time
 
@@ -11,7 +10,7 @@ import pytest
 from confluent_kafka import ElectionType, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, NewTopic
 
-from conftest import Broker, new_consumer
+from conftest import broker_with_properties, new_consumer
 
 
 def wait_all(futures):
@@ -48,10 +47,7 @@ def data_dir():
 
 
 def start(data_dir):
-    properties = os.path.join(data_dir, "server.properties")
-    with open(properties, "w") as f:
-        f.write("log.retention.check.interval.ms=200\n")
-    return Broker(os.path.join(data_dir, "data"), ["-c", properties])
+    return broker_with_properties(data_dir, "log.retention.check.interval.ms=200\n")
 
 
 def test_topic_and_broker_configs_change_live_data_and_survive_a_restart(data_dir):

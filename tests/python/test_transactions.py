@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker, new_consumer
+from conftest import broker_with_properties, new_consumer
 
 TOPIC = "txn-events"
 
@@ -100,10 +100,8 @@ def test_a_second_producer_with_the_same_transactional_id_fences_the_first(broke
 
 def test_a_transaction_open_when_the_broker_is_sigkilled_stays_open_then_times_out():
     with tempfile.TemporaryDirectory() as data_dir:
-        config = os.path.join(data_dir, "server.properties")
-        with open(config, "w") as f:
-            f.write("transaction.abort.timed.out.transaction.cleanup.interval.ms=500\n")
-        broker = Broker(os.path.join(data_dir, "data"), ["-c", config])
+        properties = "transaction.abort.timed.out.transaction.cleanup.interval.ms=500\n"
+        broker = broker_with_properties(data_dir, properties)
         create_topic(broker, TOPIC)
         producer = Producer({
             "bootstrap.servers": broker.bootstrap,
@@ -122,7 +120,7 @@ def test_a_transaction_open_when_the_broker_is_sigkilled_stays_open_then_times_o
 
         broker.process.kill()
         broker.process.wait()
-        broker = Broker(os.path.join(data_dir, "data"), ["-c", config])
+        broker = broker_with_properties(data_dir, properties)
         # Replayed: still open, so read_committed stops before it (offset 2, after the first
         # transaction's record and marker) ...
         values, position, lso = read_all(broker, "read_committed", "rc-crash", idle=1.0)
