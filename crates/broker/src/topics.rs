@@ -356,11 +356,11 @@ impl TopicRegistry {
     pub fn alter_dynamic_configs(
         &self,
         scope: Scope,
-        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, DynamicConfigError>,
+        change: impl FnOnce(&BTreeMap<String, String>) -> BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), DynamicConfigError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let configs = change(self.dynamic_configs().scope(scope))?;
+        let configs = change(self.dynamic_configs().scope(scope));
         for (key, value) in &configs {
             dynamic_broker_config::validate(key, value)?;
         }
@@ -523,7 +523,7 @@ impl TopicRegistry {
 
     /// Replaces a topic's config overrides, durably, and applies them to its partitions.
     pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
-        self.alter_configs(name, |_| Ok(configs), false)
+        self.alter_configs(name, |_| configs, false)
     }
 
     /// Changes a topic's config overrides: `change` maps the current overrides to the new ones
@@ -533,12 +533,12 @@ impl TopicRegistry {
     pub fn alter_configs(
         &self,
         name: &str,
-        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+        change: impl FnOnce(&BTreeMap<String, String>) -> BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-        let configs = change(&current.record.configs)?;
+        let configs = change(&current.record.configs);
         for (key, value) in &configs {
             topic_config::validate(key, value)?;
         }

@@ -30,7 +30,7 @@ pub fn handle(ctx: &RequestContext, request: AlterConfigsRequest) -> Handled<Alt
             let outcome = match duplicate {
                 Some(key) => Err(invalid_request(format!("Error due to duplicate config keys: {key}"))),
                 None => config_changes::target(broker, resource.resource_type, name).and_then(|target| {
-                    config_changes::alter(broker, target, |_| Ok(configs), request.validate_only)
+                    config_changes::alter(broker, target, |_| configs, request.validate_only)
                 }),
             };
             if outcome.is_ok() && !request.validate_only {

@@ -9,8 +9,6 @@ use kafka_protocol::ResponseError;
 use crate::broker::Broker;
 use crate::dynamic_broker_config::{DynamicConfigError, Scope};
 use crate::error_codes::for_topic_error;
-use crate::topic_config::InvalidTopicConfig;
-use crate::topics::TopicError;
 
 /// Kafka's resource type of a topic.
 pub const TOPIC: i8 = 2;
@@ -70,45 +68,20 @@ pub fn inherited_value(broker: &Broker, target: Target<'_>, name: &str) -> Optio
 pub fn alter(
     broker: &Broker,
     target: Target<'_>,
-    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
+    change: impl FnOnce(&BTreeMap<String, String>) -> BTreeMap<String, String>,
     validate_only: bool,
 ) -> Result<(), Refusal> {
-    let mut refused = None;
-    let outcome = match target {
+    match target {
         Target::Topic(name) => {
-            let result = broker.topics.alter_configs(
-                name,
-                |current| {
-                    change(current).map_err(|r| {
-                        refused = Some(r.clone());
-                        TopicError::InvalidConfig(InvalidTopicConfig(r.1))
-                    })
-                },
-                validate_only,
-            );
-            result.map_err(|e| (for_topic_error(&e), e.to_string()))
+            broker.topics.alter_configs(name, change, validate_only).map_err(|e| (for_topic_error(&e), e.to_string()))
         }
-        Target::Broker(scope) => {
-            let result = broker.topics.alter_dynamic_configs(
-                scope,
-                |current| {
-                    change(current).map_err(|r| {
-                        refused = Some(r.clone());
-                        DynamicConfigError::Invalid(r.1)
-                    })
-                },
-                validate_only,
-            );
-            result.map_err(|e| {
-                let code = match e {
-                    DynamicConfigError::NotDynamic(_) => ResponseError::InvalidRequest,
-                    DynamicConfigError::Invalid(_) => ResponseError::InvalidConfig,
-                    DynamicConfigError::Storage(_) => ResponseError::KafkaStorageError,
-                };
-                (code.code(), e.to_string())
-            })
-        }
-    };
-    // A refusal of the change itself keeps its own code.
-    outcome.map_err(|r| refused.unwrap_or(r))
+        Target::Broker(scope) => broker.topics.alter_dynamic_configs(scope, change, validate_only).map_err(|e| {
+            let code = match e {
+                DynamicConfigError::NotDynamic(_) => ResponseError::InvalidRequest,
+                DynamicConfigError::Invalid(_) => ResponseError::InvalidConfig,
+                DynamicConfigError::Storage(_) => ResponseError::KafkaStorageError,
+            };
+            (code.code(), e.to_string())
+        }),
+    }
 }

@@ -100,7 +100,7 @@ fn alter_resource(
 ) -> Result<(), Refusal> {
     check_ops(ops)?;
     let inherited = |name: &str| config_changes::inherited_value(broker, target, name);
-    config_changes::alter(broker, target, |current| Ok(apply_ops(current, ops, inherited)), validate_only)
+    config_changes::alter(broker, target, |current| apply_ops(current, ops, inherited), validate_only)
 }
 
 /// Answers IncrementalAlterConfigs.
