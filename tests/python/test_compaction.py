@@ -1,4 +1,5 @@
-"""Log compaction with confluent-kafka: a keyed topic with many updates per key and tombstones
+"""Log compaction with confluent-kafka: a keyed topic with many updates per key and tombstones,
+made compacted by a live config change,
 compacts to the last value per key at unchanged offsets; a consumer reading from offset 0
 before and after sees the same final state; tombstones go after delete.retention.ms."""
 
@@ -6,7 +7,7 @@ import tempfile
 import time
 
 from confluent_kafka import Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from conftest import broker_with_properties, new_consumer
 
@@ -57,7 +58,9 @@ def test_a_compacted_topic_keeps_the_last_value_per_key_at_its_offset():
         broker = broker_with_properties(work, "log.cleaner.backoff.ms=100\n")
         try:
             client = AdminClient({"bootstrap.servers": broker.bootstrap})
-            configs = {"cleanup.policy": "compact", "segment.bytes": "16384", "delete.retention.ms": "3000",
+            # Created with `delete` so that nothing is cleaned before the first read; made
+            # compacted after it, by a live config change.
+            configs = {"cleanup.policy": "delete", "segment.bytes": "16384", "delete.retention.ms": "3000",
                        "min.cleanable.dirty.ratio": "0.1"}
             for future in client.create_topics([NewTopic("compacted", 1, 1, config=configs)]).values():
                 future.result(timeout=30)
@@ -65,6 +68,10 @@ def test_a_compacted_topic_keeps_the_last_value_per_key_at_its_offset():
             before = read_all(broker.bootstrap, "compacted")
             assert len(before) == KEYS * ROUNDS
             expected = final_state(before)
+            compact = [ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)]
+            for future in client.incremental_alter_configs(
+                    [ConfigResource("topic", "compacted", incremental_configs=compact)]).values():
+                future.result(timeout=30)
 
             # The cleaner runs in the background: wait until it has removed the superseded records.
             deadline = time.time() + 30
