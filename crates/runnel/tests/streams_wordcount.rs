@@ -1,0 +1,218 @@
+//! runnel-streams' `wordcount` example against `runnel serve`: two instances of one
+//! application split the input partitions; one is SIGKILLed mid-run and the other takes over
+//! its partitions, restoring their counts from the changelog. Exactly-once: every word's
+//! committed counts are exactly 1, 2, ... up to the truth, each once. At-least-once: the final
+//! counts are never lower than the truth.
+//!
+//! The example binary is built by `cargo build --workspace --all-targets` (or
+//! `cargo build -p runnel-streams --examples`), as the test command does first.
+
+mod broker_process;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use broker_process::BrokerProcess;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 4;
+const LINES_PER_PHASE: usize = 1500;
+
+/// `target/<profile>/examples/wordcount`, next to this test's own binary.
+fn wordcount_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let binary = profile_dir.join("examples/wordcount");
+    assert!(binary.exists(), "{} is missing: run `cargo build -p runnel-streams --examples` first", binary.display());
+    binary
+}
+
+/// The broker, with timed-out transactions aborted within a second (a killed instance's open
+/// transaction then holds the partitions it wrote for about its 10 s timeout, not 20 s).
+fn start_broker(dir: &Path) -> BrokerProcess {
+    let properties = dir.join("server.properties");
+    std::fs::write(&properties, "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000\n")
+        .expect("write server.properties");
+    let data = dir.join("data");
+    BrokerProcess::start_with(&data, "127.0.0.1:0", &["--config", properties.to_str().expect("utf-8 path")])
+}
+
+fn create_topics(bootstrap: &str) {
+    let status = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["topic", "create", "lines", "--partitions", &PARTITIONS.to_string(), "--brokers", bootstrap])
+        .status()
+        .expect("runnel topic create");
+    assert!(status.success());
+    let status = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["topic", "create", "counts", "--partitions", &PARTITIONS.to_string(), "--brokers", bootstrap])
+        .status()
+        .expect("runnel topic create");
+    assert!(status.success());
+}
+
+/// Writes `LINES_PER_PHASE` lines of eight words from a 40-word vocabulary, spread over the
+/// partitions, and adds each word's occurrences to `truth`.
+fn produce_lines(bootstrap: &str, phase: usize, truth: &mut BTreeMap<String, i64>) {
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("producer");
+    for line in 0..LINES_PER_PHASE {
+        let n = phase * LINES_PER_PHASE + line;
+        let words: Vec<String> = (0..8).map(|i| format!("w{}", (n * 7 + i * 13) % 40)).collect();
+        for w in &words {
+            *truth.entry(w.clone()).or_default() += 1;
+        }
+        let text = words.join(" ");
+        let partition = (n % PARTITIONS as usize) as i32;
+        loop {
+            match producer.send(BaseRecord::<(), String>::to("lines").payload(&text).partition(partition)) {
+                Ok(()) => break,
+                Err((_, _)) => {
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush the lines");
+}
+
+/// One wordcount instance, logging to `log`.
+fn start_instance(bootstrap: &str, exactly_once: bool, log: &Path) -> Child {
+    let mut command = Command::new(wordcount_binary());
+    command.args(["--brokers", bootstrap, "--input", "lines", "--output", "counts", "--application-id", "wc"]);
+    command.args(["-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"]);
+    if exactly_once {
+        command.arg("--exactly-once");
+    } else {
+        command.args(["--commit-interval-ms", "300"]);
+    }
+    command
+        .env("RUNNEL_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("create a log"))
+        .spawn()
+        .expect("start wordcount")
+}
+
+/// Every (word, count) on the output topic, per word in the order written.
+fn read_counts(bootstrap: &str, isolation: &str) -> HashMap<String, Vec<i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "counts-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", isolation)
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition_offset("counts", p, Offset::Beginning).expect("offset");
+    }
+    consumer.assign(&list).expect("assign");
+    let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut at_end = 0;
+    let started = Instant::now();
+    while at_end < PARTITIONS && started.elapsed() < Duration::from_secs(30) {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let word = String::from_utf8(m.key().expect("a key").to_vec()).expect("utf-8 word");
+                let count: i64 = std::str::from_utf8(m.payload().expect("a value"))
+                    .expect("utf-8 count")
+                    .parse()
+                    .expect("a count in text");
+                counts.entry(word).or_default().push(count);
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => at_end += 1,
+            Some(Err(e)) => panic!("read counts: {e}"),
+            None => {}
+        }
+    }
+    counts
+}
+
+fn wait_for_line(log: &Path, needle: &str, limit: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if std::fs::read_to_string(log).unwrap_or_default().contains(needle) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} never logged {needle:?}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
+}
+
+fn survives_a_sigkill(exactly_once: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = start_broker(dir.path());
+    let bootstrap = broker.bootstrap();
+    create_topics(&bootstrap);
+    let mut truth = BTreeMap::new();
+    produce_lines(&bootstrap, 0, &mut truth);
+
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut a = start_instance(&bootstrap, exactly_once, &log_a);
+    wait_for_line(&log_a, "tasks assigned", Duration::from_secs(30));
+    let mut b = start_instance(&bootstrap, exactly_once, &log_b);
+    wait_for_line(&log_b, "tasks assigned", Duration::from_secs(30));
+    // Both run: the second joining split the tasks. Let them work, then kill one mid-run.
+    std::thread::sleep(Duration::from_millis(500));
+    produce_lines(&bootstrap, 1, &mut truth);
+    a.kill().expect("SIGKILL instance a");
+    a.wait().expect("reap instance a");
+    produce_lines(&bootstrap, 2, &mut truth);
+
+    let isolation = if exactly_once { "read_committed" } else { "read_uncommitted" };
+    let started = Instant::now();
+    let counts = loop {
+        let counts = read_counts(&bootstrap, isolation);
+        let done = truth.iter().all(|(w, n)| counts.get(w).and_then(|c| c.iter().max()).is_some_and(|max| max >= n));
+        if done {
+            break counts;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "counts did not reach the truth in 120 s; instance b's log:\n{}",
+            std::fs::read_to_string(&log_b).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let b_log = std::fs::read_to_string(&log_b).unwrap_or_default();
+    assert!(b_log.contains("restored the task's state"), "b took over a's counts from the changelog:\n{b_log}");
+    let last_assignment = b_log.lines().rfind(|l| l.contains("tasks assigned")).expect("an assignment");
+    for task in ["0_0", "0_1", "0_2", "0_3", "1_0", "1_1", "1_2", "1_3"] {
+        assert!(last_assignment.contains(task), "b runs every task after a's death: {last_assignment}");
+    }
+    if std::env::var_os("KEEP_STREAMS_LOGS").is_some() {
+        std::fs::copy(&log_a, format!("/tmp/wordcount-a-{exactly_once}.log")).ok();
+        std::fs::copy(&log_b, format!("/tmp/wordcount-b-{exactly_once}.log")).ok();
+    }
+
+    for (word, n) in &truth {
+        let seen = &counts[word];
+        if exactly_once {
+            let expected: Vec<i64> = (1..=*n).collect();
+            assert_eq!(seen, &expected, "{word}: every count exactly once, in order");
+        } else {
+            assert!(seen.iter().max() >= Some(n), "{word}: final count {:?} below the truth {n}", seen.iter().max());
+        }
+    }
+    let _ = Command::new("kill").args(["-TERM", &b.id().to_string()]).status();
+    let status = b.wait().expect("wait for instance b");
+    assert!(status.success(), "instance b stops cleanly on SIGTERM:\n{b_log}");
+    drop(broker);
+}
+
+#[test]
+fn wordcount_exactly_once_counts_every_word_once_across_a_sigkill() {
+    survives_a_sigkill(true);
+}
+
+#[test]
+fn wordcount_at_least_once_never_undercounts_across_a_sigkill() {
+    survives_a_sigkill(false);
+}

@@ -1,0 +1,150 @@
+//! What a processor can reach while it handles a record: its task's stores, the records it
+//! writes, and the task's stream time.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::StreamsError;
+use crate::record::OutRecord;
+use crate::store::{KeyValueStore, MemoryStore};
+
+/// Where the record being processed came from, for error messages.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// Its topic.
+    pub topic: String,
+    /// Its offset.
+    pub offset: i64,
+}
+
+/// A task's store and the changes not yet written to its changelog.
+pub(crate) struct TaskStore {
+    /// The state.
+    pub store: Box<dyn KeyValueStore>,
+    /// The changelog topic's full name.
+    pub changelog: String,
+    /// Keys changed since the last commit, with their latest value (`None`: deleted). Written to
+    /// the changelog at commit, so a key updated a thousand times between commits costs one
+    /// changelog record (Kafka Streams' record cache does the same).
+    pub dirty: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// One task's context: handed to every processor of the task.
+pub struct TaskContext {
+    /// The partition the task works on (its changelogs' partition too).
+    pub(crate) partition: i32,
+    /// Stores by name.
+    pub(crate) stores: HashMap<String, TaskStore>,
+    /// Records written since the runtime last collected them.
+    pub(crate) output: Vec<OutRecord>,
+    /// The largest timestamp the task has read: windows close by it, never by the wall clock.
+    pub(crate) stream_time: i64,
+    /// The record being processed.
+    pub(crate) origin: Origin,
+    /// The first error a processor met in the current record (a store value it cannot decode).
+    pub(crate) error: Option<StreamsError>,
+}
+
+impl TaskContext {
+    /// A context with a store per name in `stores` (store name, changelog topic).
+    pub(crate) fn new(partition: i32, stores: &[(String, String)]) -> Self {
+        let stores = stores
+            .iter()
+            .map(|(name, changelog)| {
+                let store: Box<dyn KeyValueStore> = Box::new(MemoryStore::default());
+                (name.clone(), TaskStore { store, changelog: changelog.clone(), dirty: BTreeMap::new() })
+            })
+            .collect();
+        TaskContext {
+            partition,
+            stores,
+            output: Vec::new(),
+            stream_time: i64::MIN,
+            origin: Origin::default(),
+            error: None,
+        }
+    }
+
+    /// The task's stream time: the largest record timestamp it has processed.
+    pub fn stream_time(&self) -> i64 {
+        self.stream_time
+    }
+
+    /// The task's partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    fn store(&self, name: &str) -> &TaskStore {
+        self.stores.get(name).unwrap_or_else(|| panic!("store {name} is not connected to this task"))
+    }
+
+    fn store_mut(&mut self, name: &str) -> &mut TaskStore {
+        self.stores.get_mut(name).unwrap_or_else(|| panic!("store {name} is not connected to this task"))
+    }
+
+    /// The value of `key` in store `name`.
+    pub(crate) fn get(&self, name: &str, key: &[u8]) -> Option<Vec<u8>> {
+        self.store(name).store.get(key)
+    }
+
+    /// Sets `key` in store `name`; the changelog gets it at the next commit.
+    pub(crate) fn put(&mut self, name: &str, key: Vec<u8>, value: Vec<u8>) {
+        let store = self.store_mut(name);
+        store.dirty.insert(key.clone(), Some(value.clone()));
+        store.store.put(key, value);
+    }
+
+    /// Removes `key` from store `name`; the changelog gets a tombstone at the next commit.
+    pub(crate) fn delete(&mut self, name: &str, key: &[u8]) {
+        let store = self.store_mut(name);
+        store.dirty.insert(key.to_vec(), None);
+        store.store.delete(key);
+    }
+
+    /// Queues a record for the producer.
+    pub(crate) fn send(&mut self, record: OutRecord) {
+        self.output.push(record);
+    }
+
+    /// Records the first failure of the current record.
+    pub(crate) fn fail(&mut self, error: StreamsError) {
+        self.error.get_or_insert(error);
+    }
+
+    /// A decode failure of a stored value, attributed to the record being processed.
+    pub(crate) fn store_decode_failed(&mut self, store: &str, reason: impl std::fmt::Display) {
+        let error = StreamsError::Topology(format!(
+            "store {store} holds a value its serde cannot decode ({reason}), processing {} offset {}; \
+             did the topology's serdes change?",
+            self.origin.topic, self.origin.offset
+        ));
+        self.fail(error);
+    }
+
+    /// Moves every store's pending changes into the output, as changelog records on the task's
+    /// partition.
+    pub(crate) fn flush_changelogs(&mut self, timestamp: i64) {
+        let partition = self.partition;
+        for store in self.stores.values_mut() {
+            for (key, value) in std::mem::take(&mut store.dirty) {
+                self.output.push(OutRecord {
+                    topic: store.changelog.clone(),
+                    partition: Some(partition),
+                    key: Some(key),
+                    value,
+                    timestamp,
+                    headers: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Applies a changelog record to store `name` while restoring (not written back).
+    pub(crate) fn restore(&mut self, name: &str, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let store = &mut self.store_mut(name).store;
+        match value {
+            Some(value) => store.put(key, value),
+            None => store.delete(&key),
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! The engine: an instance's tasks, its producer, and its commits.
+//!
+//! At-least-once: a commit writes the stores' pending changelog records, flushes the producer
+//! (every output acknowledged), then commits the input offsets. Exactly-once: output,
+//! changelog records and input offsets (`send_offsets_to_transaction`) commit in one
+//! transaction; a transaction that must abort takes every task's state with it, so the tasks
+//! are rebuilt from their changelogs and the input rewound to the committed offsets.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::config::{ClientKind, StreamsConfig};
+use super::restore::Restorer;
+use crate::StreamsError;
+use crate::builder::Topology;
+use crate::record::{OutRecord, RawRecord};
+use crate::task::{Task, TaskId};
+
+/// How long a flush, a commit or a transaction call may take.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Watches the producer's deliveries: the first failure stops an at-least-once commit (the
+/// offsets would otherwise pass records that were never written).
+#[derive(Default)]
+pub(crate) struct DeliveryWatch {
+    failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryWatch {}
+
+impl ProducerContext for DeliveryWatch {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, m)) = result {
+            use rdkafka::message::Message;
+            let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            failure.get_or_insert_with(|| format!("write to {}-{}: {e}", m.topic(), m.partition()));
+        }
+    }
+}
+
+/// Counts for the application's log and metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunStats {
+    /// Input records processed.
+    pub processed: u64,
+    /// Commits made.
+    pub commits: u64,
+    /// Changelog records restored into stores.
+    pub restored: u64,
+    /// Time spent restoring.
+    pub restore_time: Duration,
+}
+
+/// A task taken away by a rebalance, kept in case it comes back: if its changelogs have not
+/// moved since, its state is still right and needs no restore.
+struct Suspended {
+    task: Task,
+    changelog_ends: Vec<i64>,
+}
+
+/// One instance's processing state.
+pub(crate) struct Engine {
+    topology: Topology,
+    config: StreamsConfig,
+    /// The sub-topology reading each source topic.
+    topic_subs: HashMap<String, usize>,
+    tasks: BTreeMap<TaskId, Task>,
+    suspended: HashMap<TaskId, Suspended>,
+    producer: BaseProducer<DeliveryWatch>,
+    restorer: Restorer,
+    /// The next offset to commit per input partition.
+    offsets: HashMap<(String, i32), i64>,
+    /// Whether a transaction is open (exactly-once).
+    in_transaction: bool,
+    /// Records written since the last commit (a commit with none and no offsets is skipped).
+    written: u64,
+    last_commit: Instant,
+    /// An error met inside a rebalance callback, raised by the main loop.
+    pub fatal: Option<StreamsError>,
+    pub stats: RunStats,
+}
+
+impl Engine {
+    pub(crate) fn new(topology: Topology, config: StreamsConfig) -> Result<Engine, StreamsError> {
+        let mut topic_subs = HashMap::new();
+        for (sub, topics) in topology.source_topics(&config.application_id).into_iter().enumerate() {
+            for topic in topics {
+                topic_subs.insert(topic, sub);
+            }
+        }
+        let transactional_id = format!("{}-{}", config.application_id, uuid::Uuid::new_v4());
+        let mut defaults = vec![
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            // Java's partitioner, as Kafka Streams uses: keys land where Java producers put them.
+            ("partitioner", "murmur2_random"),
+        ];
+        if config.exactly_once() {
+            defaults.push(("transactional.id", &transactional_id));
+            // Kafka Streams' exactly-once default: a crashed instance's open transaction is
+            // aborted within seconds, so the partitions it wrote move on.
+            defaults.push(("transaction.timeout.ms", "10000"));
+        }
+        let producer: BaseProducer<DeliveryWatch> = config
+            .client(ClientKind::Producer, &defaults)
+            .create_with_context(DeliveryWatch::default())
+            .map_err(|e| StreamsError::kafka("create the producer", e))?;
+        if config.exactly_once() {
+            producer
+                .init_transactions(CLIENT_TIMEOUT)
+                .map_err(|e| StreamsError::kafka("initialise transactions", e))?;
+        }
+        Ok(Engine {
+            restorer: Restorer::new(&config)?,
+            topology,
+            config,
+            topic_subs,
+            tasks: BTreeMap::new(),
+            suspended: HashMap::new(),
+            producer,
+            offsets: HashMap::new(),
+            in_transaction: false,
+            written: 0,
+            last_commit: Instant::now(),
+            fatal: None,
+            stats: RunStats::default(),
+        })
+    }
+
+    /// Every source topic, for the subscription.
+    pub(crate) fn source_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.topic_subs.keys().cloned().collect();
+        topics.sort();
+        topics
+    }
+
+    /// Processes one input record in its task and sends what it writes.
+    pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
+        let Some(&sub_topology) = self.topic_subs.get(&record.topic) else { return Ok(()) };
+        let id = TaskId { sub_topology, partition: record.partition };
+        let Some(task) = self.tasks.get_mut(&id) else {
+            tracing::warn!(task = %id, "a record for a task this instance does not run; skipped");
+            return Ok(());
+        };
+        let position = ((record.topic.clone(), record.partition), record.offset + 1);
+        task.process(record)?;
+        let output = task.take_output();
+        self.send(output)?;
+        self.offsets.insert(position.0, position.1);
+        self.stats.processed += 1;
+        Ok(())
+    }
+
+    fn begin_if_needed(&mut self) -> Result<(), StreamsError> {
+        if self.config.exactly_once() && !self.in_transaction {
+            self.producer.begin_transaction().map_err(|e| StreamsError::kafka("begin a transaction", e))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, records: Vec<OutRecord>) -> Result<(), StreamsError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.begin_if_needed()?;
+        for r in records {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for (key, value) in &r.headers {
+                headers = headers.insert(Header { key, value: value.as_deref() });
+            }
+            let mut record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(&r.topic).timestamp(r.timestamp).headers(headers);
+            if let Some(key) = &r.key {
+                record = record.key(key);
+            }
+            if let Some(value) = &r.value {
+                record = record.payload(value);
+            }
+            if let Some(partition) = r.partition {
+                record = record.partition(partition);
+            }
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        self.producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => return Err(StreamsError::kafka(format!("write to {}", r.topic), e)),
+                }
+            }
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits until every record sent is acknowledged, asking librdkafka to send what lingers.
+    /// rdkafka's own `flush` (which `commit_transaction` calls first) waits in 100 ms steps
+    /// on this producer, so every commit would cost 100 ms; this waits in 1 ms steps, and the
+    /// flush that follows finds nothing left.
+    fn drain(&self) -> Result<(), StreamsError> {
+        let deadline = Instant::now() + CLIENT_TIMEOUT;
+        while self.producer.in_flight_count() > 0 {
+            let _ = self.producer.flush(Duration::ZERO);
+            self.producer.poll(Duration::from_millis(1));
+            if Instant::now() >= deadline {
+                return Err(StreamsError::Config(format!(
+                    "records not acknowledged within {} s; is the cluster reachable?",
+                    CLIENT_TIMEOUT.as_secs()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves the producer's delivery reports.
+    pub(crate) fn poll_producer(&self) {
+        self.producer.poll(Duration::ZERO);
+    }
+
+    /// Whether the commit interval has passed.
+    pub(crate) fn commit_due(&self) -> bool {
+        self.last_commit.elapsed() >= self.config.commit_interval
+    }
+
+    /// Commits what every task has done: changelogs, output, input offsets.
+    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), StreamsError> {
+        self.last_commit = Instant::now();
+        let now = now_ms();
+        let mut pending = Vec::new();
+        for task in self.tasks.values_mut() {
+            let timestamp = if task.ctx.stream_time >= 0 { task.ctx.stream_time } else { now };
+            task.ctx.flush_changelogs(timestamp);
+            pending.extend(task.take_output());
+        }
+        self.send(pending)?;
+        if self.offsets.is_empty() && self.written == 0 {
+            return Ok(());
+        }
+        let mut positions = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.offsets {
+            positions
+                .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| StreamsError::kafka("list offsets to commit", e))?;
+        }
+        let started = Instant::now();
+        if self.config.exactly_once() {
+            self.commit_transaction(consumer, &positions)?;
+            tracing::debug!(us = started.elapsed().as_micros() as u64, "committed a transaction");
+        } else {
+            self.drain()?;
+            if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(StreamsError::Config(format!("{failure}; the offsets were not committed")));
+            }
+            if positions.count() > 0 {
+                consumer
+                    .commit(&positions, CommitMode::Sync)
+                    .map_err(|e| StreamsError::kafka("commit the input offsets", e))?;
+            }
+        }
+        self.offsets.clear();
+        self.written = 0;
+        self.stats.commits += 1;
+        Ok(())
+    }
+
+    fn commit_transaction<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        positions: &TopicPartitionList,
+    ) -> Result<(), StreamsError> {
+        self.begin_if_needed()?;
+        let result = (|| {
+            if positions.count() > 0 {
+                let group = consumer
+                    .group_metadata()
+                    .ok_or_else(|| StreamsError::Config("the consumer has no group metadata".into()))?;
+                self.producer
+                    .send_offsets_to_transaction(positions, &group, CLIENT_TIMEOUT)
+                    .map_err(|e| StreamsError::kafka("add the input offsets to the transaction", e))?;
+            }
+            self.drain()?;
+            self.producer
+                .commit_transaction(CLIENT_TIMEOUT)
+                .map_err(|e| StreamsError::kafka("commit the transaction", e))
+        })();
+        self.in_transaction = false;
+        match result {
+            Ok(()) => Ok(()),
+            Err(StreamsError::Kafka { source: KafkaError::Transaction(e), context }) if e.txn_requires_abort() => {
+                tracing::warn!(error = %e, "{context} failed; aborting and rebuilding the tasks from their changelogs");
+                self.producer
+                    .abort_transaction(CLIENT_TIMEOUT)
+                    .map_err(|e| StreamsError::kafka("abort the transaction", e))?;
+                self.rewind(consumer)
+            }
+            Err(StreamsError::Kafka { source: KafkaError::Transaction(e), .. }) if e.is_fatal() => {
+                Err(StreamsError::Fenced(format!("{e}: another instance took over this one's work")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After an aborted transaction: every task's state and position is thrown away and taken
+    /// again from the changelogs and the committed offsets.
+    fn rewind<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), StreamsError> {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        self.tasks.clear();
+        self.suspended.clear();
+        self.offsets.clear();
+        self.written = 0;
+        let assignment = consumer.assignment().map_err(|e| StreamsError::kafka("read the assignment", e))?;
+        let committed = consumer
+            .committed_offsets(assignment, CLIENT_TIMEOUT)
+            .map_err(|e| StreamsError::kafka("read the committed offsets", e))?;
+        for mut elem in committed.elements() {
+            if !matches!(elem.offset(), Offset::Offset(_)) {
+                elem.set_offset(Offset::Beginning).map_err(|e| StreamsError::kafka("rewind", e))?;
+            }
+        }
+        consumer.seek_partitions(committed, CLIENT_TIMEOUT).map_err(|e| StreamsError::kafka("rewind the input", e))?;
+        for id in ids {
+            self.start_task(id)?;
+        }
+        Ok(())
+    }
+
+    /// Creates and restores task `id`, or takes it back from the suspended ones.
+    fn start_task(&mut self, id: TaskId) -> Result<(), StreamsError> {
+        if let Some(suspended) = self.suspended.remove(&id)
+            && self.changelog_ends(&suspended.task)? == suspended.changelog_ends
+        {
+            tracing::info!(task = %id, "task resumed with its state (its changelogs did not move)");
+            self.tasks.insert(id, suspended.task);
+            return Ok(());
+        }
+        let mut task = Task::new(&self.topology, &self.config.application_id, id);
+        let restored = self.restorer.restore(&mut task)?;
+        self.stats.restored += restored.records;
+        self.stats.restore_time += restored.elapsed;
+        self.tasks.insert(id, task);
+        Ok(())
+    }
+
+    fn changelog_ends(&self, task: &Task) -> Result<Vec<i64>, StreamsError> {
+        task.changelogs().iter().map(|(_, changelog)| self.restorer.end_offset(changelog, task.id.partition)).collect()
+    }
+
+    /// The group took partitions away: commit, then suspend their tasks.
+    pub(crate) fn revoke<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: &TopicPartitionList,
+    ) -> Result<(), StreamsError> {
+        self.commit(consumer)?;
+        let ids = self.task_ids(partitions);
+        for id in ids {
+            if let Some(task) = self.tasks.remove(&id) {
+                let changelog_ends = self.changelog_ends(&task)?;
+                self.suspended.insert(id, Suspended { task, changelog_ends });
+            }
+        }
+        Ok(())
+    }
+
+    /// The group gave partitions: start their tasks (restoring state), and forget suspended
+    /// tasks that went elsewhere.
+    pub(crate) fn assign(&mut self, partitions: &TopicPartitionList) -> Result<(), StreamsError> {
+        let ids = self.task_ids(partitions);
+        for id in &ids {
+            if !self.tasks.contains_key(id) {
+                self.start_task(*id)?;
+            }
+        }
+        self.suspended.clear();
+        tracing::info!(tasks = ?self.tasks.keys().map(|id| id.to_string()).collect::<Vec<_>>(), "tasks assigned");
+        Ok(())
+    }
+
+    fn task_ids(&self, partitions: &TopicPartitionList) -> Vec<TaskId> {
+        let ids: HashSet<TaskId> = partitions
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                let sub_topology = *self.topic_subs.get(e.topic())?;
+                Some(TaskId { sub_topology, partition: e.partition() })
+            })
+            .collect();
+        let mut ids: Vec<TaskId> = ids.into_iter().collect();
+        ids.sort();
+        ids
+    }
+
+    /// A store's value by key, in whichever task of this instance holds it.
+    pub(crate) fn store_get(&self, store: &str, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        let mut holders = self.tasks.values().filter(|t| t.ctx.stores.contains_key(store)).peekable();
+        holders.peek()?;
+        Some(holders.find_map(|t| t.ctx.get(store, key)))
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

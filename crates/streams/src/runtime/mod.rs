@@ -1,0 +1,175 @@
+//! Running a topology against Kafka (runnel or any cluster): [`KafkaStreams`].
+//!
+//! An instance joins the consumer group named by the application id, subscribed to every
+//! source topic with the range assignor, so that partition `p` of co-partitioned topics lands on
+//! the same instance. Each assigned partition starts its task: its stores are restored from
+//! their changelogs before it processes a record. Modules: `config` (settings), `engine`
+//! (tasks, producer, commits), `restore` (stores from changelogs), `internal_topics`
+//! (repartition and changelog topics).
+
+mod config;
+mod engine;
+mod internal_topics;
+mod restore;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+
+use config::ClientKind;
+pub use config::{Guarantee, StreamsConfig};
+use engine::Engine;
+pub use engine::RunStats;
+
+use crate::StreamsError;
+use crate::builder::Topology;
+use crate::record::RawRecord;
+
+/// Hands the group's rebalances to the engine: commit and suspend before partitions go,
+/// restore after they come.
+struct Rebalancer {
+    engine: Arc<Mutex<Engine>>,
+}
+
+impl ClientContext for Rebalancer {}
+
+impl ConsumerContext for Rebalancer {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut engine = lock(&self.engine);
+            if let Err(e) = engine.revoke(consumer, partitions) {
+                engine.fatal.get_or_insert(e);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let mut engine = lock(&self.engine);
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                if let Err(e) = engine.assign(partitions) {
+                    engine.fatal.get_or_insert(e);
+                }
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed; the group will try again"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running application instance.
+pub struct KafkaStreams {
+    engine: Arc<Mutex<Engine>>,
+    consumer: BaseConsumer<Rebalancer>,
+    config: StreamsConfig,
+}
+
+/// Reads stores of a running instance from other threads (interactive queries).
+#[derive(Clone)]
+pub struct StoreReader {
+    engine: Arc<Mutex<Engine>>,
+}
+
+impl StoreReader {
+    /// The value of `key` (serialized) in `store`: `None` if this instance holds no task with
+    /// that store, `Some(None)` if its tasks hold no such key.
+    pub fn get(&self, store: &str, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        lock(&self.engine).store_get(store, key)
+    }
+
+    /// What the instance has done so far.
+    pub fn stats(&self) -> RunStats {
+        lock(&self.engine).stats
+    }
+}
+
+impl KafkaStreams {
+    /// Prepares an instance: creates the internal topics that are missing, the producer (with
+    /// its transactions initialised under exactly-once) and the consumer, subscribed.
+    pub fn new(topology: &Topology, config: StreamsConfig) -> Result<KafkaStreams, StreamsError> {
+        internal_topics::prepare(topology, &config)?;
+        let engine = Arc::new(Mutex::new(Engine::new(topology.clone(), config.clone())?));
+        let isolation = if config.exactly_once() { "read_committed" } else { "read_uncommitted" };
+        let consumer: BaseConsumer<Rebalancer> = config
+            .client(
+                ClientKind::Consumer,
+                &[
+                    ("group.id", &config.application_id),
+                    ("enable.auto.commit", "false"),
+                    ("auto.offset.reset", "earliest"),
+                    ("partition.assignment.strategy", "range"),
+                    ("isolation.level", isolation),
+                ],
+            )
+            .create_with_context(Rebalancer { engine: engine.clone() })
+            .map_err(|e| StreamsError::kafka("create the consumer", e))?;
+        let topics = lock(&engine).source_topics();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(|e| StreamsError::kafka(format!("subscribe to {topics:?}"), e))?;
+        Ok(KafkaStreams { engine, consumer, config })
+    }
+
+    /// A handle to read this instance's stores while it runs.
+    pub fn store_reader(&self) -> StoreReader {
+        StoreReader { engine: self.engine.clone() }
+    }
+
+    /// Processes until `stop` is set (then commits and leaves the group) or an error stops it.
+    pub fn run(self, stop: &AtomicBool) -> Result<RunStats, StreamsError> {
+        tracing::info!(application_id = %self.config.application_id, guarantee = ?self.config.guarantee, "streams instance running");
+        while !stop.load(Ordering::Relaxed) {
+            let record = match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => Some(raw_record(&m)),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    None
+                }
+                None => None,
+            };
+            let mut engine = lock(&self.engine);
+            if let Some(e) = engine.fatal.take() {
+                return Err(e);
+            }
+            if let Some(record) = record {
+                engine.process(record)?;
+            }
+            if engine.commit_due() {
+                engine.commit(&self.consumer)?;
+            }
+            engine.poll_producer();
+        }
+        let stats = {
+            let mut engine = lock(&self.engine);
+            engine.commit(&self.consumer)?;
+            engine.stats
+        };
+        // Leaving the group runs the revoke callback, which finds nothing left to commit.
+        self.consumer.unsubscribe();
+        tracing::info!(processed = stats.processed, commits = stats.commits, "streams instance stopped");
+        Ok(stats)
+    }
+}
+
+fn raw_record(m: &rdkafka::message::BorrowedMessage<'_>) -> RawRecord {
+    let headers = m
+        .headers()
+        .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
+        .unwrap_or_default();
+    RawRecord {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        timestamp: m.timestamp().to_millis().unwrap_or(0),
+        headers,
+    }
+}

@@ -1,0 +1,68 @@
+//! A task: one sub-topology's processors and stores for one partition of its sources.
+
+use std::collections::HashMap;
+
+use crate::StreamsError;
+use crate::builder::Topology;
+use crate::context::{Origin, TaskContext};
+use crate::graph::{Instantiator, SourceProcessor};
+use crate::record::{OutRecord, RawRecord};
+
+/// Which task: a sub-topology and a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    /// The sub-topology's index in the topology.
+    pub sub_topology: usize,
+    /// The partition of its sources.
+    pub partition: i32,
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.sub_topology, self.partition)
+    }
+}
+
+/// One task's processors and state.
+pub(crate) struct Task {
+    pub id: TaskId,
+    /// Sources by full topic name.
+    sources: HashMap<String, Box<dyn SourceProcessor>>,
+    pub ctx: TaskContext,
+}
+
+impl Task {
+    /// Instantiates sub-topology `id.sub_topology` for `id.partition`, with empty stores.
+    pub(crate) fn new(topology: &Topology, application_id: &str, id: TaskId) -> Task {
+        let sub = &topology.sub_topologies[id.sub_topology];
+        let mut inst = Instantiator::new(application_id);
+        let sources = sub.sources.iter().map(|s| (s.topic.full(application_id), (s.factory)(&mut inst))).collect();
+        let stores: Vec<(String, String)> =
+            sub.stores.iter().map(|s| (s.name.clone(), s.changelog().full(application_id))).collect();
+        Task { id, sources, ctx: TaskContext::new(id.partition, &stores) }
+    }
+
+    /// Processes one record of one of its sources.
+    pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
+        let source = self
+            .sources
+            .get_mut(&record.topic)
+            .ok_or_else(|| StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)))?;
+        self.ctx.origin = Origin { topic: record.topic.clone(), offset: record.offset };
+        source.process(&mut self.ctx, record)?;
+        match self.ctx.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// What it has written since last asked.
+    pub(crate) fn take_output(&mut self) -> Vec<OutRecord> {
+        std::mem::take(&mut self.ctx.output)
+    }
+
+    /// Its stores: (store name, changelog topic).
+    pub(crate) fn changelogs(&self) -> Vec<(String, String)> {
+        self.ctx.stores.iter().map(|(name, s)| (name.clone(), s.changelog.clone())).collect()
+    }
+}
