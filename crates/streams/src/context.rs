@@ -42,6 +42,8 @@ pub struct TaskContext {
     pub(crate) origin: Origin,
     /// The first error a processor met in the current record (a store value it cannot decode).
     pub(crate) error: Option<StreamsError>,
+    /// Records dropped by windowed operators for arriving after their window's grace period.
+    pub(crate) late_records: u64,
 }
 
 impl TaskContext {
@@ -61,6 +63,7 @@ impl TaskContext {
             stream_time: i64::MIN,
             origin: Origin::default(),
             error: None,
+            late_records: 0,
         }
     }
 
@@ -99,6 +102,21 @@ impl TaskContext {
         let store = self.store_mut(name);
         store.dirty.insert(key.to_vec(), None);
         store.store.delete(key);
+    }
+
+    /// Entries of store `name` with `from <= key < to` (`to = None`: to the end).
+    pub(crate) fn range(&self, name: &str, from: &[u8], to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.store(name).store.range(from, to)
+    }
+
+    /// Counts a record dropped because it came after its window's grace period.
+    pub(crate) fn late_record_dropped(&mut self) {
+        self.late_records += 1;
+    }
+
+    /// How many records windowed operators dropped as too late.
+    pub fn late_records(&self) -> u64 {
+        self.late_records
     }
 
     /// Queues a record for the producer.

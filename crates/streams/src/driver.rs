@@ -133,6 +133,11 @@ impl TestDriver {
         Ok(self.read(topic, key_serde, value_serde)?.into_iter().map(|r| (r.key, r.value)).collect())
     }
 
+    /// Records windowed operators dropped for arriving after their window's grace period.
+    pub fn late_records(&self) -> u64 {
+        self.tasks.iter().map(|t| t.ctx.late_records()).sum()
+    }
+
     /// The value of `key` in store `store`.
     pub fn store_get<K, V>(
         &self,

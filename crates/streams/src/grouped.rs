@@ -6,15 +6,28 @@ use crate::context::TaskContext;
 use crate::graph::{Data, StoreDef};
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
+use crate::session_windowed::SessionWindowedStream;
 use crate::stream::KStream;
 use crate::table::{Change, KTable};
+use crate::time_windowed::TimeWindowedStream;
+use crate::windows::{Emit, SessionWindows, TimeWindows};
 
 /// A stream grouped by key: aggregate it with [`count`](Self::count),
 /// [`reduce`](Self::reduce) or [`aggregate`](Self::aggregate).
 pub struct KGroupedStream<K, V> {
-    stream: KStream<K, V>,
-    key_serde: Arc<dyn Serde<K>>,
-    value_serde: Arc<dyn Serde<V>>,
+    pub(crate) stream: KStream<K, V>,
+    pub(crate) key_serde: Arc<dyn Serde<K>>,
+    pub(crate) value_serde: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> Clone for KGroupedStream<K, V> {
+    fn clone(&self) -> Self {
+        KGroupedStream {
+            stream: self.stream.clone(),
+            key_serde: self.key_serde.clone(),
+            value_serde: self.value_serde.clone(),
+        }
+    }
 }
 
 /// Store names become topic names (`<application id>-<store>-changelog`), so they take
@@ -38,6 +51,16 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         } else {
             self.stream.clone()
         }
+    }
+
+    /// Cuts the stream into time windows (tumbling or hopping) per key.
+    pub fn windowed_by(&self, windows: TimeWindows) -> TimeWindowedStream<K, V> {
+        TimeWindowedStream { grouped: self.clone(), windows, emit: Emit::OnUpdate }
+    }
+
+    /// Cuts the stream into sessions per key.
+    pub fn session_windowed_by(&self, windows: SessionWindows) -> SessionWindowedStream<K, V> {
+        SessionWindowedStream { grouped: self.clone(), windows, emit: Emit::OnUpdate }
     }
 
     /// How many records each key has had, kept in store `store`.

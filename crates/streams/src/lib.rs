@@ -6,7 +6,8 @@
 //!
 //! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and the
 //! built topology), `stream` (stateless operators), `grouped` (aggregations), `table` (tables
-//! and their changes), `store` (state stores), `context` (what processors reach), `graph`
+//! and their changes), `windows` (window kinds and windowed keys), `time_windowed` and
+//! `session_windowed` (windowed aggregations), `store` (state stores), `context` (what processors reach), `graph`
 //! (the processor graph), `task` (a sub-topology on one partition), `driver` (the test
 //! driver), `runtime` (running against Kafka), `error`.
 
@@ -19,10 +20,13 @@ mod grouped;
 mod record;
 pub mod runtime;
 pub mod serdes;
+mod session_windowed;
 mod store;
 mod stream;
 mod table;
 mod task;
+mod time_windowed;
+mod windows;
 
 pub use builder::{StreamsBuilder, Topology};
 pub use context::TaskContext;
@@ -31,7 +35,10 @@ pub use error::StreamsError;
 pub use graph::Data;
 pub use grouped::KGroupedStream;
 pub use record::{Header, OutRecord, RawRecord, Record};
+pub use session_windowed::SessionWindowedStream;
 pub use store::{KeyValueStore, MemoryStore};
 pub use stream::{KStream, Predicate};
 pub use table::{Change, KTable};
 pub use task::TaskId;
+pub use time_windowed::TimeWindowedStream;
+pub use windows::{Emit, SessionWindows, TimeWindows, Window, Windowed, WindowedSerde};
