@@ -44,6 +44,8 @@ pub struct TaskContext {
     pub(crate) error: Option<StreamsError>,
     /// Records dropped by windowed operators for arriving after their window's grace period.
     pub(crate) late_records: u64,
+    /// Ids handed out for the current record (see [`TaskContext::unique_id`]).
+    pub(crate) ids_for_origin: u32,
 }
 
 impl TaskContext {
@@ -64,6 +66,7 @@ impl TaskContext {
             origin: Origin::default(),
             error: None,
             late_records: 0,
+            ids_for_origin: 0,
         }
     }
 
@@ -107,6 +110,20 @@ impl TaskContext {
     /// Entries of store `name` with `from <= key < to` (`to = None`: to the end).
     pub(crate) fn range(&self, name: &str, from: &[u8], to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.store(name).store.range(from, to)
+    }
+
+    /// An id unique among everything this task ever processes, the same when the record is
+    /// processed again: its source topic, its offset, and a count within the record (a
+    /// `flat_map` makes several records of one). Join buffers key their records by it.
+    pub(crate) fn unique_id(&mut self) -> [u8; 16] {
+        let topic_hash =
+            self.origin.topic.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&topic_hash.to_be_bytes());
+        id[4..12].copy_from_slice(&self.origin.offset.to_be_bytes());
+        id[12..].copy_from_slice(&self.ids_for_origin.to_be_bytes());
+        self.ids_for_origin += 1;
+        id
     }
 
     /// Counts a record dropped because it came after its window's grace period.

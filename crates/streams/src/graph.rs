@@ -173,6 +173,8 @@ pub(crate) struct Graph {
     pub sources: Vec<SourceDef>,
     pub stores: Vec<StoreDef>,
     pub repartitions: Vec<RepartitionDef>,
+    /// Nodes of joins: their sub-topology's sources must be co-partitioned.
+    pub joins: Vec<usize>,
 }
 
 impl Graph {
@@ -210,9 +212,10 @@ impl Graph {
             let root = self.root(source.node);
             match by_root.iter_mut().find(|(r, _)| *r == root) {
                 Some((_, sub)) => sub.sources.push(source),
-                None => {
-                    by_root.push((root, SubTopology { sources: vec![source], stores: Vec::new(), writes: Vec::new() }))
-                }
+                None => by_root.push((
+                    root,
+                    SubTopology { sources: vec![source], stores: Vec::new(), writes: Vec::new(), joins: false },
+                )),
             }
         }
         for store in self.stores.clone() {
@@ -227,6 +230,12 @@ impl Graph {
                 sub.writes.push(write.topic);
             }
         }
+        for join in self.joins.clone() {
+            let root = self.root(join);
+            if let Some((_, sub)) = by_root.iter_mut().find(|(r, _)| *r == root) {
+                sub.joins = true;
+            }
+        }
         by_root.into_iter().map(|(_, sub)| sub).collect()
     }
 }
@@ -238,4 +247,7 @@ pub(crate) struct SubTopology {
     pub stores: Vec<StoreDef>,
     /// Internal topics it writes (read by other sub-topologies).
     pub writes: Vec<TopicName>,
+    /// Whether it joins: then every source must have the same partition count, so that
+    /// partition `p` of each holds the same keys.
+    pub joins: bool,
 }

@@ -8,7 +8,7 @@ use crate::record::Record;
 use crate::serdes::{I64, Serde};
 use crate::session_windowed::SessionWindowedStream;
 use crate::stream::KStream;
-use crate::table::{Change, KTable};
+use crate::table::{Change, KTable, Materialized};
 use crate::time_windowed::TimeWindowedStream;
 use crate::windows::{Emit, SessionWindows, TimeWindows};
 
@@ -120,6 +120,10 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             }
         });
         self.stream.builder.graph().stores.push(StoreDef { name: store.to_string(), node: changes.node.id });
-        KTable::new(changes, self.key_serde.clone(), aggregate_serde, Some(store.to_string()))
+        KTable::new(
+            changes,
+            self.key_serde.clone(),
+            Some(Materialized { store: store.to_string(), serde: aggregate_serde }),
+        )
     }
 }

@@ -7,7 +7,7 @@
 //! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and the
 //! built topology), `stream` (stateless operators), `grouped` (aggregations), `table` (tables
 //! and their changes), `windows` (window kinds and windowed keys), `time_windowed` and
-//! `session_windowed` (windowed aggregations), `store` (state stores), `context` (what processors reach), `graph`
+//! `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `graph`
 //! (the processor graph), `task` (a sub-topology on one partition), `driver` (the test
 //! driver), `runtime` (running against Kafka), `error`.
 
@@ -23,7 +23,9 @@ pub mod serdes;
 mod session_windowed;
 mod store;
 mod stream;
+mod stream_joins;
 mod table;
+mod table_joins;
 mod task;
 mod time_windowed;
 mod windows;
@@ -38,6 +40,7 @@ pub use record::{Header, OutRecord, RawRecord, Record};
 pub use session_windowed::SessionWindowedStream;
 pub use store::{KeyValueStore, MemoryStore};
 pub use stream::{KStream, Predicate};
+pub use stream_joins::{JoinWindows, StreamJoined};
 pub use table::{Change, KTable};
 pub use task::TaskId;
 pub use time_windowed::TimeWindowedStream;

@@ -15,7 +15,7 @@ use crate::graph::{Data, StoreDef};
 use crate::grouped::{KGroupedStream, check_store_name};
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
-use crate::table::{Change, KTable};
+use crate::table::{Change, KTable, Materialized};
 use crate::time_windowed::ArcSerde;
 use crate::windows::{Emit, SessionWindows, Window, Windowed, WindowedSerde, from_ordered, length_prefixed, ordered};
 
@@ -195,6 +195,10 @@ impl<K: Data, V: Data> SessionWindowedStream<K, V> {
             }
         });
         self.grouped.stream.builder.graph().stores.push(StoreDef { name: store.to_string(), node: changes.node.id });
-        KTable::new(changes, Arc::new(WindowedSerde(ArcSerde(key_serde))), serde, Some(store.to_string()))
+        KTable::new(
+            changes,
+            Arc::new(WindowedSerde(ArcSerde(key_serde))),
+            Some(Materialized { store: store.to_string(), serde }),
+        )
     }
 }

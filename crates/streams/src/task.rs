@@ -49,6 +49,7 @@ impl Task {
             .get_mut(&record.topic)
             .ok_or_else(|| StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)))?;
         self.ctx.origin = Origin { topic: record.topic.clone(), offset: record.offset };
+        self.ctx.ids_for_origin = 0;
         source.process(&mut self.ctx, record)?;
         match self.ctx.error.take() {
             Some(e) => Err(e),

@@ -13,7 +13,7 @@ use crate::graph::{Data, StoreDef};
 use crate::grouped::check_store_name;
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
-use crate::table::{Change, KTable};
+use crate::table::{Change, KTable, Materialized};
 use crate::windows::{Emit, TimeWindows, Window, Windowed, WindowedSerde, from_ordered, ordered};
 
 /// A grouped stream cut into time windows: aggregate it per key and window.
@@ -124,7 +124,11 @@ impl<K: Data, V: Data> TimeWindowedStream<K, V> {
             }
         });
         self.grouped.stream.builder.graph().stores.push(StoreDef { name: store.to_string(), node: changes.node.id });
-        KTable::new(changes, Arc::new(WindowedSerde(ArcSerde(key_serde))), serde, Some(store.to_string()))
+        KTable::new(
+            changes,
+            Arc::new(WindowedSerde(ArcSerde(key_serde))),
+            Some(Materialized { store: store.to_string(), serde }),
+        )
     }
 }
 

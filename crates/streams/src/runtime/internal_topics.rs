@@ -32,6 +32,7 @@ pub(crate) fn partition_counts(
                 continue;
             }
             let mut count = Some(0);
+            let mut seen: Vec<(String, usize)> = Vec::new();
             for source in &sub.sources {
                 let n = match &source.topic {
                     TopicName::External(name) => Some(*external.get(name).ok_or_else(|| {
@@ -39,10 +40,20 @@ pub(crate) fn partition_counts(
                     })?),
                     internal_name => internal.get(internal_name).copied(),
                 };
+                if let Some(n) = n {
+                    seen.push((source.topic.full("<app>"), n));
+                }
                 count = match (count, n) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     _ => None,
                 };
+            }
+            if sub.joins && seen.iter().any(|(_, n)| *n != seen[0].1) {
+                let listed: Vec<String> = seen.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+                return Err(StreamsError::Topology(format!(
+                    "joined topics must have the same partition count (co-partitioning); they have {}",
+                    listed.join(", ")
+                )));
             }
             if let Some(n) = count {
                 counts[i] = Some(n);
@@ -142,5 +153,20 @@ mod tests {
         assert_eq!(counts, vec![5, 5]);
         let missing = partition_counts(&topology, &HashMap::from([("a".into(), 3)])).unwrap_err();
         assert!(missing.to_string().contains("source topic b does not exist"), "{missing}");
+    }
+
+    #[test]
+    fn joined_topics_with_different_partition_counts_are_refused() {
+        let builder = StreamsBuilder::new();
+        let users = builder.table("users", Utf8, Utf8, "users");
+        builder.stream("clicks", Utf8, Utf8).join_table(&users, |c, u| format!("{u}{c}")).to("out", Utf8, Utf8);
+        let topology = builder.build().expect("build");
+        let refused =
+            partition_counts(&topology, &HashMap::from([("users".into(), 2), ("clicks".into(), 3)])).unwrap_err();
+        assert!(refused.to_string().contains("same partition count"), "{refused}");
+        assert_eq!(
+            partition_counts(&topology, &HashMap::from([("users".into(), 3), ("clicks".into(), 3)])).ok(),
+            Some(vec![3])
+        );
     }
 }
