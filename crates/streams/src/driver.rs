@@ -24,6 +24,8 @@ pub struct TestDriver {
     outputs: HashMap<String, VecDeque<OutRecord>>,
     /// The next offset per topic read.
     offsets: HashMap<String, i64>,
+    /// The driver's wall clock, ms: moved only by [`TestDriver::advance_wall_clock`].
+    wall_clock_ms: i64,
 }
 
 impl TestDriver {
@@ -38,7 +40,7 @@ impl TestDriver {
                 routes.insert(topic, i);
             }
         }
-        TestDriver { tasks, routes, outputs: HashMap::new(), offsets: HashMap::new() }
+        TestDriver { tasks, routes, outputs: HashMap::new(), offsets: HashMap::new(), wall_clock_ms: 0 }
     }
 
     /// Writes a record to `topic` and processes it, and everything it causes, before returning.
@@ -60,7 +62,25 @@ impl TestDriver {
             timestamp: record.timestamp,
             headers: record.headers,
         };
-        let mut queue = VecDeque::from([first]);
+        self.route(VecDeque::from([first]))
+    }
+
+    /// Moves the wall clock on by `by` and fires the wall-clock punctuators now due.
+    pub fn advance_wall_clock(&mut self, by: std::time::Duration) -> Result<(), StreamsError> {
+        self.wall_clock_ms += i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let mut queue = VecDeque::new();
+        for task in &mut self.tasks {
+            task.punctuate(crate::processor::PunctuationType::WallClockTime, self.wall_clock_ms)?;
+            let timestamp = task.ctx.stream_time;
+            task.ctx.flush_changelogs(timestamp);
+            queue.extend(task.take_output());
+        }
+        self.route(queue)
+    }
+
+    /// Delivers records: to the task reading their topic (and what that causes), or to the
+    /// outputs.
+    fn route(&mut self, mut queue: VecDeque<OutRecord>) -> Result<(), StreamsError> {
         while let Some(out) = queue.pop_front() {
             let Some(&task) = self.routes.get(&out.topic) else {
                 self.outputs.entry(out.topic.clone()).or_default().push_back(out);

@@ -87,13 +87,15 @@ impl<K: Data, V: Data> Node<K, V> {
 pub(crate) struct Instantiator {
     /// The application id: internal topic names start with it.
     pub application_id: String,
+    /// Punctuators the task's processors registered.
+    pub punctuators: Vec<crate::processor::Scheduled>,
     /// Each node's instantiated children, by node id.
     made: HashMap<usize, Box<dyn Any>>,
 }
 
 impl Instantiator {
     pub(crate) fn new(application_id: &str) -> Self {
-        Instantiator { application_id: application_id.to_string(), made: HashMap::new() }
+        Instantiator { application_id: application_id.to_string(), punctuators: Vec::new(), made: HashMap::new() }
     }
 
     /// `node`'s children in this task, made on first use.

@@ -7,7 +7,7 @@
 //! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and the
 //! built topology), `stream` (stateless operators), `grouped` (aggregations), `table` (tables
 //! and their changes), `windows` (window kinds and windowed keys), `time_windowed` and
-//! `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `graph`
+//! `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `processor` (custom processors and punctuators), `graph`
 //! (the processor graph), `task` (a sub-topology on one partition), `driver` (the test
 //! driver), `runtime` (running against Kafka), `error`.
 
@@ -17,6 +17,7 @@ mod driver;
 mod error;
 mod graph;
 mod grouped;
+mod processor;
 mod record;
 pub mod runtime;
 pub mod serdes;
@@ -36,6 +37,7 @@ pub use driver::{DRIVER_APPLICATION_ID, TestDriver};
 pub use error::StreamsError;
 pub use graph::Data;
 pub use grouped::KGroupedStream;
+pub use processor::{CustomProcessor, ProcessorContext, PunctuationType};
 pub use record::{Header, OutRecord, RawRecord, Record};
 pub use session_windowed::SessionWindowedStream;
 pub use store::{KeyValueStore, MemoryStore};

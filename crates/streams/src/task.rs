@@ -6,6 +6,7 @@ use crate::StreamsError;
 use crate::builder::Topology;
 use crate::context::{Origin, TaskContext};
 use crate::graph::{Instantiator, SourceProcessor};
+use crate::processor::{PunctuationType, Scheduled};
 use crate::record::{OutRecord, RawRecord};
 
 /// Which task: a sub-topology and a partition.
@@ -28,6 +29,8 @@ pub(crate) struct Task {
     pub id: TaskId,
     /// Sources by full topic name.
     sources: HashMap<String, Box<dyn SourceProcessor>>,
+    /// Punctuators of its processors.
+    punctuators: Vec<Scheduled>,
     pub ctx: TaskContext,
 }
 
@@ -39,7 +42,12 @@ impl Task {
         let sources = sub.sources.iter().map(|s| (s.topic.full(application_id), (s.factory)(&mut inst))).collect();
         let stores: Vec<(String, String)> =
             sub.stores.iter().map(|s| (s.name.clone(), s.changelog().full(application_id))).collect();
-        Task { id, sources, ctx: TaskContext::new(id.partition, &stores) }
+        Task {
+            id,
+            sources,
+            punctuators: std::mem::take(&mut inst.punctuators),
+            ctx: TaskContext::new(id.partition, &stores),
+        }
     }
 
     /// Processes one record of one of its sources.
@@ -51,10 +59,28 @@ impl Task {
         self.ctx.origin = Origin { topic: record.topic.clone(), offset: record.offset };
         self.ctx.ids_for_origin = 0;
         source.process(&mut self.ctx, record)?;
+        self.take_error()?;
+        self.punctuate(PunctuationType::StreamTime, self.ctx.stream_time)
+    }
+
+    fn take_error(&mut self) -> Result<(), StreamsError> {
         match self.ctx.error.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Fires the punctuators of `kind` that are due at `now`.
+    pub(crate) fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<(), StreamsError> {
+        if now == i64::MIN {
+            return Ok(());
+        }
+        self.ctx.origin = Origin { topic: format!("punctuation of task {}", self.id), offset: now };
+        self.ctx.ids_for_origin = 0;
+        for scheduled in self.punctuators.iter_mut().filter(|s| s.kind == kind) {
+            scheduled.fire_if_due(&mut self.ctx, now);
+        }
+        self.take_error()
     }
 
     /// What it has written since last asked.

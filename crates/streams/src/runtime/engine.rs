@@ -223,6 +223,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Fires every task's wall-clock punctuators that are due, and sends what they write.
+    pub(crate) fn punctuate_wall_clock(&mut self) -> Result<(), StreamsError> {
+        let now = now_ms();
+        let mut output = Vec::new();
+        for task in self.tasks.values_mut() {
+            task.punctuate(crate::processor::PunctuationType::WallClockTime, now)?;
+            output.extend(task.take_output());
+        }
+        self.send(output)
+    }
+
     /// Serves the producer's delivery reports.
     pub(crate) fn poll_producer(&self) {
         self.producer.poll(Duration::ZERO);

@@ -141,6 +141,7 @@ impl KafkaStreams {
             if let Some(record) = record {
                 engine.process(record)?;
             }
+            engine.punctuate_wall_clock()?;
             if engine.commit_due() {
                 engine.commit(&self.consumer)?;
             }
