@@ -7,6 +7,7 @@ use crate::graph::{Data, StoreDef};
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
 use crate::session_windowed::SessionWindowedStream;
+use crate::sliding_windowed::{SlidingWindowedStream, SlidingWindows};
 use crate::stream::KStream;
 use crate::table::{Change, KTable, Materialized};
 use crate::time_windowed::TimeWindowedStream;
@@ -56,6 +57,11 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     /// Cuts the stream into time windows (tumbling or hopping) per key.
     pub fn windowed_by(&self, windows: TimeWindows) -> TimeWindowedStream<K, V> {
         TimeWindowedStream { grouped: self.clone(), windows, emit: Emit::OnUpdate }
+    }
+
+    /// Cuts the stream into sliding windows per key.
+    pub fn sliding_windowed_by(&self, windows: SlidingWindows) -> SlidingWindowedStream<K, V> {
+        SlidingWindowedStream { grouped: self.clone(), windows, emit: Emit::OnUpdate }
     }
 
     /// Cuts the stream into sessions per key.

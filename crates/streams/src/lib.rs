@@ -6,8 +6,8 @@
 //!
 //! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and the
 //! built topology), `stream` (stateless operators), `grouped` (aggregations), `table` (tables
-//! and their changes), `windows` (window kinds and windowed keys), `time_windowed` and
-//! `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `processor` (custom processors and punctuators), `graph`
+//! and their changes), `windows` (window kinds and windowed keys), `time_windowed`,
+//! `sliding_windowed` and `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `processor` (custom processors and punctuators), `graph`
 //! (the processor graph), `task` (a sub-topology on one partition), `driver` (the test
 //! driver), `runtime` (running against Kafka), `error`.
 
@@ -22,6 +22,7 @@ mod record;
 pub mod runtime;
 pub mod serdes;
 mod session_windowed;
+mod sliding_windowed;
 mod store;
 mod stream;
 mod stream_joins;
@@ -40,6 +41,7 @@ pub use grouped::KGroupedStream;
 pub use processor::{CustomProcessor, ProcessorContext, PunctuationType};
 pub use record::{Header, OutRecord, RawRecord, Record};
 pub use session_windowed::SessionWindowedStream;
+pub use sliding_windowed::{SlidingWindowedStream, SlidingWindows};
 pub use store::{KeyValueStore, MemoryStore};
 pub use stream::{KStream, Predicate};
 pub use stream_joins::{JoinWindows, StreamJoined};

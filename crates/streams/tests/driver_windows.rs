@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use runnel_streams::serdes::{I64, Nullable, Utf8};
-use runnel_streams::{Emit, SessionWindows, StreamsBuilder, TestDriver, TimeWindows, Window, Windowed, WindowedSerde};
+use runnel_streams::{
+    Emit, SessionWindows, SlidingWindows, StreamsBuilder, TestDriver, TimeWindows, Window, Windowed, WindowedSerde,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -160,4 +162,53 @@ fn session_reduce_merges_with_the_reducer() {
     let last = driver.read_kv("out", &WindowedSerde(Utf8), &Utf8).expect("read").pop().expect("a result");
     assert_eq!(last.0.window, Window { start: 0, end: 20 });
     assert_eq!(last.1.len(), 3, "one session of the three values: {}", last.1);
+}
+
+fn sliding(grace: u64, emit: Emit) -> TestDriver {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", Utf8, Utf8)
+        .group_by_key(Utf8, Utf8)
+        .sliding_windowed_by(SlidingWindows::of(ms(10), ms(grace)))
+        .emit(emit)
+        .count("sliding")
+        .changes()
+        .to("out", WindowedSerde(Utf8), Nullable(I64));
+    TestDriver::new(&builder.build().expect("build"))
+}
+
+#[test]
+fn sliding_windows_make_one_window_per_distinct_set_of_nearby_records() {
+    let mut driver = sliding(100, Emit::OnUpdate);
+    at(&mut driver, "a", 20);
+    assert_eq!(read(&mut driver), vec![(w("a", 10, 20), Some(1))]);
+    at(&mut driver, "a", 25);
+    // {20, 25} in 25's left window; {25} alone in 20's right window.
+    assert_eq!(read(&mut driver), vec![(w("a", 15, 25), Some(2)), (w("a", 21, 31), Some(1))]);
+    at(&mut driver, "a", 40);
+    assert_eq!(read(&mut driver), vec![(w("a", 30, 40), Some(1))]);
+    at(&mut driver, "a", 22); // late but within grace: joins every window covering 22
+    assert_eq!(
+        read(&mut driver),
+        vec![
+            (w("a", 12, 22), Some(2)),
+            (w("a", 15, 25), Some(3)),
+            (w("a", 21, 31), Some(2)),
+            (w("a", 23, 33), Some(1)),
+        ]
+    );
+}
+
+#[test]
+fn sliding_windows_emit_final_once_and_drop_records_past_grace() {
+    let mut driver = sliding(0, Emit::OnWindowClose);
+    at(&mut driver, "a", 20);
+    assert_eq!(read(&mut driver), vec![]);
+    at(&mut driver, "a", 25); // stream time 25 is past [10, 20]'s end: it closes
+    assert_eq!(read(&mut driver), vec![(w("a", 10, 20), Some(1))]);
+    at(&mut driver, "b", 50); // closes a's other windows
+    assert_eq!(read(&mut driver), vec![(w("a", 15, 25), Some(2)), (w("a", 21, 31), Some(1))]);
+    at(&mut driver, "a", 24); // 24 + 10 + 0 < 50: late
+    assert_eq!(read(&mut driver), vec![], "a's closed windows are not emitted again");
+    assert_eq!(driver.late_records(), 1);
 }
