@@ -86,6 +86,7 @@ fn start_instance(bootstrap: &str, exactly_once: bool, log: &Path) -> Child {
     let mut command = Command::new(wordcount_binary());
     command.args(["--brokers", bootstrap, "--input", "lines", "--output", "counts", "--application-id", "wc"]);
     command.args(["-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"]);
+    command.args(["--query-listen", "127.0.0.1:0"]);
     if exactly_once {
         command.arg("--exactly-once");
     } else {
@@ -146,6 +147,24 @@ fn wait_for_line(log: &Path, needle: &str, limit: Duration) {
     panic!("{} never logged {needle:?}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
 }
 
+/// Where an instance serves queries, from its log.
+fn query_address(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text.lines().find(|l| l.contains("interactive queries at http://")).expect("the query server's line");
+    let start = line.find("http://").expect("a URL") + "http://".len();
+    line[start..].split('/').next().expect("host:port").to_string()
+}
+
+/// A GET over a plain socket; returns the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the query server");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
 fn survives_a_sigkill(exactly_once: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = start_broker(dir.path());
@@ -201,6 +220,17 @@ fn survives_a_sigkill(exactly_once: bool) {
             assert!(seen.iter().max() >= Some(n), "{word}: final count {:?} below the truth {n}", seen.iter().max());
         }
     }
+    // Interactive queries: b now holds every count; its final values are the ones written last.
+    let queries = query_address(&log_b);
+    for (word, seen) in counts.iter().take(5) {
+        let body = http_get(&queries, &format!("/stores/counts/{word}"));
+        assert!(body.contains(&format!("\"value\":{}", seen.last().expect("a count"))), "{word}: {body}");
+    }
+    let missing = http_get(&queries, "/stores/counts/never-seen");
+    assert!(missing.starts_with("HTTP/1.1 404") && missing.contains("no value"), "{missing}");
+    let metrics = http_get(&queries, "/metrics");
+    assert!(metrics.contains("runnel_streams_records_processed_total{application_id=\"wc\"}"), "{metrics}");
+
     let _ = Command::new("kill").args(["-TERM", &b.id().to_string()]).status();
     let status = b.wait().expect("wait for instance b");
     assert!(status.success(), "instance b stops cleanly on SIGTERM:\n{b_log}");

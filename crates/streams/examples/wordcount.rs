@@ -3,14 +3,16 @@
 //!
 //! ```sh
 //! cargo run --release -p runnel-streams --example wordcount -- \
-//!     --brokers 127.0.0.1:9092 --input lines --output counts --application-id wordcount [--exactly-once]
+//!     --brokers 127.0.0.1:9092 --input lines --output counts --application-id wordcount \
+//!     [--exactly-once] [--query-listen 127.0.0.1:8090]
+//! curl http://127.0.0.1:8090/stores/counts/hello
 //! ```
 
 mod common;
 
 use clap::Parser;
-use runnel_streams::runtime::KafkaStreams;
-use runnel_streams::serdes::{Ignore, Utf8};
+use runnel_streams::runtime::{KafkaStreams, QueryServer};
+use runnel_streams::serdes::{I64, Ignore, Utf8};
 use runnel_streams::{StreamsBuilder, Topology};
 
 /// Counts words.
@@ -24,6 +26,9 @@ struct Cli {
     /// The topic the counts go to.
     #[arg(long)]
     output: String,
+    /// Serve interactive queries (`GET /stores/counts/WORD`) and `/metrics` on this address.
+    #[arg(long)]
+    query_listen: Option<String>,
 }
 
 /// Lines to lowercase words, grouped by word (through a repartition topic), counted.
@@ -50,6 +55,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let stop = common::stop_on_signal();
     let streams = KafkaStreams::new(&topology(&cli.input, &cli.output), cli.app.config())?;
+    if let Some(addr) = &cli.query_listen {
+        QueryServer::new(streams.store_reader()).store("counts", Utf8, I64).start(addr)?;
+    }
     let stats = streams.run(&stop)?;
     eprintln!("processed {} records in {} commits", stats.processed, stats.commits);
     Ok(())

@@ -7,7 +7,7 @@
 //! are rebuilt from their changelogs and the input rewound to the committed offsets.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -17,6 +17,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::config::{ClientKind, StreamsConfig};
+use super::metrics::StreamsMetrics;
 use super::restore::Restorer;
 use crate::StreamsError;
 use crate::builder::Topology;
@@ -46,19 +47,6 @@ impl ProducerContext for DeliveryWatch {
     }
 }
 
-/// Counts for the application's log and metrics.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RunStats {
-    /// Input records processed.
-    pub processed: u64,
-    /// Commits made.
-    pub commits: u64,
-    /// Changelog records restored into stores.
-    pub restored: u64,
-    /// Time spent restoring.
-    pub restore_time: Duration,
-}
-
 /// A task taken away by a rebalance, kept in case it comes back: if its changelogs have not
 /// moved since, its state is still right and needs no restore.
 struct Suspended {
@@ -85,11 +73,15 @@ pub(crate) struct Engine {
     last_commit: Instant,
     /// An error met inside a rebalance callback, raised by the main loop.
     pub fatal: Option<StreamsError>,
-    pub stats: RunStats,
+    pub metrics: Arc<StreamsMetrics>,
 }
 
 impl Engine {
-    pub(crate) fn new(topology: Topology, config: StreamsConfig) -> Result<Engine, StreamsError> {
+    pub(crate) fn new(
+        topology: Topology,
+        config: StreamsConfig,
+        metrics: Arc<StreamsMetrics>,
+    ) -> Result<Engine, StreamsError> {
         let mut topic_subs = HashMap::new();
         for (sub, topics) in topology.source_topics(&config.application_id).into_iter().enumerate() {
             for topic in topics {
@@ -120,7 +112,7 @@ impl Engine {
                 .map_err(|e| StreamsError::kafka("initialise transactions", e))?;
         }
         Ok(Engine {
-            restorer: Restorer::new(&config)?,
+            restorer: Restorer::new(&config, metrics.clone())?,
             topology,
             config,
             topic_subs,
@@ -132,7 +124,7 @@ impl Engine {
             written: 0,
             last_commit: Instant::now(),
             fatal: None,
-            stats: RunStats::default(),
+            metrics,
         })
     }
 
@@ -156,7 +148,7 @@ impl Engine {
         let output = task.take_output();
         self.send(output)?;
         self.offsets.insert(position.0, position.1);
-        self.stats.processed += 1;
+        self.metrics.processed();
         Ok(())
     }
 
@@ -281,7 +273,8 @@ impl Engine {
         }
         self.offsets.clear();
         self.written = 0;
-        self.stats.commits += 1;
+        self.metrics.committed();
+        self.metrics.set_late(self.tasks.values().map(|t| t.ctx.late_records()).sum());
         Ok(())
     }
 
@@ -357,8 +350,7 @@ impl Engine {
         }
         let mut task = Task::new(&self.topology, &self.config.application_id, id);
         let restored = self.restorer.restore(&mut task)?;
-        self.stats.restored += restored.records;
-        self.stats.restore_time += restored.elapsed;
+        self.metrics.restored(restored.records, restored.elapsed);
         self.tasks.insert(id, task);
         Ok(())
     }
@@ -394,6 +386,7 @@ impl Engine {
             }
         }
         self.suspended.clear();
+        self.metrics.set_tasks(self.tasks.len());
         tracing::info!(tasks = ?self.tasks.keys().map(|id| id.to_string()).collect::<Vec<_>>(), "tasks assigned");
         Ok(())
     }

@@ -10,6 +10,8 @@
 mod config;
 mod engine;
 mod internal_topics;
+mod metrics;
+mod query_server;
 mod restore;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +25,8 @@ use rdkafka::message::{Headers, Message};
 use config::ClientKind;
 pub use config::{Guarantee, StreamsConfig};
 use engine::Engine;
-pub use engine::RunStats;
+pub use metrics::{RunStats, StreamsMetrics};
+pub use query_server::QueryServer;
 
 use crate::StreamsError;
 use crate::builder::Topology;
@@ -70,24 +73,54 @@ pub struct KafkaStreams {
     engine: Arc<Mutex<Engine>>,
     consumer: BaseConsumer<Rebalancer>,
     config: StreamsConfig,
+    metrics: Arc<StreamsMetrics>,
 }
 
 /// Reads stores of a running instance from other threads (interactive queries).
 #[derive(Clone)]
 pub struct StoreReader {
     engine: Arc<Mutex<Engine>>,
+    metrics: Arc<StreamsMetrics>,
+    application_id: String,
+}
+
+/// Why a store read found nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreMiss {
+    /// No task of this instance has the store (its partitions may run on another instance).
+    NotHere,
+    /// The tasks are busy restoring or rebalancing; ask again shortly.
+    Busy,
 }
 
 impl StoreReader {
-    /// The value of `key` (serialized) in `store`: `None` if this instance holds no task with
-    /// that store, `Some(None)` if its tasks hold no such key.
-    pub fn get(&self, store: &str, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        lock(&self.engine).store_get(store, key)
+    /// The value of `key` (serialized) in `store`, `Ok(None)` if the instance's tasks with that
+    /// store hold no such key.
+    pub fn get(&self, store: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreMiss> {
+        // A restore holds the tasks for its duration: answer "busy" rather than wait for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            match self.engine.try_lock() {
+                Ok(engine) => return engine.store_get(store, key).ok_or(StoreMiss::NotHere),
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    return p.into_inner().store_get(store, key).ok_or(StoreMiss::NotHere);
+                }
+                Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => return Err(StoreMiss::Busy),
+            }
+        }
     }
 
     /// What the instance has done so far.
     pub fn stats(&self) -> RunStats {
-        lock(&self.engine).stats
+        self.metrics.snapshot()
+    }
+
+    /// The instance's metrics in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(&self.application_id)
     }
 }
 
@@ -96,7 +129,8 @@ impl KafkaStreams {
     /// its transactions initialised under exactly-once) and the consumer, subscribed.
     pub fn new(topology: &Topology, config: StreamsConfig) -> Result<KafkaStreams, StreamsError> {
         internal_topics::prepare(topology, &config)?;
-        let engine = Arc::new(Mutex::new(Engine::new(topology.clone(), config.clone())?));
+        let metrics = Arc::new(StreamsMetrics::default());
+        let engine = Arc::new(Mutex::new(Engine::new(topology.clone(), config.clone(), metrics.clone())?));
         let isolation = if config.exactly_once() { "read_committed" } else { "read_uncommitted" };
         let consumer: BaseConsumer<Rebalancer> = config
             .client(
@@ -114,12 +148,16 @@ impl KafkaStreams {
         let topics = lock(&engine).source_topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| StreamsError::kafka(format!("subscribe to {topics:?}"), e))?;
-        Ok(KafkaStreams { engine, consumer, config })
+        Ok(KafkaStreams { engine, consumer, config, metrics })
     }
 
     /// A handle to read this instance's stores while it runs.
     pub fn store_reader(&self) -> StoreReader {
-        StoreReader { engine: self.engine.clone() }
+        StoreReader {
+            engine: self.engine.clone(),
+            metrics: self.metrics.clone(),
+            application_id: self.config.application_id.clone(),
+        }
     }
 
     /// Processes until `stop` is set (then commits and leaves the group) or an error stops it.
@@ -147,11 +185,8 @@ impl KafkaStreams {
             }
             engine.poll_producer();
         }
-        let stats = {
-            let mut engine = lock(&self.engine);
-            engine.commit(&self.consumer)?;
-            engine.stats
-        };
+        lock(&self.engine).commit(&self.consumer)?;
+        let stats = self.metrics.snapshot();
         // Leaving the group runs the revoke callback, which finds nothing left to commit.
         self.consumer.unsubscribe();
         tracing::info!(processed = stats.processed, commits = stats.commits, "streams instance stopped");

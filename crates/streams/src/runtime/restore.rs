@@ -1,5 +1,6 @@
 //! Restoring a task's stores from their changelog partitions, with progress in the log.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -10,6 +11,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::{ClientKind, StreamsConfig};
+use super::metrics::StreamsMetrics;
 use crate::StreamsError;
 use crate::task::Task;
 
@@ -22,6 +24,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// exactly-once (so aborted state never comes back).
 pub(crate) struct Restorer {
     consumer: BaseConsumer<QuietEof>,
+    metrics: Arc<StreamsMetrics>,
 }
 
 /// Keeps the end-of-partition events a restore waits for out of the error log.
@@ -47,7 +50,7 @@ pub(crate) struct Restored {
 }
 
 impl Restorer {
-    pub(crate) fn new(config: &StreamsConfig) -> Result<Self, StreamsError> {
+    pub(crate) fn new(config: &StreamsConfig, metrics: Arc<StreamsMetrics>) -> Result<Self, StreamsError> {
         let isolation = if config.exactly_once() { "read_committed" } else { "read_uncommitted" };
         let group = format!("{}-restore", config.application_id);
         let consumer = config
@@ -65,7 +68,7 @@ impl Restorer {
             )
             .create_with_context(QuietEof)
             .map_err(|e| StreamsError::kafka("create the restore consumer", e))?;
-        Ok(Restorer { consumer })
+        Ok(Restorer { consumer, metrics })
     }
 
     /// The end (high watermark) of a changelog partition.
@@ -102,6 +105,9 @@ impl Restorer {
                         task.ctx.restore(&store, m.key().unwrap_or_default().to_vec(), m.payload().map(<[u8]>::to_vec));
                         applied += 1;
                         last_record = Instant::now();
+                        if applied % 1024 == 0 {
+                            self.metrics.set_restore_remaining((high - low - applied as i64).max(0));
+                        }
                         if m.offset() + 1 >= high {
                             break;
                         }
@@ -124,6 +130,7 @@ impl Restorer {
                     tracing::info!(task = %task.id, store, applied, total = high - low, "restoring: {percent}%");
                 }
             }
+            self.metrics.set_restore_remaining(0);
             self.consumer.unassign().map_err(|e| StreamsError::kafka("unassign a changelog", e))?;
             total += applied;
         }
