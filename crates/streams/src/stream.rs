@@ -70,6 +70,19 @@ impl<K: Data, V: Data> KStream<K, V> {
         })
     }
 
+    /// Each whole record (key, value, timestamp, headers) turned into another; grouping after
+    /// it repartitions. For what needs headers or timestamps, which `map` does not show.
+    pub fn map_record<K2: Data, V2: Data>(
+        &self,
+        f: impl Fn(Record<K, V>) -> Record<K2, V2> + Send + Sync + 'static,
+    ) -> KStream<K2, V2> {
+        let f = Arc::new(f);
+        self.then(true, move |down| {
+            let f = f.clone();
+            move |ctx: &mut TaskContext, r: Record<K, V>| down.forward(ctx, f(r))
+        })
+    }
+
     /// Each value turned into another; keys (and so partitioning) stay.
     pub fn map_values<V2: Data>(&self, f: impl Fn(V) -> V2 + Send + Sync + 'static) -> KStream<K, V2> {
         let f = Arc::new(f);
