@@ -4,93 +4,18 @@
 //! with a table of profiles through a repartition by user.
 
 mod broker_process;
+mod streams_support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use broker_process::BrokerProcess;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use streams_support::{create_topic, example, http_get, produce, query_address, wait_for};
 
 /// A minute boundary, so that the first three messages share a minute.
 const T0: i64 = 1_800_000_000_000;
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let binary = exe.parent().and_then(Path::parent).expect("target/<profile>").join("examples").join(name);
-    assert!(binary.exists(), "{} is missing: run `cargo build -p runnel-streams --examples` first", binary.display());
-    binary
-}
-
-fn create(bootstrap: &str, topic: &str) {
-    let status = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .args(["topic", "create", topic, "--partitions", "1", "--brokers", bootstrap])
-        .stdout(Stdio::null())
-        .status()
-        .expect("runnel topic create");
-    assert!(status.success(), "create {topic}");
-}
-
-fn produce(bootstrap: &str, topic: &str, records: &[(&str, &str, Option<&str>, i64)]) {
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("producer");
-    for (key, value, user, timestamp) in records {
-        let mut record = BaseRecord::<str, str>::to(topic).key(key).payload(value).timestamp(*timestamp);
-        if let Some(user) = user {
-            record = record.headers(OwnedHeaders::new().insert(Header { key: "user", value: Some(user.as_bytes()) }));
-        }
-        producer.send(record).expect("queue a record");
-    }
-    producer.flush(Duration::from_secs(10)).expect("flush");
-}
-
-/// Every (key, value) of a one-partition topic.
-fn read(bootstrap: &str, topic: &str) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "analytics-reader")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning).expect("offset");
-    consumer.assign(&list).expect("assign");
-    let mut records = Vec::new();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => records.push((
-                String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-            )),
-            Some(Err(KafkaError::PartitionEOF(_))) => break,
-            // The output topic may not exist until the application first writes to it.
-            Some(Err(_)) | None => {}
-        }
-    }
-    records
-}
-
-fn wait_for(bootstrap: &str, topic: &str, count: usize, log: &Path) -> Vec<(String, String)> {
-    let started = Instant::now();
-    loop {
-        let records = read(bootstrap, topic);
-        if records.len() >= count {
-            return records;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{topic} has {records:?}, wanted {count} records; the application's log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 fn start(bootstrap: &str, log: &Path) -> Child {
     Command::new(example("chat_analytics"))
@@ -103,25 +28,13 @@ fn start(bootstrap: &str, log: &Path) -> Child {
         .expect("start chat_analytics")
 }
 
-fn http_get(log: &Path, path: &str) -> String {
-    use std::io::{Read, Write};
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let Some(line) = text.lines().find(|l| l.contains("interactive queries at http://")) else { return String::new() };
-    let addr = line[line.find("http://").expect("url") + 7..].split('/').next().expect("host:port").to_string();
-    let Ok(mut stream) = std::net::TcpStream::connect(&addr) else { return String::new() };
-    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
-}
-
 #[test]
 fn chat_analytics_counts_minutes_once_ends_sessions_and_enriches_messages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = BrokerProcess::start(dir.path());
     let bootstrap = broker.bootstrap();
-    create(&bootstrap, "chat.general");
-    create(&bootstrap, "chat-analytics.profiles");
+    create_topic(&bootstrap, "chat.general", 1);
+    create_topic(&bootstrap, "chat-analytics.profiles", 1);
     produce(
         &bootstrap,
         "chat-analytics.profiles",
@@ -134,7 +47,7 @@ fn chat_analytics_counts_minutes_once_ends_sessions_and_enriches_messages() {
     let mut app = start(&bootstrap, &log);
     // The profiles are in the table before any message needs them.
     let started = Instant::now();
-    while !http_get(&log, "/stores/profiles/bob").contains("\"Bob\"") {
+    while !query_address(&log).is_some_and(|addr| http_get(&addr, "/stores/profiles/bob").contains("\"Bob\"")) {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "profiles never loaded:\n{}",

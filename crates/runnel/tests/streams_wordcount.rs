@@ -8,9 +8,10 @@
 //! `cargo build -p runnel-streams --examples`), as the test command does first.
 
 mod broker_process;
+mod streams_support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,18 +22,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
+use streams_support::{create_topic, example, http_get, query_address};
 
 const PARTITIONS: i32 = 4;
 const LINES_PER_PHASE: usize = 1500;
-
-/// `target/<profile>/examples/wordcount`, next to this test's own binary.
-fn wordcount_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let binary = profile_dir.join("examples/wordcount");
-    assert!(binary.exists(), "{} is missing: run `cargo build -p runnel-streams --examples` first", binary.display());
-    binary
-}
 
 /// The broker, with timed-out transactions aborted within a second (a killed instance's open
 /// transaction then holds the partitions it wrote for about its 10 s timeout, not 20 s).
@@ -42,19 +35,6 @@ fn start_broker(dir: &Path) -> BrokerProcess {
         .expect("write server.properties");
     let data = dir.join("data");
     BrokerProcess::start_with(&data, "127.0.0.1:0", &["--config", properties.to_str().expect("utf-8 path")])
-}
-
-fn create_topics(bootstrap: &str) {
-    let status = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .args(["topic", "create", "lines", "--partitions", &PARTITIONS.to_string(), "--brokers", bootstrap])
-        .status()
-        .expect("runnel topic create");
-    assert!(status.success());
-    let status = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .args(["topic", "create", "counts", "--partitions", &PARTITIONS.to_string(), "--brokers", bootstrap])
-        .status()
-        .expect("runnel topic create");
-    assert!(status.success());
 }
 
 /// Writes `LINES_PER_PHASE` lines of eight words from a 40-word vocabulary, spread over the
@@ -83,7 +63,7 @@ fn produce_lines(bootstrap: &str, phase: usize, truth: &mut BTreeMap<String, i64
 
 /// One wordcount instance, logging to `log`.
 fn start_instance(bootstrap: &str, exactly_once: bool, log: &Path) -> Child {
-    let mut command = Command::new(wordcount_binary());
+    let mut command = Command::new(example("wordcount"));
     command.args(["--brokers", bootstrap, "--input", "lines", "--output", "counts", "--application-id", "wc"]);
     command.args(["-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"]);
     command.args(["--query-listen", "127.0.0.1:0"]);
@@ -147,29 +127,12 @@ fn wait_for_line(log: &Path, needle: &str, limit: Duration) {
     panic!("{} never logged {needle:?}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
 }
 
-/// Where an instance serves queries, from its log.
-fn query_address(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let line = text.lines().find(|l| l.contains("interactive queries at http://")).expect("the query server's line");
-    let start = line.find("http://").expect("a URL") + "http://".len();
-    line[start..].split('/').next().expect("host:port").to_string()
-}
-
-/// A GET over a plain socket; returns the whole response.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the query server");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
-}
-
 fn survives_a_sigkill(exactly_once: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = start_broker(dir.path());
     let bootstrap = broker.bootstrap();
-    create_topics(&bootstrap);
+    create_topic(&bootstrap, "lines", PARTITIONS);
+    create_topic(&bootstrap, "counts", PARTITIONS);
     let mut truth = BTreeMap::new();
     produce_lines(&bootstrap, 0, &mut truth);
 
@@ -221,7 +184,7 @@ fn survives_a_sigkill(exactly_once: bool) {
         }
     }
     // Interactive queries: b now holds every count; its final values are the ones written last.
-    let queries = query_address(&log_b);
+    let queries = query_address(&log_b).expect("b serves queries");
     for (word, seen) in counts.iter().take(5) {
         let body = http_get(&queries, &format!("/stores/counts/{word}"));
         assert!(body.contains(&format!("\"value\":{}", seen.last().expect("a count"))), "{word}: {body}");

@@ -25,6 +25,10 @@ pub struct StreamsConfig {
     pub guarantee: Guarantee,
     /// How often progress is committed (Kafka Streams' defaults: 30 s, or 100 ms exactly-once).
     pub commit_interval: Duration,
+    /// How long a task reading several partitions waits for one that has no record yet and
+    /// is not known to be at its end, before processing the others' records anyway (Kafka
+    /// Streams' `max.task.idle.ms`).
+    pub max_task_idle: Duration,
     /// Partitions of internal topics follow their inputs; this is their replication factor
     /// (-1: the cluster's default).
     pub replication_factor: i32,
@@ -77,6 +81,7 @@ impl StreamsConfig {
             application_id: application_id.to_string(),
             guarantee,
             commit_interval,
+            max_task_idle: Duration::from_secs(2),
             replication_factor: -1,
             client_properties: Vec::new(),
         }

@@ -17,6 +17,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::config::{ClientKind, StreamsConfig};
+use super::inputs::Inputs;
 use super::metrics::StreamsMetrics;
 use super::restore::Restorer;
 use crate::StreamsError;
@@ -71,6 +72,8 @@ pub(crate) struct Engine {
     /// Records written since the last commit (a commit with none and no offsets is skipped).
     written: u64,
     last_commit: Instant,
+    /// The assigned partitions' queues.
+    pub inputs: Inputs,
     /// An error met inside a rebalance callback, raised by the main loop.
     pub fatal: Option<StreamsError>,
     pub metrics: Arc<StreamsMetrics>,
@@ -111,6 +114,7 @@ impl Engine {
                 .init_transactions(CLIENT_TIMEOUT)
                 .map_err(|e| StreamsError::kafka("initialise transactions", e))?;
         }
+        let inputs = Inputs::new(config.max_task_idle);
         Ok(Engine {
             restorer: Restorer::new(&config, metrics.clone())?,
             topology,
@@ -123,6 +127,7 @@ impl Engine {
             in_transaction: false,
             written: 0,
             last_commit: Instant::now(),
+            inputs,
             fatal: None,
             metrics,
         })
@@ -144,12 +149,35 @@ impl Engine {
             return Ok(());
         };
         let position = ((record.topic.clone(), record.partition), record.offset + 1);
+        tracing::trace!(task = %id, topic = %record.topic, offset = record.offset, timestamp = record.timestamp, "processing");
         task.process(record)?;
         let output = task.take_output();
         self.send(output)?;
         self.offsets.insert(position.0, position.1);
         self.metrics.processed();
         Ok(())
+    }
+
+    /// Processes up to `limit` records of the running tasks, each task's in timestamp order
+    /// across its partitions; returns how many.
+    pub(crate) fn process_ready(&mut self, limit: usize) -> Result<usize, StreamsError> {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        let per_task = (limit / ids.len().max(1)).max(1);
+        let mut processed = 0;
+        for id in ids {
+            let keys: Vec<(String, i32)> =
+                self.source_topics_of(id.sub_topology).into_iter().map(|t| (t, id.partition)).collect();
+            for _ in 0..per_task {
+                let Some(record) = self.inputs.next_for(id, &keys) else { break };
+                self.process(record)?;
+                processed += 1;
+            }
+        }
+        Ok(processed)
+    }
+
+    fn source_topics_of(&self, sub_topology: usize) -> Vec<String> {
+        self.topic_subs.iter().filter(|(_, s)| **s == sub_topology).map(|(t, _)| t.clone()).collect()
     }
 
     fn begin_if_needed(&mut self) -> Result<(), StreamsError> {

@@ -9,18 +9,19 @@
 
 mod config;
 mod engine;
+mod inputs;
 mod internal_topics;
 mod metrics;
 mod query_server;
 mod restore;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Headers, Message};
+use rdkafka::error::KafkaError;
 
 use config::ClientKind;
 pub use config::{Guarantee, StreamsConfig};
@@ -30,23 +31,44 @@ pub use query_server::QueryServer;
 
 use crate::StreamsError;
 use crate::builder::Topology;
-use crate::record::RawRecord;
 
 /// Hands the group's rebalances to the engine: commit and suspend before partitions go,
 /// restore after they come.
-struct Rebalancer {
+pub(crate) struct Rebalancer {
     engine: Arc<Mutex<Engine>>,
+    /// The consumer itself, to split each assigned partition's queue before it is assigned
+    /// (set once the consumer exists; weak, as the consumer owns this context).
+    consumer: OnceLock<Weak<BaseConsumer<Rebalancer>>>,
 }
 
 impl ClientContext for Rebalancer {}
 
 impl ConsumerContext for Rebalancer {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            let mut engine = lock(&self.engine);
-            if let Err(e) = engine.revoke(consumer, partitions) {
-                engine.fatal.get_or_insert(e);
+        match rebalance {
+            Rebalance::Revoke(partitions) => {
+                let mut engine = lock(&self.engine);
+                if let Err(e) = engine.revoke(consumer, partitions) {
+                    engine.fatal.get_or_insert(e);
+                }
+                for p in partitions.elements() {
+                    engine.inputs.remove(p.topic(), p.partition());
+                }
             }
+            Rebalance::Assign(partitions) => {
+                let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else { return };
+                let mut engine = lock(&self.engine);
+                for p in partitions.elements() {
+                    match consumer.split_partition_queue(p.topic(), p.partition()) {
+                        Some(queue) => engine.inputs.add(p.topic(), p.partition(), queue),
+                        None => {
+                            let e = StreamsError::Config(format!("split the queue of {}-{}", p.topic(), p.partition()));
+                            engine.fatal.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+            Rebalance::Error(_) => {}
         }
     }
 
@@ -71,7 +93,7 @@ fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
 /// A running application instance.
 pub struct KafkaStreams {
     engine: Arc<Mutex<Engine>>,
-    consumer: BaseConsumer<Rebalancer>,
+    consumer: Arc<BaseConsumer<Rebalancer>>,
     config: StreamsConfig,
     metrics: Arc<StreamsMetrics>,
 }
@@ -141,10 +163,14 @@ impl KafkaStreams {
                     ("auto.offset.reset", "earliest"),
                     ("partition.assignment.strategy", "range"),
                     ("isolation.level", isolation),
+                    // Tells a task that a partition without records is at its end, not late.
+                    ("enable.partition.eof", "true"),
                 ],
             )
-            .create_with_context(Rebalancer { engine: engine.clone() })
+            .create_with_context(Rebalancer { engine: engine.clone(), consumer: OnceLock::new() })
             .map_err(|e| StreamsError::kafka("create the consumer", e))?;
+        let consumer = Arc::new(consumer);
+        let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
         let topics = lock(&engine).source_topics();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| StreamsError::kafka(format!("subscribe to {topics:?}"), e))?;
@@ -163,49 +189,47 @@ impl KafkaStreams {
     /// Processes until `stop` is set (then commits and leaves the group) or an error stops it.
     pub fn run(self, stop: &AtomicBool) -> Result<RunStats, StreamsError> {
         tracing::info!(application_id = %self.config.application_id, guarantee = ?self.config.guarantee, "streams instance running");
+        let result = self.process_until(stop);
+        // The partition queues hold the consumer: drop them so it can leave the group.
+        lock(&self.engine).inputs.clear();
+        result?;
+        self.consumer.unsubscribe();
+        let stats = self.metrics.snapshot();
+        tracing::info!(processed = stats.processed, commits = stats.commits, "streams instance stopped");
+        Ok(stats)
+    }
+
+    fn process_until(&self, stop: &AtomicBool) -> Result<(), StreamsError> {
+        let mut idle = false;
         while !stop.load(Ordering::Relaxed) {
-            let record = match self.consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => Some(raw_record(&m)),
+            // Serves rebalances and client events; records come through the partitions' own
+            // queues, except any fetched before a queue was split.
+            let wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
+            let stray = match self.consumer.poll(wait) {
+                Some(Ok(m)) => Some(inputs::raw_record(&m)),
+                Some(Err(KafkaError::PartitionEOF(_))) | None => None,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "consumer error");
                     None
                 }
-                None => None,
             };
             let mut engine = lock(&self.engine);
             if let Some(e) = engine.fatal.take() {
                 return Err(e);
             }
-            if let Some(record) = record {
+            if let Some(record) = stray {
                 engine.process(record)?;
             }
+            idle = engine.process_ready(RECORDS_PER_ROUND)? == 0;
             engine.punctuate_wall_clock()?;
             if engine.commit_due() {
                 engine.commit(&self.consumer)?;
             }
             engine.poll_producer();
         }
-        lock(&self.engine).commit(&self.consumer)?;
-        let stats = self.metrics.snapshot();
-        // Leaving the group runs the revoke callback, which finds nothing left to commit.
-        self.consumer.unsubscribe();
-        tracing::info!(processed = stats.processed, commits = stats.commits, "streams instance stopped");
-        Ok(stats)
+        lock(&self.engine).commit(&self.consumer)
     }
 }
 
-fn raw_record(m: &rdkafka::message::BorrowedMessage<'_>) -> RawRecord {
-    let headers = m
-        .headers()
-        .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
-        .unwrap_or_default();
-    RawRecord {
-        topic: m.topic().to_string(),
-        partition: m.partition(),
-        offset: m.offset(),
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        timestamp: m.timestamp().to_millis().unwrap_or(0),
-        headers,
-    }
-}
+/// Records processed between two looks at the consumer's events and the commit timer.
+const RECORDS_PER_ROUND: usize = 1000;
