@@ -28,6 +28,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
+echo "==> Python stream processors from PyPI, Faust and Quix Streams (.venv-processors)"
+if [ ! -x .venv-processors/bin/python ]; then
+    python3 -m venv .venv-processors
+fi
+.venv-processors/bin/python -m pip install --quiet --disable-pip-version-check -r tests/processors/requirements.txt
+
 echo "==> Rust tests (the wire fuzzer runs for RUNNEL_FUZZ_SECS, 60 s here)"
 RUNNEL_FUZZ_SECS="${RUNNEL_FUZZ_SECS:-60}" cargo test --workspace
 
