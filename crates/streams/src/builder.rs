@@ -98,17 +98,19 @@ struct Source<K, V> {
 
 impl<K: Data, V: Data> SourceProcessor for Source<K, V> {
     fn process(&mut self, ctx: &mut TaskContext, raw: RawRecord) -> Result<(), StreamsError> {
+        let (topic, partition, offset) = (raw.topic.clone(), raw.partition, raw.offset);
         let failed = |what, reason: crate::serdes::SerdeError| StreamsError::Deserialize {
             what,
-            topic: raw.topic.clone(),
-            partition: raw.partition,
-            offset: raw.offset,
+            topic: topic.to_string(),
+            partition,
+            offset,
             reason: reason.0,
         };
-        let key = self.key_serde.deserialize(raw.key.as_deref()).map_err(|e| failed("key", e))?;
-        let value = self.value_serde.deserialize(raw.value.as_deref()).map_err(|e| failed("value", e))?;
-        ctx.stream_time = ctx.stream_time.max(raw.timestamp);
-        let record = Record { key, value, timestamp: raw.timestamp, headers: raw.headers };
+        let RawRecord { key, value, timestamp, headers, .. } = raw;
+        let key = self.key_serde.deserialize_owned(key).map_err(|e| failed("key", e))?;
+        let value = self.value_serde.deserialize_owned(value).map_err(|e| failed("value", e))?;
+        ctx.stream_time = ctx.stream_time.max(timestamp);
+        let record = Record { key, value, timestamp, headers };
         self.down.forward(ctx, record);
         Ok(())
     }

@@ -8,10 +8,10 @@ use crate::record::OutRecord;
 use crate::store::{KeyValueStore, MemoryStore};
 
 /// Where the record being processed came from, for error messages.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Origin {
     /// Its topic.
-    pub topic: String,
+    pub topic: std::sync::Arc<str>,
     /// Its offset.
     pub offset: i64,
 }
@@ -21,7 +21,7 @@ pub(crate) struct TaskStore {
     /// The state.
     pub store: Box<dyn KeyValueStore>,
     /// The changelog topic's full name.
-    pub changelog: String,
+    pub changelog: std::sync::Arc<str>,
     /// Keys changed since the last commit, with their latest value (`None`: deleted). Written to
     /// the changelog at commit, so a key updated a thousand times between commits costs one
     /// changelog record (Kafka Streams' record cache does the same).
@@ -55,7 +55,7 @@ impl TaskContext {
             .iter()
             .map(|(name, changelog)| {
                 let store: Box<dyn KeyValueStore> = Box::new(MemoryStore::default());
-                (name.clone(), TaskStore { store, changelog: changelog.clone(), dirty: BTreeMap::new() })
+                (name.clone(), TaskStore { store, changelog: changelog.as_str().into(), dirty: BTreeMap::new() })
             })
             .collect();
         TaskContext {
@@ -63,7 +63,7 @@ impl TaskContext {
             stores,
             output: Vec::new(),
             stream_time: i64::MIN,
-            origin: Origin::default(),
+            origin: Origin { topic: "".into(), offset: -1 },
             error: None,
             late_records: 0,
             ids_for_origin: 0,

@@ -55,7 +55,7 @@ impl TestDriver {
             return Err(StreamsError::Driver(format!("no source reads topic {topic}")));
         }
         let first = OutRecord {
-            topic: topic.to_string(),
+            topic: topic.into(),
             partition: None,
             key: key_serde.serialize(&record.key),
             value: value_serde.serialize(&record.value),
@@ -82,11 +82,11 @@ impl TestDriver {
     /// outputs.
     fn route(&mut self, mut queue: VecDeque<OutRecord>) -> Result<(), StreamsError> {
         while let Some(out) = queue.pop_front() {
-            let Some(&task) = self.routes.get(&out.topic) else {
-                self.outputs.entry(out.topic.clone()).or_default().push_back(out);
+            let Some(&task) = self.routes.get(&*out.topic) else {
+                self.outputs.entry(out.topic.to_string()).or_default().push_back(out);
                 continue;
             };
-            let offset = self.offsets.entry(out.topic.clone()).or_insert(0);
+            let offset = self.offsets.entry(out.topic.to_string()).or_insert(0);
             let raw = RawRecord {
                 topic: out.topic,
                 partition: 0,

@@ -31,8 +31,8 @@ impl<K, V> Record<K, V> {
 /// A record read from a topic, before its source decodes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawRecord {
-    /// The topic it came from.
-    pub topic: String,
+    /// The topic it came from (shared by its partition's records).
+    pub topic: std::sync::Arc<str>,
     /// Its partition.
     pub partition: i32,
     /// Its offset.
@@ -50,8 +50,8 @@ pub struct RawRecord {
 /// A record a task writes: to an output topic, a repartition topic or a changelog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutRecord {
-    /// The topic to write to.
-    pub topic: String,
+    /// The topic to write to (shared by the records a sink writes).
+    pub topic: std::sync::Arc<str>,
     /// The partition, when the task decides it (changelogs: the task's own); otherwise the
     /// producer's partitioner picks by key (murmur2, as Java's clients and Kafka Streams do).
     pub partition: Option<i32>,

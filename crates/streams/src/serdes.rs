@@ -17,6 +17,17 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn serialize(&self, value: &T) -> Option<Vec<u8>>;
     /// Decodes bytes read from a topic or a store.
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<T, SerdeError>;
+
+    /// [`serialize`](Self::serialize) of a value the caller gives away: serdes whose type
+    /// already is bytes (or text) hand them over without a copy.
+    fn serialize_owned(&self, value: T) -> Option<Vec<u8>> {
+        self.serialize(&value)
+    }
+
+    /// [`deserialize`](Self::deserialize) of bytes the caller gives away.
+    fn deserialize_owned(&self, bytes: Option<Vec<u8>>) -> Result<T, SerdeError> {
+        self.deserialize(bytes.as_deref())
+    }
 }
 
 fn required<'a>(bytes: Option<&'a [u8]>, what: &str) -> Result<&'a [u8], SerdeError> {
@@ -34,6 +45,12 @@ impl Serde<Vec<u8>> for RawBytes {
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Vec<u8>, SerdeError> {
         Ok(required(bytes, "bytes")?.to_vec())
     }
+    fn serialize_owned(&self, value: Vec<u8>) -> Option<Vec<u8>> {
+        Some(value)
+    }
+    fn deserialize_owned(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, SerdeError> {
+        bytes.ok_or_else(|| SerdeError("null where bytes was expected".into()))
+    }
 }
 
 /// UTF-8 text (Kafka's `StringSerde`).
@@ -46,6 +63,13 @@ impl Serde<String> for Utf8 {
     }
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<String, SerdeError> {
         String::from_utf8(required(bytes, "text")?.to_vec()).map_err(|e| SerdeError(format!("not UTF-8: {e}")))
+    }
+    fn serialize_owned(&self, value: String) -> Option<Vec<u8>> {
+        Some(value.into_bytes())
+    }
+    fn deserialize_owned(&self, bytes: Option<Vec<u8>>) -> Result<String, SerdeError> {
+        let bytes = bytes.ok_or_else(|| SerdeError("null where text was expected".into()))?;
+        String::from_utf8(bytes).map_err(|e| SerdeError(format!("not UTF-8: {e}")))
     }
 }
 
@@ -112,6 +136,12 @@ impl<T, S: Serde<T>> Serde<Option<T>> for Nullable<S> {
     }
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<T>, SerdeError> {
         bytes.map(|b| self.0.deserialize(Some(b))).transpose()
+    }
+    fn serialize_owned(&self, value: Option<T>) -> Option<Vec<u8>> {
+        value.and_then(|v| self.0.serialize_owned(v))
+    }
+    fn deserialize_owned(&self, bytes: Option<Vec<u8>>) -> Result<Option<T>, SerdeError> {
+        bytes.map(|b| self.0.deserialize_owned(Some(b))).transpose()
     }
 }
 

@@ -194,14 +194,14 @@ impl<K: Data, V: Data> KStream<K, V> {
 
     fn sink(&self, topic: TopicName, key_serde: Arc<dyn Serde<K>>, value_serde: Arc<dyn Serde<V>>) {
         self.node.add_child(Arc::new(move |inst: &mut Instantiator| {
-            let topic = topic.full(&inst.application_id);
+            let topic: Arc<str> = topic.full(&inst.application_id).into();
             let (key_serde, value_serde) = (key_serde.clone(), value_serde.clone());
             processor(move |ctx: &mut TaskContext, r: Record<K, V>| {
                 ctx.send(OutRecord {
                     topic: topic.clone(),
                     partition: None,
-                    key: key_serde.serialize(&r.key),
-                    value: value_serde.serialize(&r.value),
+                    key: key_serde.serialize_owned(r.key),
+                    value: value_serde.serialize_owned(r.value),
                     timestamp: r.timestamp,
                     headers: r.headers,
                 })

@@ -1,7 +1,5 @@
 //! A task: one sub-topology's processors and stores for one partition of its sources.
 
-use std::collections::HashMap;
-
 use crate::StreamsError;
 use crate::builder::Topology;
 use crate::context::{Origin, TaskContext};
@@ -27,8 +25,8 @@ impl std::fmt::Display for TaskId {
 /// One task's processors and state.
 pub(crate) struct Task {
     pub id: TaskId,
-    /// Sources by full topic name.
-    sources: HashMap<String, Box<dyn SourceProcessor>>,
+    /// Sources with their full topic names (a handful: a list beats hashing every record).
+    sources: Vec<(String, Box<dyn SourceProcessor>)>,
     /// Punctuators of its processors.
     punctuators: Vec<Scheduled>,
     pub ctx: TaskContext,
@@ -52,11 +50,13 @@ impl Task {
 
     /// Processes one record of one of its sources.
     pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
-        let source = self
-            .sources
-            .get_mut(&record.topic)
-            .ok_or_else(|| StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)))?;
-        self.ctx.origin = Origin { topic: record.topic.clone(), offset: record.offset };
+        let Some((_, source)) = self.sources.iter_mut().find(|(topic, _)| **topic == *record.topic) else {
+            return Err(StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)));
+        };
+        if !std::sync::Arc::ptr_eq(&self.ctx.origin.topic, &record.topic) {
+            self.ctx.origin.topic = record.topic.clone();
+        }
+        self.ctx.origin.offset = record.offset;
         self.ctx.ids_for_origin = 0;
         source.process(&mut self.ctx, record)?;
         self.take_error()?;
@@ -72,10 +72,10 @@ impl Task {
 
     /// Fires the punctuators of `kind` that are due at `now`.
     pub(crate) fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<(), StreamsError> {
-        if now == i64::MIN {
+        if now == i64::MIN || !self.punctuators.iter().any(|s| s.kind == kind) {
             return Ok(());
         }
-        self.ctx.origin = Origin { topic: format!("punctuation of task {}", self.id), offset: now };
+        self.ctx.origin = Origin { topic: format!("punctuation of task {}", self.id).into(), offset: now };
         self.ctx.ids_for_origin = 0;
         for scheduled in self.punctuators.iter_mut().filter(|s| s.kind == kind) {
             scheduled.fire_if_due(&mut self.ctx, now);
@@ -88,8 +88,13 @@ impl Task {
         std::mem::take(&mut self.ctx.output)
     }
 
+    /// Moves what it has written since last asked to the end of `out`.
+    pub(crate) fn drain_output(&mut self, out: &mut Vec<OutRecord>) {
+        out.append(&mut self.ctx.output);
+    }
+
     /// Its stores: (store name, changelog topic).
     pub(crate) fn changelogs(&self) -> Vec<(String, String)> {
-        self.ctx.stores.iter().map(|(name, s)| (name.clone(), s.changelog.clone())).collect()
+        self.ctx.stores.iter().map(|(name, s)| (name.clone(), s.changelog.to_string())).collect()
     }
 }

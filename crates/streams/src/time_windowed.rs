@@ -142,4 +142,10 @@ impl<T: 'static> Serde<T> for ArcSerde<T> {
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<T, crate::serdes::SerdeError> {
         self.0.deserialize(bytes)
     }
+    fn serialize_owned(&self, value: T) -> Option<Vec<u8>> {
+        self.0.serialize_owned(value)
+    }
+    fn deserialize_owned(&self, bytes: Option<Vec<u8>>) -> Result<T, crate::serdes::SerdeError> {
+        self.0.deserialize_owned(bytes)
+    }
 }

@@ -25,6 +25,10 @@ use crate::builder::Topology;
 use crate::record::{OutRecord, RawRecord};
 use crate::task::{Task, TaskId};
 
+/// Report batches served per call of [`Engine::serve_delivery_reports`] (one per produce
+/// request answered; asking with none waiting costs a queue check).
+const DELIVERY_POLLS: usize = 16;
+
 /// How long a flush, a commit or a transaction call may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -65,8 +69,8 @@ pub(crate) struct Engine {
     suspended: HashMap<TaskId, Suspended>,
     producer: BaseProducer<DeliveryWatch>,
     restorer: Restorer,
-    /// The next offset to commit per input partition.
-    offsets: HashMap<(String, i32), i64>,
+    /// The next offset to commit per input topic and partition.
+    offsets: HashMap<String, HashMap<i32, i64>>,
     /// Whether a transaction is open (exactly-once).
     in_transaction: bool,
     /// Records written since the last commit (a commit with none and no offsets is skipped).
@@ -74,6 +78,8 @@ pub(crate) struct Engine {
     last_commit: Instant,
     /// The assigned partitions' queues.
     pub inputs: Inputs,
+    /// Records the tasks wrote, on their way to the producer (kept to reuse its allocation).
+    outbox: Vec<OutRecord>,
     /// An error met inside a rebalance callback, raised by the main loop.
     pub fatal: Option<StreamsError>,
     pub metrics: Arc<StreamsMetrics>,
@@ -128,6 +134,7 @@ impl Engine {
             written: 0,
             last_commit: Instant::now(),
             inputs,
+            outbox: Vec::new(),
             fatal: None,
             metrics,
         })
@@ -140,20 +147,24 @@ impl Engine {
         topics
     }
 
-    /// Processes one input record in its task and sends what it writes.
+    /// Processes a record that came through the consumer's own queue (fetched before its
+    /// partition's queue was split): its position is kept here rather than by the inputs.
     pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
-        let Some(&sub_topology) = self.topic_subs.get(&record.topic) else { return Ok(()) };
+        let Some(&sub_topology) = self.topic_subs.get(&*record.topic) else { return Ok(()) };
         let id = TaskId { sub_topology, partition: record.partition };
+        self.offsets.entry(record.topic.to_string()).or_default().insert(record.partition, record.offset + 1);
+        self.process_in(id, record)
+    }
+
+    /// Processes one input record in task `id` and sends what it writes.
+    fn process_in(&mut self, id: TaskId, record: RawRecord) -> Result<(), StreamsError> {
         let Some(task) = self.tasks.get_mut(&id) else {
             tracing::warn!(task = %id, "a record for a task this instance does not run; skipped");
             return Ok(());
         };
-        let position = ((record.topic.clone(), record.partition), record.offset + 1);
-        tracing::trace!(task = %id, topic = %record.topic, offset = record.offset, timestamp = record.timestamp, "processing");
         task.process(record)?;
-        let output = task.take_output();
-        self.send(output)?;
-        self.offsets.insert(position.0, position.1);
+        task.drain_output(&mut self.outbox);
+        self.send_outbox()?;
         self.metrics.processed();
         Ok(())
     }
@@ -169,7 +180,7 @@ impl Engine {
                 self.source_topics_of(id.sub_topology).into_iter().map(|t| (t, id.partition)).collect();
             for _ in 0..per_task {
                 let Some(record) = self.inputs.next_for(id, &keys) else { break };
-                self.process(record)?;
+                self.process_in(id, record)?;
                 processed += 1;
             }
         }
@@ -188,8 +199,20 @@ impl Engine {
         Ok(())
     }
 
-    fn send(&mut self, records: Vec<OutRecord>) -> Result<(), StreamsError> {
-        if records.is_empty() {
+    /// Sends the records in the outbox, keeping its allocation for the next ones.
+    fn send_outbox(&mut self) -> Result<(), StreamsError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let mut records = std::mem::take(&mut self.outbox);
+        let sent = self.send(records.drain(..));
+        self.outbox = records;
+        sent
+    }
+
+    fn send(&mut self, records: impl Iterator<Item = OutRecord>) -> Result<(), StreamsError> {
+        let mut records = records.peekable();
+        if records.peek().is_none() {
             return Ok(());
         }
         self.begin_if_needed()?;
@@ -213,8 +236,10 @@ impl Engine {
                 match self.producer.send(record) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        // Acknowledged records leave the queue once their reports are served.
                         record = back;
-                        self.producer.poll(Duration::from_millis(10));
+                        self.serve_delivery_reports();
+                        std::thread::sleep(Duration::from_micros(100));
                     }
                     Err((e, _)) => return Err(StreamsError::kafka(format!("write to {}", r.topic), e)),
                 }
@@ -246,17 +271,25 @@ impl Engine {
     /// Fires every task's wall-clock punctuators that are due, and sends what they write.
     pub(crate) fn punctuate_wall_clock(&mut self) -> Result<(), StreamsError> {
         let now = now_ms();
-        let mut output = Vec::new();
         for task in self.tasks.values_mut() {
             task.punctuate(crate::processor::PunctuationType::WallClockTime, now)?;
-            output.extend(task.take_output());
+            task.drain_output(&mut self.outbox);
         }
-        self.send(output)
+        self.send_outbox()
     }
 
     /// Serves the producer's delivery reports.
     pub(crate) fn poll_producer(&self) {
-        self.producer.poll(Duration::ZERO);
+        self.serve_delivery_reports();
+    }
+
+    /// Serves the delivery reports waiting. rdkafka's `poll` serves one report batch when
+    /// given no time, and waits out the whole time when given some (even with reports to
+    /// serve), so this asks often with none.
+    fn serve_delivery_reports(&self) {
+        for _ in 0..DELIVERY_POLLS {
+            self.producer.poll(Duration::ZERO);
+        }
     }
 
     /// Whether the commit interval has passed.
@@ -268,21 +301,28 @@ impl Engine {
     pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), StreamsError> {
         self.last_commit = Instant::now();
         let now = now_ms();
-        let mut pending = Vec::new();
         for task in self.tasks.values_mut() {
             let timestamp = if task.ctx.stream_time >= 0 { task.ctx.stream_time } else { now };
             task.ctx.flush_changelogs(timestamp);
-            pending.extend(task.take_output());
+            task.drain_output(&mut self.outbox);
         }
-        self.send(pending)?;
-        if self.offsets.is_empty() && self.written == 0 {
+        self.send_outbox()?;
+        let taken = self.inputs.positions();
+        if self.offsets.is_empty() && taken.is_empty() && self.written == 0 {
             return Ok(());
         }
         let mut positions = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.offsets {
+        for (topic, partition, offset) in &taken {
             positions
                 .add_partition_offset(topic, *partition, Offset::Offset(*offset))
                 .map_err(|e| StreamsError::kafka("list offsets to commit", e))?;
+        }
+        for (topic, partitions) in &self.offsets {
+            for (partition, offset) in partitions {
+                positions
+                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| StreamsError::kafka("list offsets to commit", e))?;
+            }
         }
         let started = Instant::now();
         if self.config.exactly_once() {
@@ -300,6 +340,7 @@ impl Engine {
             }
         }
         self.offsets.clear();
+        self.inputs.clear_positions();
         self.written = 0;
         self.metrics.committed();
         self.metrics.set_late(self.tasks.values().map(|t| t.ctx.late_records()).sum());
@@ -350,6 +391,7 @@ impl Engine {
         self.tasks.clear();
         self.suspended.clear();
         self.offsets.clear();
+        self.inputs.clear_positions();
         self.written = 0;
         let assignment = consumer.assignment().map_err(|e| StreamsError::kafka("read the assignment", e))?;
         let committed = consumer

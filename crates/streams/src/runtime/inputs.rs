@@ -9,6 +9,7 @@
 //! waited for.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::base_consumer::PartitionQueue;
@@ -22,10 +23,14 @@ use crate::task::TaskId;
 /// One assigned partition.
 struct Input {
     queue: PartitionQueue<Rebalancer>,
+    /// The topic's name, shared by every record taken from it.
+    topic: Arc<str>,
     /// The next record, taken from the queue but not processed yet.
     head: Option<RawRecord>,
     /// Whether the partition's end was reached after the last record taken.
     at_end: bool,
+    /// The offset after the last record taken for processing, until it is committed.
+    position: Option<i64>,
 }
 
 /// Every assigned partition's queue and head.
@@ -43,7 +48,8 @@ impl Inputs {
 
     /// A partition assigned to this instance, with its own queue.
     pub(crate) fn add(&mut self, topic: &str, partition: i32, queue: PartitionQueue<Rebalancer>) {
-        self.by_partition.insert((topic.to_string(), partition), Input { queue, head: None, at_end: false });
+        let input = Input { queue, topic: topic.into(), head: None, at_end: false, position: None };
+        self.by_partition.insert((topic.to_string(), partition), input);
     }
 
     /// A partition taken away: its unprocessed head is dropped (its offset was not committed).
@@ -63,14 +69,14 @@ impl Inputs {
     pub(crate) fn next_for(&mut self, task: TaskId, keys: &[(String, i32)]) -> Option<RawRecord> {
         let mut present = 0;
         let mut known = 0;
-        let mut earliest: Option<(&(String, i32), i64)> = None;
-        for key in keys {
+        let mut earliest: Option<(usize, i64)> = None;
+        for (index, key) in keys.iter().enumerate() {
             let Some(input) = self.by_partition.get_mut(key) else { continue };
             present += 1;
             if input.head.is_none() {
                 match input.queue.poll(Duration::ZERO) {
                     Some(Ok(m)) => {
-                        input.head = Some(raw_record(&m));
+                        input.head = Some(raw_record(&m, input.topic.clone()));
                         input.at_end = false;
                     }
                     Some(Err(KafkaError::PartitionEOF(_))) => input.at_end = true,
@@ -81,14 +87,13 @@ impl Inputs {
             if let Some(head) = &input.head {
                 known += 1;
                 if earliest.is_none_or(|(_, t)| head.timestamp < t) {
-                    earliest = Some((key, head.timestamp));
+                    earliest = Some((index, head.timestamp));
                 }
             } else if input.at_end {
                 known += 1;
             }
         }
-        let (key, _) = earliest?;
-        let key = key.clone();
+        let (index, _) = earliest?;
         if known < present {
             let since = *self.waiting_since.entry(task).or_insert_with(Instant::now);
             if since.elapsed() < self.max_task_idle {
@@ -97,18 +102,37 @@ impl Inputs {
         } else {
             self.waiting_since.remove(&task);
         }
-        self.by_partition.get_mut(&key).and_then(|input| input.head.take())
+        let input = self.by_partition.get_mut(&keys[index])?;
+        let record = input.head.take()?;
+        input.position = Some(record.offset + 1);
+        Some(record)
+    }
+
+    /// Where processing stands in each partition since the last commit: (topic, partition,
+    /// next offset).
+    pub(crate) fn positions(&self) -> Vec<(Arc<str>, i32, i64)> {
+        self.by_partition
+            .iter()
+            .filter_map(|((_, partition), input)| input.position.map(|p| (input.topic.clone(), *partition, p)))
+            .collect()
+    }
+
+    /// Forgets the positions: committed, or thrown away with the tasks' state.
+    pub(crate) fn clear_positions(&mut self) {
+        for input in self.by_partition.values_mut() {
+            input.position = None;
+        }
     }
 }
 
 /// A consumed record as the topology takes it.
-pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
+pub(crate) fn raw_record(m: &BorrowedMessage<'_>, topic: Arc<str>) -> RawRecord {
     let headers = m
         .headers()
         .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
         .unwrap_or_default();
     RawRecord {
-        topic: m.topic().to_string(),
+        topic,
         partition: m.partition(),
         offset: m.offset(),
         key: m.key().map(<[u8]>::to_vec),

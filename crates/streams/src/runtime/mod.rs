@@ -165,6 +165,9 @@ impl KafkaStreams {
                     ("isolation.level", isolation),
                     // Tells a task that a partition without records is at its end, not late.
                     ("enable.partition.eof", "true"),
+                    // librdkafka's default (1 s) leaves a consumer that drains its queues faster
+                    // than they refill waiting for the next fetch: 3x less throughput here.
+                    ("fetch.queue.backoff.ms", "10"),
                 ],
             )
             .create_with_context(Rebalancer { engine: engine.clone(), consumer: OnceLock::new() })
@@ -206,7 +209,7 @@ impl KafkaStreams {
             // queues, except any fetched before a queue was split.
             let wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
             let stray = match self.consumer.poll(wait) {
-                Some(Ok(m)) => Some(inputs::raw_record(&m)),
+                Some(Ok(m)) => Some(inputs::raw_record(&m, rdkafka::message::Message::topic(&m).into())),
                 Some(Err(KafkaError::PartitionEOF(_))) | None => None,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "consumer error");

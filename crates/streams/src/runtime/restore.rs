@@ -64,6 +64,7 @@ impl Restorer {
                     // At the end the broker answers at once rather than long-polling: the
                     // end is what a restore waits for.
                     ("fetch.wait.max.ms", "10"),
+                    ("fetch.queue.backoff.ms", "10"),
                 ],
             )
             .create_with_context(QuietEof)

@@ -4,6 +4,7 @@
 //! - [`produce`]: producer throughput and acknowledgement latency.
 //! - [`consume`]: consumer throughput from the beginning of the topic.
 //! - [`e2e`]: produce-to-consume latency at a fixed rate.
+//! - [`streams`]: stream processing with runnel-streams, against rdkafka alone.
 //! - [`report`]: the result, as a table or JSON; [`progress`]: the progress bar.
 
 pub(crate) mod consume;
@@ -11,6 +12,7 @@ mod e2e;
 pub(crate) mod produce;
 mod progress;
 mod report;
+mod streams;
 
 use std::time::Duration;
 
@@ -32,6 +34,8 @@ pub enum BenchCommand {
     Consume(BenchArgs),
     /// End-to-end latency at a fixed rate: produce-to-consume time per record.
     E2e(BenchArgs),
+    /// Stream processing with runnel-streams against rdkafka alone, and state restore time.
+    Streams(streams::StreamsBenchArgs),
 }
 
 /// How results are printed.
@@ -162,6 +166,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             runtime.block_on(ensure_topic(&args))?;
             (e2e::run(&args)?, args.output)
         }
+        BenchCommand::Streams(args) => return streams::run(&args),
     };
     match output {
         Output::Table => print!("{}", report.table()),
