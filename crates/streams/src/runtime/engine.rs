@@ -140,6 +140,12 @@ impl Engine {
         })
     }
 
+    /// Whether a task reads several partitions (joins, merges), so that each partition needs
+    /// a queue of its own for the task to read them in timestamp order.
+    pub(crate) fn orders_partitions(&self) -> bool {
+        self.topology.sub_topologies.iter().any(|sub| sub.sources.len() > 1)
+    }
+
     /// Every source topic, for the subscription.
     pub(crate) fn source_topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self.topic_subs.keys().cloned().collect();

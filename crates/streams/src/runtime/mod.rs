@@ -58,6 +58,10 @@ impl ConsumerContext for Rebalancer {
             Rebalance::Assign(partitions) => {
                 let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else { return };
                 let mut engine = lock(&self.engine);
+                if !engine.orders_partitions() {
+                    // Every task reads one partition: the consumer's own queue serves them.
+                    return;
+                }
                 for p in partitions.elements() {
                     match consumer.split_partition_queue(p.topic(), p.partition()) {
                         Some(queue) => engine.inputs.add(p.topic(), p.partition(), queue),
@@ -205,25 +209,31 @@ impl KafkaStreams {
     fn process_until(&self, stop: &AtomicBool) -> Result<(), StreamsError> {
         let mut idle = false;
         while !stop.load(Ordering::Relaxed) {
-            // Serves rebalances and client events; records come through the partitions' own
-            // queues, except any fetched before a queue was split.
-            let wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
-            let stray = match self.consumer.poll(wait) {
-                Some(Ok(m)) => Some(inputs::raw_record(&m, rdkafka::message::Message::topic(&m).into())),
-                Some(Err(KafkaError::PartitionEOF(_))) | None => None,
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    None
-                }
-            };
+            // Serves rebalances and client events, and brings the records of partitions whose
+            // queue is not split (all of them when every task reads one partition; otherwise
+            // any fetched before a queue was split). The engine is not held meanwhile: a
+            // rebalance callback takes it.
+            let mut wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
+            let mut direct = 0;
+            while direct < RECORDS_PER_ROUND {
+                let record = match self.consumer.poll(wait) {
+                    Some(Ok(m)) => inputs::raw_record(&m, rdkafka::message::Message::topic(&m).into()),
+                    Some(Err(KafkaError::PartitionEOF(_))) => continue,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "consumer error");
+                        break;
+                    }
+                    None => break,
+                };
+                lock(&self.engine).process(record)?;
+                direct += 1;
+                wait = Duration::ZERO;
+            }
             let mut engine = lock(&self.engine);
             if let Some(e) = engine.fatal.take() {
                 return Err(e);
             }
-            if let Some(record) = stray {
-                engine.process(record)?;
-            }
-            idle = engine.process_ready(RECORDS_PER_ROUND)? == 0;
+            idle = direct + engine.process_ready(RECORDS_PER_ROUND)? == 0;
             engine.punctuate_wall_clock()?;
             if engine.commit_due() {
                 engine.commit(&self.consumer)?;
