@@ -31,6 +31,30 @@ impl<K, V> Clone for KGroupedStream<K, V> {
     }
 }
 
+/// What every count, reduce and aggregate is made of: `(key, value, previous) -> next`.
+pub(crate) type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
+
+/// The fold of `count`.
+pub(crate) fn counting<K, V>() -> Fold<K, V, i64> {
+    Arc::new(|_, _, old: Option<i64>| old.unwrap_or(0) + 1)
+}
+
+/// The fold of `reduce(f)`: the first value as it is, then `f(previous, value)`.
+pub(crate) fn reducing<K, V: 'static>(f: impl Fn(V, V) -> V + Send + Sync + 'static) -> Fold<K, V, V> {
+    Arc::new(move |_, value, old| match old {
+        Some(old) => f(old, value),
+        None => value,
+    })
+}
+
+/// The fold of `aggregate(init, f)`.
+pub(crate) fn aggregating<K, V, A: 'static>(
+    init: impl Fn() -> A + Send + Sync + 'static,
+    f: impl Fn(&K, V, A) -> A + Send + Sync + 'static,
+) -> Fold<K, V, A> {
+    Arc::new(move |key, value, old| f(key, value, old.unwrap_or_else(&init)))
+}
+
 /// Store names become topic names (`<application id>-<store>-changelog`), so they take
 /// Kafka's topic characters only.
 pub(crate) fn check_store_name(name: &str) {
@@ -71,15 +95,12 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
 
     /// How many records each key has had, kept in store `store`.
     pub fn count(&self, store: &str) -> KTable<K, i64> {
-        self.aggregate_with(store, Arc::new(I64), |_, _, old| old.unwrap_or(0) + 1)
+        self.aggregate_with(store, Arc::new(I64), counting())
     }
 
     /// Each key's values combined by `f` (the first value as it is), kept in store `store`.
     pub fn reduce(&self, f: impl Fn(V, V) -> V + Send + Sync + 'static, store: &str) -> KTable<K, V> {
-        self.aggregate_with(store, self.value_serde.clone(), move |_, value, old| match old {
-            Some(old) => f(old, value),
-            None => value,
-        })
+        self.aggregate_with(store, self.value_serde.clone(), reducing(f))
     }
 
     /// Each key's values folded into an aggregate: `init()` first, then `f(key, value, aggregate)`
@@ -91,9 +112,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         store: &str,
         aggregate_serde: impl Serde<A>,
     ) -> KTable<K, A> {
-        self.aggregate_with(store, Arc::new(aggregate_serde), move |key, value, old| {
-            f(key, value, old.unwrap_or_else(&init))
-        })
+        self.aggregate_with(store, Arc::new(aggregate_serde), aggregating(init, f))
     }
 
     /// The one aggregation all others are: `f(key, value, previous aggregate)`.
@@ -101,11 +120,10 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         &self,
         store: &str,
         aggregate_serde: Arc<dyn Serde<A>>,
-        f: impl Fn(&K, V, Option<A>) -> A + Send + Sync + 'static,
+        f: Fold<K, V, A>,
     ) -> KTable<K, A> {
         check_store_name(store);
         let input = self.prepared(store);
-        let f = Arc::new(f);
         let (key_serde, serde, name) = (self.key_serde.clone(), aggregate_serde.clone(), store.to_string());
         let changes = input.then(false, move |down| {
             let (f, key_serde, serde, name) = (f.clone(), key_serde.clone(), serde.clone(), name.clone());

@@ -17,7 +17,9 @@ use crate::record::Record;
 use crate::serdes::{I64, Serde};
 use crate::table::{Change, KTable, Materialized};
 use crate::time_windowed::ArcSerde;
-use crate::windows::{Emit, SessionWindows, Window, Windowed, WindowedSerde, from_ordered, length_prefixed, ordered};
+use crate::windows::{
+    Emit, SessionWindows, Window, WindowStore, Windowed, WindowedSerde, from_ordered, length_prefixed, ordered,
+};
 
 const BY_KEY: u8 = b'k';
 const BY_END: u8 = b't';
@@ -107,6 +109,7 @@ impl<K: Data, V: Data> SessionWindowedStream<K, V> {
         let (ks, vs) = (key_serde.clone(), serde.clone());
         let changes = input.then(false, move |down| {
             let (fns, key_serde, serde, name) = (fns.clone(), ks.clone(), vs.clone(), name.clone());
+            let reader = WindowStore { name: name.clone(), key: key_serde.clone(), aggregate: serde.clone() };
             move |ctx: &mut TaskContext, r: Record<K, V>| {
                 let Some(key_bytes) = key_serde.serialize(&r.key) else { return };
                 let decode = |bytes: &[u8]| serde.deserialize(Some(bytes));
@@ -176,21 +179,7 @@ impl<K: Data, V: Data> SessionWindowedStream<K, V> {
                     if emit != Emit::OnWindowClose {
                         continue;
                     }
-                    let decoded = key_serde
-                        .deserialize(Some(&key_bytes))
-                        .map_err(|e| e.to_string())
-                        .and_then(|k| decode(&value.unwrap_or_default()).map(|v| (k, v)).map_err(|e| e.to_string()));
-                    let (key, aggregate) = match decoded {
-                        Ok(kv) => kv,
-                        Err(e) => return ctx.store_decode_failed(&name, e),
-                    };
-                    let record = Record {
-                        key: Windowed { key, window },
-                        value: Change { new: Some(aggregate), old: None },
-                        timestamp: window.end,
-                        headers: Vec::new(),
-                    };
-                    down.forward(ctx, record);
+                    reader.emit_final(ctx, &down, &key_bytes, &value.unwrap_or_default(), window, window.end);
                 }
             }
         });

@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use crate::context::TaskContext;
 use crate::graph::{Data, StoreDef};
-use crate::grouped::{KGroupedStream, check_store_name};
+use crate::grouped::{Fold, KGroupedStream, aggregating, check_store_name, counting, reducing};
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
 use crate::table::{Change, KTable, Materialized};
 use crate::time_windowed::ArcSerde;
-use crate::windows::{Emit, Window, Windowed, WindowedSerde, from_ordered, length_prefixed, ordered};
+use crate::windows::{Emit, Window, WindowStore, Windowed, WindowedSerde, from_ordered, length_prefixed, ordered};
 
 const BUFFER: u8 = b'b';
 const EXPIRY: u8 = b'x';
@@ -52,8 +52,6 @@ pub struct SlidingWindowedStream<K, V> {
     pub(crate) emit: Emit,
 }
 
-type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
-
 /// The values buffered at one timestamp: each length-prefixed.
 fn encode_values(values: &[Vec<u8>]) -> Vec<u8> {
     values.iter().flat_map(|v| length_prefixed(v)).collect()
@@ -79,20 +77,13 @@ impl<K: Data, V: Data> SlidingWindowedStream<K, V> {
 
     /// Records per key and window.
     pub fn count(&self, store: &str) -> KTable<Windowed<K>, i64> {
-        self.fold(store, Arc::new(I64), Arc::new(|_, _, old: Option<i64>| old.unwrap_or(0) + 1))
+        self.fold(store, Arc::new(I64), counting())
     }
 
     /// Values per key and window combined by `f`.
     pub fn reduce(&self, f: impl Fn(V, V) -> V + Send + Sync + 'static, store: &str) -> KTable<Windowed<K>, V> {
         let serde = self.grouped.value_serde.clone();
-        self.fold(
-            store,
-            serde,
-            Arc::new(move |_, value, old| match old {
-                Some(old) => f(old, value),
-                None => value,
-            }),
-        )
+        self.fold(store, serde, reducing(f))
     }
 
     /// Values per key and window folded from `init()` by `f`.
@@ -103,7 +94,7 @@ impl<K: Data, V: Data> SlidingWindowedStream<K, V> {
         store: &str,
         aggregate_serde: impl Serde<A>,
     ) -> KTable<Windowed<K>, A> {
-        self.fold(store, Arc::new(aggregate_serde), Arc::new(move |k, v, old| f(k, v, old.unwrap_or_else(&init))))
+        self.fold(store, Arc::new(aggregate_serde), aggregating(init, f))
     }
 
     fn fold<A: Data>(&self, store: &str, serde: Arc<dyn Serde<A>>, f: Fold<K, V, A>) -> KTable<Windowed<K>, A> {
@@ -116,6 +107,7 @@ impl<K: Data, V: Data> SlidingWindowedStream<K, V> {
         let changes = input.then(false, move |down| {
             let (f, key_serde, value_serde, serde, name) =
                 (f.clone(), ks.clone(), vs.clone(), agg.clone(), name.clone());
+            let reader = WindowStore { name: name.clone(), key: key_serde.clone(), aggregate: serde.clone() };
             move |ctx: &mut TaskContext, r: Record<K, V>| {
                 let Some(key_bytes) = key_serde.serialize(&r.key) else { return };
                 let (d, grace, t) = (windows.difference_ms, windows.grace_ms, r.timestamp);
@@ -201,22 +193,8 @@ impl<K: Data, V: Data> SlidingWindowedStream<K, V> {
                         continue;
                     }
                     let start = from_ordered(&entry[1..9]);
-                    let decoded = key_serde
-                        .deserialize(Some(&entry[9..]))
-                        .map_err(|e| e.to_string())
-                        .and_then(|k| serde.deserialize(Some(&bytes)).map(|a| (k, a)).map_err(|e| e.to_string()));
-                    let (key, aggregate) = match decoded {
-                        Ok(ka) => ka,
-                        Err(e) => return ctx.store_decode_failed(&name, e),
-                    };
                     let window = Window { start, end: start + d };
-                    let record = Record {
-                        key: Windowed { key, window },
-                        value: Change { new: Some(aggregate), old: None },
-                        timestamp: window.end,
-                        headers: Vec::new(),
-                    };
-                    down.forward(ctx, record);
+                    reader.emit_final(ctx, &down, &entry[9..], &bytes, window, window.end);
                 }
                 for (entry, _) in ctx.range(&name, &[EXPIRY], Some(&[&[EXPIRY][..], &ordered(bound)].concat())) {
                     ctx.delete(&name, &entry);

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use crate::context::TaskContext;
 use crate::graph::{Data, StoreDef};
-use crate::grouped::check_store_name;
+use crate::grouped::{Fold, aggregating, check_store_name, counting, reducing};
 use crate::record::Record;
 use crate::serdes::{I64, Serde};
 use crate::table::{Change, KTable, Materialized};
-use crate::windows::{Emit, TimeWindows, Window, Windowed, WindowedSerde, from_ordered, ordered};
+use crate::windows::{Emit, TimeWindows, Window, WindowStore, Windowed, WindowedSerde, from_ordered, ordered};
 
 /// A grouped stream cut into time windows: aggregate it per key and window.
 pub struct TimeWindowedStream<K, V> {
@@ -22,9 +22,6 @@ pub struct TimeWindowedStream<K, V> {
     pub(crate) windows: TimeWindows,
     pub(crate) emit: Emit,
 }
-
-/// The function every windowed aggregation reduces to: `(key, value, previous) -> next`.
-type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
 
 impl<K: Data, V: Data> TimeWindowedStream<K, V> {
     /// Emit each window's result on every update (the default) or once when it closes.
@@ -35,20 +32,13 @@ impl<K: Data, V: Data> TimeWindowedStream<K, V> {
 
     /// Records per key and window.
     pub fn count(&self, store: &str) -> KTable<Windowed<K>, i64> {
-        self.fold(store, Arc::new(I64), Arc::new(|_, _, old: Option<i64>| old.unwrap_or(0) + 1))
+        self.fold(store, Arc::new(I64), counting())
     }
 
     /// Values per key and window combined by `f`.
     pub fn reduce(&self, f: impl Fn(V, V) -> V + Send + Sync + 'static, store: &str) -> KTable<Windowed<K>, V> {
         let serde = self.grouped.value_serde.clone();
-        self.fold(
-            store,
-            serde,
-            Arc::new(move |_, value, old| match old {
-                Some(old) => f(old, value),
-                None => value,
-            }),
-        )
+        self.fold(store, serde, reducing(f))
     }
 
     /// Values per key and window folded from `init()` by `f`.
@@ -59,7 +49,7 @@ impl<K: Data, V: Data> TimeWindowedStream<K, V> {
         store: &str,
         aggregate_serde: impl Serde<A>,
     ) -> KTable<Windowed<K>, A> {
-        self.fold(store, Arc::new(aggregate_serde), Arc::new(move |k, v, old| f(k, v, old.unwrap_or_else(&init))))
+        self.fold(store, Arc::new(aggregate_serde), aggregating(init, f))
     }
 
     fn fold<A: Data>(&self, store: &str, serde: Arc<dyn Serde<A>>, f: Fold<K, V, A>) -> KTable<Windowed<K>, A> {
@@ -70,6 +60,7 @@ impl<K: Data, V: Data> TimeWindowedStream<K, V> {
         let (ks, vs) = (key_serde.clone(), serde.clone());
         let changes = input.then(false, move |down| {
             let (f, key_serde, serde, name) = (f.clone(), ks.clone(), vs.clone(), name.clone());
+            let reader = WindowStore { name: name.clone(), key: key_serde.clone(), aggregate: serde.clone() };
             move |ctx: &mut TaskContext, r: Record<K, V>| {
                 let Some(key_bytes) = key_serde.serialize(&r.key) else { return };
                 // Windows starting at or before this have closed.
@@ -104,22 +95,8 @@ impl<K: Data, V: Data> TimeWindowedStream<K, V> {
                         continue;
                     }
                     let start = from_ordered(&store_key[..8]);
-                    let decoded = key_serde
-                        .deserialize(Some(&store_key[8..]))
-                        .map_err(|e| e.to_string())
-                        .and_then(|k| serde.deserialize(Some(&bytes)).map(|v| (k, v)).map_err(|e| e.to_string()));
-                    let (key, value) = match decoded {
-                        Ok(kv) => kv,
-                        Err(e) => return ctx.store_decode_failed(&name, e),
-                    };
                     let window = Window { start, end: start + windows.size_ms };
-                    let record = Record {
-                        key: Windowed { key, window },
-                        value: Change { new: Some(value), old: None },
-                        timestamp: window.end - 1,
-                        headers: Vec::new(),
-                    };
-                    down.forward(ctx, record);
+                    reader.emit_final(ctx, &down, &store_key[8..], &bytes, window, window.end - 1);
                 }
             }
         });

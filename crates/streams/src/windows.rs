@@ -119,6 +119,43 @@ impl<K, S: Serde<K>> Serde<Windowed<K>> for WindowedSerde<S> {
     }
 }
 
+/// How a windowed aggregation's store is read back: for final results of closed windows.
+pub(crate) struct WindowStore<K, A> {
+    /// The store's name.
+    pub name: String,
+    /// The keys' serde.
+    pub key: std::sync::Arc<dyn Serde<K>>,
+    /// The aggregates' serde.
+    pub aggregate: std::sync::Arc<dyn Serde<A>>,
+}
+
+impl<K: crate::graph::Data, A: crate::graph::Data> WindowStore<K, A> {
+    /// Decodes a closed window's key and aggregate and writes its final result downstream.
+    pub(crate) fn emit_final(
+        &self,
+        ctx: &mut crate::context::TaskContext,
+        down: &crate::graph::Downstream<Windowed<K>, crate::table::Change<A>>,
+        key_bytes: &[u8],
+        aggregate: &[u8],
+        window: Window,
+        timestamp: i64,
+    ) {
+        let key = match self.key.deserialize(Some(key_bytes)) {
+            Ok(key) => key,
+            Err(e) => return ctx.store_decode_failed(&self.name, e),
+        };
+        let value = match self.aggregate.deserialize(Some(aggregate)) {
+            Ok(value) => value,
+            Err(e) => return ctx.store_decode_failed(&self.name, e),
+        };
+        let change = crate::table::Change { new: Some(value), old: None };
+        down.forward(
+            ctx,
+            crate::record::Record { key: Windowed { key, window }, value: change, timestamp, headers: Vec::new() },
+        );
+    }
+}
+
 /// A timestamp as 8 bytes that sort as the numbers do (the sign bit flipped).
 pub(crate) fn ordered(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
