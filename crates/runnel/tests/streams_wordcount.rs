@@ -61,6 +61,34 @@ fn produce_lines(bootstrap: &str, phase: usize, truth: &mut BTreeMap<String, i64
     producer.flush(Duration::from_secs(30)).expect("flush the lines");
 }
 
+/// Waits until each partition of the counts' changelog holds records: every task has committed
+/// state, so a task that changes hands has something to restore.
+fn wait_for_state_in_every_changelog_partition(bootstrap: &str) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "watermarks")
+        .create()
+        .expect("consumer");
+    let started = Instant::now();
+    loop {
+        let filled = (0..PARTITIONS)
+            .filter(|p| {
+                consumer
+                    .fetch_watermarks("wc-counts-changelog", *p, Duration::from_secs(5))
+                    .is_ok_and(|(_, high)| high > 0)
+            })
+            .count();
+        if filled == PARTITIONS as usize {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {filled} changelog partitions hold state after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// One wordcount instance, logging to `log`.
 fn start_instance(bootstrap: &str, exactly_once: bool, log: &Path) -> Child {
     let mut command = Command::new(example("wordcount"));
@@ -141,8 +169,9 @@ fn survives_a_sigkill(exactly_once: bool) {
     wait_for_line(&log_a, "tasks assigned", Duration::from_secs(30));
     let mut b = start_instance(&bootstrap, exactly_once, &log_b);
     wait_for_line(&log_b, "tasks assigned", Duration::from_secs(30));
-    // Both run: the second joining split the tasks. Let them work, then kill one mid-run.
-    std::thread::sleep(Duration::from_millis(500));
+    // Both run: the second joining split the tasks. Once both have committed counts (every
+    // changelog partition holds some), more lines come and one instance dies mid-run.
+    wait_for_state_in_every_changelog_partition(&bootstrap);
     produce_lines(&bootstrap, 1, &mut truth);
     a.kill().expect("SIGKILL instance a");
     a.wait().expect("reap instance a");

@@ -2,14 +2,16 @@
 //! cluster.
 //!
 //! Build a topology with [`StreamsBuilder`], test it with [`TestDriver`], run it with
-//! [`run`](runtime::run).
+//! [`KafkaStreams`](runtime::KafkaStreams). The guide is docs/streams.md.
 //!
-//! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and the
-//! built topology), `stream` (stateless operators), `grouped` (aggregations), `table` (tables
-//! and their changes), `windows` (window kinds and windowed keys), `time_windowed`,
-//! `sliding_windowed` and `session_windowed` (windowed aggregations), `store` (state stores), `table_joins` and `stream_joins` (joins), `context` (what processors reach), `processor` (custom processors and punctuators), `graph`
-//! (the processor graph), `task` (a sub-topology on one partition), `driver` (the test
-//! driver), `runtime` (running against Kafka), `error`.
+//! Modules: `serdes` (bytes to types), `record` (records in and out), `builder` (sources and
+//! the built topology), `stream` (stateless operators), `grouped` (aggregations), `table`
+//! (tables and their changes), `windows` (window kinds and windowed keys), `time_windowed`,
+//! `sliding_windowed` and `session_windowed` (windowed aggregations), `table_joins` and
+//! `stream_joins` (joins), `processor` (custom processors and punctuators), `store` (state
+//! stores), `context` (what processors reach), `graph` (the processor graph), `task` (a
+//! sub-topology on one partition), `driver` (the test driver), `runtime` (running against
+//! Kafka), `error`.
 
 mod builder;
 mod context;
