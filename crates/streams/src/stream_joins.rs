@@ -158,6 +158,39 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Join<K, V, VO, VR> {
         Some(found)
     }
 
+    /// One side's record: buffered, joined with each partner already buffered on the other
+    /// side (`join` decodes a partner's bytes and pairs it), then the windows that closed are
+    /// closed.
+    fn on_record<M>(
+        &self,
+        ctx: &mut TaskContext,
+        down: &Downstream<K, VR>,
+        mine: u8,
+        r: &Record<K, M>,
+        value: Option<Vec<u8>>,
+        join: impl Fn(&M, &[u8]) -> Result<VR, crate::serdes::SerdeError>,
+    ) {
+        let side = self.side(mine);
+        let Some(key) = self.serdes.key.serialize(&r.key) else { return };
+        if let Some(partners) = self.buffer_and_match(ctx, &side, &key, value.unwrap_or_default(), r.timestamp) {
+            for (their_ts, bytes) in partners {
+                match join(&r.value, &bytes) {
+                    Ok(value) => {
+                        let joined = Record {
+                            key: r.key.clone(),
+                            value,
+                            timestamp: r.timestamp.max(their_ts),
+                            headers: r.headers.clone(),
+                        };
+                        down.forward(ctx, joined)
+                    }
+                    Err(e) => return ctx.store_decode_failed(&self.store, e),
+                }
+            }
+        }
+        self.close(ctx, down);
+    }
+
     /// Emits the partnerless records that can no longer find one, then forgets records no
     /// window needs. A record at `ts` can meet a partner while one may still arrive in time:
     /// partners arrive up to `ts + before + after` (the far end of its window), late by up to
@@ -219,52 +252,22 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.node.add_child(Arc::new(move |inst: &mut Instantiator| {
             let (down, j) = (inst.downstream(&target), j.clone());
             processor(move |ctx: &mut TaskContext, r: Record<K, V>| {
-                let side = j.side(THIS);
-                let Some(key) = j.serdes.key.serialize(&r.key) else { return };
-                let value = j.serdes.this.serialize(&r.value).unwrap_or_default();
-                if let Some(partners) = j.buffer_and_match(ctx, &side, &key, value, r.timestamp) {
-                    for (their_ts, bytes) in partners {
-                        match j.serdes.other.deserialize(Some(&bytes)) {
-                            Ok(o) => {
-                                let joined = Record {
-                                    key: r.key.clone(),
-                                    value: (j.joiner)(Some(&r.value), Some(&o)),
-                                    timestamp: r.timestamp.max(their_ts),
-                                    headers: r.headers.clone(),
-                                };
-                                down.forward(ctx, joined)
-                            }
-                            Err(e) => return ctx.store_decode_failed(&j.store, e),
-                        }
-                    }
-                }
-                j.close(ctx, &down);
+                let value = j.serdes.this.serialize(&r.value);
+                let join = |v: &V, bytes: &[u8]| {
+                    j.serdes.other.deserialize(Some(bytes)).map(|o| (j.joiner)(Some(v), Some(&o)))
+                };
+                j.on_record(ctx, &down, THIS, &r, value, join);
             })
         }));
         let (target, j) = (out.clone(), join);
         other.node.add_child(Arc::new(move |inst: &mut Instantiator| {
             let (down, j) = (inst.downstream(&target), j.clone());
             processor(move |ctx: &mut TaskContext, r: Record<K, VO>| {
-                let side = j.side(OTHER);
-                let Some(key) = j.serdes.key.serialize(&r.key) else { return };
-                let value = j.serdes.other.serialize(&r.value).unwrap_or_default();
-                if let Some(partners) = j.buffer_and_match(ctx, &side, &key, value, r.timestamp) {
-                    for (their_ts, bytes) in partners {
-                        match j.serdes.this.deserialize(Some(&bytes)) {
-                            Ok(v) => {
-                                let joined = Record {
-                                    key: r.key.clone(),
-                                    value: (j.joiner)(Some(&v), Some(&r.value)),
-                                    timestamp: r.timestamp.max(their_ts),
-                                    headers: r.headers.clone(),
-                                };
-                                down.forward(ctx, joined)
-                            }
-                            Err(e) => return ctx.store_decode_failed(&j.store, e),
-                        }
-                    }
-                }
-                j.close(ctx, &down);
+                let value = j.serdes.other.serialize(&r.value);
+                let join = |o: &VO, bytes: &[u8]| {
+                    j.serdes.this.deserialize(Some(bytes)).map(|v| (j.joiner)(Some(&v), Some(o)))
+                };
+                j.on_record(ctx, &down, OTHER, &r, value, join);
             })
         }));
         KStream::new(self.builder.clone(), out, false)
