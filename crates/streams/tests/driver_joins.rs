@@ -174,3 +174,26 @@ fn windowed_outer_join_emits_lone_records_of_either_side() {
     send(&mut driver, "left", "l100", 100);
     assert_eq!(out(&mut driver), some(&[("k", "l0+-"), ("k", "-+r40")]));
 }
+
+#[test]
+fn table_filter_and_map_values_delete_rows_that_stop_matching_and_materialize_keeps_them_joinable() {
+    let builder = StreamsBuilder::new();
+    let prices = builder.table("prices", Utf8, Utf8, "prices");
+    let cheap = prices.filter(|_, p| p.len() < 3).map_values(|p| format!("${p}")).materialize("cheap", Utf8);
+    cheap.changes().to("out", Utf8, Nullable(Utf8));
+    builder
+        .stream("orders", Utf8, Utf8)
+        .join_table(&cheap, |qty, price| format!("{qty} at {price}"))
+        .map_values(Some)
+        .to("deals", Utf8, Nullable(Utf8));
+    let mut driver = TestDriver::new(&builder.build().expect("build"));
+    pipe(&mut driver, "prices", "tea", Some("12"), 1);
+    pipe(&mut driver, "prices", "gold", Some("999"), 2); // never matches: nothing downstream
+    pipe(&mut driver, "prices", "tea", Some("1000"), 3); // stops matching: deleted downstream
+    pipe(&mut driver, "prices", "tea", Some("9"), 4);
+    assert_eq!(out(&mut driver), vec![(s("tea"), Some(s("$12"))), (s("tea"), None), (s("tea"), Some(s("$9")))]);
+    assert_eq!(driver.store_get("cheap", &Utf8, &Utf8, &s("tea")).expect("get"), Some(s("$9")));
+    pipe(&mut driver, "orders", "tea", Some("2"), 5);
+    pipe(&mut driver, "orders", "gold", Some("1"), 6);
+    assert_eq!(driver.read_kv("deals", &Utf8, &Nullable(Utf8)).expect("read"), some(&[("tea", "2 at $9")]));
+}
