@@ -158,7 +158,12 @@ impl Engine {
     pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
         let Some(&sub_topology) = self.topic_subs.get(&*record.topic) else { return Ok(()) };
         let id = TaskId { sub_topology, partition: record.partition };
-        self.offsets.entry(record.topic.to_string()).or_default().insert(record.partition, record.offset + 1);
+        // The topic's entry exists after its first record: no name copied per record.
+        let positions = match self.offsets.get_mut(&*record.topic) {
+            Some(positions) => positions,
+            None => self.offsets.entry(record.topic.to_string()).or_default(),
+        };
+        positions.insert(record.partition, record.offset + 1);
         self.process_in(id, record)
     }
 
