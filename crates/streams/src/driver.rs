@@ -67,7 +67,7 @@ impl TestDriver {
 
     /// Moves the wall clock on by `by` and fires the wall-clock punctuators now due.
     pub fn advance_wall_clock(&mut self, by: std::time::Duration) -> Result<(), StreamsError> {
-        self.wall_clock_ms += i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.wall_clock_ms += crate::windows::ms(by);
         let mut queue = VecDeque::new();
         for task in &mut self.tasks {
             task.punctuate(crate::processor::PunctuationType::WallClockTime, self.wall_clock_ms)?;

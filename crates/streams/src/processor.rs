@@ -146,10 +146,8 @@ impl<K: Data, V: Data> KStream<K, V> {
     ) -> KStream<KO, VO> {
         let out = self.builder.node::<KO, VO>(Some(self.node.id));
         let target = out.clone();
-        let schedule: Vec<(PunctuationType, i64)> = punctuations
-            .iter()
-            .map(|(kind, every)| (*kind, i64::try_from(every.as_millis()).unwrap_or(i64::MAX)))
-            .collect();
+        let schedule: Vec<(PunctuationType, i64)> =
+            punctuations.iter().map(|(kind, every)| (*kind, crate::windows::ms(*every))).collect();
         self.node.add_child(Arc::new(move |inst: &mut Instantiator| {
             let node = Arc::new(Mutex::new(CustomNode { inner: make(), down: inst.downstream(&target) }));
             for (kind, interval_ms) in &schedule {

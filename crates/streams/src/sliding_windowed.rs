@@ -38,10 +38,7 @@ pub struct SlidingWindows {
 impl SlidingWindows {
     /// Windows of `difference`, accepting records up to `grace` late.
     pub fn of(difference: Duration, grace: Duration) -> Self {
-        SlidingWindows {
-            difference_ms: i64::try_from(difference.as_millis()).unwrap_or(i64::MAX),
-            grace_ms: i64::try_from(grace.as_millis()).unwrap_or(i64::MAX),
-        }
+        SlidingWindows { difference_ms: crate::windows::ms(difference), grace_ms: crate::windows::ms(grace) }
     }
 }
 

@@ -40,19 +40,19 @@ pub struct JoinWindows {
 impl JoinWindows {
     /// Records at most `difference` apart (either way) join.
     pub fn of(difference: Duration, grace: Duration) -> Self {
-        let d = i64::try_from(difference.as_millis()).unwrap_or(i64::MAX);
-        JoinWindows { before_ms: d, after_ms: d, grace_ms: i64::try_from(grace.as_millis()).unwrap_or(i64::MAX) }
+        let d = crate::windows::ms(difference);
+        JoinWindows { before_ms: d, after_ms: d, grace_ms: crate::windows::ms(grace) }
     }
 
     /// The same windows with another `before`.
     pub fn before(mut self, before: Duration) -> Self {
-        self.before_ms = i64::try_from(before.as_millis()).unwrap_or(i64::MAX);
+        self.before_ms = crate::windows::ms(before);
         self
     }
 
     /// The same windows with another `after`.
     pub fn after(mut self, after: Duration) -> Self {
-        self.after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+        self.after_ms = crate::windows::ms(after);
         self
     }
 }

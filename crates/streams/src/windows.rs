@@ -17,7 +17,8 @@ pub struct TimeWindows {
     pub grace_ms: i64,
 }
 
-fn ms(d: Duration) -> i64 {
+/// A duration in whole milliseconds, as window bounds and timestamps count them.
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
