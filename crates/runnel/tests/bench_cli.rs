@@ -120,3 +120,35 @@ fn transactional_produce_commits_every_n_records_and_read_committed_consume_read
         assert_eq!(consumed["isolation"].as_str(), Some(isolation));
     }
 }
+
+#[test]
+fn stream_pipelines_report_their_rate_and_a_million_key_state_is_restored_with_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let b = broker.bootstrap();
+    let common = ["streams", "--brokers", &b, "--records", "20000", "--keys", "500", "--output", "json"];
+    for (pipeline, exactly_once) in [("copy", false), ("map", false), ("map", true), ("window-count", false)] {
+        let mut args = [&common[..], &["--pipeline", pipeline]].concat();
+        if exactly_once {
+            args.push("--exactly-once");
+        }
+        let report = bench_json(&args);
+        assert_eq!(report["records"].as_u64(), Some(20_000), "{pipeline}");
+        assert_eq!(report["exactly_once"].as_bool(), Some(exactly_once), "{pipeline}");
+        assert!(number(&report, "records_per_s") > 0.0, "{pipeline}");
+    }
+
+    // One instance counts a million distinct keys; a new one restores them from the changelog,
+    // logging each store's size as it starts and the time it took at the end.
+    let args = ["streams", "--brokers", &b, "--pipeline", "restore", "--records", "1000000", "--output", "json"];
+    let output = bench(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "runnel bench {args:?} failed: {stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(report["restored"].as_u64().expect("restored") >= 1_000_000, "{report}");
+    assert!(number(&report, "restore_seconds") > 0.0);
+    let started = stderr.lines().filter(|l| l.contains("restoring a store from its changelog")).count();
+    let finished = stderr.lines().filter(|l| l.contains("restored the task's state")).count();
+    assert!(started >= 4 && finished >= 4, "four partitions, each restored with progress logged:\n{stderr}");
+    eprintln!("restored 1M keys in {} s", report["restore_seconds"]);
+}

@@ -22,6 +22,7 @@ use std::time::Duration;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 use config::ClientKind;
 pub use config::{Guarantee, StreamsConfig};
@@ -41,7 +42,19 @@ pub(crate) struct Rebalancer {
     consumer: OnceLock<Weak<BaseConsumer<Rebalancer>>>,
 }
 
-impl ClientContext for Rebalancer {}
+impl ClientContext for Rebalancer {
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_client_error(error, reason);
+    }
+}
+
+/// Logs a client's error, except the end-of-partition events runnel-streams asks for
+/// (`enable.partition.eof`): reaching the end of a partition is how it knows it is caught up.
+pub(crate) fn log_client_error(error: KafkaError, reason: &str) {
+    if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+        tracing::error!(error = %error, reason, "kafka client error");
+    }
+}
 
 impl ConsumerContext for Rebalancer {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -83,6 +83,8 @@ struct StreamsReport {
 
 /// Runs the bench and prints its report.
 pub fn run(args: &StreamsBenchArgs) -> anyhow::Result<()> {
+    // runnel-streams logs tasks, and a restore's progress, through tracing.
+    crate::commands::logging::init();
     let keys = if args.pipeline == Pipeline::Restore { args.records } else { args.keys };
     let input = format!("bench-streams-in-{}-{}-{}-{keys}", args.partitions, args.records, args.record_size);
     ensure_input(args, &input, keys)?;
