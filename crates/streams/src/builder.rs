@@ -98,7 +98,7 @@ struct Source<K, V> {
 
 impl<K: Data, V: Data> SourceProcessor for Source<K, V> {
     fn process(&mut self, ctx: &mut TaskContext, raw: RawRecord) -> Result<(), StreamsError> {
-        let (topic, partition, offset) = (raw.topic.clone(), raw.partition, raw.offset);
+        let RawRecord { topic, partition, offset, key, value, timestamp, headers } = raw;
         let failed = |what, reason: crate::serdes::SerdeError| StreamsError::Deserialize {
             what,
             topic: topic.to_string(),
@@ -106,7 +106,6 @@ impl<K: Data, V: Data> SourceProcessor for Source<K, V> {
             offset,
             reason: reason.0,
         };
-        let RawRecord { key, value, timestamp, headers, .. } = raw;
         let key = self.key_serde.deserialize_owned(key).map_err(|e| failed("key", e))?;
         let value = self.value_serde.deserialize_owned(value).map_err(|e| failed("value", e))?;
         ctx.stream_time = ctx.stream_time.max(timestamp);

@@ -88,16 +88,22 @@ pub(crate) struct Scheduled {
 
 impl Scheduled {
     /// Fires if `now` (of its kind) reached its time; returns whether it did.
-    pub(crate) fn fire_if_due(&mut self, ctx: &mut TaskContext, now: i64) -> bool {
+    /// Whether it fires at `now` (the first call sets its schedule).
+    pub(crate) fn is_due(&mut self, now: i64) -> bool {
         let interval = self.interval_ms.max(1);
         let next = *self.next.get_or_insert(match self.kind {
             // Stream time: on interval boundaries.
             PunctuationType::StreamTime => now - now.rem_euclid(interval) + interval,
             PunctuationType::WallClockTime => now.saturating_add(interval),
         });
-        if now < next {
+        now >= next
+    }
+
+    pub(crate) fn fire_if_due(&mut self, ctx: &mut TaskContext, now: i64) -> bool {
+        if !self.is_due(now) {
             return false;
         }
+        let interval = self.interval_ms.max(1);
         self.target.lock().unwrap_or_else(|p| p.into_inner()).punctuate(ctx, self.kind, now);
         self.next = Some(match self.kind {
             PunctuationType::StreamTime => now - now.rem_euclid(interval) + interval,

@@ -27,6 +27,8 @@ pub(crate) struct Task {
     pub id: TaskId,
     /// Sources with their full topic names (a handful: a list beats hashing every record).
     sources: Vec<(String, Box<dyn SourceProcessor>)>,
+    /// The index in `sources` of the last record's topic.
+    last_source: usize,
     /// Punctuators of its processors.
     punctuators: Vec<Scheduled>,
     pub ctx: TaskContext,
@@ -43,6 +45,7 @@ impl Task {
         Task {
             id,
             sources,
+            last_source: 0,
             punctuators: std::mem::take(&mut inst.punctuators),
             ctx: TaskContext::new(id.partition, &stores),
         }
@@ -50,12 +53,16 @@ impl Task {
 
     /// Processes one record of one of its sources.
     pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
-        let Some((_, source)) = self.sources.iter_mut().find(|(topic, _)| **topic == *record.topic) else {
-            return Err(StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)));
-        };
+        // Records come in runs of one topic sharing its name: the last one's source, found
+        // by pointer.
         if !std::sync::Arc::ptr_eq(&self.ctx.origin.topic, &record.topic) {
+            let Some(index) = self.sources.iter().position(|(topic, _)| **topic == *record.topic) else {
+                return Err(StreamsError::Driver(format!("task {} does not read topic {}", self.id, record.topic)));
+            };
+            self.last_source = index;
             self.ctx.origin.topic = record.topic.clone();
         }
+        let source = &mut self.sources[self.last_source].1;
         self.ctx.origin.offset = record.offset;
         self.ctx.ids_for_origin = 0;
         source.process(&mut self.ctx, record)?;
@@ -72,7 +79,9 @@ impl Task {
 
     /// Fires the punctuators of `kind` that are due at `now`.
     pub(crate) fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<(), StreamsError> {
-        if now == i64::MIN || !self.punctuators.iter().any(|s| s.kind == kind) {
+        // Most records fire nothing: the origin (which names what punctuators write) is
+        // made only when one is due.
+        if now == i64::MIN || !self.punctuators.iter_mut().any(|s| s.kind == kind && s.is_due(now)) {
             return Ok(());
         }
         self.ctx.origin = Origin { topic: format!("punctuation of task {}", self.id).into(), offset: now };

@@ -52,6 +52,33 @@ impl ProducerContext for DeliveryWatch {
     }
 }
 
+/// The positions of one input topic's partitions read through the consumer's own queue.
+struct DirectPositions {
+    topic: Arc<str>,
+    sub_topology: usize,
+    /// The next offset to commit, by partition number (`None`: nothing read since the last
+    /// commit).
+    next: Vec<Option<i64>>,
+}
+
+impl DirectPositions {
+    fn is(&self, topic: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.topic, topic) || *self.topic == **topic
+    }
+
+    fn set(&mut self, partition: i32, next: i64) {
+        let index = partition.max(0) as usize;
+        if index >= self.next.len() {
+            self.next.resize(index + 1, None);
+        }
+        self.next[index] = Some(next);
+    }
+
+    fn positions(&self) -> impl Iterator<Item = (i32, i64)> + '_ {
+        self.next.iter().enumerate().filter_map(|(partition, next)| next.map(|n| (partition as i32, n)))
+    }
+}
+
 /// A task taken away by a rebalance, kept in case it comes back: if its changelogs have not
 /// moved since, its state is still right and needs no restore.
 struct Suspended {
@@ -69,8 +96,8 @@ pub(crate) struct Engine {
     suspended: HashMap<TaskId, Suspended>,
     producer: BaseProducer<DeliveryWatch>,
     restorer: Restorer,
-    /// The next offset to commit per input topic and partition.
-    offsets: HashMap<String, HashMap<i32, i64>>,
+    /// The next offset to commit of the partitions read through the consumer's own queue.
+    offsets: Vec<DirectPositions>,
     /// Whether a transaction is open (exactly-once).
     in_transaction: bool,
     /// Records written since the last commit (a commit with none and no offsets is skipped).
@@ -129,7 +156,7 @@ impl Engine {
             tasks: BTreeMap::new(),
             suspended: HashMap::new(),
             producer,
-            offsets: HashMap::new(),
+            offsets: Vec::new(),
             in_transaction: false,
             written: 0,
             last_commit: Instant::now(),
@@ -155,16 +182,36 @@ impl Engine {
 
     /// Processes a record that came through the consumer's own queue (fetched before its
     /// partition's queue was split): its position is kept here rather than by the inputs.
-    pub(crate) fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
-        let Some(&sub_topology) = self.topic_subs.get(&*record.topic) else { return Ok(()) };
-        let id = TaskId { sub_topology, partition: record.partition };
-        // The topic's entry exists after its first record: no name copied per record.
-        let positions = match self.offsets.get_mut(&*record.topic) {
-            Some(positions) => positions,
-            None => self.offsets.entry(record.topic.to_string()).or_default(),
+    fn process(&mut self, record: RawRecord) -> Result<(), StreamsError> {
+        // Records come in runs of one topic, sharing its name: found by pointer, not by hash.
+        let index = match self.offsets.iter().position(|p| p.is(&record.topic)) {
+            Some(index) => index,
+            None => {
+                let Some(&sub_topology) = self.topic_subs.get(&*record.topic) else { return Ok(()) };
+                self.offsets.push(DirectPositions { topic: record.topic.clone(), sub_topology, next: Vec::new() });
+                self.offsets.len() - 1
+            }
         };
-        positions.insert(record.partition, record.offset + 1);
+        let id = TaskId { sub_topology: self.offsets[index].sub_topology, partition: record.partition };
+        if !self.tasks.contains_key(&id) {
+            // Fetched before its partition was taken away: the new owner reads it from the
+            // committed offset, which must not move past it.
+            tracing::warn!(task = %id, "a record for a task this instance does not run; skipped");
+            return Ok(());
+        }
+        self.offsets[index].set(record.partition, record.offset + 1);
         self.process_in(id, record)
+    }
+
+    /// Processes the records polled from the consumer's own queue, emptying `batch`; returns
+    /// how many.
+    pub(crate) fn process_batch(&mut self, batch: &mut Vec<RawRecord>) -> Result<usize, StreamsError> {
+        let count = batch.len();
+        for record in batch.drain(..) {
+            self.process(record)?;
+        }
+        self.send_outbox()?;
+        Ok(count)
     }
 
     /// Processes one input record in task `id` and sends what it writes.
@@ -174,8 +221,8 @@ impl Engine {
             return Ok(());
         };
         task.process(record)?;
+        // Sent by the caller once its batch is done.
         task.drain_output(&mut self.outbox);
-        self.send_outbox()?;
         self.metrics.processed();
         Ok(())
     }
@@ -194,6 +241,7 @@ impl Engine {
                 self.process_in(id, record)?;
                 processed += 1;
             }
+            self.send_outbox()?;
         }
         Ok(processed)
     }
@@ -228,12 +276,15 @@ impl Engine {
         }
         self.begin_if_needed()?;
         for r in records {
-            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-            for (key, value) in &r.headers {
-                headers = headers.insert(Header { key, value: value.as_deref() });
+            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&r.topic).timestamp(r.timestamp);
+            // No header list for a record without headers: librdkafka allocates one per record.
+            if !r.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+                for (key, value) in &r.headers {
+                    headers = headers.insert(Header { key, value: value.as_deref() });
+                }
+                record = record.headers(headers);
             }
-            let mut record: BaseRecord<'_, [u8], [u8]> =
-                BaseRecord::to(&r.topic).timestamp(r.timestamp).headers(headers);
             if let Some(key) = &r.key {
                 record = record.key(key);
             }
@@ -328,10 +379,10 @@ impl Engine {
                 .add_partition_offset(topic, *partition, Offset::Offset(*offset))
                 .map_err(|e| StreamsError::kafka("list offsets to commit", e))?;
         }
-        for (topic, partitions) in &self.offsets {
-            for (partition, offset) in partitions {
+        for direct in &self.offsets {
+            for (partition, offset) in direct.positions() {
                 positions
-                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .add_partition_offset(&direct.topic, partition, Offset::Offset(offset))
                     .map_err(|e| StreamsError::kafka("list offsets to commit", e))?;
             }
         }

@@ -15,7 +15,7 @@ mod metrics;
 mod query_server;
 mod restore;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
@@ -40,6 +40,10 @@ pub(crate) struct Rebalancer {
     /// The consumer itself, to split each assigned partition's queue before it is assigned
     /// (set once the consumer exists; weak, as the consumer owns this context).
     consumer: OnceLock<Weak<BaseConsumer<Rebalancer>>>,
+    /// Counts rebalance callbacks: records polled before one may belong to partitions that
+    /// moved, and were never processed, so the main loop drops them (their owner reads them
+    /// again from the committed offsets).
+    rebalances: AtomicU64,
 }
 
 impl ClientContext for Rebalancer {
@@ -58,6 +62,7 @@ pub(crate) fn log_client_error(error: KafkaError, reason: &str) {
 
 impl ConsumerContext for Rebalancer {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::Relaxed);
         match rebalance {
             Rebalance::Revoke(partitions) => {
                 let mut engine = lock(&self.engine);
@@ -90,6 +95,7 @@ impl ConsumerContext for Rebalancer {
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::Relaxed);
         let mut engine = lock(&self.engine);
         match rebalance {
             Rebalance::Assign(partitions) => {
@@ -187,7 +193,11 @@ impl KafkaStreams {
                     ("fetch.queue.backoff.ms", "10"),
                 ],
             )
-            .create_with_context(Rebalancer { engine: engine.clone(), consumer: OnceLock::new() })
+            .create_with_context(Rebalancer {
+                engine: engine.clone(),
+                consumer: OnceLock::new(),
+                rebalances: AtomicU64::new(0),
+            })
             .map_err(|e| StreamsError::kafka("create the consumer", e))?;
         let consumer = Arc::new(consumer);
         let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
@@ -221,16 +231,31 @@ impl KafkaStreams {
 
     fn process_until(&self, stop: &AtomicBool) -> Result<(), StreamsError> {
         let mut idle = false;
+        let mut last_topic: Option<std::sync::Arc<str>> = None;
+        let mut batch = Vec::with_capacity(BATCH);
+        let rebalances = &self.consumer.context().rebalances;
         while !stop.load(Ordering::Relaxed) {
             // Serves rebalances and client events, and brings the records of partitions whose
             // queue is not split (all of them when every task reads one partition; otherwise
-            // any fetched before a queue was split). The engine is not held meanwhile: a
-            // rebalance callback takes it.
+            // any fetched before a queue was split), a batch at a time. The engine is not held
+            // while polling: a rebalance callback takes it.
             let mut wait = if idle { Duration::from_millis(5) } else { Duration::ZERO };
             let mut direct = 0;
             while direct < RECORDS_PER_ROUND {
-                let record = match self.consumer.poll(wait) {
-                    Some(Ok(m)) => inputs::raw_record(&m, rdkafka::message::Message::topic(&m).into()),
+                let seen = rebalances.load(Ordering::Relaxed);
+                let polled = self.consumer.poll(wait);
+                if rebalances.load(Ordering::Relaxed) != seen {
+                    batch.clear();
+                }
+                let record = match polled {
+                    Some(Ok(m)) => {
+                        let topic = rdkafka::message::Message::topic(&m);
+                        // Records of one topic share its name rather than each copying it.
+                        if last_topic.as_deref() != Some(topic) {
+                            last_topic = Some(topic.into());
+                        }
+                        inputs::raw_record(&m, last_topic.clone().expect("set above"))
+                    }
                     Some(Err(KafkaError::PartitionEOF(_))) => continue,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "consumer error");
@@ -238,11 +263,14 @@ impl KafkaStreams {
                     }
                     None => break,
                 };
-                lock(&self.engine).process(record)?;
-                direct += 1;
+                batch.push(record);
                 wait = Duration::ZERO;
+                if batch.len() == BATCH {
+                    direct += lock(&self.engine).process_batch(&mut batch)?;
+                }
             }
             let mut engine = lock(&self.engine);
+            direct += engine.process_batch(&mut batch)?;
             if let Some(e) = engine.fatal.take() {
                 return Err(e);
             }
@@ -256,6 +284,9 @@ impl KafkaStreams {
         lock(&self.engine).commit(&self.consumer)
     }
 }
+
+/// Records polled before the engine is taken to process them.
+const BATCH: usize = 64;
 
 /// Records processed between two looks at the consumer's events and the commit timer.
 const RECORDS_PER_ROUND: usize = 1000;

@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use runnel_streams::runtime::{Guarantee, KafkaStreams, StreamsConfig};
 use runnel_streams::serdes::{I64, Nullable, RawBytes};
@@ -265,7 +265,8 @@ fn copy(args: &StreamsBenchArgs, input: &str, output: &str) -> anyhow::Result<St
         if let Some(timestamp) = message.timestamp().to_millis() {
             record = record.timestamp(timestamp);
         }
-        if let Some(headers) = message.headers() {
+        // As runnel-streams does: no header list for a record without headers.
+        if let Some(headers) = message.headers().filter(|h| h.count() > 0) {
             record = record.headers(headers.detach());
         }
         loop {
