@@ -2,7 +2,7 @@
 # Measures runnel-streams on a release runnel broker, in one run: a stateless map pipeline
 # against the same work with rdkafka alone (consume, upper-case, produce with key, timestamp
 # and headers), exactly-once against at-least-once, a tumbling-window count, and the restore
-# of a 1,000,000-key state by a new instance. Each pipeline reads the same input topic
+# of a 1,000,000-key state by a new instance, in memory and on disk. Each pipeline reads the same input topic
 # (1,000,000 records of 100 bytes, 4 partitions, written once).
 # Usage: scripts/bench_streams.sh [records] [rounds]   (defaults 1000000 and 2). Results go to stdout.
 set -euo pipefail
@@ -15,7 +15,7 @@ BIN=./target/release/runnel
 B=127.0.0.1:29095
 DATA="$(mktemp -d "${PWD}/target/bench-data.XXXXXX")"
 PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA" "$DATA".out "$DATA".log; }
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA" "$DATA".out "$DATA".log "$DATA".state; }
 trap cleanup EXIT
 
 $BIN serve --data-dir "$DATA" --listen "$B" --http-listen off > "$DATA.out" 2> "$DATA.log" &
@@ -47,3 +47,8 @@ echo
 restore=$(bench --pipeline restore)
 printf 'restore of %s keys: %s changelog records in %s s\n' "$RECORDS" \
     "$(echo "$restore" | field restored)" "$(echo "$restore" | field restore_seconds)"
+disk=$(bench --pipeline restore --state-dir "$DATA.state")
+printf 'on disk (fjall): state built at %s records/s, restored by a new instance: %s records in %s s;\n' \
+    "$(echo "$disk" | field records_per_s)" "$(echo "$disk" | field restored)" "$(echo "$disk" | field restore_seconds)"
+printf '  the first instance restarted on its own state after a clean stop: %s records in %s s\n' \
+    "$(echo "$disk" | field restart_restored)" "$(echo "$disk" | field restart_seconds)"

@@ -151,4 +151,13 @@ fn stream_pipelines_report_their_rate_and_a_million_key_state_is_restored_with_p
     let finished = stderr.lines().filter(|l| l.contains("restored the task's state")).count();
     assert!(started >= 4 && finished >= 4, "four partitions, each restored with progress logged:\n{stderr}");
     eprintln!("restored 1M keys in {} s", report["restore_seconds"]);
+
+    // On disk: a new instance restores into its own LSM store; the first, restarted on its
+    // state after a clean stop, reads nothing.
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8 path");
+    let args = ["streams", "--brokers", &b, "--pipeline", "restore", "--records", "50000", "--state-dir", state];
+    let report = bench_json(&[&args[..], &["--output", "json"]].concat());
+    assert!(report["restored"].as_u64().expect("restored") >= 50_000, "{report}");
+    assert_eq!(report["restart_restored"].as_u64(), Some(0), "{report}");
 }

@@ -2,7 +2,9 @@
 //! application split the input partitions; one is SIGKILLed mid-run and the other takes over
 //! its partitions, restoring their counts from the changelog. Exactly-once: every word's
 //! committed counts are exactly 1, 2, ... up to the truth, each once. At-least-once: the final
-//! counts are never lower than the truth.
+//! counts are never lower than the truth. With stores on disk, an instance stopped cleanly
+//! restarts from its checkpoint with nothing to restore, and one that crashed under
+//! exactly-once throws its local state away and restores it in full.
 //!
 //! The example binary is built by `cargo build --workspace --all-targets` (or
 //! `cargo build -p runnel-streams --examples`), as the test command does first.
@@ -91,7 +93,15 @@ fn wait_for_state_in_every_changelog_partition(bootstrap: &str) {
 
 /// One wordcount instance, logging to `log`.
 fn start_instance(bootstrap: &str, exactly_once: bool, log: &Path) -> Child {
+    start_instance_with(bootstrap, exactly_once, None, log)
+}
+
+/// One wordcount instance, its stores on disk in `state_dir` when given.
+fn start_instance_with(bootstrap: &str, exactly_once: bool, state_dir: Option<&Path>, log: &Path) -> Child {
     let mut command = Command::new(example("wordcount"));
+    if let Some(dir) = state_dir {
+        command.arg("--state-dir").arg(dir);
+    }
     command.args(["--brokers", bootstrap, "--input", "lines", "--output", "counts", "--application-id", "wc"]);
     command.args(["-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"]);
     command.args(["--query-listen", "127.0.0.1:0"]);
@@ -237,4 +247,82 @@ fn wordcount_exactly_once_counts_every_word_once_across_a_sigkill() {
 #[test]
 fn wordcount_at_least_once_never_undercounts_across_a_sigkill() {
     survives_a_sigkill(false);
+}
+
+/// Waits until every word's count on the output reaches the truth (read committed).
+fn wait_for_truth(bootstrap: &str, truth: &BTreeMap<String, i64>, log: &Path) -> HashMap<String, Vec<i64>> {
+    let started = Instant::now();
+    loop {
+        let counts = read_counts(bootstrap, "read_committed");
+        if truth.iter().all(|(w, n)| counts.get(w).and_then(|c| c.iter().max()).is_some_and(|max| max >= n)) {
+            return counts;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "counts did not reach the truth in 120 s; the log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn stop_cleanly(mut child: Child, log: &Path) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait for an instance");
+    assert!(status.success(), "stops cleanly on SIGTERM:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+#[test]
+fn wordcount_on_disk_restarts_from_its_checkpoint_and_after_a_crash_restores_in_full() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = start_broker(dir.path());
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "lines", PARTITIONS);
+    create_topic(&bootstrap, "counts", PARTITIONS);
+    let mut truth = BTreeMap::new();
+    produce_lines(&bootstrap, 0, &mut truth);
+    let (state_a, state_b) = (dir.path().join("state-a"), dir.path().join("state-b"));
+    let log = |name: &str| dir.path().join(format!("{name}.log"));
+
+    let mut a = start_instance_with(&bootstrap, true, Some(&state_a), &log("a"));
+    wait_for_line(&log("a"), "tasks assigned", Duration::from_secs(30));
+    let b = start_instance_with(&bootstrap, true, Some(&state_b), &log("b"));
+    wait_for_line(&log("b"), "tasks assigned", Duration::from_secs(30));
+    wait_for_state_in_every_changelog_partition(&bootstrap);
+    produce_lines(&bootstrap, 1, &mut truth);
+    a.kill().expect("SIGKILL instance a");
+    a.wait().expect("reap instance a");
+    produce_lines(&bootstrap, 2, &mut truth);
+    wait_for_truth(&bootstrap, &truth, &log("b"));
+
+    // b, now running every task, stops cleanly: a checkpoint per task.
+    stop_cleanly(b, &log("b"));
+    for task in ["0_0", "0_1", "0_2", "0_3", "1_0", "1_1", "1_2", "1_3"] {
+        assert!(state_b.join("wc/checkpoints").join(task).exists(), "b wrote a checkpoint for task {task}");
+    }
+    // Restarted, b finds its stores current: nothing read from the changelogs.
+    let b = start_instance_with(&bootstrap, true, Some(&state_b), &log("b2"));
+    wait_for_line(&log("b2"), "tasks assigned", Duration::from_secs(30));
+    let b2 = std::fs::read_to_string(log("b2")).unwrap_or_default();
+    assert!(b2.contains("local state current up to offset"), "b restarts from its checkpoints:\n{b2}");
+    assert!(!b2.contains("restoring a store from its changelog"), "b had nothing to restore:\n{b2}");
+    produce_lines(&bootstrap, 3, &mut truth);
+    wait_for_truth(&bootstrap, &truth, &log("b2"));
+
+    // a comes back on the state it had when it was killed. Its stores may hold writes of
+    // transactions that never committed: with no checkpoint for its tasks they are cleared and
+    // restored from the changelog's start.
+    let a = start_instance_with(&bootstrap, true, Some(&state_a), &log("a2"));
+    wait_for_line(&log("a2"), "tasks assigned", Duration::from_secs(30));
+    produce_lines(&bootstrap, 4, &mut truth);
+    let counts = wait_for_truth(&bootstrap, &truth, &log("a2"));
+    let a2 = std::fs::read_to_string(log("a2")).unwrap_or_default();
+    assert!(a2.contains("restored the task's state"), "a restored its tasks:\n{a2}");
+    for (word, n) in &truth {
+        let expected: Vec<i64> = (1..=*n).collect();
+        assert_eq!(&counts[word], &expected, "{word}: every count exactly once, in order");
+    }
+    stop_cleanly(a, &log("a2"));
+    stop_cleanly(b, &log("b2"));
+    drop(broker);
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::StreamsError;
 use crate::record::OutRecord;
-use crate::store::{KeyValueStore, MemoryStore};
+use crate::store::KeyValueStore;
 
 /// Where the record being processed came from, for error messages.
 #[derive(Debug, Clone)]
@@ -49,13 +49,12 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    /// A context with a store per name in `stores` (store name, changelog topic).
-    pub(crate) fn new(partition: i32, stores: &[(String, String)]) -> Self {
+    /// A context with `stores` (store name, changelog topic, the store).
+    pub(crate) fn new(partition: i32, stores: Vec<(String, String, Box<dyn KeyValueStore>)>) -> Self {
         let stores = stores
-            .iter()
-            .map(|(name, changelog)| {
-                let store: Box<dyn KeyValueStore> = Box::new(MemoryStore::default());
-                (name.clone(), TaskStore { store, changelog: changelog.as_str().into(), dirty: BTreeMap::new() })
+            .into_iter()
+            .map(|(name, changelog, store)| {
+                (name, TaskStore { store, changelog: changelog.as_str().into(), dirty: BTreeMap::new() })
             })
             .collect();
         TaskContext {
@@ -172,6 +171,18 @@ impl TaskContext {
                 });
             }
         }
+    }
+
+    /// The first storage failure of any of the task's stores.
+    pub(crate) fn store_failure(&self) -> Option<String> {
+        self.stores.values().find_map(|s| s.store.failure())
+    }
+
+    /// Empties store `name` (before a restore from the changelog's start).
+    pub(crate) fn clear_store(&mut self, name: &str) {
+        let store = self.store_mut(name);
+        store.dirty.clear();
+        store.store.clear();
     }
 
     /// Applies a changelog record to store `name` while restoring (not written back).

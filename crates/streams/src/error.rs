@@ -35,6 +35,9 @@ pub enum StreamsError {
     /// The application is configured wrongly.
     #[error("configuration: {0}")]
     Config(String),
+    /// The local state directory failed (open, write, fsync) or a disk store lost a write.
+    #[error("state: {0}")]
+    State(String),
     /// A test driver call referred to something the topology does not have.
     #[error("{0}")]
     Driver(String),

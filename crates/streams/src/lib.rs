@@ -8,13 +8,14 @@
 //! the built topology), `stream` (stateless operators), `grouped` (aggregations), `table`
 //! (tables and their changes), `windows` (window kinds and windowed keys), `time_windowed`,
 //! `sliding_windowed` and `session_windowed` (windowed aggregations), `table_joins` and
-//! `stream_joins` (joins), `processor` (custom processors and punctuators), `store` (state
-//! stores), `context` (what processors reach), `graph` (the processor graph), `task` (a
+//! `stream_joins` (joins), `processor` (custom processors and punctuators), `store` and
+//! `disk_store` (state stores), `context` (what processors reach), `graph` (the processor graph), `task` (a
 //! sub-topology on one partition), `driver` (the test driver), `runtime` (running against
 //! Kafka), `error`.
 
 mod builder;
 mod context;
+mod disk_store;
 mod driver;
 mod error;
 mod graph;
@@ -36,6 +37,7 @@ mod windows;
 
 pub use builder::{StreamsBuilder, Topology};
 pub use context::TaskContext;
+pub use disk_store::DiskStore;
 pub use driver::{DRIVER_APPLICATION_ID, TestDriver};
 pub use error::StreamsError;
 pub use graph::Data;

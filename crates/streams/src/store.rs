@@ -1,4 +1,4 @@
-//! State stores: sorted byte maps a task keeps its state in, one per store per task, each
+//! State stores: sorted byte maps (in memory here; on disk in `disk_store`) a task keeps its state in, one per store per task, each
 //! backed by a compacted changelog topic from which it is rebuilt when the task starts.
 
 use std::collections::BTreeMap;
@@ -20,6 +20,13 @@ pub trait KeyValueStore: Send {
     /// Whether it holds nothing.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Removes every entry (before a restore from the changelog's start).
+    fn clear(&mut self);
+    /// The first failure of the storage under it, if any (the runtime checks before it
+    /// commits, and stops rather than commit past a lost write).
+    fn failure(&self) -> Option<String> {
+        None
     }
 }
 
@@ -46,6 +53,9 @@ impl KeyValueStore for MemoryStore {
     }
     fn len(&self) -> usize {
         self.entries.len()
+    }
+    fn clear(&mut self) {
+        self.entries.clear();
     }
 }
 

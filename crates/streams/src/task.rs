@@ -6,6 +6,10 @@ use crate::context::{Origin, TaskContext};
 use crate::graph::{Instantiator, SourceProcessor};
 use crate::processor::{PunctuationType, Scheduled};
 use crate::record::{OutRecord, RawRecord};
+use crate::store::{KeyValueStore, MemoryStore};
+
+/// Opens a task's store by name: in memory, or on disk in the state directory.
+pub(crate) type StoreOpener<'a> = dyn FnMut(&str) -> Result<Box<dyn KeyValueStore>, StreamsError> + 'a;
 
 /// Which task: a sub-topology and a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,18 +41,31 @@ pub(crate) struct Task {
 impl Task {
     /// Instantiates sub-topology `id.sub_topology` for `id.partition`, with empty stores.
     pub(crate) fn new(topology: &Topology, application_id: &str, id: TaskId) -> Task {
+        Task::with_stores(topology, application_id, id, &mut |_| Ok(Box::new(MemoryStore::default())))
+            .expect("in-memory stores always open")
+    }
+
+    /// A task whose stores `open_store` opens (by store name).
+    pub(crate) fn with_stores(
+        topology: &Topology,
+        application_id: &str,
+        id: TaskId,
+        open_store: &mut StoreOpener<'_>,
+    ) -> Result<Task, StreamsError> {
         let sub = &topology.sub_topologies[id.sub_topology];
         let mut inst = Instantiator::new(application_id);
         let sources = sub.sources.iter().map(|s| (s.topic.full(application_id), (s.factory)(&mut inst))).collect();
-        let stores: Vec<(String, String)> =
-            sub.stores.iter().map(|s| (s.name.clone(), s.changelog().full(application_id))).collect();
-        Task {
+        let mut stores = Vec::new();
+        for s in &sub.stores {
+            stores.push((s.name.clone(), s.changelog().full(application_id), open_store(&s.name)?));
+        }
+        Ok(Task {
             id,
             sources,
             last_source: 0,
             punctuators: std::mem::take(&mut inst.punctuators),
-            ctx: TaskContext::new(id.partition, &stores),
-        }
+            ctx: TaskContext::new(id.partition, stores),
+        })
     }
 
     /// Processes one record of one of its sources.

@@ -25,6 +25,10 @@ pub struct AppArgs {
     /// How often progress is committed (default: 30000 at-least-once, 100 exactly-once).
     #[arg(long)]
     pub commit_interval_ms: Option<u64>,
+    /// Keep state stores on disk here (bounded memory; a restart restores only what the
+    /// changelogs gained since the last clean stop or commit) instead of in memory.
+    #[arg(long)]
+    pub state_dir: Option<std::path::PathBuf>,
     /// Any librdkafka property for every client, as key=value (repeatable).
     #[arg(short = 'X', value_parser = parse_property)]
     pub properties: Vec<(String, String)>,
@@ -44,6 +48,7 @@ impl AppArgs {
         if let Some(ms) = self.commit_interval_ms {
             config.commit_interval = Duration::from_millis(ms);
         }
+        config.state_dir = self.state_dir.clone();
         for (k, v) in &self.properties {
             config = config.set(k, v);
         }
@@ -51,10 +56,10 @@ impl AppArgs {
     }
 }
 
-/// Logs to stderr at `RUNNEL_LOG` (default info).
+/// Logs to stderr at `RUNNEL_LOG` (default info, with the disk stores' own logs at warn).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 

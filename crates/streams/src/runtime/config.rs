@@ -36,6 +36,16 @@ pub struct StreamsConfig {
     /// `consumer.`, `producer.` or `admin.` in front for one kind only
     /// (`consumer.session.timeout.ms`), as Kafka Streams takes them.
     pub client_properties: Vec<(String, String)>,
+    /// Where stores live on disk (`None`: in memory, rebuilt from their changelogs at every
+    /// start). On disk, memory is bounded by the two sizes below however many keys the stores
+    /// hold, and a restarted instance restores only what the changelogs gained since its
+    /// last checkpoint. Kafka Streams' `state.dir`.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// On disk: the block cache shared by every store of the instance.
+    pub state_cache_bytes: u64,
+    /// On disk: the in-memory write buffer (memtable) of each store of each task, flushed to
+    /// disk when full.
+    pub state_memtable_bytes: u64,
 }
 
 /// Which client a property is for.
@@ -84,7 +94,16 @@ impl StreamsConfig {
             max_task_idle: Duration::from_secs(2),
             replication_factor: -1,
             client_properties: Vec::new(),
+            state_dir: None,
+            state_cache_bytes: 32 << 20,
+            state_memtable_bytes: 8 << 20,
         }
+    }
+
+    /// Keeps the stores on disk under `dir` (see [`StreamsConfig::state_dir`]).
+    pub fn with_state_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
     }
 
     /// Sets a librdkafka property on every client.

@@ -20,6 +20,7 @@ use super::config::{ClientKind, StreamsConfig};
 use super::inputs::Inputs;
 use super::metrics::StreamsMetrics;
 use super::restore::Restorer;
+use super::state_dir::StateDir;
 use crate::StreamsError;
 use crate::builder::Topology;
 use crate::record::{OutRecord, RawRecord};
@@ -110,6 +111,8 @@ pub(crate) struct Engine {
     /// An error met inside a rebalance callback, raised by the main loop.
     pub fatal: Option<StreamsError>,
     pub metrics: Arc<StreamsMetrics>,
+    /// The stores on disk and their checkpoints, when the config names a state directory.
+    state: Option<StateDir>,
 }
 
 impl Engine {
@@ -150,6 +153,7 @@ impl Engine {
         let inputs = Inputs::new(config.max_task_idle);
         Ok(Engine {
             restorer: Restorer::new(&config, metrics.clone())?,
+            state: config.state_dir.as_ref().map(|dir| StateDir::open(&config, dir)).transpose()?,
             topology,
             config,
             topic_subs,
@@ -373,6 +377,10 @@ impl Engine {
         if self.offsets.is_empty() && taken.is_empty() && self.written == 0 {
             return Ok(());
         }
+        // A store that lost a write must not have its input committed past it.
+        if let Some(failure) = self.tasks.values().find_map(|t| t.ctx.store_failure()) {
+            return Err(StreamsError::State(format!("{failure}; the offsets were not committed")));
+        }
         let mut positions = TopicPartitionList::new();
         for (topic, partition, offset) in &taken {
             positions
@@ -400,6 +408,10 @@ impl Engine {
                     .commit(&positions, CommitMode::Sync)
                     .map_err(|e| StreamsError::kafka("commit the input offsets", e))?;
             }
+            // At-least-once keeps checkpoints current at every commit (a crash then restores
+            // only the changelog's tail; the input since the commit is processed again).
+            let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+            self.write_checkpoints(&ids)?;
         }
         self.offsets.clear();
         self.inputs.clear_positions();
@@ -473,6 +485,15 @@ impl Engine {
 
     /// Creates and restores task `id`, or takes it back from the suspended ones.
     fn start_task(&mut self, id: TaskId) -> Result<(), StreamsError> {
+        let mut checkpoint = HashMap::new();
+        if let Some(state) = &self.state {
+            checkpoint = state.checkpoint(id);
+            if self.config.exactly_once() {
+                // From here on the stores take writes that may yet be aborted: until the next
+                // clean stop, a crash must leave them untrusted.
+                state.remove_checkpoint(id)?;
+            }
+        }
         if let Some(suspended) = self.suspended.remove(&id)
             && self.changelog_ends(&suspended.task)? == suspended.changelog_ends
         {
@@ -480,11 +501,40 @@ impl Engine {
             self.tasks.insert(id, suspended.task);
             return Ok(());
         }
-        let mut task = Task::new(&self.topology, &self.config.application_id, id);
-        let restored = self.restorer.restore(&mut task)?;
+        let mut task = match &self.state {
+            None => Task::new(&self.topology, &self.config.application_id, id),
+            Some(state) => {
+                Task::with_stores(&self.topology, &self.config.application_id, id, &mut |store| state.store(id, store))?
+            }
+        };
+        let restored = self.restorer.restore(&mut task, &checkpoint)?;
         self.metrics.restored(restored.records, restored.elapsed);
         self.tasks.insert(id, task);
         Ok(())
+    }
+
+    /// Writes the checkpoints of tasks `ids` (running or suspended) once their stores are on
+    /// disk: each store is current up to its changelog's end. Call only after a commit, with
+    /// every changelog record acknowledged.
+    fn write_checkpoints(&self, ids: &[TaskId]) -> Result<(), StreamsError> {
+        let Some(state) = &self.state else { return Ok(()) };
+        state.sync()?;
+        for id in ids {
+            let Some(task) = self.tasks.get(id).or_else(|| self.suspended.get(id).map(|s| &s.task)) else { continue };
+            let mut offsets = Vec::new();
+            for (store, changelog) in task.changelogs() {
+                offsets.push((store, self.restorer.end_offset(&changelog, id.partition)?));
+            }
+            state.write_checkpoint(*id, &offsets)?;
+        }
+        Ok(())
+    }
+
+    /// After the last commit of a clean stop: every task's checkpoint, so that the next
+    /// start restores only what the changelogs gain meanwhile.
+    pub(crate) fn close(&mut self) -> Result<(), StreamsError> {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        self.write_checkpoints(&ids)
     }
 
     fn changelog_ends(&self, task: &Task) -> Result<Vec<i64>, StreamsError> {
@@ -499,6 +549,7 @@ impl Engine {
     ) -> Result<(), StreamsError> {
         self.commit(consumer)?;
         let ids = self.task_ids(partitions);
+        self.write_checkpoints(&ids)?;
         for id in ids {
             if let Some(task) = self.tasks.remove(&id) {
                 let changelog_ends = self.changelog_ends(&task)?;

@@ -5,7 +5,7 @@
 //! the same instance. Each assigned partition starts its task: its stores are restored from
 //! their changelogs before it processes a record. Modules: `config` (settings), `engine`
 //! (tasks, producer, commits), `restore` (stores from changelogs), `internal_topics`
-//! (repartition and changelog topics).
+//! (repartition and changelog topics), `state_dir` (stores on disk and their checkpoints).
 
 mod config;
 mod engine;
@@ -14,6 +14,7 @@ mod internal_topics;
 mod metrics;
 mod query_server;
 mod restore;
+mod state_dir;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -281,7 +282,9 @@ impl KafkaStreams {
             }
             engine.poll_producer();
         }
-        lock(&self.engine).commit(&self.consumer)
+        let mut engine = lock(&self.engine);
+        engine.commit(&self.consumer)?;
+        engine.close()
     }
 }
 

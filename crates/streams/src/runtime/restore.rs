@@ -1,5 +1,6 @@
 //! Restoring a task's stores from their changelog partitions, with progress in the log.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,8 +78,10 @@ impl Restorer {
             .map_err(|e| StreamsError::kafka(format!("read the end of {changelog}-{partition}"), e))
     }
 
-    /// Fills every store of `task` from its changelog, from the start to the end.
-    pub(crate) fn restore(&self, task: &mut Task) -> Result<Restored, StreamsError> {
+    /// Fills every store of `task` from its changelog up to the end: from the offset in
+    /// `checkpoint` when the store is current up to it, otherwise from the start into an
+    /// emptied store.
+    pub(crate) fn restore(&self, task: &mut Task, checkpoint: &HashMap<String, i64>) -> Result<Restored, StreamsError> {
         let started = Instant::now();
         let mut total = 0;
         let partition = task.id.partition;
@@ -87,16 +90,29 @@ impl Restorer {
                 .consumer
                 .fetch_watermarks(&changelog, partition, Duration::from_secs(30))
                 .map_err(|e| StreamsError::kafka(format!("read the end of {changelog}-{partition}"), e))?;
-            if high <= low {
+            let start = match checkpoint.get(&store) {
+                Some(&offset) if (low..=high).contains(&offset) => offset,
+                checkpointed => {
+                    if let Some(offset) = checkpointed {
+                        tracing::info!(task = %task.id, store, offset, low, high, "checkpoint outside the changelog; restoring from the start");
+                    }
+                    task.ctx.clear_store(&store);
+                    low
+                }
+            };
+            if checkpoint.contains_key(&store) && start > low {
+                tracing::info!(task = %task.id, store, records = high - start, "local state current up to offset {start}");
+            }
+            if high <= start {
                 continue;
             }
             let mut assignment = TopicPartitionList::new();
             assignment
-                .add_partition_offset(&changelog, partition, Offset::Beginning)
+                .add_partition_offset(&changelog, partition, Offset::Offset(start))
                 .map_err(|e| StreamsError::kafka("assign a changelog", e))?;
             self.consumer.assign(&assignment).map_err(|e| StreamsError::kafka(format!("assign {changelog}"), e))?;
             let (mut applied, mut last_record, mut last_report) = (0u64, Instant::now(), Instant::now());
-            tracing::info!(task = %task.id, store, records = high - low, "restoring a store from its changelog");
+            tracing::info!(task = %task.id, store, records = high - start, from = start, "restoring a store from its changelog");
             loop {
                 match self.consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => {
@@ -104,7 +120,7 @@ impl Restorer {
                         applied += 1;
                         last_record = Instant::now();
                         if applied % 1024 == 0 {
-                            self.metrics.set_restore_remaining((high - low - applied as i64).max(0));
+                            self.metrics.set_restore_remaining((high - start - applied as i64).max(0));
                         }
                         if m.offset() + 1 >= high {
                             break;
@@ -124,8 +140,8 @@ impl Restorer {
                 }
                 if last_report.elapsed() >= PROGRESS_EVERY {
                     last_report = Instant::now();
-                    let percent = 100 * applied / (high - low).max(1) as u64;
-                    tracing::info!(task = %task.id, store, applied, total = high - low, "restoring: {percent}%");
+                    let percent = 100 * applied / (high - start).max(1) as u64;
+                    tracing::info!(task = %task.id, store, applied, total = high - start, "restoring: {percent}%");
                 }
             }
             self.metrics.set_restore_remaining(0);

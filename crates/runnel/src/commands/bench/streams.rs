@@ -18,7 +18,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use runnel_streams::runtime::{Guarantee, KafkaStreams, StreamsConfig};
+use runnel_streams::runtime::{Guarantee, KafkaStreams, RunStats, StreamsConfig};
 use runnel_streams::serdes::{I64, Nullable, RawBytes};
 use runnel_streams::{StreamsBuilder, TimeWindows, Topology, WindowedSerde};
 use serde::Serialize;
@@ -63,6 +63,11 @@ pub struct StreamsBenchArgs {
     /// Exactly-once processing (transactions) instead of at-least-once.
     #[arg(long)]
     pub exactly_once: bool,
+    /// `restore`: keep the stores on disk under this directory (an LSM tree, memory bounded)
+    /// instead of in memory; the report then adds the restart of the first instance from its
+    /// checkpoint.
+    #[arg(long)]
+    pub state_dir: Option<std::path::PathBuf>,
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -79,6 +84,10 @@ struct StreamsReport {
     /// `restore`: changelog records restored and how long it took.
     restored: Option<u64>,
     restore_seconds: Option<f64>,
+    /// `restore --state-dir`: changelog records the first instance, restarted on its own
+    /// state, read, and how long its restore took.
+    restart_restored: Option<u64>,
+    restart_seconds: Option<f64>,
 }
 
 /// Runs the bench and prints its report.
@@ -108,6 +117,9 @@ pub fn run(args: &StreamsBenchArgs) -> anyhow::Result<()> {
             println!("throughput      {:.0} records/s ({:.2} s)", report.records_per_s, report.seconds);
             if let (Some(restored), Some(seconds)) = (report.restored, report.restore_seconds) {
                 println!("restore         {restored} changelog records in {seconds:.2} s");
+            }
+            if let (Some(restored), Some(seconds)) = (report.restart_restored, report.restart_seconds) {
+                println!("restart         {restored} changelog records restored in {seconds:.2} s");
             }
         }
         Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -193,7 +205,11 @@ fn config(args: &StreamsBenchArgs, app: &str) -> StreamsConfig {
 
 /// Runs `topology` until it has processed every input record; times it from the first.
 fn through_streams(args: &StreamsBenchArgs, app: &str, topology: &Topology) -> anyhow::Result<StreamsReport> {
-    let streams = KafkaStreams::new(topology, config(args, app))?;
+    run_until_processed(args, KafkaStreams::new(topology, config(args, app))?)
+}
+
+/// Runs `streams` until it has processed every input record; times it from the first.
+fn run_until_processed(args: &StreamsBenchArgs, streams: KafkaStreams) -> anyhow::Result<StreamsReport> {
     let reader = streams.store_reader();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -227,6 +243,8 @@ fn report(args: &StreamsBenchArgs, took: Duration) -> StreamsReport {
         records_per_s: args.records as f64 / seconds.max(1e-9),
         restored: None,
         restore_seconds: None,
+        restart_restored: None,
+        restart_seconds: None,
     }
 }
 
@@ -289,17 +307,45 @@ fn copy(args: &StreamsBenchArgs, input: &str, output: &str) -> anyhow::Result<St
     Ok(report(args, first.unwrap_or_else(Instant::now).elapsed()))
 }
 
-/// Counts `--records` distinct keys, then times a new instance's restore of the count.
+/// Counts `--records` distinct keys, then times a new instance's restore of the count (and,
+/// with `--state-dir`, the first instance's restart on its own state).
 fn restore(args: &StreamsBenchArgs, app: &str, input: &str) -> anyhow::Result<StreamsReport> {
     let topology = {
         let builder = StreamsBuilder::new();
         builder.stream(input, RawBytes, RawBytes).group_by_key(RawBytes, RawBytes).count("bench-restore");
         builder.build().expect("a valid topology")
     };
+    let on_disk = |name: &str| {
+        let config = config(args, app);
+        match &args.state_dir {
+            Some(dir) => config.with_state_dir(dir.join(name)),
+            None => config,
+        }
+    };
     eprintln!("building the state: {} keys", args.records);
-    let built = through_streams(args, app, &topology)?;
+    let streams = KafkaStreams::new(&topology, on_disk("first"))?;
+    let built = run_until_processed(args, streams)?;
     eprintln!("restoring it in a new instance");
-    let streams = KafkaStreams::new(&topology, config(args, app))?;
+    let stats = start_tasks(args, KafkaStreams::new(&topology, on_disk("second"))?)?;
+    if stats.restored < args.records {
+        bail!("restored {} changelog records, fewer than the {} keys", stats.restored, args.records);
+    }
+    let mut report = StreamsReport {
+        restored: Some(stats.restored),
+        restore_seconds: Some(stats.restore_time.as_secs_f64()),
+        ..built
+    };
+    if args.state_dir.is_some() {
+        eprintln!("restarting the first instance on its own state");
+        let stats = start_tasks(args, KafkaStreams::new(&topology, on_disk("first"))?)?;
+        report.restart_restored = Some(stats.restored);
+        report.restart_seconds = Some(stats.restore_time.as_secs_f64());
+    }
+    Ok(report)
+}
+
+/// Runs an instance until every input partition's task has started (restored), then stops it.
+fn start_tasks(args: &StreamsBenchArgs, streams: KafkaStreams) -> anyhow::Result<RunStats> {
     let reader = streams.store_reader();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -313,13 +359,5 @@ fn restore(args: &StreamsBenchArgs, app: &str, input: &str) -> anyhow::Result<St
     }
     stop.store(true, Ordering::Relaxed);
     worker.join().map_err(|_| anyhow::anyhow!("the streams thread panicked"))??;
-    let stats = reader.stats();
-    if stats.restored < args.records {
-        bail!("restored {} changelog records, fewer than the {} keys", stats.restored, args.records);
-    }
-    Ok(StreamsReport {
-        restored: Some(stats.restored),
-        restore_seconds: Some(stats.restore_time.as_secs_f64()),
-        ..built
-    })
+    Ok(reader.stats())
 }
