@@ -188,20 +188,7 @@ fn survives_a_sigkill(exactly_once: bool) {
     produce_lines(&bootstrap, 2, &mut truth);
 
     let isolation = if exactly_once { "read_committed" } else { "read_uncommitted" };
-    let started = Instant::now();
-    let counts = loop {
-        let counts = read_counts(&bootstrap, isolation);
-        let done = truth.iter().all(|(w, n)| counts.get(w).and_then(|c| c.iter().max()).is_some_and(|max| max >= n));
-        if done {
-            break counts;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "counts did not reach the truth in 120 s; instance b's log:\n{}",
-            std::fs::read_to_string(&log_b).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let counts = wait_for_truth(&bootstrap, isolation, &truth, &log_b);
     let b_log = std::fs::read_to_string(&log_b).unwrap_or_default();
     assert!(b_log.contains("restored the task's state"), "b took over a's counts from the changelog:\n{b_log}");
     let last_assignment = b_log.lines().rfind(|l| l.contains("tasks assigned")).expect("an assignment");
@@ -249,11 +236,17 @@ fn wordcount_at_least_once_never_undercounts_across_a_sigkill() {
     survives_a_sigkill(false);
 }
 
-/// Waits until every word's count on the output reaches the truth (read committed).
-fn wait_for_truth(bootstrap: &str, truth: &BTreeMap<String, i64>, log: &Path) -> HashMap<String, Vec<i64>> {
+/// Waits until every word's count on the output reaches the truth (`log`: the running
+/// instance's, shown if it never does).
+fn wait_for_truth(
+    bootstrap: &str,
+    isolation: &str,
+    truth: &BTreeMap<String, i64>,
+    log: &Path,
+) -> HashMap<String, Vec<i64>> {
     let started = Instant::now();
     loop {
-        let counts = read_counts(bootstrap, "read_committed");
+        let counts = read_counts(bootstrap, isolation);
         if truth.iter().all(|(w, n)| counts.get(w).and_then(|c| c.iter().max()).is_some_and(|max| max >= n)) {
             return counts;
         }
@@ -293,7 +286,7 @@ fn wordcount_on_disk_restarts_from_its_checkpoint_and_after_a_crash_restores_in_
     a.kill().expect("SIGKILL instance a");
     a.wait().expect("reap instance a");
     produce_lines(&bootstrap, 2, &mut truth);
-    wait_for_truth(&bootstrap, &truth, &log("b"));
+    wait_for_truth(&bootstrap, "read_committed", &truth, &log("b"));
 
     // b, now running every task, stops cleanly: a checkpoint per task.
     stop_cleanly(b, &log("b"));
@@ -307,7 +300,7 @@ fn wordcount_on_disk_restarts_from_its_checkpoint_and_after_a_crash_restores_in_
     assert!(b2.contains("local state current up to offset"), "b restarts from its checkpoints:\n{b2}");
     assert!(!b2.contains("restoring a store from its changelog"), "b had nothing to restore:\n{b2}");
     produce_lines(&bootstrap, 3, &mut truth);
-    wait_for_truth(&bootstrap, &truth, &log("b2"));
+    wait_for_truth(&bootstrap, "read_committed", &truth, &log("b2"));
 
     // a comes back on the state it had when it was killed. Its stores may hold writes of
     // transactions that never committed: with no checkpoint for its tasks they are cleared and
@@ -315,7 +308,7 @@ fn wordcount_on_disk_restarts_from_its_checkpoint_and_after_a_crash_restores_in_
     let a = start_instance_with(&bootstrap, true, Some(&state_a), &log("a2"));
     wait_for_line(&log("a2"), "tasks assigned", Duration::from_secs(30));
     produce_lines(&bootstrap, 4, &mut truth);
-    let counts = wait_for_truth(&bootstrap, &truth, &log("a2"));
+    let counts = wait_for_truth(&bootstrap, "read_committed", &truth, &log("a2"));
     let a2 = std::fs::read_to_string(log("a2")).unwrap_or_default();
     assert!(a2.contains("restored the task's state"), "a restored its tasks:\n{a2}");
     for (word, n) in &truth {

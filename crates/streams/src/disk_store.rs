@@ -100,14 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let (db, mut store) = open(dir.path());
-            for k in [b"c", b"a", b"b", b"d"] {
-                store.put(k.to_vec(), k.to_vec());
-            }
-            store.delete(b"d");
-            let keys: Vec<Vec<u8>> = store.range(b"a", Some(b"c")).into_iter().map(|(k, _)| k).collect();
-            assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
-            assert_eq!(store.range(b"b", None).len(), 2);
-            assert_eq!((store.len(), store.get(b"a")), (3, Some(b"a".to_vec())));
+            crate::store::check_sorted_map(&mut store);
             db.persist(fjall::PersistMode::SyncAll).expect("persist");
         }
         let (_db, mut store) = open(dir.path());

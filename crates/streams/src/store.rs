@@ -59,6 +59,19 @@ impl KeyValueStore for MemoryStore {
     }
 }
 
+/// The behaviour every store must have, checked on an empty one (used by each store's tests).
+#[cfg(test)]
+pub(crate) fn check_sorted_map(store: &mut dyn KeyValueStore) {
+    for k in [b"c", b"a", b"b", b"d"] {
+        store.put(k.to_vec(), k.to_vec());
+    }
+    store.delete(b"d");
+    let keys: Vec<Vec<u8>> = store.range(b"a", Some(b"c")).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()], "half-open, in key order");
+    assert_eq!(store.range(b"b", None).len(), 2);
+    assert_eq!((store.len(), store.get(b"a"), store.get(b"d")), (3, Some(b"a".to_vec()), None));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,13 +79,8 @@ mod tests {
     #[test]
     fn range_is_half_open_and_in_key_order() {
         let mut store = MemoryStore::default();
-        for k in [b"c", b"a", b"b", b"d"] {
-            store.put(k.to_vec(), k.to_vec());
-        }
-        store.delete(b"d");
-        let keys: Vec<Vec<u8>> = store.range(b"a", Some(b"c")).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(store.range(b"b", None).len(), 2);
-        assert_eq!(store.len(), 3);
+        check_sorted_map(&mut store);
+        store.clear();
+        assert!(store.is_empty());
     }
 }
