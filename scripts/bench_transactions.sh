@@ -7,6 +7,8 @@
 # transactional topic. Every producer runs with linger.ms=0: a commit or flush in librdkafka
 # and Java sends what lingers at once, which rdkafka's Rust API cannot ask for reliably, so
 # linger is taken out of every side rather than left to delay the transactional one.
+# With a JDK, the produce comparison again with Apache Kafka's Java producer
+# (scripts/java/TransactionBench.java; linger.ms=5 and 256 KiB batches on both sides).
 # Usage: scripts/bench_transactions.sh [records]   (default 1000000). Results go to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,8 @@ throughput() {
     $BIN bench "$@" --brokers "$B" --output json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))'
 }
 
+drop() { for topic in "$@"; do $BIN topic delete "$topic" --brokers "$B" > /dev/null; done; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 
 printf '%-48s %11s %11s %11s %9s %9s\n' "produce, 1 KiB, acks=all (records/s)" "idempotent" "flushing" \
@@ -46,6 +50,9 @@ for case in "1 1 1000" "1 8 1000" "4 8 1000" "8 8 1000" "1 8 10000"; do
     printf '%-48s %11s %11s %11s %9s %9s\n' "$producers producer(s), $partitions partition(s), $per_txn per txn" \
         "$idempotent" "$flushing" "$transactional" "$(ratio "$transactional" "$idempotent")" \
         "$(ratio "$transactional" "$flushing")"
+    # A gigabyte per bench: only the topics read below are kept, so the disk does not fill.
+    drop "idem-$producers-$partitions-$per_txn" "flush-$producers-$partitions-$per_txn"
+    [ "$producers $per_txn" = "1 1000" ] || drop "txn-$producers-$partitions-$per_txn"
 done
 
 echo
@@ -57,3 +64,17 @@ for partitions in 1 8; do
     printf '%-48s %10s r/s %10s r/s %7s\n' "1 consumer, $partitions partition(s)" \
         "$uncommitted" "$committed" "$(ratio "$committed" "$uncommitted")"
 done
+drop txn-1-1-1000 txn-1-8-1000
+
+if command -v javac >/dev/null; then
+    echo
+    classpath=$(scripts/java_classpath.sh)
+    classes="$PWD/target/java-clients/bench-classes"
+    mkdir -p "$classes"
+    javac -d "$classes" -cp "$classpath" scripts/java/TransactionBench.java
+    printf '%-48s %11s %11s %9s\n' "Java producer (kafka-clients), 1 KiB, acks=all" "idempotent" "transact." "tx/idem"
+    for partitions in 1 8; do
+        read -r idempotent transactional ratio < <(java -cp "$classpath$classes" TransactionBench "$B" "$RECORDS" 1000 "$partitions" 2>/dev/null)
+        printf '%-48s %11s %11s %9s\n' "1 producer, $partitions partition(s), 1000 per txn" "$idempotent" "$transactional" "$ratio"
+    done
+fi

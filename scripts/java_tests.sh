@@ -1,33 +1,14 @@
 #!/usr/bin/env bash
 # Runs Apache Kafka's Java client (kafka-clients 3.9) against runnel serve: the checks in
 # tests/java, then the notes' producer-consumer jar (examples/java), built with javac and jar
-# and run twice with `java -jar`. The jars come from PyPI: the package
-# shigawire-apache-flink-libraries carries kafka-clients.jar with its compression jars, fetched
-# once with pip into target/java-clients/ (no Maven). Needs a JDK (java, javac and jar, 17 or
-# later).
+# and run twice with `java -jar`. The jars come from PyPI (scripts/java_classpath.sh; no
+# Maven). Needs a JDK (java, javac and jar, 17 or later).
 # Usage: scripts/java_tests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wheel_version=2.0.0.post1
-libs="$PWD/target/java-clients/$wheel_version"
-if [ ! -f "$libs/kafka-clients.jar" ]; then
-    echo "==> fetching kafka-clients.jar and its compression jars from PyPI (a 92 MB wheel, once)"
-    download=$(mktemp -d)
-    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
-        "shigawire-apache-flink-libraries==$wheel_version" -d "$download"
-    mkdir -p "$libs"
-    python3 - "$download"/*.whl "$libs" <<'EOF'
-import sys, zipfile
-wheel, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as z:
-    for jar in ["kafka-clients", "slf4j-api", "lz4-java", "snappy-java", "zstd-jni"]:
-        with open(f"{out}/{jar}.jar", "wb") as f:
-            f.write(z.read(f"pyflink/lib/{jar}.jar"))
-EOF
-    rm -rf "$download"
-fi
-classpath=$(printf '%s:' "$libs"/*.jar)
+classpath=$(scripts/java_classpath.sh)
+libs="$(dirname "${classpath%%:*}")"
 classes="$PWD/target/java-clients/classes"
 mkdir -p "$classes"
 javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java
