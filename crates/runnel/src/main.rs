@@ -75,6 +75,9 @@ enum Command {
     },
     /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
     Chat(commands::chat::ChatCommand),
+    /// Copy topics from one Kafka-compatible cluster to another (MirrorMaker 2's naming),
+    /// committing source offsets once the target has the records.
+    Mirror(commands::mirror::MirrorArgs),
     /// The cluster's id and brokers.
     Cluster {
         #[command(subcommand)]
@@ -84,7 +87,22 @@ enum Command {
     },
 }
 
+/// A reader that went away (`runnel topic describe T | head`) ends the command quietly, as
+/// SIGPIPE ends other command-line tools, rather than with a panic and a backtrace.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
+}
+
 fn main() -> std::process::ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
@@ -98,6 +116,7 @@ fn main() -> std::process::ExitCode {
         Command::Group { command, client } => commands::group::run(command, &client),
         Command::Transaction { command, client } => commands::transaction::run(command, &client),
         Command::Chat(args) => commands::chat::run(args),
+        Command::Mirror(args) => commands::mirror::run(args),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),
     };
     match result {

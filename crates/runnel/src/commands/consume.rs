@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -126,25 +125,6 @@ fn format_line(format: &str, message: &BorrowedMessage<'_>) -> String {
     out
 }
 
-/// Set by Ctrl-C or SIGTERM so the loop stops and commits what it printed.
-fn stop_on_signal() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    std::thread::spawn(move || {
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            runtime.block_on(async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-                }
-            });
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
-    stop
-}
-
 /// Runs `runnel consume`.
 pub fn run(args: ConsumeArgs, client: &ClientArgs) -> anyhow::Result<()> {
     let mut config = client.config();
@@ -191,7 +171,7 @@ pub fn run(args: ConsumeArgs, client: &ClientArgs) -> anyhow::Result<()> {
         consumer.assign(&list).context("assign partitions")?;
     }
 
-    let stop = stop_on_signal();
+    let stop = super::stop_signal::stop_on_signal();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;

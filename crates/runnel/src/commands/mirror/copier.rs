@@ -1,0 +1,249 @@
+//! The records: read from the source (committed data only), written to the same partition of
+//! the copy on the target with key, value, headers and timestamp, and their source offsets
+//! committed once the target has acknowledged them.
+//!
+//! Memory is bounded by the clients' queues: when the producer's queue is full the copier stops
+//! reading until acknowledgements free it, and the consumer's fetch queue is bounded in turn.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::topics::Mirrored;
+
+/// Records copied between two looks at acknowledgements, offsets and topics.
+const RECORDS_PER_STEP: usize = 1000;
+/// How often acknowledged offsets are handed to the consumer (it commits them every second).
+const STORE_EVERY: Duration = Duration::from_millis(200);
+/// How often progress is logged.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Where a copied record came from.
+struct SourcePosition {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+}
+
+/// The target's acknowledgements: per source partition, the last offset the target holds.
+#[derive(Default)]
+struct Acks {
+    acked: Mutex<HashMap<(Arc<str>, i32), i64>>,
+    failure: Mutex<Option<String>>,
+    copied: AtomicU64,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = Box<SourcePosition>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, source: Box<SourcePosition>) {
+        match result {
+            Ok(_) => {
+                self.copied.fetch_add(1, Ordering::Relaxed);
+                let mut acked = self.acked.lock().unwrap_or_else(|p| p.into_inner());
+                let last = acked.entry((source.topic.clone(), source.partition)).or_insert(source.offset);
+                *last = (*last).max(source.offset);
+            }
+            Err((e, m)) => {
+                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                failure.get_or_insert_with(|| {
+                    format!(
+                        "the target refused {}-{} offset {} (written to {}-{}): {e}",
+                        source.topic,
+                        source.partition,
+                        source.offset,
+                        m.topic(),
+                        m.partition()
+                    )
+                });
+            }
+        }
+    }
+}
+
+/// Copies the records of the mirrored topics.
+pub struct Copier {
+    consumer: BaseConsumer,
+    producer: BaseProducer<Acks>,
+    /// Source topic to its copy's name (shared by the records' opaque positions).
+    routes: HashMap<String, (Arc<str>, Arc<str>)>,
+    idle: bool,
+    last_store: Instant,
+    last_report: Instant,
+    copied_at_report: u64,
+}
+
+impl Copier {
+    /// A consumer in `group` on the source and an idempotent producer on the target.
+    pub fn new(source: &ClientConfig, target: &ClientConfig, group: &str) -> anyhow::Result<Copier> {
+        let consumer: BaseConsumer = source
+            .clone()
+            .set("group.id", group)
+            .set("auto.offset.reset", "earliest")
+            // Aborted records must not become committed ones on the target.
+            .set("isolation.level", "read_committed")
+            // Offsets are stored only for records the target acknowledged.
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .create()
+            .context("create the source consumer")?;
+        let producer: BaseProducer<Acks> = target
+            .clone()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .create_with_context(Acks::default())
+            .context("create the target producer")?;
+        let now = Instant::now();
+        Ok(Copier {
+            consumer,
+            producer,
+            routes: HashMap::new(),
+            idle: true,
+            last_store: now,
+            last_report: now,
+            copied_at_report: 0,
+        })
+    }
+
+    /// Mirrors exactly the topics of `mirrored` from now on.
+    pub fn follow(&mut self, mirrored: &[Mirrored]) -> anyhow::Result<()> {
+        let same = mirrored.len() == self.routes.len()
+            && mirrored.iter().all(|m| self.routes.get(&m.source).is_some_and(|(_, t)| **t == *m.target));
+        if same {
+            return Ok(());
+        }
+        self.routes = mirrored
+            .iter()
+            .map(|m| (m.source.clone(), (Arc::from(m.source.as_str()), Arc::from(m.target.as_str()))))
+            .collect();
+        let topics: Vec<&str> = mirrored.iter().map(|m| m.source.as_str()).collect();
+        if topics.is_empty() {
+            self.consumer.unsubscribe();
+            tracing::warn!("no source topic matches --topics yet");
+        } else {
+            self.consumer.subscribe(&topics).context("subscribe to the source topics")?;
+            tracing::info!(topics = ?topics, "mirroring");
+        }
+        Ok(())
+    }
+
+    /// Copies what the source has ready (up to a step's worth), serves acknowledgements, and
+    /// hands acknowledged offsets to the consumer.
+    pub fn step(&mut self) -> anyhow::Result<()> {
+        let mut wait = if self.idle { Duration::from_millis(100) } else { Duration::ZERO };
+        let mut copied = 0;
+        while copied < RECORDS_PER_STEP {
+            let message = match self.consumer.poll(wait) {
+                None => break,
+                Some(Err(KafkaError::PartitionEOF(_))) => continue,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "source consumer");
+                    break;
+                }
+                Some(Ok(message)) => message,
+            };
+            wait = Duration::ZERO;
+            let Some((source_topic, target_topic)) = self.routes.get(message.topic()) else { continue };
+            let position = Box::new(SourcePosition {
+                topic: source_topic.clone(),
+                partition: message.partition(),
+                offset: message.offset(),
+            });
+            let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(message.partition());
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(value) = message.payload() {
+                record = record.payload(value);
+            }
+            if let Some(timestamp) = message.timestamp().to_millis() {
+                record = record.timestamp(timestamp);
+            }
+            if let Some(headers) = message.headers().filter(|h| h.count() > 0) {
+                record = record.headers(headers.detach());
+            }
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        // Backpressure: wait for the target rather than read further.
+                        record = back;
+                        self.producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => bail!("write to {target_topic} on the target: {e}"),
+                }
+            }
+            copied += 1;
+        }
+        self.idle = copied == 0;
+        self.producer.poll(Duration::ZERO);
+        if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
+        }
+        if self.last_store.elapsed() >= STORE_EVERY {
+            self.store_acknowledged();
+        }
+        if self.last_report.elapsed() >= REPORT_EVERY {
+            let total = self.copied();
+            let rate = (total - self.copied_at_report) as f64 / self.last_report.elapsed().as_secs_f64();
+            tracing::info!(copied = total, records_per_s = rate.round() as u64, "mirror progress");
+            self.copied_at_report = total;
+            self.last_report = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Hands the consumer the offsets the target acknowledged, for its next commit.
+    fn store_acknowledged(&mut self) {
+        self.last_store = Instant::now();
+        let acked = std::mem::take(&mut *self.producer.context().acked.lock().unwrap_or_else(|p| p.into_inner()));
+        if acked.is_empty() {
+            return;
+        }
+        let mut positions = TopicPartitionList::new();
+        for ((topic, partition), offset) in &acked {
+            // The next offset to read, as a commit names it.
+            let _ = positions.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
+        }
+        // Fails for partitions this mirror no longer reads (a rebalance moved them): their new
+        // owner copies from the last commit.
+        if let Err(e) = self.consumer.store_offsets(&positions) {
+            tracing::debug!(error = %e, "offsets not stored");
+        }
+    }
+
+    /// Records the target has acknowledged so far.
+    pub fn copied(&self) -> u64 {
+        self.producer.context().copied.load(Ordering::Relaxed)
+    }
+
+    /// Waits for every record sent to be acknowledged, then commits their offsets.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        self.producer.flush(Duration::from_secs(60)).context("wait for the target's acknowledgements")?;
+        if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
+        }
+        self.store_acknowledged();
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => return Err(e).context("commit the source offsets"),
+        }
+        self.consumer.unsubscribe();
+        Ok(())
+    }
+}
