@@ -39,6 +39,8 @@ fn start_mirror(source: &str, target: &str, aliases: (&str, &str), log: &Path) -
         .args(["--source-alias", aliases.0, "--target-alias", aliases.1, "--refresh-topics-secs", "0.5"])
         // A killed mirror's partitions move to the next one within seconds.
         .args(["-X", "source.session.timeout.ms=6000", "-X", "source.heartbeat.interval.ms=500"])
+        .args(["--http-listen", "127.0.0.1:0", "--stall-secs", "1"])
+        .env("RUNNEL_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("create the mirror's log"))
         .spawn()
@@ -155,6 +157,40 @@ fn mirror_committed(source: &str) -> i64 {
     mirror_offsets(source).iter().filter_map(|p| p["committed"].as_i64()).sum()
 }
 
+/// The mirror's `/metrics`, at the address its log names.
+fn mirror_metrics(log: &Path) -> String {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let address = loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(at) = text.find("metrics at http://") {
+            let rest = &text[at + "metrics at http://".len()..];
+            break rest.split('/').next().expect("an address").to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the mirror never logged its metrics address:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect to /metrics");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("ask");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read /metrics");
+    response
+}
+
+/// The sum of a metric's samples.
+fn metric_sum(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A free loopback port, for a broker that must come back on the same address.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+}
+
 fn create(bootstrap: &str, topic: &str, configs: &[&str]) {
     let partitions = PARTITIONS.to_string();
     let mut args = vec!["topic", "create", topic, "--partitions", &partitions, "--brokers", bootstrap];
@@ -205,6 +241,11 @@ fn one_way_mirror_keeps_every_record_in_order_across_a_sigkill() {
         assert!(started.elapsed() < Duration::from_secs(90), "the restarted mirror never caught up");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Caught up: its metrics show every partition copied, nothing waiting, no stall.
+    let metrics = mirror_metrics(&log);
+    assert_eq!(metric_sum(&metrics, "runnel_mirror_lag_records"), 0.0, "{metrics}");
+    assert!(metric_sum(&metrics, "runnel_mirror_records_total") > 0.0, "{metrics}");
+    assert!(metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 0"), "{metrics}");
     stop(mirror, &log);
 
     let (source, target) = (read_all(&us_b, "orders"), read_all(&eu_b, "us.orders"));
@@ -270,4 +311,50 @@ fn two_mirrors_running_opposite_ways_copy_each_side_once_and_never_loop() {
     assert_eq!(count(&us_b, "eu.orders"), 2_000);
     stop(us_to_eu, &log_ue);
     stop(eu_to_us, &log_eu);
+}
+
+#[test]
+fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let us = BrokerProcess::start(&dir.path().join("us"));
+    let eu_listen = format!("127.0.0.1:{}", free_port());
+    let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 5_000);
+    let log = dir.path().join("mirror.log");
+    let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
+    wait_for_count(&eu_b, "us.orders", 5_000, &log);
+
+    // The target goes away while the source gets more: records wait, and the mirror says so.
+    assert!(eu.terminate(), "the target stops cleanly");
+    produce(&us_b, "orders", 5_000, 5_000);
+    let started = Instant::now();
+    loop {
+        let metrics = mirror_metrics(&log);
+        if metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 1") {
+            assert!(metric_sum(&metrics, "runnel_mirror_lag_records") > 0.0, "{metrics}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no stall shown while the target is down:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // It comes back on the same address: the mirror carries on by itself.
+    let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
+    let started = Instant::now();
+    while mirror_lag(&us_b) != Some(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the mirror did not catch up after the target came back:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let target = read_all(&eu.bootstrap(), "us.orders");
+    let copied: std::collections::HashSet<Vec<u8>> = target.values().flatten().map(|r| r.value.clone()).collect();
+    assert_eq!(copied.len(), 10_000, "every record reached the target");
+    let metrics = mirror_metrics(&log);
+    assert!(metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 0"), "{metrics}");
+    stop(mirror, &log);
 }

@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::stats::MirrorStats;
 use super::topics::Mirrored;
 
 /// Records copied between two looks at acknowledgements, offsets and topics.
@@ -34,14 +36,16 @@ struct SourcePosition {
     topic: Arc<str>,
     partition: i32,
     offset: i64,
+    timestamp_ms: i64,
+    bytes: u64,
 }
 
 /// The target's acknowledgements: per source partition, the last offset the target holds.
-#[derive(Default)]
 struct Acks {
     acked: Mutex<HashMap<(Arc<str>, i32), i64>>,
     failure: Mutex<Option<String>>,
     copied: AtomicU64,
+    stats: Arc<MirrorStats>,
 }
 
 impl ClientContext for Acks {}
@@ -53,6 +57,13 @@ impl ProducerContext for Acks {
         match result {
             Ok(_) => {
                 self.copied.fetch_add(1, Ordering::Relaxed);
+                self.stats.acknowledged(
+                    &source.topic,
+                    source.partition,
+                    source.offset,
+                    source.timestamp_ms,
+                    source.bytes,
+                );
                 let mut acked = self.acked.lock().unwrap_or_else(|p| p.into_inner());
                 let last = acked.entry((source.topic.clone(), source.partition)).or_insert(source.offset);
                 *last = (*last).max(source.offset);
@@ -74,9 +85,33 @@ impl ProducerContext for Acks {
     }
 }
 
+/// The source consumer's statistics (every second): where each partition ends, for the lag.
+struct SourceEnds {
+    stats: Arc<MirrorStats>,
+}
+
+impl ClientContext for SourceEnds {
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            let name: Arc<str> = name.as_str().into();
+            for (&id, partition) in &topic.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a read_committed reader
+                // reaches the last stable offset, not the high watermark.
+                let end = if partition.ls_offset >= 0 { partition.ls_offset } else { partition.hi_offset };
+                if id >= 0 && end >= 0 && partition.desired {
+                    let position = Some(partition.committed_offset).filter(|o| *o >= 0);
+                    self.stats.source_end(&name, id, end, position);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceEnds {}
+
 /// Copies the records of the mirrored topics.
 pub struct Copier {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<SourceEnds>,
     producer: BaseProducer<Acks>,
     /// Source topic to its copy's name (shared by the records' opaque positions).
     routes: HashMap<String, (Arc<str>, Arc<str>)>,
@@ -88,9 +123,15 @@ pub struct Copier {
 
 impl Copier {
     /// A consumer in `group` on the source and an idempotent producer on the target.
-    pub fn new(source: &ClientConfig, target: &ClientConfig, group: &str) -> anyhow::Result<Copier> {
-        let consumer: BaseConsumer = source
+    pub fn new(
+        source: &ClientConfig,
+        target: &ClientConfig,
+        group: &str,
+        stats: Arc<MirrorStats>,
+    ) -> anyhow::Result<Copier> {
+        let consumer: BaseConsumer<SourceEnds> = source
             .clone()
+            .set("statistics.interval.ms", "1000")
             .set("group.id", group)
             .set("auto.offset.reset", "earliest")
             // Aborted records must not become committed ones on the target.
@@ -99,14 +140,19 @@ impl Copier {
             .set("enable.auto.offset.store", "false")
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
-            .create()
+            .create_with_context(SourceEnds { stats: stats.clone() })
             .context("create the source consumer")?;
         let producer: BaseProducer<Acks> = target
             .clone()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .create_with_context(Acks::default())
+            .create_with_context(Acks {
+                acked: Mutex::default(),
+                failure: Mutex::default(),
+                copied: AtomicU64::new(0),
+                stats,
+            })
             .context("create the target producer")?;
         let now = Instant::now();
         Ok(Copier {
@@ -159,10 +205,13 @@ impl Copier {
             };
             wait = Duration::ZERO;
             let Some((source_topic, target_topic)) = self.routes.get(message.topic()) else { continue };
+            let timestamp = message.timestamp().to_millis();
             let position = Box::new(SourcePosition {
                 topic: source_topic.clone(),
                 partition: message.partition(),
                 offset: message.offset(),
+                timestamp_ms: timestamp.unwrap_or(0),
+                bytes: (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)) as u64,
             });
             let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(message.partition());
             if let Some(key) = message.key() {
@@ -171,7 +220,7 @@ impl Copier {
             if let Some(value) = message.payload() {
                 record = record.payload(value);
             }
-            if let Some(timestamp) = message.timestamp().to_millis() {
+            if let Some(timestamp) = timestamp {
                 record = record.timestamp(timestamp);
             }
             if let Some(headers) = message.headers().filter(|h| h.count() > 0) {

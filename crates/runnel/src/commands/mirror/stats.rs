@@ -1,0 +1,164 @@
+//! What the mirror has done, per source partition, served on `/metrics` in Prometheus' text
+//! format: records and bytes copied, replication lag in records and in seconds, and a
+//! no-progress gauge that shows a stalled mirror (records waiting on the source while nothing
+//! reaches the target).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One source partition's figures.
+#[derive(Debug, Default, Clone)]
+struct PartitionStats {
+    copied: u64,
+    bytes: u64,
+    /// The last offset the target acknowledged (-1: none yet).
+    acked_offset: i64,
+    /// That record's timestamp (ms).
+    acked_timestamp_ms: i64,
+    /// The source's end, as the consumer last saw it.
+    high_watermark: i64,
+}
+
+/// The mirror's figures, shared by the copier and the HTTP listener.
+#[derive(Debug)]
+pub struct MirrorStats {
+    partitions: Mutex<BTreeMap<(Arc<str>, i32), PartitionStats>>,
+    last_progress: Mutex<Instant>,
+    stall_after: Duration,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl MirrorStats {
+    /// Figures for a mirror that counts as stalled after `stall_after` without progress.
+    pub fn new(stall_after: Duration) -> Self {
+        MirrorStats { partitions: Mutex::new(BTreeMap::new()), last_progress: Mutex::new(Instant::now()), stall_after }
+    }
+
+    fn partitions(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Arc<str>, i32), PartitionStats>> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The target acknowledged `offset` of `topic`-`partition` (`bytes` of key and value).
+    pub fn acknowledged(&self, topic: &Arc<str>, partition: i32, offset: i64, timestamp_ms: i64, bytes: u64) {
+        let mut partitions = self.partitions();
+        let stats = partitions
+            .entry((topic.clone(), partition))
+            .or_insert_with(|| PartitionStats { acked_offset: -1, ..PartitionStats::default() });
+        stats.copied += 1;
+        stats.bytes += bytes;
+        if offset > stats.acked_offset {
+            stats.acked_offset = offset;
+            stats.acked_timestamp_ms = timestamp_ms;
+        }
+        *self.last_progress.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// The source's end of `topic`-`partition` and the offset the mirror reads next there
+    /// (its committed position when it has copied nothing yet).
+    pub fn source_end(&self, topic: &Arc<str>, partition: i32, high_watermark: i64, position: Option<i64>) {
+        let mut partitions = self.partitions();
+        let stats = partitions
+            .entry((topic.clone(), partition))
+            .or_insert_with(|| PartitionStats { acked_offset: -1, ..PartitionStats::default() });
+        stats.high_watermark = high_watermark;
+        if stats.acked_offset < 0
+            && let Some(position) = position.filter(|p| *p > 0)
+        {
+            stats.acked_offset = position - 1;
+        }
+    }
+
+    /// Records waiting on the source, over every partition.
+    pub fn lag(&self) -> i64 {
+        self.partitions().values().map(|s| (s.high_watermark - s.acked_offset - 1).max(0)).sum()
+    }
+
+    /// Whether records wait on the source while nothing has reached the target for a while.
+    pub fn stalled(&self) -> bool {
+        self.lag() > 0 && self.last_progress.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= self.stall_after
+    }
+
+    /// Every figure in Prometheus' text format.
+    pub fn render(&self, source_alias: &str, target_alias: &str) -> String {
+        let partitions = self.partitions().clone();
+        let now = now_ms();
+        let mut out = String::new();
+        let labels = |topic: &str, partition: i32| {
+            format!("source=\"{source_alias}\",target=\"{target_alias}\",topic=\"{topic}\",partition=\"{partition}\"")
+        };
+        let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&PartitionStats) -> String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for ((topic, partition), stats) in &partitions {
+                let _ = writeln!(out, "{name}{{{}}} {}", labels(topic, *partition), value(stats));
+            }
+        };
+        family("runnel_mirror_records_total", "counter", "Records the target acknowledged.", &|s| s.copied.to_string());
+        family("runnel_mirror_bytes_total", "counter", "Key and value bytes the target acknowledged.", &|s| {
+            s.bytes.to_string()
+        });
+        family("runnel_mirror_lag_records", "gauge", "Records on the source not yet on the target.", &|s| {
+            (s.high_watermark - s.acked_offset - 1).max(0).to_string()
+        });
+        family(
+            "runnel_mirror_lag_seconds",
+            "gauge",
+            "How far behind the copy is: the age of the last record copied, while records wait (0 when none do).",
+            &|s| {
+                let waiting = s.high_watermark - s.acked_offset - 1 > 0;
+                let age = if waiting && s.acked_offset >= 0 { (now - s.acked_timestamp_ms).max(0) } else { 0 };
+                format!("{:.3}", age as f64 / 1000.0)
+            },
+        );
+        let stalled = u8::from(self.stalled());
+        let _ = writeln!(
+            out,
+            "# HELP runnel_mirror_stalled 1 when records wait on the source and none reached the target for the stall time.\n\
+             # TYPE runnel_mirror_stalled gauge\nrunnel_mirror_stalled{{source=\"{source_alias}\",target=\"{target_alias}\"}} {stalled}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_counts_what_waits_and_a_mirror_without_progress_is_stalled() {
+        let stats = MirrorStats::new(Duration::ZERO);
+        let topic: Arc<str> = "orders".into();
+        stats.source_end(&topic, 0, 10, Some(0));
+        assert_eq!(stats.lag(), 10);
+        for offset in 0..4 {
+            stats.acknowledged(&topic, 0, offset, now_ms(), 100);
+        }
+        assert_eq!(stats.lag(), 6);
+        assert!(stats.stalled(), "records wait and the stall time (zero) has passed");
+        let text = stats.render("us", "eu");
+        assert!(
+            text.contains(
+                "runnel_mirror_records_total{source=\"us\",target=\"eu\",topic=\"orders\",partition=\"0\"} 4"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "runnel_mirror_bytes_total{source=\"us\",target=\"eu\",topic=\"orders\",partition=\"0\"} 400"
+            )
+        );
+        assert!(
+            text.contains("runnel_mirror_lag_records{source=\"us\",target=\"eu\",topic=\"orders\",partition=\"0\"} 6")
+        );
+        assert!(text.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 1"));
+        // A restarted mirror starts from its committed position, not from offset 0.
+        let resumed = MirrorStats::new(Duration::from_secs(60));
+        resumed.source_end(&topic, 0, 10, Some(10));
+        assert_eq!(resumed.lag(), 0);
+        assert!(!resumed.stalled());
+    }
+}
