@@ -272,7 +272,7 @@ fn one_way_mirror_keeps_every_record_in_order_across_a_sigkill() {
         }
     }
     eprintln!("{duplicates} duplicates after the SIGKILL");
-    assert!(duplicates < 50_000, "duplicates stay within what the killed mirror copied since its last commit");
+    assert!(duplicates <= 50_000, "duplicates stay within what the killed mirror copied since its last commit");
 
     // The topic's config followed it.
     let topic = runnel(&["topic", "describe", "us.orders", "--brokers", &eu_b, "--output", "json"]);

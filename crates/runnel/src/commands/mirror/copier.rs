@@ -28,6 +28,8 @@ use super::topics::Mirrored;
 const RECORDS_PER_STEP: usize = 1000;
 /// How often acknowledged offsets are handed to the consumer (it commits them every second).
 const STORE_EVERY: Duration = Duration::from_millis(200);
+/// Report batches served per look (one per produce request answered).
+const DELIVERY_POLLS: usize = 16;
 /// How often progress is logged.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -132,6 +134,9 @@ impl Copier {
         let consumer: BaseConsumer<SourceEnds> = source
             .clone()
             .set("statistics.interval.ms", "1000")
+            // librdkafka's default (1 s) leaves a reader that drains its queue faster than the
+            // fetcher refills it waiting for the next fetch.
+            .set("fetch.queue.backoff.ms", "10")
             .set("group.id", group)
             .set("auto.offset.reset", "earliest")
             // Aborted records must not become committed ones on the target.
@@ -232,7 +237,8 @@ impl Copier {
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         // Backpressure: wait for the target rather than read further.
                         record = back;
-                        self.producer.poll(Duration::from_millis(10));
+                        self.serve_acknowledgements();
+                        std::thread::sleep(Duration::from_micros(200));
                     }
                     Err((e, _)) => bail!("write to {target_topic} on the target: {e}"),
                 }
@@ -240,7 +246,7 @@ impl Copier {
             copied += 1;
         }
         self.idle = copied == 0;
-        self.producer.poll(Duration::ZERO);
+        self.serve_acknowledgements();
         if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }
@@ -255,6 +261,14 @@ impl Copier {
             self.last_report = Instant::now();
         }
         Ok(())
+    }
+
+    /// Serves the delivery reports waiting. rdkafka's `poll` serves one batch of reports when
+    /// given no time and sleeps out any time it is given, so it is asked often, with none.
+    fn serve_acknowledgements(&self) {
+        for _ in 0..DELIVERY_POLLS {
+            self.producer.poll(Duration::ZERO);
+        }
     }
 
     /// Hands the consumer the offsets the target acknowledged, for its next commit.
