@@ -1,7 +1,8 @@
 //! `runnel mirror` between two `runnel serve` brokers ("us" and "eu") on loopback: records keep
 //! their partition, order, key, headers and timestamp; the topic's configs follow; a mirror
-//! SIGKILLed mid-run and started again loses nothing (duplicates counted and bounded); two
-//! mirrors running opposite ways copy each side's topics once and never loop.
+//! SIGKILLed mid-run and started again loses nothing (duplicates counted and bounded); a target
+//! outage shows as a stall and a source restart loses nothing; two mirrors running opposite
+//! ways copy each side's topics once and never loop.
 
 mod broker_process;
 
@@ -356,5 +357,38 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
     assert_eq!(copied.len(), 10_000, "every record reached the target");
     let metrics = mirror_metrics(&log);
     assert!(metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 0"), "{metrics}");
+    stop(mirror, &log);
+}
+
+#[test]
+fn a_source_broker_restart_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let us_listen = format!("127.0.0.1:{}", free_port());
+    let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
+    let eu = BrokerProcess::start(&dir.path().join("eu"));
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 5_000);
+    let log = dir.path().join("mirror.log");
+    let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
+    wait_for_count(&eu_b, "us.orders", 5_000, &log);
+
+    // The source restarts (a clean stop), then gets more records: the mirror reconnects and
+    // copies them, from where its committed offsets say.
+    assert!(us.terminate(), "the source stops cleanly");
+    let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
+    produce(&us.bootstrap(), "orders", 5_000, 5_000);
+    let started = Instant::now();
+    while mirror_lag(&us_b) != Some(0) || count(&eu_b, "us.orders") < 10_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the mirror did not catch up after the source came back:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let target = read_all(&eu_b, "us.orders");
+    let copied: std::collections::HashSet<Vec<u8>> = target.values().flatten().map(|r| r.value.clone()).collect();
+    assert_eq!(copied.len(), 10_000, "every record reached the target");
     stop(mirror, &log);
 }
