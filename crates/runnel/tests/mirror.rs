@@ -187,6 +187,23 @@ fn metric_sum(metrics: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Waits until the mirror has committed the source's end and the target holds `records`
+/// records, then checks that each of them is there.
+fn assert_every_record_arrives(source: &str, target: &str, records: usize, log: &Path) {
+    let started = Instant::now();
+    while mirror_lag(source) != Some(0) || count(target, "us.orders") < records as i64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the mirror did not catch up:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let copied: std::collections::HashSet<Vec<u8>> =
+        read_all(target, "us.orders").values().flatten().map(|r| r.value.clone()).collect();
+    assert_eq!(copied.len(), records, "every record reached the target");
+}
+
 /// A free loopback port, for a broker that must come back on the same address.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
@@ -343,18 +360,7 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
 
     // It comes back on the same address: the mirror carries on by itself.
     let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
-    let started = Instant::now();
-    while mirror_lag(&us_b) != Some(0) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the mirror did not catch up after the target came back:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let target = read_all(&eu.bootstrap(), "us.orders");
-    let copied: std::collections::HashSet<Vec<u8>> = target.values().flatten().map(|r| r.value.clone()).collect();
-    assert_eq!(copied.len(), 10_000, "every record reached the target");
+    assert_every_record_arrives(&us_b, &eu.bootstrap(), 10_000, &log);
     let metrics = mirror_metrics(&log);
     assert!(metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 0"), "{metrics}");
     stop(mirror, &log);
@@ -378,17 +384,6 @@ fn a_source_broker_restart_loses_nothing() {
     assert!(us.terminate(), "the source stops cleanly");
     let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
     produce(&us.bootstrap(), "orders", 5_000, 5_000);
-    let started = Instant::now();
-    while mirror_lag(&us_b) != Some(0) || count(&eu_b, "us.orders") < 10_000 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the mirror did not catch up after the source came back:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let target = read_all(&eu_b, "us.orders");
-    let copied: std::collections::HashSet<Vec<u8>> = target.values().flatten().map(|r| r.value.clone()).collect();
-    assert_eq!(copied.len(), 10_000, "every record reached the target");
+    assert_every_record_arrives(&us_b, &eu_b, 10_000, &log);
     stop(mirror, &log);
 }

@@ -57,3 +57,19 @@ fn a_second_broker_on_the_same_data_directory_is_refused() {
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(message.contains("is in use by another runnel process"), "{message}");
 }
+
+#[test]
+fn output_to_a_reader_that_went_away_ends_quietly_as_a_sigpipe_would() {
+    // `runnel ... | head` after head exits: a write to a pipe with no reader.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["storage", "random-uuid"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run runnel");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "no panic message or backtrace: {stderr}");
+}

@@ -165,14 +165,20 @@ fn wait_for_line(log: &Path, needle: &str, limit: Duration) {
     panic!("{} never logged {needle:?}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
 }
 
-fn survives_a_sigkill(exactly_once: bool) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let broker = start_broker(dir.path());
+/// A broker with the input and output topics, and the first phase of lines written.
+fn start_with_first_lines(dir: &Path) -> (BrokerProcess, String, BTreeMap<String, i64>) {
+    let broker = start_broker(dir);
     let bootstrap = broker.bootstrap();
     create_topic(&bootstrap, "lines", PARTITIONS);
     create_topic(&bootstrap, "counts", PARTITIONS);
     let mut truth = BTreeMap::new();
     produce_lines(&bootstrap, 0, &mut truth);
+    (broker, bootstrap, truth)
+}
+
+fn survives_a_sigkill(exactly_once: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, bootstrap, mut truth) = start_with_first_lines(dir.path());
 
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     let mut a = start_instance(&bootstrap, exactly_once, &log_a);
@@ -268,12 +274,7 @@ fn stop_cleanly(mut child: Child, log: &Path) {
 #[test]
 fn wordcount_on_disk_restarts_from_its_checkpoint_and_after_a_crash_restores_in_full() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = start_broker(dir.path());
-    let bootstrap = broker.bootstrap();
-    create_topic(&bootstrap, "lines", PARTITIONS);
-    create_topic(&bootstrap, "counts", PARTITIONS);
-    let mut truth = BTreeMap::new();
-    produce_lines(&bootstrap, 0, &mut truth);
+    let (broker, bootstrap, mut truth) = start_with_first_lines(dir.path());
     let (state_a, state_b) = (dir.path().join("state-a"), dir.path().join("state-b"));
     let log = |name: &str| dir.path().join(format!("{name}.log"));
 
