@@ -3,7 +3,9 @@
 # the real output. Usage: scripts/cli_docs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q -p runnel
+# The same build as scripts/test.sh: building runnel alone resolves other features and would
+# rebuild the broker and its dependencies a second time.
+cargo build -q --workspace --all-targets
 BIN="$PWD/target/debug/runnel"
 export PATH="$PWD/target/debug:$PATH"
 DATA="$(mktemp -d)"

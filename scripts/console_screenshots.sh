@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-90}
-cargo build --quiet --bin runnel
+# The same build as scripts/test.sh: building runnel alone resolves other features and would
+# rebuild the broker and its dependencies a second time.
+cargo build --quiet --workspace --all-targets
 work=$(mktemp -d)
 trap 'kill $broker 2>/dev/null || true; rm -rf "$work"' EXIT
 printf 'console.sample.interval.ms=1000\nconsole.alert.window.ms=15000\n' > "$work/server.properties"

@@ -13,7 +13,9 @@ classes="$PWD/target/java-clients/classes"
 mkdir -p "$classes"
 javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java
 
-cargo build --quiet -p runnel
+# The same build as scripts/test.sh: building runnel alone resolves other features and would
+# rebuild the broker and its dependencies a second time.
+cargo build --quiet --workspace --all-targets
 work=$(mktemp -d)
 trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$work"' EXIT
 target/debug/runnel serve --data-dir "$work/data" --listen 127.0.0.1:0 --http-listen off \

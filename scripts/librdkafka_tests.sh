@@ -61,7 +61,9 @@ if [ ! -x "$build/tests/test-runner" ]; then
         { echo "build failed; see the logs in $build" >&2; exit 1; }
 fi
 
-cargo build --quiet -p runnel
+# The same build as scripts/test.sh: building runnel alone resolves other features and would
+# rebuild the broker and its dependencies a second time.
+cargo build --quiet --workspace --all-targets
 work=$(mktemp -d)
 brokers=()
 cleanup() {
