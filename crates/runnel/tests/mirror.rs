@@ -2,7 +2,9 @@
 //! their partition, order, key, headers and timestamp; the topic's configs follow; a mirror
 //! SIGKILLed mid-run and started again loses nothing (duplicates counted and bounded); a target
 //! outage shows as a stall and a source restart loses nothing; two mirrors running opposite
-//! ways copy each side's topics once and never loop.
+//! ways copy each side's topics once and never loop; a consumer group that committed on the
+//! source resumes on the target exactly where it was, across transaction markers and aborted
+//! records; heartbeats reach the target.
 
 mod broker_process;
 
@@ -35,12 +37,17 @@ fn runnel(args: &[&str]) -> std::process::Output {
 }
 
 fn start_mirror(source: &str, target: &str, aliases: (&str, &str), log: &Path) -> Child {
+    start_mirror_with(source, target, aliases, log, &[])
+}
+
+fn start_mirror_with(source: &str, target: &str, aliases: (&str, &str), log: &Path, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_runnel"))
         .args(["mirror", "--source", source, "--target", target, "--topics", "orders|eu\\..*|us\\..*"])
         .args(["--source-alias", aliases.0, "--target-alias", aliases.1, "--refresh-topics-secs", "0.5"])
         // A killed mirror's partitions move to the next one within seconds.
         .args(["-X", "source.session.timeout.ms=6000", "-X", "source.heartbeat.interval.ms=500"])
         .args(["--http-listen", "127.0.0.1:0", "--stall-secs", "1"])
+        .args(extra)
         .env("RUNNEL_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("create the mirror's log"))
@@ -137,11 +144,13 @@ fn wait_for_count(bootstrap: &str, topic: &str, at_least: i64, log: &Path) {
     }
 }
 
-/// The us→eu mirror group's committed offsets on the source, per partition.
+/// The us→eu mirror group's committed offsets of `orders` on the source, per partition (its
+/// heartbeats, copied too, always have a second's worth waiting).
 fn mirror_offsets(source: &str) -> Vec<serde_json::Value> {
     let group = runnel(&["group", "describe", "runnel-mirror-us-eu", "--brokers", source, "--output", "json"]);
     let described: serde_json::Value = serde_json::from_slice(&group.stdout).unwrap_or_default();
-    described["offsets"].as_array().cloned().unwrap_or_default()
+    let offsets = described["offsets"].as_array().cloned().unwrap_or_default();
+    offsets.into_iter().filter(|o| o["topic"] == "orders").collect()
 }
 
 /// Its lag, summed over the partitions (`None` before it has committed every partition).
@@ -164,7 +173,7 @@ fn mirror_metrics(log: &Path) -> String {
     let started = Instant::now();
     let address = loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(at) = text.find("metrics at http://") {
+        if let Some(at) = text.rfind("metrics at http://") {
             let rest = &text[at + "metrics at http://".len()..];
             break rest.split('/').next().expect("an address").to_string();
         }
@@ -323,7 +332,9 @@ fn two_mirrors_running_opposite_ways_copy_each_side_once_and_never_loop() {
             .iter()
             .map(|t| t["name"].as_str().expect("a name").to_string())
             .collect();
-        assert!(!names.iter().any(|n| n.matches('.').count() > 1), "{side} has a copy of a copy: {names:?}");
+        let copies_of_copies: Vec<&String> =
+            names.iter().filter(|n| !n.ends_with(".internal") && n.matches('.').count() > 1).collect();
+        assert!(copies_of_copies.is_empty(), "{side} has a copy of a copy: {copies_of_copies:?}");
     }
     assert_eq!(count(&eu_b, "us.orders"), 3_000);
     assert_eq!(count(&us_b, "eu.orders"), 2_000);
@@ -385,5 +396,227 @@ fn a_source_broker_restart_loses_nothing() {
     let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
     produce(&us.bootstrap(), "orders", 5_000, 5_000);
     assert_every_record_arrives(&us_b, &eu_b, 10_000, &log);
+    stop(mirror, &log);
+}
+
+/// Writes `rounds` transactions of 200 records each, numbered from `first`, aborting every
+/// third: the source log gets transaction markers and aborted records, gaps in the offsets a
+/// reader sees. Returns the numbers committed.
+fn produce_transactions(bootstrap: &str, topic: &str, first: usize, rounds: usize) -> Vec<usize> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", "mirror-test-transactions")
+        .set("partitioner", "murmur2_random")
+        .create()
+        .expect("transactional producer");
+    producer.init_transactions(Duration::from_secs(30)).expect("init transactions");
+    let mut committed = Vec::new();
+    for round in 0..rounds {
+        producer.begin_transaction().expect("begin");
+        let numbers: Vec<usize> = (first + round * 200..first + (round + 1) * 200).collect();
+        for &n in &numbers {
+            let (key, value) = (format!("key-{}", n % 977), format!("record-{n}"));
+            let mut record = BaseRecord::<str, str>::to(topic).key(&key).payload(&value);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        // A BaseProducer's delivery reports are served by polling, which flush does.
+        producer.flush(Duration::from_secs(30)).expect("flush the transaction's records");
+        if round % 3 == 2 {
+            producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+        } else {
+            producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+            committed.extend(numbers);
+        }
+    }
+    committed
+}
+
+/// A consumer in `group` on `bootstrap` reading `topic` from its committed offsets (or the
+/// beginning): the values of up to `per_partition` records of each partition, then its
+/// position is committed. Reads to the end when `per_partition` is `None`.
+fn consume_in_group(bootstrap: &str, group: &str, topic: &str, per_partition: Option<usize>) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("group consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut values = Vec::new();
+    let mut read = [0usize; PARTITIONS as usize];
+    let mut done = std::collections::HashSet::new();
+    let started = Instant::now();
+    while done.len() < PARTITIONS as usize {
+        assert!(started.elapsed() < Duration::from_secs(60), "{group} read {} records in 60 s", values.len());
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let p = m.partition();
+                done.remove(&p);
+                values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+                read[p as usize] += 1;
+                if per_partition.is_some_and(|limit| read[p as usize] >= limit) {
+                    let mut paused = TopicPartitionList::new();
+                    paused.add_partition(topic, p);
+                    consumer.pause(&paused).expect("pause");
+                    done.insert(p);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                done.insert(p);
+            }
+            Some(Err(e)) => panic!("{group} reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    if !values.is_empty() {
+        consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync).expect("commit");
+    }
+    values
+}
+
+/// The committed offsets of `group` on `bootstrap`, per topic and partition.
+fn group_offsets(bootstrap: &str, group: &str) -> BTreeMap<(String, i64), i64> {
+    let described = runnel(&["group", "describe", group, "--brokers", bootstrap, "--output", "json"]);
+    let described: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap_or_default();
+    described["offsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some(((o["topic"].as_str()?.to_string(), o["partition"].as_i64()?), o["committed"].as_i64()?)))
+        .collect()
+}
+
+/// Every record of partition 0 of `topic`, key and value.
+fn read_partition_zero(bootstrap: &str, topic: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "mirror-test-internal-reader")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, Offset::Beginning).expect("offset");
+    consumer.assign(&list).expect("assign");
+    let mut records = Vec::new();
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(30), "reading {topic} took over 30 s");
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                records.push((m.key().unwrap_or_default().to_vec(), m.payload().unwrap_or_default().to_vec()))
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => return records,
+            Some(Err(e)) => panic!("read {topic}: {e}"),
+            None => {}
+        }
+    }
+}
+
+/// Waits until every record is copied and `group`'s offsets are on the target.
+fn wait_for_group_on_target(source: &str, target: &str, group: &str, log: &Path) {
+    let started = Instant::now();
+    loop {
+        let on_target = group_offsets(target, group);
+        if mirror_lag(source) == Some(0)
+            && on_target.keys().filter(|(t, _)| t == "us.orders").count() == PARTITIONS as usize
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{group}'s offsets never reached the target ({on_target:?}):\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_group_resumes_on_the_target_exactly_where_it_committed_on_the_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (us, eu) = (BrokerProcess::start(&dir.path().join("us")), BrokerProcess::start(&dir.path().join("eu")));
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    // Plain records, then transactions (markers, and aborted records a reader never sees),
+    // then plain records again.
+    produce(&us_b, "orders", 0, 4_000);
+    let mut committed: Vec<String> = (0..4_000).map(|n| format!("record-{n}")).collect();
+    committed.extend(produce_transactions(&us_b, "orders", 100_000, 12).into_iter().map(|n| format!("record-{n}")));
+    produce(&us_b, "orders", 200_000, 4_000);
+    committed.extend((200_000..204_000).map(|n| format!("record-{n}")));
+
+    // The group reads part of the topic on the source and commits where it stopped: in the
+    // middle of every partition, past markers and aborted records.
+    let read_on_source =
+        consume_in_group(&us_b, "billing", "orders", Some(committed.len() * 3 / 5 / PARTITIONS as usize));
+    let source_offsets = group_offsets(&us_b, "billing");
+    assert_eq!(source_offsets.len(), PARTITIONS as usize, "billing committed every partition: {source_offsets:?}");
+
+    let log = dir.path().join("mirror.log");
+    let mut mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--checkpoint-secs", "0.5"]);
+    wait_for_group_on_target(&us_b, &eu_b, "billing", &log);
+    // A second group commits while the mirror is down: the restarted mirror translates its
+    // offsets from the points it reads back from the offset-syncs topic.
+    mirror.kill().expect("SIGKILL the mirror");
+    mirror.wait().expect("reap the mirror");
+    let audit_read_on_source =
+        consume_in_group(&us_b, "audit", "orders", Some(committed.len() / 3 / PARTITIONS as usize));
+    let mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--checkpoint-secs", "0.5"]);
+    wait_for_group_on_target(&us_b, &eu_b, "audit", &log);
+
+    // Both groups fail over: on the target each reads exactly what it had not read on the
+    // source.
+    for (group, read_on_source) in [("billing", read_on_source), ("audit", audit_read_on_source)] {
+        let read_on_target = consume_in_group(&eu_b, group, "us.orders", None);
+        let on_source: std::collections::HashSet<&String> = read_on_source.iter().collect();
+        let on_target: std::collections::HashSet<&String> = read_on_target.iter().collect();
+        let duplicates = on_source.intersection(&on_target).count();
+        let skipped: Vec<&String> =
+            committed.iter().filter(|v| !on_source.contains(v) && !on_target.contains(v)).collect();
+        eprintln!(
+            "{group} read {} on the source and {} on the target; {} skipped, {duplicates} read twice",
+            read_on_source.len(),
+            read_on_target.len(),
+            skipped.len()
+        );
+        assert!(
+            skipped.is_empty(),
+            "{group}: {} records skipped in the failover ({:?}…)",
+            skipped.len(),
+            skipped.first()
+        );
+        assert_eq!(duplicates, 0, "{group}: the translation is exact, nothing read twice");
+        assert_eq!(read_on_target.len(), on_target.len(), "{group}: nothing read twice on the target");
+    }
+
+    // MirrorMaker 2's checkpoints are on the target; heartbeats came through.
+    let checkpoints = read_partition_zero(&eu_b, "us.checkpoints.internal");
+    let billing_key_prefix = [&[0u8, 7][..], b"billing", &[0, 9], b"us.orders"].concat();
+    assert!(
+        checkpoints.iter().any(|(key, value)| key.starts_with(&billing_key_prefix) && value.len() == 2 + 8 + 8 + 2),
+        "a checkpoint of billing on us.orders, in MM2's format"
+    );
+    // The restarted mirror gets its partitions once the killed one's session times out.
+    let started = Instant::now();
+    let metrics = loop {
+        let metrics = mirror_metrics(&log);
+        if count(&eu_b, "us.heartbeats") > 0 && metrics.contains("runnel_mirror_heartbeat_latency_seconds{") {
+            break metrics;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no heartbeat reached the target:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(metric_sum(&metrics, "runnel_mirror_checkpoints_total") >= PARTITIONS as f64, "{metrics}");
+    assert!(metric_sum(&metrics, "runnel_mirror_group_offsets_written_total") >= PARTITIONS as f64, "{metrics}");
     stop(mirror, &log);
 }

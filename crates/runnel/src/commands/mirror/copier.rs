@@ -21,6 +21,8 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::mm2_records::OffsetSync;
+use super::offset_syncs::SyncLog;
 use super::stats::MirrorStats;
 use super::topics::Mirrored;
 
@@ -42,9 +44,25 @@ struct SourcePosition {
     bytes: u64,
 }
 
-/// The target's acknowledgements: per source partition, the last offset the target holds.
+/// The last record of a source partition the target acknowledged, and where it went.
+#[derive(Debug, Clone, Copy)]
+struct LastCopied {
+    source: i64,
+    target: i64,
+}
+
+/// What the acknowledgements tell the copier between two looks.
+#[derive(Default)]
+struct Acknowledged {
+    last: HashMap<(Arc<str>, i32), LastCopied>,
+    /// Records that do not follow their partition's previous one on both sides: each starts a
+    /// new run of the offset translation.
+    run_starts: Vec<OffsetSync>,
+}
+
+/// The target's acknowledgements.
 struct Acks {
-    acked: Mutex<HashMap<(Arc<str>, i32), i64>>,
+    acknowledged: Mutex<Acknowledged>,
     failure: Mutex<Option<String>>,
     copied: AtomicU64,
     stats: Arc<MirrorStats>,
@@ -57,7 +75,7 @@ impl ProducerContext for Acks {
 
     fn delivery(&self, result: &DeliveryResult<'_>, source: Box<SourcePosition>) {
         match result {
-            Ok(_) => {
+            Ok(copy) => {
                 self.copied.fetch_add(1, Ordering::Relaxed);
                 self.stats.acknowledged(
                     &source.topic,
@@ -66,9 +84,29 @@ impl ProducerContext for Acks {
                     source.timestamp_ms,
                     source.bytes,
                 );
-                let mut acked = self.acked.lock().unwrap_or_else(|p| p.into_inner());
-                let last = acked.entry((source.topic.clone(), source.partition)).or_insert(source.offset);
-                *last = (*last).max(source.offset);
+                let target = copy.offset();
+                let mut acknowledged = self.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
+                let Acknowledged { last, run_starts } = &mut *acknowledged;
+                let now = LastCopied { source: source.offset, target };
+                match last.get_mut(&(source.topic.clone(), source.partition)) {
+                    Some(previous) if previous.source + 1 == source.offset && previous.target + 1 == target => {
+                        *previous = now;
+                    }
+                    previous => {
+                        run_starts.push(OffsetSync {
+                            topic: source.topic.to_string(),
+                            partition: source.partition,
+                            upstream: source.offset,
+                            downstream: target,
+                        });
+                        match previous {
+                            Some(previous) => *previous = now,
+                            None => {
+                                last.insert((source.topic.clone(), source.partition), now);
+                            }
+                        }
+                    }
+                }
             }
             Err((e, m)) => {
                 let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -111,12 +149,23 @@ impl ClientContext for SourceEnds {
 
 impl ConsumerContext for SourceEnds {}
 
+/// A mirrored topic: its name on both sides, and per partition the last source offset handed
+/// to the producer.
+struct Route {
+    source: Arc<str>,
+    target: Arc<str>,
+    sent: Vec<i64>,
+}
+
 /// Copies the records of the mirrored topics.
 pub struct Copier {
     consumer: BaseConsumer<SourceEnds>,
     producer: BaseProducer<Acks>,
-    /// Source topic to its copy's name (shared by the records' opaque positions).
-    routes: HashMap<String, (Arc<str>, Arc<str>)>,
+    /// Source topic to its route.
+    routes: HashMap<String, Route>,
+    syncs: SyncLog,
+    /// Per source partition, the last end point recorded and whether it was written out.
+    ends: HashMap<(Arc<str>, i32), (i64, bool)>,
     idle: bool,
     last_store: Instant,
     last_report: Instant,
@@ -124,12 +173,14 @@ pub struct Copier {
 }
 
 impl Copier {
-    /// A consumer in `group` on the source and an idempotent producer on the target.
+    /// A consumer in `group` on the source and an idempotent producer on the target; `syncs`
+    /// keeps the offset translation.
     pub fn new(
         source: &ClientConfig,
         target: &ClientConfig,
         group: &str,
         stats: Arc<MirrorStats>,
+        syncs: SyncLog,
     ) -> anyhow::Result<Copier> {
         let consumer: BaseConsumer<SourceEnds> = source
             .clone()
@@ -153,7 +204,7 @@ impl Copier {
             .set("acks", "all")
             .set("linger.ms", "5")
             .create_with_context(Acks {
-                acked: Mutex::default(),
+                acknowledged: Mutex::default(),
                 failure: Mutex::default(),
                 copied: AtomicU64::new(0),
                 stats,
@@ -164,6 +215,8 @@ impl Copier {
             consumer,
             producer,
             routes: HashMap::new(),
+            syncs,
+            ends: HashMap::new(),
             idle: true,
             last_store: now,
             last_report: now,
@@ -174,13 +227,18 @@ impl Copier {
     /// Mirrors exactly the topics of `mirrored` from now on.
     pub fn follow(&mut self, mirrored: &[Mirrored]) -> anyhow::Result<()> {
         let same = mirrored.len() == self.routes.len()
-            && mirrored.iter().all(|m| self.routes.get(&m.source).is_some_and(|(_, t)| **t == *m.target));
+            && mirrored.iter().all(|m| self.routes.get(&m.source).is_some_and(|r| *r.target == *m.target));
         if same {
             return Ok(());
         }
+        let mut previous = std::mem::take(&mut self.routes);
         self.routes = mirrored
             .iter()
-            .map(|m| (m.source.clone(), (Arc::from(m.source.as_str()), Arc::from(m.target.as_str()))))
+            .map(|m| {
+                let sent = previous.remove(&m.source).map(|r| r.sent).unwrap_or_default();
+                let route = Route { source: Arc::from(m.source.as_str()), target: Arc::from(m.target.as_str()), sent };
+                (m.source.clone(), route)
+            })
             .collect();
         let topics: Vec<&str> = mirrored.iter().map(|m| m.source.as_str()).collect();
         if topics.is_empty() {
@@ -209,16 +267,23 @@ impl Copier {
                 Some(Ok(message)) => message,
             };
             wait = Duration::ZERO;
-            let Some((source_topic, target_topic)) = self.routes.get(message.topic()) else { continue };
+            let Some(route) = self.routes.get_mut(message.topic()) else { continue };
+            let partition = message.partition();
+            let index = partition as usize;
+            if route.sent.len() <= index {
+                route.sent.resize(index + 1, -1);
+            }
+            route.sent[index] = message.offset();
             let timestamp = message.timestamp().to_millis();
             let position = Box::new(SourcePosition {
-                topic: source_topic.clone(),
-                partition: message.partition(),
+                topic: route.source.clone(),
+                partition,
                 offset: message.offset(),
                 timestamp_ms: timestamp.unwrap_or(0),
                 bytes: (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)) as u64,
             });
-            let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(message.partition());
+            let target_topic: &str = &route.target;
+            let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(partition);
             if let Some(key) = message.key() {
                 record = record.key(key);
             }
@@ -237,7 +302,9 @@ impl Copier {
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         // Backpressure: wait for the target rather than read further.
                         record = back;
-                        self.serve_acknowledgements();
+                        for _ in 0..DELIVERY_POLLS {
+                            self.producer.poll(Duration::ZERO);
+                        }
                         std::thread::sleep(Duration::from_micros(200));
                     }
                     Err((e, _)) => bail!("write to {target_topic} on the target: {e}"),
@@ -251,8 +318,9 @@ impl Copier {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }
         if self.last_store.elapsed() >= STORE_EVERY {
-            self.store_acknowledged();
+            self.record_progress()?;
         }
+        self.store_ready()?;
         if self.last_report.elapsed() >= REPORT_EVERY {
             let total = self.copied();
             let rate = (total - self.copied_at_report) as f64 / self.last_report.elapsed().as_secs_f64();
@@ -271,23 +339,64 @@ impl Copier {
         }
     }
 
-    /// Hands the consumer the offsets the target acknowledged, for its next commit.
-    fn store_acknowledged(&mut self) {
+    /// Records the offset translation's new points (run starts, and where each partition's
+    /// copy ends) and queues the source offsets to commit once the points are written.
+    ///
+    /// A partition whose every record handed to the producer is acknowledged ends at the
+    /// consumer's position, past any transaction markers; that end is written out. A busy
+    /// partition ends after its last acknowledged record, kept in memory only: the next run
+    /// start or idle moment writes what a restart needs.
+    fn record_progress(&mut self) -> anyhow::Result<()> {
         self.last_store = Instant::now();
-        let acked = std::mem::take(&mut *self.producer.context().acked.lock().unwrap_or_else(|p| p.into_inner()));
-        if acked.is_empty() {
-            return;
+        let (run_starts, last) = {
+            let mut acknowledged = self.producer.context().acknowledged.lock().unwrap_or_else(|p| p.into_inner());
+            let run_starts = std::mem::take(&mut acknowledged.run_starts);
+            let last: Vec<((Arc<str>, i32), LastCopied)> =
+                acknowledged.last.iter().map(|(key, last)| (key.clone(), *last)).collect();
+            (run_starts, last)
+        };
+        for start in run_starts {
+            self.syncs.record(start, true)?;
         }
-        let mut positions = TopicPartitionList::new();
-        for ((topic, partition), offset) in &acked {
+        let positions = self.consumer.position().ok();
+        let mut commit = TopicPartitionList::new();
+        for ((topic, partition), copied) in last {
+            let sent = self.routes.get(&*topic).and_then(|r| r.sent.get(partition as usize).copied()).unwrap_or(-1);
+            let idle = sent == copied.source;
+            let position = positions
+                .as_ref()
+                .and_then(|p| p.find_partition(&topic, partition))
+                .and_then(|e| e.offset().to_raw())
+                .filter(|p| *p > copied.source);
+            let upstream = match position {
+                Some(position) if idle => position,
+                _ => copied.source + 1,
+            };
+            let (recorded, written) = self.ends.get(&(topic.clone(), partition)).copied().unwrap_or((-1, false));
+            if upstream < recorded || (upstream == recorded && (written || !idle)) {
+                continue;
+            }
+            let end = OffsetSync { topic: topic.to_string(), partition, upstream, downstream: copied.target + 1 };
+            self.syncs.record(end, idle)?;
+            self.ends.insert((topic.clone(), partition), (upstream, idle));
             // The next offset to read, as a commit names it.
-            let _ = positions.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
+            let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(upstream));
         }
-        // Fails for partitions this mirror no longer reads (a rebalance moved them): their new
-        // owner copies from the last commit.
-        if let Err(e) = self.consumer.store_offsets(&positions) {
-            tracing::debug!(error = %e, "offsets not stored");
+        self.syncs.commit_after_points(commit);
+        Ok(())
+    }
+
+    /// Hands the consumer the source offsets whose translation points are written, for its
+    /// next commit.
+    fn store_ready(&mut self) -> anyhow::Result<()> {
+        for offsets in self.syncs.ready()? {
+            // Fails for partitions this mirror no longer reads (a rebalance moved them): their
+            // new owner copies from the last commit.
+            if let Err(e) = self.consumer.store_offsets(&offsets) {
+                tracing::debug!(error = %e, "offsets not stored");
+            }
         }
+        Ok(())
     }
 
     /// Records the target has acknowledged so far.
@@ -301,7 +410,9 @@ impl Copier {
         if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }
-        self.store_acknowledged();
+        self.record_progress()?;
+        self.syncs.flush()?;
+        self.store_ready()?;
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => return Err(e).context("commit the source offsets"),

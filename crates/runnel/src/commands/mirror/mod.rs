@@ -1,26 +1,34 @@
 //! `runnel mirror`: copies topics from one Kafka-compatible cluster to another, in one process
 //! (an rdkafka consumer on the source, an idempotent producer on the target), as MirrorMaker 2
 //! does without a Connect cluster. Modules: `naming` (which topics, and their names on the
-//! target), `topics` (creating and growing the copies), `copier` (the records), `stats` (what
-//! `/metrics` serves).
+//! target), `topics` (creating and growing the copies), `copier` (the records), `offset_map`
+//! and `offset_syncs` (exact offset translation), `checkpoints` (group offsets carried over),
+//! `heartbeats`, `mm2_records` (MirrorMaker 2's formats), `stats` (what `/metrics` serves).
 //!
 //! Guarantee: at least once. A record's source offset is committed only once the target has
 //! acknowledged it, so a mirror killed at any moment resumes with nothing lost; what it copied
 //! after its last commit (one second at most) is copied again.
 
+mod checkpoints;
 mod copier;
+mod heartbeats;
+mod mm2_records;
 mod naming;
+mod offset_map;
+mod offset_syncs;
 mod stats;
 mod topics;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use rdkafka::config::ClientConfig;
 
+use checkpoints::{GroupFilter, GroupSync};
 use naming::ReplicationPolicy;
+use offset_syncs::SyncLog;
 use stats::MirrorStats;
 use topics::Cluster;
 
@@ -46,6 +54,20 @@ pub struct MirrorArgs {
     /// Keep topic names on the target (one-way migration).
     #[arg(long)]
     pub identity: bool,
+    /// Consumer groups whose offsets are carried over (MM2's `groups`): a regular expression
+    /// the whole name must match, or several separated by commas.
+    #[arg(long, default_value = ".*")]
+    pub groups: String,
+    /// Groups never carried over (MM2's `groups.exclude`); the mirror's own never are.
+    #[arg(long, default_value = "console-consumer-.*, connect-.*, __.*")]
+    pub groups_exclude: String,
+    /// How often group offsets are translated, checkpointed and written into idle groups on
+    /// the target (MM2's `emit.checkpoints.interval.seconds`).
+    #[arg(long, default_value_t = 5.0)]
+    pub checkpoint_secs: f64,
+    /// How often a heartbeat is written (MM2's `emit.heartbeats.interval.seconds`; 0: never).
+    #[arg(long, default_value_t = 1.0)]
+    pub heartbeat_secs: f64,
     /// How often new or grown source topics are looked for.
     #[arg(long, default_value_t = 5.0)]
     pub refresh_topics_secs: f64,
@@ -82,6 +104,7 @@ impl MirrorArgs {
 pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
     super::logging::init();
     let policy = ReplicationPolicy::new(&args.source_alias, &args.target_alias, args.identity, &args.topics)?;
+    let filter = GroupFilter::new(&args.groups, &args.groups_exclude)?;
     let source_config = args.config("source", &args.source);
     let target_config = args.config("target", &args.target);
     let source = Cluster::connect("source", &source_config, &args.source)?;
@@ -92,26 +115,73 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
     if args.http_listen != "off" {
         serve_metrics(&args.http_listen, stats.clone(), policy.source_alias.clone(), policy.target_alias.clone())?;
     }
-    let mut copier = copier::Copier::new(&source_config, &target_config, &group, stats)?;
+    // The mirror's own topics, with MirrorMaker 2's names and places.
+    let syncs_topic = mm2_records::offset_syncs_topic(&policy.target_alias);
+    let checkpoints_topic = mm2_records::checkpoints_topic(&policy.source_alias);
+    let week = "604800000";
+    topics::ensure_topic(&source, &runtime, &syncs_topic, &[("cleanup.policy", "delete"), ("retention.ms", week)])
+        .context("keep the offset syncs on the source")?;
+    topics::ensure_topic(&target, &runtime, &checkpoints_topic, &[("cleanup.policy", "compact")])
+        .context("keep the checkpoints on the target")?;
+    let syncs = SyncLog::open(&source_config, &syncs_topic)?;
+    let maps = syncs.maps();
+    let mut copier = copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs)?;
     let stop = super::stop_signal::stop_on_signal();
+    let mirrored = Arc::new(Mutex::new(Vec::new()));
+    let group_sync = GroupSync::new(
+        &source_config,
+        &target_config,
+        filter,
+        maps,
+        mirrored.clone(),
+        stats.clone(),
+        checkpoints_topic,
+    )?;
+    let checkpoint_every = Duration::from_secs_f64(args.checkpoint_secs.max(0.1));
+    let mut helpers = vec![std::thread::spawn({
+        let stop = stop.clone();
+        move || group_sync.run(checkpoint_every, stop)
+    })];
+    if args.heartbeat_secs > 0.0 {
+        topics::ensure_topic(&source, &runtime, mm2_records::HEARTBEATS_TOPIC, &[("cleanup.policy", "compact")])
+            .context("keep the heartbeats on the source")?;
+        let every = Duration::from_secs_f64(args.heartbeat_secs);
+        let (config, source_alias, target_alias, stop) =
+            (source_config.clone(), policy.source_alias.clone(), policy.target_alias.clone(), stop.clone());
+        helpers.push(std::thread::spawn(move || {
+            if let Err(e) = heartbeats::run(&config, &source_alias, &target_alias, every, stop) {
+                tracing::error!(error = format!("{e:#}"), "no heartbeats; mirroring goes on");
+            }
+        }));
+    }
     let refresh = Duration::from_secs_f64(args.refresh_topics_secs.max(0.1));
     let mut last_refresh: Option<Instant> = None;
     tracing::info!(source = %args.source, target = %args.target, topics = %args.topics, group, "mirror running");
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        if last_refresh.is_none_or(|at| at.elapsed() >= refresh) {
-            let first = last_refresh.is_none();
-            last_refresh = Some(Instant::now());
-            match topics::sync(&policy, &source, &target, &runtime) {
-                Ok(mirrored) => copier.follow(&mirrored)?,
-                // At start a cluster that does not answer is a mistake to report; later it is
-                // an outage to ride out (the clients reconnect, records wait in the queues).
-                Err(e) if first => return Err(e.context("keep the target's topics in step")),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "topics not refreshed; trying again"),
+    let outcome = (|| -> anyhow::Result<()> {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if last_refresh.is_none_or(|at| at.elapsed() >= refresh) {
+                let first = last_refresh.is_none();
+                last_refresh = Some(Instant::now());
+                match topics::sync(&policy, &source, &target, &runtime) {
+                    Ok(now) => {
+                        copier.follow(&now)?;
+                        *mirrored.lock().unwrap_or_else(|p| p.into_inner()) = now;
+                    }
+                    // At start a cluster that does not answer is a mistake to report; later it
+                    // is an outage to ride out (the clients reconnect, records wait in queues).
+                    Err(e) if first => return Err(e.context("keep the target's topics in step")),
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "topics not refreshed; trying again"),
+                }
             }
+            copier.step()?;
         }
-        copier.step()?;
+        copier.finish()
+    })();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for helper in helpers {
+        let _ = helper.join();
     }
-    copier.finish()?;
+    outcome?;
     tracing::info!(
         copied = copier.copied(),
         "mirror stopped; every copied record acknowledged and its offset committed"

@@ -40,15 +40,22 @@ impl ReplicationPolicy {
         })
     }
 
-    /// The name `topic` gets on the target.
+    /// The name `topic` gets on the target. Heartbeats always get the prefix, so that the
+    /// target can tell whose they are.
     pub fn target_topic(&self, topic: &str) -> String {
-        if self.identity { topic.to_string() } else { format!("{}.{topic}", self.source_alias) }
+        if self.identity && !is_heartbeats(topic) {
+            topic.to_string()
+        } else {
+            format!("{}.{topic}", self.source_alias)
+        }
     }
 
-    /// Whether `topic` of the source is mirrored: it matches, is not internal, and did not come
-    /// from the target (a name with the target's alias among its prefixes, as MM2 checks).
+    /// Whether `topic` of the source is mirrored: it matches (heartbeats always do), is not
+    /// internal, and did not come from the target (a name with the target's alias among its
+    /// prefixes, as MM2 checks).
     pub fn mirrors(&self, topic: &str) -> bool {
-        if !self.topics.is_match(topic) || is_internal(topic) {
+        let heartbeats = is_heartbeats(topic);
+        if !heartbeats && (!self.topics.is_match(topic) || is_internal(topic)) {
             return false;
         }
         let mut prefixes = topic.split('.');
@@ -59,12 +66,12 @@ impl ReplicationPolicy {
 
 /// Topics of the cluster itself or of mirroring tools: never copied.
 fn is_internal(topic: &str) -> bool {
-    topic.starts_with("__")
-        || topic.starts_with('_')
-        || topic.ends_with(".internal")
-        || topic.starts_with("mm2-")
-        || topic == "heartbeats"
-        || topic.ends_with(".heartbeats")
+    topic.starts_with("__") || topic.starts_with('_') || topic.ends_with(".internal") || topic.starts_with("mm2-")
+}
+
+/// A mirror's heartbeats, or their copy from another cluster.
+fn is_heartbeats(topic: &str) -> bool {
+    topic == super::mm2_records::HEARTBEATS_TOPIC || topic.ends_with(".heartbeats")
 }
 
 #[cfg(test)]
@@ -84,13 +91,18 @@ mod tests {
         assert!(all.mirrors("asia.orders"));
         assert_eq!(all.target_topic("asia.orders"), "us.asia.orders");
         assert!(!all.mirrors("asia.eu.orders"));
-        assert!(!all.mirrors("us.checkpoints.internal") && !all.mirrors("heartbeats"));
+        assert!(!all.mirrors("us.checkpoints.internal") && !all.mirrors("mm2-offset-syncs.eu.internal"));
+        // Heartbeats go whatever --topics says, except back where they came from.
+        assert!(us_to_eu.mirrors("heartbeats") && us_to_eu.mirrors("asia.heartbeats"));
+        assert!(!us_to_eu.mirrors("eu.heartbeats"));
+        assert_eq!(us_to_eu.target_topic("heartbeats"), "us.heartbeats");
     }
 
     #[test]
     fn identity_keeps_names_and_bad_settings_are_refused() {
         let identity = ReplicationPolicy::new("us", "eu", true, "orders").unwrap();
         assert_eq!(identity.target_topic("orders"), "orders");
+        assert_eq!(identity.target_topic("heartbeats"), "us.heartbeats");
         assert!(ReplicationPolicy::new("us", "us", false, ".*").is_err());
         assert!(ReplicationPolicy::new("u.s", "eu", false, ".*").is_err());
         let error = ReplicationPolicy::new("us", "eu", false, "(").unwrap_err().to_string();

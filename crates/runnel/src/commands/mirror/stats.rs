@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,10 @@ pub struct MirrorStats {
     partitions: Mutex<BTreeMap<(Arc<str>, i32), PartitionStats>>,
     last_progress: Mutex<Instant>,
     stall_after: Duration,
+    checkpoints: AtomicU64,
+    group_offsets: AtomicU64,
+    /// How long the last heartbeat took from the source's log to the target's (ms; -1: none).
+    heartbeat_latency_ms: AtomicI64,
 }
 
 fn now_ms() -> i64 {
@@ -36,7 +41,24 @@ fn now_ms() -> i64 {
 impl MirrorStats {
     /// Figures for a mirror that counts as stalled after `stall_after` without progress.
     pub fn new(stall_after: Duration) -> Self {
-        MirrorStats { partitions: Mutex::new(BTreeMap::new()), last_progress: Mutex::new(Instant::now()), stall_after }
+        MirrorStats {
+            partitions: Mutex::new(BTreeMap::new()),
+            last_progress: Mutex::new(Instant::now()),
+            stall_after,
+            checkpoints: AtomicU64::new(0),
+            group_offsets: AtomicU64::new(0),
+            heartbeat_latency_ms: AtomicI64::new(-1),
+        }
+    }
+
+    /// A group's translated offset was written to the checkpoints topic.
+    pub fn checkpoint_written(&self) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `count` partitions' offsets were committed into a group on the target.
+    pub fn group_offsets_written(&self, count: u64) {
+        self.group_offsets.fetch_add(count, Ordering::Relaxed);
     }
 
     fn partitions(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Arc<str>, i32), PartitionStats>> {
@@ -56,6 +78,9 @@ impl MirrorStats {
             stats.acked_timestamp_ms = timestamp_ms;
         }
         *self.last_progress.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        if &**topic == super::mm2_records::HEARTBEATS_TOPIC {
+            self.heartbeat_latency_ms.store((now_ms() - timestamp_ms).max(0), Ordering::Relaxed);
+        }
     }
 
     /// The source's end of `topic`-`partition` and the offset the mirror reads next there
@@ -114,6 +139,28 @@ impl MirrorStats {
                 format!("{:.3}", age as f64 / 1000.0)
             },
         );
+        let flow = format!("source=\"{source_alias}\",target=\"{target_alias}\"");
+        let _ = writeln!(
+            out,
+            "# HELP runnel_mirror_checkpoints_total Group offsets translated and written to the checkpoints topic.\n\
+             # TYPE runnel_mirror_checkpoints_total counter\nrunnel_mirror_checkpoints_total{{{flow}}} {}",
+            self.checkpoints.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP runnel_mirror_group_offsets_written_total Partition offsets committed into groups on the target.\n\
+             # TYPE runnel_mirror_group_offsets_written_total counter\nrunnel_mirror_group_offsets_written_total{{{flow}}} {}",
+            self.group_offsets.load(Ordering::Relaxed)
+        );
+        let latency = self.heartbeat_latency_ms.load(Ordering::Relaxed);
+        if latency >= 0 {
+            let _ = writeln!(
+                out,
+                "# HELP runnel_mirror_heartbeat_latency_seconds From the last heartbeat's write on the source to its copy's acknowledgement on the target.\n\
+                 # TYPE runnel_mirror_heartbeat_latency_seconds gauge\nrunnel_mirror_heartbeat_latency_seconds{{{flow}}} {:.3}",
+                latency as f64 / 1000.0
+            );
+        }
         let stalled = u8::from(self.stalled());
         let _ = writeln!(
             out,

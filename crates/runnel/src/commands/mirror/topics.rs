@@ -97,6 +97,8 @@ pub struct Mirrored {
     pub source: String,
     /// Its copy on the target.
     pub target: String,
+    /// Its partition count on the source.
+    pub partitions: i32,
 }
 
 /// Brings the target in step with the source for every topic the policy mirrors: missing
@@ -145,7 +147,35 @@ pub fn sync(
             }
             Some(_) => {}
         }
-        mirrored.push(Mirrored { source: topic.clone(), target: copy });
+        mirrored.push(Mirrored { source: topic.clone(), target: copy, partitions });
     }
     Ok(mirrored)
+}
+
+/// Creates `topic` on `cluster` with one partition and `configs` unless it exists: the
+/// mirror's own topics (offset syncs, checkpoints, heartbeats).
+pub fn ensure_topic(
+    cluster: &Cluster,
+    runtime: &tokio::runtime::Runtime,
+    topic: &str,
+    configs: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    if cluster.topics()?.contains_key(topic) {
+        return Ok(());
+    }
+    let mut new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1));
+    for (key, value) in configs {
+        new = new.set(key, value);
+    }
+    let results = runtime
+        .block_on(cluster.admin.create_topics(&[new], &AdminOptions::new().operation_timeout(Some(TIMEOUT))))
+        .with_context(|| format!("create {topic} on the {}", cluster.role))?;
+    for result in results {
+        match result {
+            Ok(_) => tracing::info!(topic, cluster = cluster.role, "created"),
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("could not create {name} on the {}: {code}", cluster.role),
+        }
+    }
+    Ok(())
 }
