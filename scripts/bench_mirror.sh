@@ -3,12 +3,18 @@
 # run: a plain consume of a topic (runnel bench consume, one consumer) against the mirror copying
 # the same topic to the other broker, timed from the first record on the target to the last
 # (as the consume bench times from its first record). Each round mirrors to a new target topic.
-# Usage: scripts/bench_mirror.sh [records] [rounds]   (defaults 1000000 and 2; 100-byte records,
-# 4 partitions). Results go to stdout.
+# Then, in the same run: replication latency at a steady rate (runnel bench e2e writing RATE
+# records/s to "us" for 30 s and reading them back from the mirror's copy on "eu", against the
+# same bench reading "us" itself), and, when DELAY_MS is set and tc is usable (root), a mirror
+# round over a link with DELAY_MS of delay each way to "eu" (tc netem on loopback).
+# Usage: [DELAY_MS=25] [RATE=10000] scripts/bench_mirror.sh [records] [rounds]   (defaults
+# 1000000 and 2; 100-byte records, 4 partitions). Results go to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-1000000}"
 ROUNDS="${2:-2}"
+DELAY_MS="${DELAY_MS:-0}"
+RATE="${RATE:-10000}"
 cargo build --release -p runnel
 
 BIN=./target/release/runnel
@@ -16,7 +22,12 @@ US=127.0.0.1:29291
 EU=127.0.0.1:29292
 DATA="$(mktemp -d "${PWD}/target/bench-mirror.XXXXXX")"
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$DATA"; }
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$DATA"
+    [ "$DELAY_MS" = 0 ] || tc qdisc del dev lo root 2>/dev/null || true
+}
 trap cleanup EXIT
 
 for side in us eu; do
@@ -36,13 +47,11 @@ held() {
         echo 0
 }
 
-printf '%-6s %16s %16s %8s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio"
-for round in $(seq 1 "$ROUNDS"); do
-    consume=$($BIN bench consume --brokers "$US" --topic orders --records "$RECORDS" --output json |
-        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))')
-    alias="r$round"
+# One mirror round to a new copy named after $1; prints records/s.
+mirror_round() {
+    local alias="$1" mirror started finished
     $BIN mirror --source "$US" --target "$EU" --topics orders --source-alias "$alias" --target-alias eu \
-        --http-listen off 2> "$DATA/mirror-$round.log" &
+        --http-listen off 2> "$DATA/mirror-$alias.log" &
     mirror=$!
     # Timed from the first record on the target, as the consume bench times from its first.
     until [ "$(held "$alias.orders")" -gt 0 ]; do sleep 0.01; done
@@ -50,6 +59,51 @@ for round in $(seq 1 "$ROUNDS"); do
     until [ "$(held "$alias.orders")" -ge "$RECORDS" ]; do sleep 0.01; done
     finished=$(date +%s.%N)
     kill "$mirror"; wait "$mirror" 2>/dev/null || true
-    mirror_rate=$(awk -v n="$RECORDS" -v a="$started" -v b="$finished" 'BEGIN {printf "%.0f", n / (b - a)}')
-    printf '%-6s %16s %16s %7.0f%%\n' "$round" "$consume" "$mirror_rate" "$(awk -v a="$mirror_rate" -v b="$consume" 'BEGIN {print 100 * a / b}')"
+    awk -v n="$RECORDS" -v a="$started" -v b="$finished" 'BEGIN {printf "%.0f", n / (b - a)}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
+
+printf '%-6s %16s %16s %8s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio"
+for round in $(seq 1 "$ROUNDS"); do
+    consume=$($BIN bench consume --brokers "$US" --topic orders --records "$RECORDS" --output json |
+        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))')
+    mirror_rate=$(mirror_round "r$round")
+    printf '%-6s %16s %16s %8s\n' "$round" "$consume" "$mirror_rate" "$(ratio "$mirror_rate" "$consume")"
 done
+
+# Replication latency at a steady rate: the e2e bench on "us" alone, then through the mirror.
+$BIN topic create latency --partitions 4 --brokers "$US" > /dev/null
+$BIN mirror --source "$US" --target "$EU" --topics latency --source-alias us --target-alias eu \
+    --http-listen off 2> "$DATA/mirror-latency.log" &
+latency_mirror=$!
+PIDS+=("$latency_mirror")
+until $BIN topic describe us.latency --brokers "$EU" > /dev/null 2>&1; do sleep 0.1; done
+sleep 2
+e2e() {   # e2e [extra args...]: p50 p99 max in ms
+    $BIN bench e2e --brokers "$US" --topic latency --partitions 4 --rate "$RATE" --duration 30 \
+        --record-size 100 --output json "$@" |
+        python3 -c 'import json,sys; l=json.load(sys.stdin)["latency_ms"]; print(l["p50"], l["p99"], l["max"])'
+}
+echo
+printf '%-28s %10s %10s %10s\n' "at $RATE records/s" "p50 (ms)" "p99 (ms)" "max (ms)"
+read -r p50 p99 max < <(e2e)
+printf '%-28s %10s %10s %10s\n' "produce to consume, us" "$p50" "$p99" "$max"
+read -r p50 p99 max < <(e2e --read-brokers "$EU" --read-topic us.latency)
+printf '%-28s %10s %10s %10s\n' "produce on us to eu copy" "$p50" "$p99" "$max"
+kill "$latency_mirror"; wait "$latency_mirror" 2>/dev/null || true
+
+# A slow link: DELAY_MS each way on every packet to or from "eu".
+if [ "$DELAY_MS" != 0 ]; then
+    port="${EU##*:}"
+    tc qdisc add dev lo root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+    tc qdisc add dev lo parent 1:4 handle 40: netem delay "${DELAY_MS}ms" limit 100000
+    tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport "$port" 0xffff flowid 1:4
+    tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport "$port" 0xffff flowid 1:4
+    echo
+    slow=$(mirror_round slow)
+    tc qdisc del dev lo root
+    fast=$(mirror_round fast)
+    printf '%-34s %16s\n' "mirror, ${DELAY_MS} ms each way (r/s)" "$slow" "mirror, no delay (r/s)" "$fast"
+    echo "slow link / no delay: $(ratio "$slow" "$fast")"
+fi

@@ -7,6 +7,7 @@
 //! records; heartbeats reach the target.
 
 mod broker_process;
+mod delay_proxy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -14,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use broker_process::BrokerProcess;
+use delay_proxy::DelayProxy;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -355,8 +357,10 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
     let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
     wait_for_count(&eu_b, "us.orders", 5_000, &log);
 
-    // The target goes away while the source gets more: records wait, and the mirror says so.
+    // The target goes away for 30 s while the source gets more: records wait, and the mirror
+    // says so.
     assert!(eu.terminate(), "the target stops cleanly");
+    let down_since = Instant::now();
     produce(&us_b, "orders", 5_000, 5_000);
     let started = Instant::now();
     loop {
@@ -369,6 +373,9 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    if let Some(rest) = Duration::from_secs(30).checked_sub(down_since.elapsed()) {
+        std::thread::sleep(rest);
+    }
     // It comes back on the same address: the mirror carries on by itself.
     let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
     assert_every_record_arrives(&us_b, &eu.bootstrap(), 10_000, &log);
@@ -619,4 +626,35 @@ fn a_group_resumes_on_the_target_exactly_where_it_committed_on_the_source() {
     assert!(metric_sum(&metrics, "runnel_mirror_checkpoints_total") >= PARTITIONS as f64, "{metrics}");
     assert!(metric_sum(&metrics, "runnel_mirror_group_offsets_written_total") >= PARTITIONS as f64, "{metrics}");
     stop(mirror, &log);
+}
+
+#[test]
+fn a_slow_link_to_the_target_loses_nothing_and_keeps_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let us = BrokerProcess::start(&dir.path().join("us"));
+    // "eu" is 20 ms away each way: it is reached, and advertises itself, through a proxy that
+    // delays every byte.
+    let eu_port = free_port();
+    let proxy = DelayProxy::start(format!("127.0.0.1:{eu_port}").parse().expect("address"), Duration::from_millis(20));
+    let config = dir.path().join("eu.properties");
+    std::fs::write(&config, format!("advertised.listeners=PLAINTEXT://{}\n", proxy.address)).expect("eu config");
+    let eu_dir = dir.path().join("eu");
+    let _eu =
+        BrokerProcess::start_with(&eu_dir, &format!("127.0.0.1:{eu_port}"), &["-c", config.to_str().expect("utf-8")]);
+    let (us_b, eu_b) = (us.bootstrap(), proxy.address.to_string());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 20_000);
+    let log = dir.path().join("mirror.log");
+    let started = Instant::now();
+    let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
+    assert_every_record_arrives(&us_b, &eu_b, 20_000, &log);
+    eprintln!(
+        "20,000 records over a link 20 ms each way: {:.1} s from the mirror's start",
+        started.elapsed().as_secs_f64()
+    );
+    stop(mirror, &log);
+    let (source, target) = (read_all(&us_b, "orders"), read_all(&eu_b, "us.orders"));
+    for p in 0..PARTITIONS {
+        assert_eq!(source[&p], target[&p], "partition {p}: the copy is the source, in order, once");
+    }
 }

@@ -22,13 +22,17 @@ fn now_micros() -> u64 {
 
 /// Runs the e2e bench.
 pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
+    // Read back from the same cluster, or from a mirror's copy on another.
+    let (read_brokers, read_topic) =
+        (args.read_brokers.as_deref().unwrap_or(&args.brokers), args.read_topic.as_deref().unwrap_or(&args.topic));
     let consumer: BaseConsumer = args
         .client_config(&[("group.id", "runnel-bench"), ("enable.auto.commit", "false"), ("fetch.wait.max.ms", "100")])
+        .set("bootstrap.servers", read_brokers)
         .create()
-        .with_context(|| format!("create a consumer for {}", args.brokers))?;
+        .with_context(|| format!("create a consumer for {read_brokers}"))?;
     let mut list = TopicPartitionList::new();
     for p in 0..args.partitions {
-        list.add_partition_offset(&args.topic, p, Offset::End)?;
+        list.add_partition_offset(read_topic, p, Offset::End)?;
     }
     consumer.assign(&list)?;
     // Let the consumer reach the log end before timing anything.
@@ -62,7 +66,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         }
         match consumer.poll(Duration::from_micros(200)) {
             Some(message) => {
-                let message = message.with_context(|| format!("consume from {}", args.topic))?;
+                let message = message.with_context(|| format!("consume from {read_topic} on {read_brokers}"))?;
                 let payload = message.payload().unwrap_or_default();
                 if payload.len() >= 8 {
                     let mut stamp = [0u8; 8];

@@ -106,6 +106,13 @@ pub struct BenchArgs {
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// e2e: read the records back from this cluster instead (a mirror's target), to measure
+    /// replication latency end to end.
+    #[arg(long, requires = "read_topic")]
+    pub read_brokers: Option<String>,
+    /// e2e: the topic to read them from there (the mirror's copy, `us.runnel-bench`).
+    #[arg(long, requires = "read_brokers")]
+    pub read_topic: Option<String>,
 }
 
 impl BenchArgs {
@@ -130,6 +137,8 @@ impl BenchArgs {
             isolation: "read_committed".into(),
             client_properties: Vec::new(),
             output: Output::Table,
+            read_brokers: None,
+            read_topic: None,
         }
     }
 
