@@ -5,8 +5,8 @@
 # (as the consume bench times from its first record). Each round mirrors to a new target topic.
 # Then, in the same run: replication latency at a steady rate (runnel bench e2e writing RATE
 # records/s to "us" for 30 s and reading them back from the mirror's copy on "eu", against the
-# same bench reading "us" itself), and, when DELAY_MS is set and tc is usable (root), a mirror
-# round over a link with DELAY_MS of delay each way to "eu" (tc netem on loopback).
+# same bench reading "us" itself), and, when DELAY_MS is set, mirror rounds to a third broker
+# ("far") reached through scripts/delay_proxy.py, with no delay and then DELAY_MS each way.
 # Usage: [DELAY_MS=25] [RATE=10000] scripts/bench_mirror.sh [records] [rounds]   (defaults
 # 1000000 and 2; 100-byte records, 4 partitions). Results go to stdout.
 set -euo pipefail
@@ -15,6 +15,9 @@ RECORDS="${1:-1000000}"
 ROUNDS="${2:-2}"
 DELAY_MS="${DELAY_MS:-0}"
 RATE="${RATE:-10000}"
+# Extra `runnel mirror` options for the throughput rounds (split on spaces, no globbing).
+MIRROR_ARGS="${MIRROR_ARGS:-}"
+set -f
 cargo build --release -p runnel
 
 BIN=./target/release/runnel
@@ -22,12 +25,7 @@ US=127.0.0.1:29291
 EU=127.0.0.1:29292
 DATA="$(mktemp -d "${PWD}/target/bench-mirror.XXXXXX")"
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$DATA"
-    [ "$DELAY_MS" = 0 ] || tc qdisc del dev lo root 2>/dev/null || true
-}
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$DATA"; }
 trap cleanup EXIT
 
 for side in us eu; do
@@ -40,23 +38,26 @@ done
 $BIN bench produce --brokers "$US" --topic orders --partitions 4 --records "$RECORDS" --record-size 100 \
     --output json > /dev/null
 
-# records on the target topic $1
+# records on the target topic $1 (on $2, "eu" by default)
 held() {
-    $BIN topic describe "$1" --brokers "$EU" --output json 2>/dev/null |
+    $BIN topic describe "$1" --brokers "${2:-$EU}" --output json 2>/dev/null |
         python3 -c 'import json,sys; print(sum(p["latest"] - p["earliest"] for p in json.load(sys.stdin)["partitions"]))' 2>/dev/null ||
         echo 0
 }
 
-# One mirror round to a new copy named after $1; prints records/s.
+# One mirror round to a new copy named after $1 (on $2, "eu" by default); prints records/s.
 mirror_round() {
-    local alias="$1" mirror started finished
-    $BIN mirror --source "$US" --target "$EU" --topics orders --source-alias "$alias" --target-alias eu \
-        --http-listen off 2> "$DATA/mirror-$alias.log" &
+    local alias="$1" target="${2:-$EU}" mirror started finished
+    $BIN mirror --source "$US" --target "$target" --topics orders --source-alias "$alias" --target-alias eu \
+        --http-listen off $MIRROR_ARGS 2> "$DATA/mirror-$alias.log" &
     mirror=$!
     # Timed from the first record on the target, as the consume bench times from its first.
-    until [ "$(held "$alias.orders")" -gt 0 ]; do sleep 0.01; done
+    until [ "$(held "$alias.orders" "$target")" -gt 0 ]; do
+        kill -0 "$mirror" 2>/dev/null || { cat "$DATA/mirror-$alias.log" >&2; exit 1; }
+        sleep 0.01
+    done
     started=$(date +%s.%N)
-    until [ "$(held "$alias.orders")" -ge "$RECORDS" ]; do sleep 0.01; done
+    until [ "$(held "$alias.orders" "$target")" -ge "$RECORDS" ]; do sleep 0.01; done
     finished=$(date +%s.%N)
     kill "$mirror"; wait "$mirror" 2>/dev/null || true
     awk -v n="$RECORDS" -v a="$started" -v b="$finished" 'BEGIN {printf "%.0f", n / (b - a)}'
@@ -93,17 +94,26 @@ read -r p50 p99 max < <(e2e --read-brokers "$EU" --read-topic us.latency)
 printf '%-28s %10s %10s %10s\n' "produce on us to eu copy" "$p50" "$p99" "$max"
 kill "$latency_mirror"; wait "$latency_mirror" 2>/dev/null || true
 
-# A slow link: DELAY_MS each way on every packet to or from "eu".
+# A slow link: a third broker behind a proxy that delays every byte DELAY_MS each way.
 if [ "$DELAY_MS" != 0 ]; then
-    port="${EU##*:}"
-    tc qdisc add dev lo root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
-    tc qdisc add dev lo parent 1:4 handle 40: netem delay "${DELAY_MS}ms" limit 100000
-    tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport "$port" 0xffff flowid 1:4
-    tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport "$port" 0xffff flowid 1:4
+    FAR_LISTEN=127.0.0.1:29293
+    FAR=127.0.0.1:29294
+    echo "advertised.listeners=PLAINTEXT://$FAR" > "$DATA/far.properties"
+    $BIN serve --data-dir "$DATA/far" --listen "$FAR_LISTEN" --http-listen off -c "$DATA/far.properties" \
+        > "$DATA/far.out" 2> "$DATA/far.log" &
+    PIDS+=($!)
+    until grep -q "listening" "$DATA/far.out" 2>/dev/null; do sleep 0.01; done
+    proxy_round() {   # proxy_round DELAY ALIAS: a mirror round through the proxy; prints records/s
+        python3 scripts/delay_proxy.py "${FAR##*:}" "$FAR_LISTEN" "$1" > /dev/null &
+        local proxy=$!
+        sleep 0.5
+        mirror_round "$2" "$FAR"
+        kill "$proxy"; wait "$proxy" 2>/dev/null || true
+    }
+    fast=$(proxy_round 0 near)
+    slow=$(proxy_round "$DELAY_MS" far)
     echo
-    slow=$(mirror_round slow)
-    tc qdisc del dev lo root
-    fast=$(mirror_round fast)
-    printf '%-34s %16s\n' "mirror, ${DELAY_MS} ms each way (r/s)" "$slow" "mirror, no delay (r/s)" "$fast"
-    echo "slow link / no delay: $(ratio "$slow" "$fast")"
+    printf '%-40s %12s\n' "mirror through the proxy, no delay (r/s)" "$fast" \
+        "mirror through it, ${DELAY_MS} ms each way (r/s)" "$slow"
+    echo "delayed / not delayed: $(ratio "$slow" "$fast")"
 fi

@@ -38,12 +38,32 @@ fn runnel(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_runnel")).args(args).output().expect("run runnel")
 }
 
-fn start_mirror(source: &str, target: &str, aliases: (&str, &str), log: &Path) -> Child {
+/// A running `runnel mirror`, SIGKILLed if a test ends without stopping it.
+struct MirrorProcess(Child);
+
+impl MirrorProcess {
+    /// SIGKILL, and wait for it to end.
+    fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL the mirror");
+        self.0.wait().expect("reap the mirror");
+    }
+}
+
+impl Drop for MirrorProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_mirror(source: &str, target: &str, aliases: (&str, &str), log: &Path) -> MirrorProcess {
     start_mirror_with(source, target, aliases, log, &[])
 }
 
-fn start_mirror_with(source: &str, target: &str, aliases: (&str, &str), log: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_runnel"))
+fn start_mirror_with(source: &str, target: &str, aliases: (&str, &str), log: &Path, extra: &[&str]) -> MirrorProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
         .args(["mirror", "--source", source, "--target", target, "--topics", "orders|eu\\..*|us\\..*"])
         .args(["--source-alias", aliases.0, "--target-alias", aliases.1, "--refresh-topics-secs", "0.5"])
         // A killed mirror's partitions move to the next one within seconds.
@@ -54,7 +74,8 @@ fn start_mirror_with(source: &str, target: &str, aliases: (&str, &str), log: &Pa
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("create the mirror's log"))
         .spawn()
-        .expect("start runnel mirror")
+        .expect("start runnel mirror");
+    MirrorProcess(child)
 }
 
 /// Writes `count` keyed records with a header and a timestamp, numbered from `first`.
@@ -230,9 +251,9 @@ fn create(bootstrap: &str, topic: &str, configs: &[&str]) {
     assert!(output.status.success(), "create {topic}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-fn stop(mut mirror: Child, log: &Path) {
-    let _ = Command::new("kill").args(["-TERM", &mirror.id().to_string()]).status();
-    let status = mirror.wait().expect("wait for the mirror");
+fn stop(mut mirror: MirrorProcess, log: &Path) {
+    let _ = Command::new("kill").args(["-TERM", &mirror.0.id().to_string()]).status();
+    let status = mirror.0.wait().expect("wait for the mirror");
     assert!(status.success(), "the mirror stops cleanly:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
@@ -259,8 +280,7 @@ fn one_way_mirror_keeps_every_record_in_order_across_a_sigkill() {
         std::thread::spawn(move || produce(&us_b, "orders", 100_000, 50_000))
     };
     wait_for_count(&eu_b, "us.orders", 110_000, &log);
-    mirror.kill().expect("SIGKILL the mirror");
-    mirror.wait().expect("reap the mirror");
+    mirror.kill();
     writer.join().expect("the writer");
     let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
     // Copies made twice count too: done when the mirror's committed offsets (which follow the
@@ -320,7 +340,26 @@ fn two_mirrors_running_opposite_ways_copy_each_side_once_and_never_loop() {
     produce(&eu_b, "orders", 1_000_000, 2_000);
     let (log_ue, log_eu) = (dir.path().join("us-eu.log"), dir.path().join("eu-us.log"));
     let us_to_eu = start_mirror(&us_b, &eu_b, ("us", "eu"), &log_ue);
-    let eu_to_us = start_mirror(&eu_b, &us_b, ("eu", "us"), &log_eu);
+    // The other way runs from a MirrorMaker 2 properties file.
+    let mm2 = dir.path().join("mm2.properties");
+    std::fs::write(
+        &mm2,
+        format!(
+            "clusters = us, eu\nus.bootstrap.servers = {us_b}\neu.bootstrap.servers = {eu_b}\n\
+             eu->us.enabled = true\nus->eu.enabled = false\n\
+             eu->us.topics = orders, eu\\..*, us\\..*\nrefresh.topics.interval.seconds = 0.5\n"
+        ),
+    )
+    .expect("write mm2.properties");
+    let eu_to_us = MirrorProcess(
+        Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args(["mirror", "--config", mm2.to_str().expect("utf-8"), "--http-listen", "off"])
+            .env("RUNNEL_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_eu).expect("create the mirror's log"))
+            .spawn()
+            .expect("start runnel mirror"),
+    );
     wait_for_count(&eu_b, "us.orders", 3_000, &log_ue);
     wait_for_count(&us_b, "eu.orders", 2_000, &log_eu);
     // Several topic refreshes later: still no copy of a copy, and each copy holds its side once.
@@ -574,8 +613,7 @@ fn a_group_resumes_on_the_target_exactly_where_it_committed_on_the_source() {
     wait_for_group_on_target(&us_b, &eu_b, "billing", &log);
     // A second group commits while the mirror is down: the restarted mirror translates its
     // offsets from the points it reads back from the offset-syncs topic.
-    mirror.kill().expect("SIGKILL the mirror");
-    mirror.wait().expect("reap the mirror");
+    mirror.kill();
     let audit_read_on_source =
         consume_in_group(&us_b, "audit", "orders", Some(committed.len() / 3 / PARTITIONS as usize));
     let mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--checkpoint-secs", "0.5"]);
@@ -657,4 +695,46 @@ fn a_slow_link_to_the_target_loses_nothing_and_keeps_order() {
     for p in 0..PARTITIONS {
         assert_eq!(source[&p], target[&p], "partition {p}: the copy is the source, in order, once");
     }
+}
+
+#[test]
+fn exactly_once_mirroring_copies_every_record_once_across_a_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (us, eu) = (BrokerProcess::start(&dir.path().join("us")), BrokerProcess::start(&dir.path().join("eu")));
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 60_000);
+    let log = dir.path().join("mirror.log");
+    let mut mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--exactly-once"]);
+    wait_for_count(&eu_b, "us.orders", 20_000, &log);
+    mirror.kill();
+    // More records while it is down; it resumes from the offsets its transactions committed.
+    produce(&us_b, "orders", 60_000, 20_000);
+    let mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--exactly-once"]);
+    let started = Instant::now();
+    let target = loop {
+        let target = read_all(&eu_b, "us.orders");
+        if target.values().map(Vec::len).sum::<usize>() >= 80_000 {
+            break target;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the target holds {} committed records of 80,000:\n{}",
+            target.values().map(Vec::len).sum::<usize>(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    stop(mirror, &log);
+    eprintln!(
+        "the target's log holds {} offsets (records of aborted transactions and markers included) for 80,000 records",
+        count(&eu_b, "us.orders")
+    );
+    // A read_committed reader sees the source, once, in order: no duplicates at all.
+    let source = read_all(&us_b, "orders");
+    for p in 0..PARTITIONS {
+        assert_eq!(source[&p], target[&p], "partition {p}: every record exactly once, in order");
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log_text.contains("mirroring, exactly once"), "{log_text}");
 }

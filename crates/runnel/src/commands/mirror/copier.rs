@@ -25,6 +25,8 @@ use super::mm2_records::OffsetSync;
 use super::offset_syncs::SyncLog;
 use super::stats::MirrorStats;
 use super::topics::Mirrored;
+use super::transactions::Transactions;
+use crate::commands::client::TIMEOUT;
 
 /// Records copied between two looks at acknowledgements, offsets and topics.
 const RECORDS_PER_STEP: usize = 1000;
@@ -164,6 +166,8 @@ pub struct Copier {
     /// Source topic to its route.
     routes: HashMap<String, Route>,
     syncs: SyncLog,
+    /// `--exactly-once`: the transactions' bookkeeping.
+    transactions: Option<Transactions>,
     /// Per source partition, the last end point recorded and whether it was written out.
     ends: HashMap<(Arc<str>, i32), (i64, bool)>,
     idle: bool,
@@ -174,14 +178,24 @@ pub struct Copier {
 
 impl Copier {
     /// A consumer in `group` on the source and an idempotent producer on the target; `syncs`
-    /// keeps the offset translation.
+    /// keeps the offset translation. `exactly_once`: a transactional producer, and the source
+    /// read by assignment from the offsets its transactions committed on the target.
     pub fn new(
         source: &ClientConfig,
         target: &ClientConfig,
         group: &str,
         stats: Arc<MirrorStats>,
         syncs: SyncLog,
+        exactly_once: bool,
     ) -> anyhow::Result<Copier> {
+        let mut source = source.clone();
+        let mut target = target.clone();
+        if exactly_once {
+            source.set("enable.auto.commit", "false");
+            target.set("transactional.id", group);
+        } else {
+            source.set("enable.auto.commit", "true");
+        }
         let consumer: BaseConsumer<SourceEnds> = source
             .clone()
             .set("statistics.interval.ms", "1000")
@@ -194,7 +208,6 @@ impl Copier {
             .set("isolation.level", "read_committed")
             // Offsets are stored only for records the target acknowledged.
             .set("enable.auto.offset.store", "false")
-            .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .create_with_context(SourceEnds { stats: stats.clone() })
             .context("create the source consumer")?;
@@ -210,12 +223,21 @@ impl Copier {
                 stats,
             })
             .context("create the target producer")?;
+        let transactions = if exactly_once {
+            producer
+                .init_transactions(TIMEOUT * 3)
+                .with_context(|| format!("start transactions on the target as {group}"))?;
+            Some(Transactions::new(&target, group)?)
+        } else {
+            None
+        };
         let now = Instant::now();
         Ok(Copier {
             consumer,
             producer,
             routes: HashMap::new(),
             syncs,
+            transactions,
             ends: HashMap::new(),
             idle: true,
             last_store: now,
@@ -226,6 +248,14 @@ impl Copier {
 
     /// Mirrors exactly the topics of `mirrored` from now on.
     pub fn follow(&mut self, mirrored: &[Mirrored]) -> anyhow::Result<()> {
+        if let Some(transactions) = &mut self.transactions {
+            // Read by assignment: new partitions start where the target's group says.
+            let start = transactions.new_partitions(mirrored)?;
+            if start.count() > 0 {
+                self.consumer.incremental_assign(&start).context("read the new source partitions")?;
+                tracing::info!(partitions = start.count(), "reading source partitions from the offsets committed on the target");
+            }
+        }
         let same = mirrored.len() == self.routes.len()
             && mirrored.iter().all(|m| self.routes.get(&m.source).is_some_and(|r| *r.target == *m.target));
         if same {
@@ -241,7 +271,9 @@ impl Copier {
             })
             .collect();
         let topics: Vec<&str> = mirrored.iter().map(|m| m.source.as_str()).collect();
-        if topics.is_empty() {
+        if self.transactions.is_some() {
+            tracing::info!(topics = ?topics, "mirroring, exactly once");
+        } else if topics.is_empty() {
             self.consumer.unsubscribe();
             tracing::warn!("no source topic matches --topics yet");
         } else {
@@ -269,6 +301,13 @@ impl Copier {
             wait = Duration::ZERO;
             let Some(route) = self.routes.get_mut(message.topic()) else { continue };
             let partition = message.partition();
+            if let Some(transactions) = &mut self.transactions {
+                if !transactions.is_open() {
+                    self.producer.begin_transaction().context("begin a transaction on the target")?;
+                    transactions.opened();
+                }
+                transactions.copied(&route.source, partition, message.offset());
+            }
             let index = partition as usize;
             if route.sent.len() <= index {
                 route.sent.resize(index + 1, -1);
@@ -314,7 +353,11 @@ impl Copier {
         }
         self.idle = copied == 0;
         self.serve_acknowledgements();
-        if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if self.transactions.is_some() {
+            if self.transactions.as_ref().is_some_and(Transactions::due) || self.failure().is_some() {
+                self.commit_transaction()?;
+            }
+        } else if let Some(failure) = self.failure() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }
         if self.last_store.elapsed() >= STORE_EVERY {
@@ -329,6 +372,65 @@ impl Copier {
             self.last_report = Instant::now();
         }
         Ok(())
+    }
+
+    /// The first refusal by the target, if any.
+    fn failure(&self) -> Option<String> {
+        self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Commits the open transaction with the source offsets it reaches: every record in it
+    /// acknowledged, the offset translation's points written, then the offsets and the commit.
+    /// A transaction that cannot commit is aborted and its records read again; a mirror fenced
+    /// by another with the same transactional id stops.
+    fn commit_transaction(&mut self) -> anyhow::Result<()> {
+        if !self.transactions.as_ref().is_some_and(Transactions::is_open) {
+            return Ok(());
+        }
+        let outcome = self.try_commit();
+        let Some(transactions) = self.transactions.as_mut() else { return Ok(()) };
+        match outcome {
+            Ok(()) => {
+                transactions.committed();
+                Ok(())
+            }
+            Err(e) if e.fatal => Err(e.error.context("the target's transactions stopped")),
+            Err(e) => {
+                tracing::warn!(error = format!("{:#}", e.error), "transaction aborted; its records are copied again");
+                if let Err(abort) = self.producer.abort_transaction(TIMEOUT * 3) {
+                    if matches!(&abort, KafkaError::Transaction(t) if t.is_fatal()) {
+                        bail!("abort a transaction on the target: {abort}");
+                    }
+                    tracing::warn!(error = %abort, "abort not confirmed yet");
+                }
+                let rewind = transactions.aborted()?;
+                *self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                for route in self.routes.values_mut() {
+                    route.sent.clear();
+                }
+                self.consumer.seek_partitions(rewind, TIMEOUT).context("read the aborted records again")?;
+                std::thread::sleep(Duration::from_millis(500));
+                Ok(())
+            }
+        }
+    }
+
+    fn try_commit(&mut self) -> Result<(), CommitError> {
+        self.producer.flush(TIMEOUT * 3).map_err(CommitError::from)?;
+        if let Some(failure) = self.failure() {
+            return Err(CommitError { error: anyhow::anyhow!(failure), fatal: false });
+        }
+        self.record_progress().map_err(|error| CommitError { error, fatal: false })?;
+        self.syncs.flush().map_err(|error| CommitError { error, fatal: false })?;
+        let Some(transactions) = self.transactions.as_ref() else { return Ok(()) };
+        let routes = &self.routes;
+        let offsets = transactions
+            .offsets(|topic| routes.get(topic).map(|r| r.target.clone()))
+            .map_err(|error| CommitError { error, fatal: false })?;
+        self.producer
+            .send_offsets_to_transaction(&offsets, transactions.metadata(), TIMEOUT * 3)
+            .map_err(CommitError::from)?;
+        self.producer.commit_transaction(TIMEOUT * 3).map_err(CommitError::from)
     }
 
     /// Serves the delivery reports waiting. rdkafka's `poll` serves one batch of reports when
@@ -382,7 +484,10 @@ impl Copier {
             // The next offset to read, as a commit names it.
             let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(upstream));
         }
-        self.syncs.commit_after_points(commit);
+        // Under --exactly-once the offsets go with the transaction instead.
+        if self.transactions.is_none() {
+            self.syncs.commit_after_points(commit);
+        }
         Ok(())
     }
 
@@ -406,6 +511,14 @@ impl Copier {
 
     /// Waits for every record sent to be acknowledged, then commits their offsets.
     pub fn finish(&mut self) -> anyhow::Result<()> {
+        if self.transactions.is_some() {
+            self.commit_transaction()?;
+            if self.transactions.as_ref().is_some_and(Transactions::is_open) {
+                bail!("the last transaction did not commit; a restart copies its records again");
+            }
+            self.consumer.unassign().ok();
+            return Ok(());
+        }
         self.producer.flush(Duration::from_secs(60)).context("wait for the target's acknowledgements")?;
         if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
@@ -419,5 +532,18 @@ impl Copier {
         }
         self.consumer.unsubscribe();
         Ok(())
+    }
+}
+
+/// Why a transaction did not commit, and whether the producer can go on.
+struct CommitError {
+    error: anyhow::Error,
+    fatal: bool,
+}
+
+impl From<KafkaError> for CommitError {
+    fn from(error: KafkaError) -> Self {
+        let fatal = matches!(&error, KafkaError::Transaction(e) if e.is_fatal());
+        CommitError { error: error.into(), fatal }
     }
 }

@@ -12,12 +12,14 @@
 mod checkpoints;
 mod copier;
 mod heartbeats;
+mod mm2_properties;
 mod mm2_records;
 mod naming;
 mod offset_map;
 mod offset_syncs;
 mod stats;
 mod topics;
+mod transactions;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,45 +34,63 @@ use offset_syncs::SyncLog;
 use stats::MirrorStats;
 use topics::Cluster;
 
-/// `runnel mirror` options (MirrorMaker 2's names where it has one).
+/// `runnel mirror` options (MirrorMaker 2's names where it has one). Those given here win
+/// over a `--config` file's.
 #[derive(Debug, Clone, Args)]
 pub struct MirrorArgs {
+    /// A MirrorMaker 2 properties file (clusters, <alias>.bootstrap.servers, a flow's
+    /// us->eu.enabled, topics, groups, ...): see docs/mirror.md.
+    #[arg(long, short = 'c')]
+    pub config: Option<std::path::PathBuf>,
+    /// The flow of the `--config` file to run (`us->eu`), when it enables several.
+    #[arg(long, requires = "config")]
+    pub flow: Option<String>,
     /// Bootstrap servers of the cluster to copy from.
-    #[arg(long)]
-    pub source: String,
+    #[arg(long, required_unless_present = "config")]
+    pub source: Option<String>,
     /// Bootstrap servers of the cluster to copy to.
+    #[arg(long, required_unless_present = "config")]
+    pub target: Option<String>,
+    /// Source topics to mirror: a regular expression the whole name must match [default with
+    /// --config: .*, as MM2].
+    #[arg(long, required_unless_present = "config")]
+    pub topics: Option<String>,
+    /// The source cluster's alias: its topics are named `<alias>.<topic>` on the target
+    /// [default: source].
     #[arg(long)]
-    pub target: String,
-    /// Source topics to mirror: a regular expression the whole name must match.
-    #[arg(long)]
-    pub topics: String,
-    /// The source cluster's alias: its topics are named `<alias>.<topic>` on the target.
-    #[arg(long, default_value = "source")]
-    pub source_alias: String,
+    pub source_alias: Option<String>,
     /// The target cluster's alias: source topics named `<alias>.<topic>` came from the target
-    /// and are never copied back (two mirrors running opposite ways do not loop).
-    #[arg(long, default_value = "target")]
-    pub target_alias: String,
+    /// and are never copied back (two mirrors running opposite ways do not loop) [default:
+    /// target].
+    #[arg(long)]
+    pub target_alias: Option<String>,
     /// Keep topic names on the target (one-way migration).
     #[arg(long)]
     pub identity: bool,
+    /// Copy each record exactly once: a transactional target producer, with the source offsets
+    /// committed in its transactions (readers of the target use read_committed).
+    #[arg(long)]
+    pub exactly_once: bool,
     /// Consumer groups whose offsets are carried over (MM2's `groups`): a regular expression
-    /// the whole name must match, or several separated by commas.
-    #[arg(long, default_value = ".*")]
-    pub groups: String,
-    /// Groups never carried over (MM2's `groups.exclude`); the mirror's own never are.
-    #[arg(long, default_value = "console-consumer-.*, connect-.*, __.*")]
-    pub groups_exclude: String,
+    /// the whole name must match, or several separated by commas [default: .*].
+    #[arg(long)]
+    pub groups: Option<String>,
+    /// Groups never carried over (MM2's `groups.exclude`); the mirror's own never are
+    /// [default: "console-consumer-.*, connect-.*, __.*"].
+    #[arg(long)]
+    pub groups_exclude: Option<String>,
     /// How often group offsets are translated, checkpointed and written into idle groups on
-    /// the target (MM2's `emit.checkpoints.interval.seconds`).
-    #[arg(long, default_value_t = 5.0)]
-    pub checkpoint_secs: f64,
-    /// How often a heartbeat is written (MM2's `emit.heartbeats.interval.seconds`; 0: never).
-    #[arg(long, default_value_t = 1.0)]
-    pub heartbeat_secs: f64,
-    /// How often new or grown source topics are looked for.
-    #[arg(long, default_value_t = 5.0)]
-    pub refresh_topics_secs: f64,
+    /// the target (MM2's `emit.checkpoints.interval.seconds`) [default: 5].
+    #[arg(long)]
+    pub checkpoint_secs: Option<f64>,
+    /// How often a heartbeat is written (MM2's `emit.heartbeats.interval.seconds`; 0: never)
+    /// [default: 1].
+    #[arg(long)]
+    pub heartbeat_secs: Option<f64>,
+    /// How often new or grown source topics are looked for (MM2's
+    /// `refresh.topics.interval.seconds`) [default: 5].
+    #[arg(long)]
+    pub refresh_topics_secs: Option<f64>,
     /// Where `/metrics` is served (`off`: nowhere; port 0: any free port, logged).
     #[arg(long, default_value = "127.0.0.1:9645")]
     pub http_listen: String,
@@ -84,7 +104,66 @@ pub struct MirrorArgs {
     pub properties: Vec<(String, String)>,
 }
 
+/// The settings a mirror runs with: flags, then the `--config` file, then defaults.
+#[derive(Debug, Clone)]
+struct Settings {
+    source: String,
+    target: String,
+    topics: String,
+    source_alias: String,
+    target_alias: String,
+    identity: bool,
+    exactly_once: bool,
+    groups: String,
+    groups_exclude: String,
+    checkpoint_secs: f64,
+    heartbeat_secs: f64,
+    refresh_topics_secs: f64,
+    /// The file's client properties first, so that `-X` wins.
+    properties: Vec<(String, String)>,
+}
+
 impl MirrorArgs {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => mm2_properties::read(path, self.flow.as_deref())?,
+            None => mm2_properties::FlowSettings::default(),
+        };
+        let bootstrap = |flag: &Option<String>, file: Option<String>, side: &str, alias: &str| {
+            flag.clone().or(file).ok_or_else(|| {
+                anyhow::anyhow!("no bootstrap servers for the {side}: pass --{side}, or set {alias}.bootstrap.servers")
+            })
+        };
+        let source = bootstrap(&self.source, file.source, "source", &file.source_alias)?;
+        let target = bootstrap(&self.target, file.target, "target", &file.target_alias)?;
+        let named =
+            |alias: &str, fallback: &str| if alias.is_empty() { fallback.to_string() } else { alias.to_string() };
+        let mut properties = file.properties;
+        properties.extend(self.properties.iter().cloned());
+        Ok(Settings {
+            source,
+            target,
+            // Without a file clap requires --topics; a file without `topics` means all, as MM2.
+            topics: self.topics.clone().or(file.topics).unwrap_or_else(|| ".*".to_string()),
+            source_alias: self.source_alias.clone().unwrap_or_else(|| named(&file.source_alias, "source")),
+            target_alias: self.target_alias.clone().unwrap_or_else(|| named(&file.target_alias, "target")),
+            identity: self.identity || file.identity,
+            exactly_once: self.exactly_once || file.exactly_once,
+            groups: self.groups.clone().or(file.groups).unwrap_or_else(|| ".*".to_string()),
+            groups_exclude: self
+                .groups_exclude
+                .clone()
+                .or(file.groups_exclude)
+                .unwrap_or_else(|| "console-consumer-.*, connect-.*, __.*".to_string()),
+            checkpoint_secs: self.checkpoint_secs.or(file.checkpoint_secs).unwrap_or(5.0),
+            heartbeat_secs: self.heartbeat_secs.or(file.heartbeat_secs).unwrap_or(1.0),
+            refresh_topics_secs: self.refresh_topics_secs.or(file.refresh_topics_secs).unwrap_or(5.0),
+            properties,
+        })
+    }
+}
+
+impl Settings {
     /// A client config for one side, with the properties meant for it.
     fn config(&self, side: &str, brokers: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
@@ -101,8 +180,9 @@ impl MirrorArgs {
 }
 
 /// Runs `runnel mirror` until Ctrl-C or SIGTERM.
-pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
+pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
     super::logging::init();
+    let args = cli.settings()?;
     let policy = ReplicationPolicy::new(&args.source_alias, &args.target_alias, args.identity, &args.topics)?;
     let filter = GroupFilter::new(&args.groups, &args.groups_exclude)?;
     let source_config = args.config("source", &args.source);
@@ -111,9 +191,9 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
     let target = Cluster::connect("target", &target_config, &args.target)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let group = format!("runnel-mirror-{}-{}", policy.source_alias, policy.target_alias);
-    let stats = Arc::new(MirrorStats::new(Duration::from_secs_f64(args.stall_secs.max(0.0))));
-    if args.http_listen != "off" {
-        serve_metrics(&args.http_listen, stats.clone(), policy.source_alias.clone(), policy.target_alias.clone())?;
+    let stats = Arc::new(MirrorStats::new(Duration::from_secs_f64(cli.stall_secs.max(0.0))));
+    if cli.http_listen != "off" {
+        serve_metrics(&cli.http_listen, stats.clone(), policy.source_alias.clone(), policy.target_alias.clone())?;
     }
     // The mirror's own topics, with MirrorMaker 2's names and places.
     let syncs_topic = mm2_records::offset_syncs_topic(&policy.target_alias);
@@ -125,7 +205,7 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
         .context("keep the checkpoints on the target")?;
     let syncs = SyncLog::open(&source_config, &syncs_topic)?;
     let maps = syncs.maps();
-    let mut copier = copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs)?;
+    let mut copier = copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
     let stop = super::stop_signal::stop_on_signal();
     let mirrored = Arc::new(Mutex::new(Vec::new()));
     let group_sync = GroupSync::new(
