@@ -253,7 +253,10 @@ impl Copier {
             let start = transactions.new_partitions(mirrored)?;
             if start.count() > 0 {
                 self.consumer.incremental_assign(&start).context("read the new source partitions")?;
-                tracing::info!(partitions = start.count(), "reading source partitions from the offsets committed on the target");
+                tracing::info!(
+                    partitions = start.count(),
+                    "reading source partitions from the offsets committed on the target"
+                );
             }
         }
         let same = mirrored.len() == self.routes.len()

@@ -205,7 +205,8 @@ pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
         .context("keep the checkpoints on the target")?;
     let syncs = SyncLog::open(&source_config, &syncs_topic)?;
     let maps = syncs.maps();
-    let mut copier = copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
+    let mut copier =
+        copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
     let stop = super::stop_signal::stop_on_signal();
     let mirrored = Arc::new(Mutex::new(Vec::new()));
     let group_sync = GroupSync::new(
