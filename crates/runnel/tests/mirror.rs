@@ -192,6 +192,11 @@ fn mirror_committed(source: &str) -> i64 {
 
 /// The mirror's `/metrics`, at the address its log names.
 fn mirror_metrics(log: &Path) -> String {
+    mirror_http(log, "/metrics")
+}
+
+/// A page the mirror serves at `path`, at the address its log names.
+fn mirror_http(log: &Path, path: &str) -> String {
     use std::io::{Read, Write};
     let started = Instant::now();
     let address = loop {
@@ -204,9 +209,9 @@ fn mirror_metrics(log: &Path) -> String {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stream = std::net::TcpStream::connect(&address).expect("connect to /metrics");
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("ask");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("ask");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read /metrics");
+    stream.read_to_string(&mut response).expect("read the mirror's answer");
     response
 }
 
@@ -406,6 +411,9 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
         let metrics = mirror_metrics(&log);
         if metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 1") {
             assert!(metric_sum(&metrics, "runnel_mirror_lag_records") > 0.0, "{metrics}");
+            // The status page says so too.
+            let page = mirror_http(&log, "/");
+            assert!(page.contains("Stalled:") && page.contains("records wait on the source"), "{page}");
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(30), "no stall shown while the target is down:\n{metrics}");
@@ -420,6 +428,8 @@ fn a_target_outage_shows_as_a_stall_and_the_mirror_resumes_without_loss() {
     assert_every_record_arrives(&us_b, &eu.bootstrap(), 10_000, &log);
     let metrics = mirror_metrics(&log);
     assert!(metrics.contains("runnel_mirror_stalled{source=\"us\",target=\"eu\"} 0"), "{metrics}");
+    let page = mirror_http(&log, "/");
+    assert!(page.contains("Caught up.") && page.contains("<td>orders</td>"), "{page}");
     stop(mirror, &log);
 }
 

@@ -8,7 +8,8 @@
 mod alerts_page;
 mod charts;
 mod groups;
-mod html;
+/// HTML helpers, shared with other pages of runnel (the mirror's status page).
+pub mod html;
 mod overview;
 mod topics;
 

@@ -18,6 +18,7 @@ mod naming;
 mod offset_map;
 mod offset_syncs;
 mod stats;
+mod status_page;
 mod topics;
 mod transactions;
 
@@ -277,20 +278,30 @@ fn serve_metrics(listen: &str, stats: Arc<MirrorStats>, source: String, target: 
     })?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "mirror metrics at http://{address}/metrics");
+    tracing::info!(%address, "mirror status at http://{address}/ and metrics at http://{address}/metrics");
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => return tracing::error!(error = %e, "no runtime for /metrics"),
         };
         runtime.block_on(async move {
-            let app = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let text = stats.render(&source, &target);
-                    async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-                }),
-            );
+            let page_stats = stats.clone();
+            let (page_source, page_target) = (source.clone(), target.clone());
+            let app = axum::Router::new()
+                .route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let text = stats.render(&source, &target);
+                        async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+                    }),
+                )
+                .route(
+                    "/",
+                    axum::routing::get(move || {
+                        let page = status_page::render(&page_stats, &page_source, &page_target);
+                        async move { axum::response::Html(page) }
+                    }),
+                );
             match tokio::net::TcpListener::from_std(listener) {
                 Ok(listener) => {
                     if let Err(e) = axum::serve(listener, app).await {

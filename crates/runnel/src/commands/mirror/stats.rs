@@ -22,6 +22,23 @@ struct PartitionStats {
     high_watermark: i64,
 }
 
+/// One source partition as the status page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionView {
+    /// Source topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Records copied.
+    pub copied: u64,
+    /// Their key and value bytes.
+    pub bytes: u64,
+    /// Records on the source not yet on the target.
+    pub waiting: i64,
+    /// While records wait, the age of the last record copied.
+    pub behind_seconds: f64,
+}
+
 /// The mirror's figures, shared by the copier and the HTTP listener.
 #[derive(Debug)]
 pub struct MirrorStats {
@@ -106,6 +123,43 @@ impl MirrorStats {
     /// Whether records wait on the source while nothing has reached the target for a while.
     pub fn stalled(&self) -> bool {
         self.lag() > 0 && self.last_progress.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= self.stall_after
+    }
+
+    /// Per source partition: topic, partition, records copied, bytes, records waiting and how
+    /// far behind in seconds, for the status page.
+    pub fn partitions_view(&self) -> Vec<PartitionView> {
+        let now = now_ms();
+        self.partitions()
+            .iter()
+            .map(|((topic, partition), s)| {
+                let waiting = (s.high_watermark - s.acked_offset - 1).max(0);
+                let behind_ms =
+                    if waiting > 0 && s.acked_offset >= 0 { (now - s.acked_timestamp_ms).max(0) } else { 0 };
+                PartitionView {
+                    topic: topic.to_string(),
+                    partition: *partition,
+                    copied: s.copied,
+                    bytes: s.bytes,
+                    waiting,
+                    behind_seconds: behind_ms as f64 / 1000.0,
+                }
+            })
+            .collect()
+    }
+
+    /// Checkpoints written, group offsets written, and the last heartbeat's latency (seconds).
+    pub fn groups_and_heartbeat(&self) -> (u64, u64, Option<f64>) {
+        let latency = self.heartbeat_latency_ms.load(Ordering::Relaxed);
+        (
+            self.checkpoints.load(Ordering::Relaxed),
+            self.group_offsets.load(Ordering::Relaxed),
+            (latency >= 0).then(|| latency as f64 / 1000.0),
+        )
+    }
+
+    /// The stall time.
+    pub fn stall_after(&self) -> Duration {
+        self.stall_after
     }
 
     /// Every figure in Prometheus' text format.
