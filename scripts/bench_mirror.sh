@@ -25,14 +25,28 @@ US=127.0.0.1:29291
 EU=127.0.0.1:29292
 DATA="$(mktemp -d "${PWD}/target/bench-mirror.XXXXXX")"
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$DATA"; }
+# `|| true`: under `set -e` a process already gone would end the cleanup before the rest.
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$DATA"
+}
 trap cleanup EXIT
+
+# Waits for broker $1 (pid $2) to listen; stops the bench with its log if it exits instead
+# (its port taken by a broker left over from another run, say).
+wait_listening() {
+    until grep -q "listening" "$DATA/$1.out" 2>/dev/null; do
+        kill -0 "$2" 2>/dev/null || { echo "broker $1 did not start:" >&2; cat "$DATA/$1.log" >&2; exit 1; }
+        sleep 0.01
+    done
+}
 
 for side in us eu; do
     listen=$US; [ "$side" = eu ] && listen=$EU
     $BIN serve --data-dir "$DATA/$side" --listen "$listen" --http-listen off > "$DATA/$side.out" 2> "$DATA/$side.log" &
     PIDS+=($!)
-    until grep -q "listening" "$DATA/$side.out" 2>/dev/null; do sleep 0.01; done
+    wait_listening "$side" $!
 done
 
 $BIN bench produce --brokers "$US" --topic orders --partitions 4 --records "$RECORDS" --record-size 100 \
@@ -78,7 +92,6 @@ $BIN topic create latency --partitions 4 --brokers "$US" > /dev/null
 $BIN mirror --source "$US" --target "$EU" --topics latency --source-alias us --target-alias eu \
     --http-listen off 2> "$DATA/mirror-latency.log" &
 latency_mirror=$!
-PIDS+=("$latency_mirror")
 until $BIN topic describe us.latency --brokers "$EU" > /dev/null 2>&1; do sleep 0.1; done
 sleep 2
 e2e() {   # e2e [extra args...]: p50 p99 max in ms
@@ -102,7 +115,7 @@ if [ "$DELAY_MS" != 0 ]; then
     $BIN serve --data-dir "$DATA/far" --listen "$FAR_LISTEN" --http-listen off -c "$DATA/far.properties" \
         > "$DATA/far.out" 2> "$DATA/far.log" &
     PIDS+=($!)
-    until grep -q "listening" "$DATA/far.out" 2>/dev/null; do sleep 0.01; done
+    wait_listening far $!
     proxy_round() {   # proxy_round DELAY ALIAS: a mirror round through the proxy; prints records/s
         python3 scripts/delay_proxy.py "${FAR##*:}" "$FAR_LISTEN" "$1" > /dev/null &
         local proxy=$!
