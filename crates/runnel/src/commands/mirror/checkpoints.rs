@@ -146,6 +146,8 @@ impl GroupSync {
             self.source_lister.fetch_group_list(None, TIMEOUT).map_err(|e| anyhow!("list the source's groups: {e}"))?;
         let names: Vec<String> =
             groups.groups().iter().map(|g| g.name().to_string()).filter(|g| self.filter.carries(g)).collect();
+        // Groups gone from the source no longer need their two clients.
+        self.clients.retain(|group, _| names.contains(group));
         for group in names {
             if let Err(e) = self.carry(&group, &source_partitions, &target_partitions, &copy_of) {
                 tracing::warn!(group, error = format!("{e:#}"), "group offsets not carried over");
