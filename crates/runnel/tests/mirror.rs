@@ -89,22 +89,27 @@ fn produce(bootstrap: &str, topic: &str, first: usize, count: usize) {
     for n in first..first + count {
         let (key, value) = (format!("key-{}", n % 977), format!("record-{n}"));
         let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(n.to_string().as_bytes()) });
-        let mut record = BaseRecord::<str, str>::to(topic)
+        let record = BaseRecord::<str, str>::to(topic)
             .key(&key)
             .payload(&value)
             .headers(headers)
             .timestamp(1_700_000_000_000 + n as i64);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
+        send_retrying(&producer, record);
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// Sends `record`, serving delivery reports while the producer's queue is full.
+fn send_retrying(producer: &BaseProducer, mut record: BaseRecord<'_, str, str>) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(5));
             }
         }
     }
-    producer.flush(Duration::from_secs(60)).expect("flush");
 }
 
 /// Every record of each partition of `topic`, in offset order.
@@ -472,16 +477,7 @@ fn produce_transactions(bootstrap: &str, topic: &str, first: usize, rounds: usiz
         let numbers: Vec<usize> = (first + round * 200..first + (round + 1) * 200).collect();
         for &n in &numbers {
             let (key, value) = (format!("key-{}", n % 977), format!("record-{n}"));
-            let mut record = BaseRecord::<str, str>::to(topic).key(&key).payload(&value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(5));
-                    }
-                }
-            }
+            send_retrying(&producer, BaseRecord::<str, str>::to(topic).key(&key).payload(&value));
         }
         // A BaseProducer's delivery reports are served by polling, which flush does.
         producer.flush(Duration::from_secs(30)).expect("flush the transaction's records");

@@ -10,6 +10,7 @@ mod charts;
 mod groups;
 /// HTML helpers, shared with other pages of runnel (the mirror's status page).
 pub mod html;
+mod mirrors;
 mod overview;
 mod topics;
 

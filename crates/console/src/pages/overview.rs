@@ -45,6 +45,7 @@ pub fn render(console: &Console, (range, range_ms): (&str, Option<i64>)) -> Stri
     } else {
         let _ = write!(body, "<ul class=\"alerts\" id=\"alerts-summary\">{}</ul>", firing.join(""));
     }
+    body.push_str(&super::mirrors::section(&state.history));
     body.push_str(&range_links("/", range));
     let points = points(&state.history, range_ms);
     let records_in = rate(&points, |s| s.up.then(|| s.topics.iter().map(|t| t.end).sum()));
