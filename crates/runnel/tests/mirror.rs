@@ -744,3 +744,51 @@ fn exactly_once_mirroring_copies_every_record_once_across_a_sigkill() {
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(log_text.contains("mirroring, exactly once"), "{log_text}");
 }
+
+#[test]
+fn a_second_exactly_once_mirror_fences_the_first_and_nothing_is_copied_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (us, eu) = (BrokerProcess::start(&dir.path().join("us")), BrokerProcess::start(&dir.path().join("eu")));
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 20_000);
+    let (first_log, second_log) = (dir.path().join("first.log"), dir.path().join("second.log"));
+    let mut first = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &first_log, &["--exactly-once"]);
+    wait_for_count(&eu_b, "us.orders", 20_000, &first_log);
+    // The same aliases, so the same transactional id: the broker fences the first mirror.
+    let second = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &second_log, &["--exactly-once"]);
+    produce(&us_b, "orders", 20_000, 10_000);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = first.0.try_wait().expect("the first mirror's state") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first mirror still runs beside the second:\n{}\nthe second:\n{}",
+            std::fs::read_to_string(&first_log).unwrap_or_default(),
+            std::fs::read_to_string(&second_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let first_text = std::fs::read_to_string(&first_log).unwrap_or_default();
+    assert!(!status.success(), "a fenced mirror stops with an error:\n{first_text}");
+    assert!(
+        first_text.contains("transactions stopped") || first_text.to_lowercase().contains("fenced"),
+        "{first_text}"
+    );
+    let started = Instant::now();
+    let target = loop {
+        let target = read_all(&eu_b, "us.orders");
+        if target.values().map(Vec::len).sum::<usize>() >= 30_000 {
+            break target;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "the second mirror did not copy the rest");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    stop(second, &second_log);
+    let source = read_all(&us_b, "orders");
+    for p in 0..PARTITIONS {
+        assert_eq!(source[&p], target[&p], "partition {p}: every record exactly once, in order");
+    }
+}
