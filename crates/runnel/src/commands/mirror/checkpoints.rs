@@ -247,3 +247,21 @@ impl GroupSync {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_carried_as_mm2_filters_say_and_the_mirrors_own_never_are() {
+        let defaults = GroupFilter::new(".*", "console-consumer-.*, connect-.*, __.*").unwrap();
+        assert!(defaults.carries("billing"));
+        assert!(!defaults.carries("console-consumer-42"));
+        assert!(!defaults.carries("__internal"));
+        assert!(!defaults.carries("runnel-mirror-us-eu"), "the mirror's own group stays home");
+        let listed = GroupFilter::new("billing, audit", "").unwrap();
+        assert!(listed.carries("audit") && !listed.carries("billing-2"), "whole names only");
+        assert!(!listed.carries("runnel-mirror-groups"));
+        assert!(GroupFilter::new("(", "").unwrap_err().to_string().contains("--groups"));
+    }
+}
