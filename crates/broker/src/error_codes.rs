@@ -18,7 +18,9 @@ pub fn for_log_error(error: &LogError) -> i16 {
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Sequence(SequenceError::OutOfOrderSequence { .. }) => ResponseError::OutOfOrderSequenceNumber,
-        LogError::InvalidRecord(_) | LogError::KeylessRecords(_) => ResponseError::InvalidRecord,
+        LogError::InvalidRecord(_) | LogError::KeylessRecords(_) | LogError::BelowLogEnd { .. } => {
+            ResponseError::InvalidRecord
+        }
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
     };
     e.code()

@@ -16,6 +16,14 @@ use runnel_log::{AppendResult, FileSlice, LogError, PartitionLog, Prepared};
 
 use crate::metrics::BrokerMetrics;
 
+/// Where an append puts its batch.
+enum Placement<'a> {
+    /// At the log end; a transactional batch comes with the coordinator's check.
+    Next(Option<&'a dyn Fn() -> Result<(), LogError>>),
+    /// At the offsets the batch carries (a mirror topic's copy).
+    Own,
+}
+
 /// A topic partition hosted by this broker.
 #[derive(Debug)]
 pub struct Partition {
@@ -99,7 +107,13 @@ impl Partition {
     /// Validates and appends one batch; see the module doc for durability. Transactional
     /// batches are refused: they go through [`Partition::append_transactional`].
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.append_checked(batch, now_ms, None)
+        self.append_checked(batch, now_ms, Placement::Next(None))
+    }
+
+    /// Appends a mirror's batch at the offsets it carries (its source's); see
+    /// [`PartitionLog::prepare_append_at_own_offsets`].
+    pub fn append_at_own_offsets(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        self.append_checked(batch, now_ms, Placement::Own)
     }
 
     /// [`Partition::append`] for a transactional batch: `verify` (the transaction coordinator's
@@ -112,22 +126,17 @@ impl Partition {
         now_ms: i64,
         verify: &dyn Fn() -> Result<(), LogError>,
     ) -> Result<AppendResult, LogError> {
-        self.append_checked(batch, now_ms, Some(verify))
+        self.append_checked(batch, now_ms, Placement::Next(Some(verify)))
     }
 
     /// [`Partition::append_transactional`] for a batch the transaction coordinator vouches for:
     /// the group coordinator's own TxnOffsetCommit records, or a test's.
     pub fn append_verified(&self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
-        self.append_checked(batch, now_ms, Some(&|| Ok(())))
+        self.append_checked(batch, now_ms, Placement::Next(Some(&|| Ok(()))))
     }
 
-    fn append_checked(
-        &self,
-        batch: &[u8],
-        now_ms: i64,
-        verify: Option<&dyn Fn() -> Result<(), LogError>>,
-    ) -> Result<AppendResult, LogError> {
-        let result = self.append_outside_lock(batch, now_ms, verify);
+    fn append_checked(&self, batch: &[u8], now_ms: i64, placement: Placement<'_>) -> Result<AppendResult, LogError> {
+        let result = self.append_outside_lock(batch, now_ms, placement);
         if let Err(e @ LogError::Io { .. }) = &result {
             let last = self.last_write_error_logged_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(last) >= WRITE_ERROR_LOG_INTERVAL_MS
@@ -156,14 +165,20 @@ impl Partition {
         &self,
         batch: &[u8],
         now_ms: i64,
-        verify: Option<&dyn Fn() -> Result<(), LogError>>,
+        placement: Placement<'_>,
     ) -> Result<AppendResult, LogError> {
         let codec = {
             let log = self.log();
             log.check_size(batch)?;
             log.stored_compression()
         };
-        let header = runnel_log::batch::validate(batch)?;
+        let (verify, own_offsets) = match placement {
+            Placement::Next(verify) => (verify, false),
+            Placement::Own => (None, true),
+        };
+        // A mirror's batch may hold records apart, as a compacted batch does.
+        let validate = if own_offsets { runnel_log::batch::validate_stored } else { runnel_log::batch::validate };
+        let header = validate(batch)?;
         let transactional = header.is_transactional() && !header.is_control();
         if transactional && verify.is_none() {
             return Err(LogError::InvalidRecord("a transactional batch must come through the transaction coordinator"));
@@ -173,7 +188,7 @@ impl Partition {
             Some(codec) if codec != header.compression() && !header.is_control() => {
                 recompressed = crate::recompress::recompress(batch, codec)?;
                 self.log().check_size(&recompressed)?;
-                (&recompressed[..], runnel_log::batch::validate(&recompressed)?)
+                (&recompressed[..], validate(&recompressed)?)
             }
             _ => (batch, header),
         };
@@ -181,7 +196,12 @@ impl Partition {
         if transactional && let Some(verify) = verify {
             verify()?;
         }
-        let write = match self.log().prepare_append(batch, header, now_ms)? {
+        let prepared = if own_offsets {
+            self.log().prepare_append_at_own_offsets(batch, header, now_ms)?
+        } else {
+            self.log().prepare_append(batch, header, now_ms)?
+        };
+        let write = match prepared {
             Prepared::Duplicate(result) => return Ok(result),
             Prepared::Write(write) => write,
         };

@@ -6,7 +6,7 @@
 //! (batches are recompressed to the topic's codec before they are stored), `cleanup.policy`
 //! (`compact` refuses keyless records and runs the cleaner, see `runnel_log::cleaner`),
 //! `delete.retention.ms`, `min.cleanable.dirty.ratio`, `min.compaction.lag.ms` and
-//! `max.compaction.lag.ms`. The other Kafka topic configs are accepted and stored so that tools that set
+//! `max.compaction.lag.ms`; runnel's own [`MIRROR_LINK`] marks a mirror topic. The other Kafka topic configs are accepted and stored so that tools that set
 //! them keep working, and have no effect on a single node. Unknown names are refused, as Kafka does.
 
 use std::collections::BTreeMap;
@@ -36,6 +36,14 @@ const STORED_ONLY: &[&str] = &[
     "segment.jitter.ms",
     "unclean.leader.election.enable",
 ];
+
+/// The topic config that makes a topic a mirror topic: its value names the link (the source
+/// cluster's alias) whose mirror alone may write it, at the source's offsets. Ordinary
+/// producers are refused until `runnel mirror promote` deletes it.
+pub const MIRROR_LINK: &str = "runnel.mirror.link";
+
+/// The `client.id` prefix a mirror writes with, followed by its link's name.
+pub const MIRROR_CLIENT_PREFIX: &str = "runnel-mirror-link:";
 
 /// A rejected topic config, answered with INVALID_CONFIG and this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +96,10 @@ pub fn validate(name: &str, value: &str) -> Result<(), InvalidTopicConfig> {
                  gzip, producer"
             ))),
         },
+        MIRROR_LINK if value.trim().is_empty() => Err(InvalidTopicConfig(format!(
+            "Invalid value {value} for configuration {name}: the name of the mirror link (its source's alias)"
+        ))),
+        MIRROR_LINK => Ok(()),
         _ if STORED_ONLY.contains(&name) => Ok(()),
         _ => Err(InvalidTopicConfig(format!("Unknown topic config name: {name}"))),
     }

@@ -41,6 +41,14 @@ pub enum LogError {
     /// (Kafka's per-record errors, reported from Produce v8).
     #[error("Compacted topic cannot accept message without key (records {0:?} of the batch)")]
     KeylessRecords(Vec<i32>),
+    /// A batch that keeps its own offsets (a mirror topic's copy) starts below the log end.
+    #[error("batch offset {offset} is below the log end {log_end}: a mirror topic keeps its source's offsets")]
+    BelowLogEnd {
+        /// The batch's first offset.
+        offset: i64,
+        /// Offset after the last record in the log.
+        log_end: i64,
+    },
     /// The requested offset is outside the log.
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
     OffsetOutOfRange {

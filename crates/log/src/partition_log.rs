@@ -181,6 +181,21 @@ impl PartitionLog {
         }
     }
 
+    /// [`PartitionLog::append`] for a batch that keeps its own offsets; see
+    /// [`PartitionLog::prepare_append_at_own_offsets`].
+    pub fn append_at_own_offsets(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendResult, LogError> {
+        self.check_size(batch)?;
+        // Records may sit apart, as in a compacted batch.
+        let header = batch::validate_stored(batch)?;
+        match self.prepare_append_at_own_offsets(batch, header, now_ms)? {
+            Prepared::Duplicate(result) => Ok(result),
+            Prepared::Write(write) => {
+                let written = write.write(batch);
+                self.finish_append(write, written)
+            }
+        }
+    }
+
     /// Refuses a batch above `max.message.bytes`: the first check of an append, before the CRC.
     pub fn check_size(&self, batch: &[u8]) -> Result<(), LogError> {
         if batch.len() > self.config.max_message_bytes {
@@ -204,7 +219,23 @@ impl PartitionLog {
                 return Err(LogError::KeylessRecords(keyless));
             }
         }
-        self.prepare(batch, header, now_ms, None)
+        self.prepare(batch, header, now_ms, None, false)
+    }
+
+    /// [`PartitionLog::prepare_append`] for a batch that keeps the offsets it carries (a mirror
+    /// topic's copy of its source, Cluster Linking's model): it is placed at its own base
+    /// offset, which must not be below the log end, and the offsets in between stay a gap, as
+    /// compaction leaves them. Retries are recognised by producer sequence as usual.
+    pub fn prepare_append_at_own_offsets(
+        &mut self,
+        batch: &[u8],
+        header: BatchHeader,
+        now_ms: i64,
+    ) -> Result<Prepared, LogError> {
+        if header.is_control() || header.is_transactional() {
+            return Err(LogError::InvalidRecord("a mirrored batch must be neither transactional nor a control batch"));
+        }
+        self.prepare(batch, header, now_ms, None, true)
     }
 
     fn prepare(
@@ -213,6 +244,7 @@ impl PartitionLog {
         header: BatchHeader,
         now_ms: i64,
         marker: Option<ControlType>,
+        own_offsets: bool,
     ) -> Result<Prepared, LogError> {
         if self.poisoned {
             return Err(LogError::Poisoned(self.name()));
@@ -238,6 +270,9 @@ impl PartitionLog {
                 duplicate: true,
                 log_start_offset: self.log_start_offset(),
             }));
+        }
+        if own_offsets {
+            self.skip_to(header.base_offset, header.last_offset())?;
         }
         self.roll_if_needed(batch.len(), now_ms)?;
         let base_offset = self.next_offset;
@@ -318,6 +353,23 @@ impl PartitionLog {
             duplicate: false,
             log_start_offset: self.log_start_offset(),
         })
+    }
+
+    /// Moves the log end up to `base_offset` (a gap) for a batch that keeps its own offsets,
+    /// rolling first where the batch's offsets would not fit the active segment's index.
+    fn skip_to(&mut self, base_offset: i64, last_offset: i64) -> Result<(), LogError> {
+        if base_offset < self.next_offset {
+            return Err(LogError::BelowLogEnd { offset: base_offset, log_end: self.next_offset });
+        }
+        if base_offset == self.next_offset {
+            return Ok(());
+        }
+        let beyond_index = last_offset - self.active().base_offset() > (u32::MAX / 2) as i64;
+        self.next_offset = base_offset;
+        if beyond_index {
+            self.roll()?;
+        }
+        Ok(())
     }
 
     fn roll_if_needed(&mut self, incoming: usize, now_ms: i64) -> Result<(), LogError> {
@@ -675,7 +727,7 @@ impl PartitionLog {
     /// `kind`: the broker writes it outside the log lock, as any append.
     pub fn prepare_marker(&mut self, batch: &[u8], kind: ControlType, now_ms: i64) -> Result<Prepared, LogError> {
         let header = batch::validate(batch)?;
-        self.prepare(batch, header, now_ms, Some(kind))
+        self.prepare(batch, header, now_ms, Some(kind), false)
     }
 
     /// Kafka's last stable offset: the first offset of the oldest transaction still open here,

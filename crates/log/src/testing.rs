@@ -14,6 +14,34 @@ pub fn transactional_batch(count: usize, timestamp: i64, producer: (i64, i16, i3
     encode(count, timestamp, producer, true)
 }
 
+/// One uncompressed batch whose records sit at `offsets` (gaps allowed), as a mirror writes
+/// a source's records, with `(producer id, epoch, base sequence)`.
+pub fn batch_at_offsets(offsets: &[i64], timestamp: i64, producer: (i64, i16, i32)) -> Bytes {
+    let base = offsets[0];
+    let records: Vec<Record> = offsets
+        .iter()
+        .map(|&offset| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: producer.0,
+            producer_epoch: producer.1,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: producer.2 + (offset - base) as i32,
+            timestamp,
+            key: Some(Bytes::from(format!("key-{offset}"))),
+            value: Some(Bytes::from(format!("value-{offset}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
+        .expect("encode test batch");
+    buf.freeze()
+}
+
 fn encode(count: usize, timestamp: i64, producer: (i64, i16, i32), transactional: bool) -> Bytes {
     let records: Vec<(String, Option<String>, i64)> = (0..count)
         .map(|i| (format!("key-{i}"), Some(format!("value-{i}-{}", "x".repeat(20))), timestamp + i as i64))

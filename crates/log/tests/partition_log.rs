@@ -368,3 +368,55 @@ fn a_close_writes_only_when_there_is_something_to_make_durable() {
     assert_eq!(files_with_extension(dir.path(), "snapshot"), 0);
     assert_eq!(read_all_offsets(&log), vec![0, 1, 2]);
 }
+
+#[test]
+fn batches_that_keep_their_own_offsets_leave_gaps_dedupe_retries_and_reopen_unchanged() {
+    use runnel_log::testing::batch_at_offsets;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = PartitionLog::open(dir.path(), small_segments(), false).expect("open");
+    let producer = 7;
+    // A source log that starts at 100 (retention), with a marker-sized gap and a wide one.
+    let first = log.append_at_own_offsets(&batch_at_offsets(&[100, 101, 102], 1, (producer, 0, 0)), 1).expect("at 100");
+    assert_eq!((first.base_offset, first.next_offset), (100, 103));
+    let second = log.append_at_own_offsets(&batch_at_offsets(&[104, 106], 1, (producer, 0, 3)), 1).expect("at 104");
+    assert_eq!((second.base_offset, second.next_offset), (104, 107));
+    // A retry of the last batch is recognised by its sequence and written once.
+    let retry = log.append_at_own_offsets(&batch_at_offsets(&[104, 106], 1, (producer, 0, 3)), 1).expect("retry");
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, 104);
+    // Below the log end with a new sequence: refused, nothing written.
+    let below = log.append_at_own_offsets(&batch_at_offsets(&[105], 1, (producer, 0, 6)), 1);
+    assert!(matches!(below, Err(LogError::BelowLogEnd { offset: 105, log_end: 107 })), "{below:?}");
+    // A gap wider than a segment's relative offsets can hold starts a new segment.
+    let far = 107 + u32::MAX as i64;
+    let wide = log.append_at_own_offsets(&batch_at_offsets(&[far], 1, (producer, 0, 6)), 1).expect("far");
+    assert_eq!((wide.base_offset, wide.next_offset), (far, far + 1));
+    let expected = vec![100, 101, 102, 104, 106, far];
+    let stored = |log: &PartitionLog| -> Vec<i64> {
+        let slice = |at: i64| log.read(at, 1 << 20, true).expect("read").map(|s| s.read().expect("bytes"));
+        let mut offsets = Vec::new();
+        let mut at = log.log_start_offset();
+        while let Some(bytes) = slice(at) {
+            let mut records = bytes::Bytes::from(bytes);
+            let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut records).expect("decode");
+            for record in set.records {
+                assert_eq!(record.key.as_deref(), Some(format!("key-{}", record.offset).as_bytes()));
+                offsets.push(record.offset);
+            }
+            at = offsets.last().expect("a record") + 1;
+        }
+        offsets
+    };
+    assert_eq!(stored(&log), expected);
+    // A read inside a gap starts at the next record.
+    let in_gap = log.read(105, 1 << 20, true).expect("read").expect("data").read().expect("bytes");
+    let (_, header) = BatchWalker::new(&in_gap).next().expect("a batch").expect("valid");
+    assert_eq!(header.base_offset, 104);
+    assert_eq!(log.next_offset(), far + 1);
+    drop(log);
+    for clean in [false, true] {
+        let (log, report) = PartitionLog::open(dir.path(), small_segments(), clean).expect("reopen");
+        assert_eq!(report.next_offset, far + 1);
+        assert_eq!(stored(&log), expected);
+    }
+}

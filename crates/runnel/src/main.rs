@@ -77,6 +77,7 @@ enum Command {
     Chat(commands::chat::ChatCommand),
     /// Copy topics from one Kafka-compatible cluster to another (MirrorMaker 2's naming),
     /// committing source offsets once the target has the records.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Mirror(commands::mirror::MirrorArgs),
     /// The cluster's id and brokers.
     Cluster {

@@ -792,3 +792,184 @@ fn a_second_exactly_once_mirror_fences_the_first_and_nothing_is_copied_twice() {
         assert_eq!(source[&p], target[&p], "partition {p}: every record exactly once, in order");
     }
 }
+
+/// Every record of each partition of `topic` with its offset (read_committed, librdkafka's
+/// default).
+fn read_all_with_offsets(bootstrap: &str, topic: &str) -> BTreeMap<i32, Vec<(i64, Copied)>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "mirror-test-offset-reader")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition_offset(topic, p, Offset::Beginning).expect("offset");
+    }
+    consumer.assign(&list).expect("assign");
+    let mut records: BTreeMap<i32, Vec<(i64, Copied)>> = (0..PARTITIONS).map(|p| (p, Vec::new())).collect();
+    let (mut at_end, started) = (std::collections::HashSet::new(), Instant::now());
+    while at_end.len() < PARTITIONS as usize {
+        assert!(started.elapsed() < Duration::from_secs(60), "reading {topic} took over 60 s");
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                    .unwrap_or_default();
+                let copied = Copied {
+                    key: m.key().unwrap_or_default().to_vec(),
+                    value: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                    timestamp: m.timestamp().to_millis().unwrap_or(-1),
+                };
+                records.get_mut(&m.partition()).expect("a known partition").push((m.offset(), copied));
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("read {topic}: {e}"),
+            None => {}
+        }
+    }
+    records
+}
+
+/// Each partition's high watermark.
+fn high_watermarks(bootstrap: &str, topic: &str) -> Vec<i64> {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("a metadata client");
+    (0..PARTITIONS)
+        .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(5)).map_or(-1, |(_, high)| high))
+        .collect()
+}
+
+/// Waits until every partition of the copy ends where its source does.
+fn wait_for_same_ends(source: &str, target: &str, log: &Path) {
+    let started = Instant::now();
+    while high_watermarks(source, "orders") != high_watermarks(target, "us.orders") {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the copy ends at {:?}, its source at {:?}; the mirror's log:\n{}",
+            high_watermarks(target, "us.orders"),
+            high_watermarks(source, "orders"),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `runnel produce` of `lines` to `topic`.
+fn produce_cli(bootstrap: &str, topic: &str, lines: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["produce", topic, "--brokers", bootstrap, "--partition", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start runnel produce");
+    child.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("write lines");
+    child.wait_with_output().expect("runnel produce")
+}
+
+#[test]
+fn offset_preserving_mirror_keeps_every_offset_refuses_writers_until_promotion_and_needs_no_translation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (us, eu) = (BrokerProcess::start(&dir.path().join("us")), BrokerProcess::start(&dir.path().join("eu")));
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &["retention.ms=86400000"]);
+    // Plain records, transactions (markers, and aborted records a reader never sees: gaps in
+    // the offsets), plain records again.
+    produce(&us_b, "orders", 0, 4_000);
+    let mut committed: Vec<String> = (0..4_000).map(|n| format!("record-{n}")).collect();
+    committed.extend(produce_transactions(&us_b, "orders", 100_000, 12).into_iter().map(|n| format!("record-{n}")));
+    produce(&us_b, "orders", 200_000, 4_000);
+    committed.extend((200_000..204_000).map(|n| format!("record-{n}")));
+    let read_on_source =
+        consume_in_group(&us_b, "billing", "orders", Some(committed.len() * 3 / 5 / PARTITIONS as usize));
+    let source_offsets = group_offsets(&us_b, "billing");
+
+    let log = dir.path().join("mirror.log");
+    let preserve = ["--preserve-offsets", "--checkpoint-secs", "0.5"];
+    let mut mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &preserve);
+    wait_for_same_ends(&us_b, &eu_b, &log);
+    // More records while it runs; it is SIGKILLed partway through them and comes back.
+    let writer = {
+        let us_b = us_b.clone();
+        std::thread::spawn(move || produce(&us_b, "orders", 300_000, 40_000))
+    };
+    committed.extend((300_000..340_000).map(|n| format!("record-{n}")));
+    let started = Instant::now();
+    while count(&eu_b, "us.orders") < count(&us_b, "orders").min(12_000 + 10_000) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the mirror stopped copying");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mirror.kill();
+    eprintln!("mirror SIGKILLed with {} of {} records copied", count(&eu_b, "us.orders"), count(&us_b, "orders"));
+    writer.join().expect("the writer");
+    let mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &preserve);
+    wait_for_same_ends(&us_b, &eu_b, &log);
+
+    // Every record at its source offset: same offsets, keys, values, headers and timestamps,
+    // none twice, none missing.
+    let (source, target) = (read_all_with_offsets(&us_b, "orders"), read_all_with_offsets(&eu_b, "us.orders"));
+    for p in 0..PARTITIONS {
+        assert_eq!(source[&p].len(), target[&p].len(), "partition {p}: as many records on both sides");
+        for (original, copy) in source[&p].iter().zip(&target[&p]) {
+            assert_eq!(original, copy, "partition {p}: the record at offset {} is its source's", original.0);
+        }
+    }
+    let copied: usize = target.values().map(Vec::len).sum();
+    assert_eq!(copied, committed.len(), "every committed record once, no aborted one");
+
+    // The copy is read-only: a producer gets POLICY_VIOLATION at once.
+    let refused = produce_cli(&eu_b, "us.orders", "not allowed\n");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a write to a mirror topic is refused");
+    assert!(stderr.contains("PolicyViolation"), "{stderr}");
+
+    // Group offsets are copied as they are.
+    wait_for_group_on_target(&us_b, &eu_b, "billing", &log);
+    let on_target = group_offsets(&eu_b, "billing");
+    for ((topic, partition), offset) in &source_offsets {
+        assert_eq!(topic, "orders");
+        assert_eq!(
+            on_target.get(&("us.orders".to_string(), *partition)),
+            Some(offset),
+            "no translation: {on_target:?}"
+        );
+    }
+
+    // Failover: promote the copy; it takes producers, the mirror stops writing it, and the
+    // group goes on where it was.
+    let promoted = runnel(&["mirror", "promote", "us.orders", "--target", &eu_b]);
+    assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
+    assert!(String::from_utf8_lossy(&promoted.stdout).contains("promoted us.orders (was a mirror topic of link us)"));
+    let again = runnel(&["mirror", "promote", "us.orders", "--target", &eu_b]);
+    assert!(!again.status.success(), "promoting twice is an error");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("us.orders is not a mirror topic"));
+    let local = produce_cli(&eu_b, "us.orders", "written in eu after the failover\n");
+    assert!(local.status.success(), "a promoted topic takes producers: {}", String::from_utf8_lossy(&local.stderr));
+    produce(&us_b, "orders", 400_000, 100);
+    let started = Instant::now();
+    // It notices at its next topic refresh, or at its next write, whichever comes first.
+    let noticed = |text: String| {
+        text.contains("stopped mirroring a topic the target promoted")
+            || text.contains("not copied: on the target it is not a mirror topic of link us")
+    };
+    while !noticed(std::fs::read_to_string(&log).unwrap_or_default()) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the mirror never noticed the promotion");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let read_on_target = consume_in_group(&eu_b, "billing", "us.orders", None);
+    let on_source: std::collections::HashSet<&String> = read_on_source.iter().collect();
+    let on_target: std::collections::HashSet<&String> = read_on_target.iter().collect();
+    let skipped = committed.iter().filter(|v| !on_source.contains(v) && !on_target.contains(v)).count();
+    let twice = on_source.intersection(&on_target).count();
+    eprintln!("billing read {} on the source, {} on the target", read_on_source.len(), read_on_target.len());
+    assert_eq!((skipped, twice), (0, 0), "the group resumes exactly where it was");
+    assert!(on_target.contains(&"written in eu after the failover".to_string()));
+    assert!(!read_on_target.iter().any(|v| v.starts_with("record-4000")), "nothing copied after the promotion");
+    stop(mirror, &log);
+}

@@ -13,6 +13,7 @@ use crate::broker::now_ms;
 use crate::error_codes::for_log_error;
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::Partition;
+use crate::topic_config::{MIRROR_CLIENT_PREFIX, MIRROR_LINK};
 use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
 use runnel_log::LogError;
 
@@ -39,6 +40,22 @@ fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
     (header.is_transactional() && !header.is_control()).then_some((header.producer_id, header.producer_epoch))
 }
 
+/// Who may write a topic: `Ok(true)` for its mirror (the batch keeps its offsets), `Ok(false)`
+/// for any producer, or the refusal. A mirror topic is read-only for all but its link's
+/// mirror, and a mirror writes nothing else (a promoted topic is no longer its to write).
+fn mirror_writer(topic: &str, link: Option<&String>, mirror_client: Option<&str>) -> Result<bool, String> {
+    match (link, mirror_client) {
+        (Some(link), Some(client)) if link == client => Ok(true),
+        (Some(link), _) => {
+            Err(format!("{topic} is a mirror topic of link {link}: read-only until `runnel mirror promote {topic}`"))
+        }
+        (None, Some(client)) => Err(format!(
+            "{topic} is not a mirror topic of link {client} (promoted, or never mirrored): the mirror stops writing it"
+        )),
+        (None, None) => Ok(false),
+    }
+}
+
 /// Answers Produce.
 pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceResponse> {
     let version = ctx.version;
@@ -47,8 +64,10 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
     let mut pending = Vec::new();
     let mut appended = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mirror_client = ctx.client_id.strip_prefix(MIRROR_CLIENT_PREFIX);
     for (topic_index, topic_data) in request.topic_data.into_iter().enumerate() {
         let topic = ctx.broker.topics.get(topic_data.name.as_str());
+        let writer = topic.as_ref().map(|t| mirror_writer(t.name(), t.record.configs.get(MIRROR_LINK), mirror_client));
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in topic_data.partition_data {
             let index = data.index;
@@ -73,7 +92,18 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 partitions.push(failed(index, ResponseError::InvalidRecord.code(), Some(message), version));
                 continue;
             };
+            let own_offsets = match &writer {
+                Some(Err(refusal)) => {
+                    TopicMetrics::add(&counters.failed_produce, 1);
+                    let code = ResponseError::PolicyViolation.code();
+                    partitions.push(failed(index, code, Some(refusal.clone()), version));
+                    continue;
+                }
+                Some(Ok(own_offsets)) => *own_offsets,
+                None => false,
+            };
             let appended_now = match transactional_producer(&records) {
+                _ if own_offsets => partition.append_at_own_offsets(&records, now),
                 None => partition.append(&records, now),
                 Some((producer_id, epoch)) => {
                     let topic_name = topic_data.name.as_str();
@@ -163,5 +193,22 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
             }
         })),
         _ => Handled::Ready(response),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mirror_writer;
+
+    #[test]
+    fn only_a_topics_own_mirror_writes_it_and_a_mirror_writes_nothing_else() {
+        let us = "us".to_string();
+        assert_eq!(mirror_writer("us.orders", Some(&us), Some("us")), Ok(true));
+        let producer = mirror_writer("us.orders", Some(&us), None).unwrap_err();
+        assert!(producer.contains("read-only until `runnel mirror promote us.orders`"), "{producer}");
+        assert!(mirror_writer("us.orders", Some(&us), Some("ap")).is_err(), "another link's mirror");
+        let promoted = mirror_writer("us.orders", None, Some("us")).unwrap_err();
+        assert!(promoted.contains("not a mirror topic of link us"), "{promoted}");
+        assert_eq!(mirror_writer("orders", None, None), Ok(false));
     }
 }

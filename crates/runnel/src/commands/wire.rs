@@ -28,6 +28,8 @@ pub struct Connection {
     /// Highest version the broker serves, per API key.
     versions: HashMap<i16, i16>,
     correlation_id: i32,
+    /// The `client.id` every request carries.
+    client_id: String,
 }
 
 /// A broker of the cluster, from Metadata.
@@ -53,6 +55,11 @@ pub struct ClusterView {
 impl Connection {
     /// Connects to `address` (`host:port`) and learns its API versions.
     pub fn open(address: &str) -> anyhow::Result<Connection> {
+        Connection::open_as(address, "runnel-cli")
+    }
+
+    /// [`Connection::open`] with the `client.id` the broker is to see.
+    pub fn open_as(address: &str, client_id: &str) -> anyhow::Result<Connection> {
         let target = address
             .to_socket_addrs()
             .with_context(|| format!("resolve {address}"))?
@@ -61,8 +68,13 @@ impl Connection {
         let stream = TcpStream::connect_timeout(&target, TIMEOUT).with_context(|| format!("connect to {address}"))?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
-        let mut connection =
-            Connection { stream, address: address.to_string(), versions: HashMap::new(), correlation_id: 0 };
+        let mut connection = Connection {
+            stream,
+            address: address.to_string(),
+            versions: HashMap::new(),
+            correlation_id: 0,
+            client_id: client_id.to_string(),
+        };
         // v0 is what every broker answers, whatever it supports.
         let answer: ApiVersionsResponse = connection.send(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default())?;
         if answer.error_code != 0 {
@@ -74,14 +86,25 @@ impl Connection {
 
     /// Connects to the first of the comma-separated bootstrap servers that answers.
     pub fn bootstrap(brokers: &str) -> anyhow::Result<Connection> {
+        Connection::bootstrap_as(brokers, "runnel-cli")
+    }
+
+    /// [`Connection::bootstrap`] with the `client.id` the broker is to see.
+    pub fn bootstrap_as(brokers: &str, client_id: &str) -> anyhow::Result<Connection> {
         let mut last = None;
         for address in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            match Connection::open(address) {
+            match Connection::open_as(address, client_id) {
                 Ok(connection) => return Ok(connection),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| anyhow!("no bootstrap server given")))
+    }
+
+    /// Gives up the connection for a client that pipelines its own requests: the socket and
+    /// the last correlation id used.
+    pub fn into_stream(self) -> (TcpStream, i32) {
+        (self.stream, self.correlation_id)
     }
 
     /// The version to send `api` at: the highest both this client (`ours`) and the broker
@@ -118,7 +141,7 @@ impl Connection {
             .with_request_api_key(api as i16)
             .with_request_api_version(version)
             .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("runnel-cli")))
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())))
             .encode(&mut frame, api.request_header_version(version))
             .with_context(|| format!("encode a {api:?} header"))?;
         request.encode(&mut frame, version).with_context(|| format!("encode {api:?} v{version}"))?;

@@ -1,5 +1,6 @@
 //! Consumer group offsets carried over: every few seconds each source group's committed
-//! offsets on mirrored topics are translated through the offset maps, written as MirrorMaker
+//! offsets on mirrored topics are translated through the offset maps (or, for copies that keep
+//! the source's offsets, taken as they are up to the copy's high watermark), written as MirrorMaker
 //! 2 checkpoints to `<source>.checkpoints.internal` on the target, and committed into the
 //! target's group of the same name while it has no active members, so that the group can
 //! fail over to the target and resume where it was. A target group's offset only ever moves
@@ -52,12 +53,20 @@ impl GroupFilter {
     }
 }
 
+/// How a source offset becomes a target offset.
+pub enum Translation {
+    /// Through the offset syncs (copies written at the target's own offsets).
+    Syncs(SharedOffsetMaps),
+    /// As it is, capped at the copy's high watermark (copies that keep the source's offsets).
+    Preserved,
+}
+
 /// Carries group offsets over, round after round, on a thread of its own.
 pub struct GroupSync {
     source: ClientConfig,
     target: ClientConfig,
     filter: GroupFilter,
-    maps: SharedOffsetMaps,
+    translation: Translation,
     mirrored: Arc<Mutex<Vec<Mirrored>>>,
     stats: Arc<MirrorStats>,
     topic: String,
@@ -77,7 +86,7 @@ impl GroupSync {
         source: &ClientConfig,
         target: &ClientConfig,
         filter: GroupFilter,
-        maps: SharedOffsetMaps,
+        translation: Translation,
         mirrored: Arc<Mutex<Vec<Mirrored>>>,
         stats: Arc<MirrorStats>,
         topic: String,
@@ -101,7 +110,7 @@ impl GroupSync {
             source: source.clone(),
             target: target.clone(),
             filter,
-            maps,
+            translation,
             mirrored,
             stats,
             topic,
@@ -148,8 +157,25 @@ impl GroupSync {
             groups.groups().iter().map(|g| g.name().to_string()).filter(|g| self.filter.carries(g)).collect();
         // Groups gone from the source no longer need their two clients.
         self.clients.retain(|group, _| names.contains(group));
+        let high_watermarks = match self.translation {
+            Translation::Syncs(_) => HashMap::new(),
+            Translation::Preserved if names.is_empty() => HashMap::new(),
+            Translation::Preserved => {
+                let mut ends = HashMap::new();
+                for m in &mirrored {
+                    for partition in 0..m.partitions {
+                        let (_, high) = self
+                            .target_lister
+                            .fetch_watermarks(&m.target, partition, TIMEOUT)
+                            .map_err(|e| anyhow!("read the end of {}-{partition} on the target: {e}", m.target))?;
+                        ends.insert((m.source.clone(), partition), high);
+                    }
+                }
+                ends
+            }
+        };
         for group in names {
-            if let Err(e) = self.carry(&group, &source_partitions, &target_partitions, &copy_of) {
+            if let Err(e) = self.carry(&group, &source_partitions, &target_partitions, &copy_of, &high_watermarks) {
                 tracing::warn!(group, error = format!("{e:#}"), "group offsets not carried over");
             }
         }
@@ -162,6 +188,7 @@ impl GroupSync {
         source_partitions: &TopicPartitionList,
         target_partitions: &TopicPartitionList,
         copy_of: &HashMap<&str, &str>,
+        high_watermarks: &HashMap<(String, i32), i64>,
     ) -> anyhow::Result<()> {
         if !self.clients.contains_key(group) {
             let client = |config: &ClientConfig, side: &str| -> anyhow::Result<BaseConsumer> {
@@ -182,11 +209,18 @@ impl GroupSync {
         // Target topic and partition to the translated offset and its metadata.
         let mut translated: HashMap<(String, i32), (i64, String)> = HashMap::new();
         {
-            let maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+            let maps = match &self.translation {
+                Translation::Syncs(maps) => Some(maps.lock().unwrap_or_else(|p| p.into_inner())),
+                Translation::Preserved => None,
+            };
             for element in committed.elements() {
                 let Some(upstream) = element.offset().to_raw().filter(|o| *o >= 0) else { continue };
-                let Some(map) = maps.get(&(element.topic().to_string(), element.partition())) else { continue };
-                let Some(downstream) = map.translate(upstream) else { continue };
+                let key = (element.topic().to_string(), element.partition());
+                let downstream = match &maps {
+                    Some(maps) => maps.get(&key).and_then(|map| map.translate(upstream)),
+                    None => high_watermarks.get(&key).map(|high| upstream.min(*high)),
+                };
+                let Some(downstream) = downstream else { continue };
                 let Some(copy) = copy_of.get(element.topic()) else { continue };
                 let checkpoint = Checkpoint {
                     group: group.to_string(),

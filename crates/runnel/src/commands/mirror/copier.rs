@@ -127,8 +127,32 @@ impl ProducerContext for Acks {
     }
 }
 
+/// The source consumer: in `group`, read_committed, offsets stored by the copier once the
+/// target acknowledged their records (`enable.auto.commit` as `config` says).
+pub(super) fn source_consumer(
+    config: &ClientConfig,
+    group: &str,
+    stats: Arc<MirrorStats>,
+) -> anyhow::Result<BaseConsumer<SourceEnds>> {
+    config
+        .clone()
+        .set("statistics.interval.ms", "1000")
+        // librdkafka's default (1 s) leaves a reader that drains its queue faster than the
+        // fetcher refills it waiting for the next fetch.
+        .set("fetch.queue.backoff.ms", "10")
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        // Aborted records must not become committed ones on the target.
+        .set("isolation.level", "read_committed")
+        // Offsets are stored only for records the target acknowledged.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.commit.interval.ms", "1000")
+        .create_with_context(SourceEnds { stats })
+        .context("create the source consumer")
+}
+
 /// The source consumer's statistics (every second): where each partition ends, for the lag.
-struct SourceEnds {
+pub(super) struct SourceEnds {
     stats: Arc<MirrorStats>,
 }
 
@@ -196,21 +220,7 @@ impl Copier {
         } else {
             source.set("enable.auto.commit", "true");
         }
-        let consumer: BaseConsumer<SourceEnds> = source
-            .clone()
-            .set("statistics.interval.ms", "1000")
-            // librdkafka's default (1 s) leaves a reader that drains its queue faster than the
-            // fetcher refills it waiting for the next fetch.
-            .set("fetch.queue.backoff.ms", "10")
-            .set("group.id", group)
-            .set("auto.offset.reset", "earliest")
-            // Aborted records must not become committed ones on the target.
-            .set("isolation.level", "read_committed")
-            // Offsets are stored only for records the target acknowledged.
-            .set("enable.auto.offset.store", "false")
-            .set("auto.commit.interval.ms", "1000")
-            .create_with_context(SourceEnds { stats: stats.clone() })
-            .context("create the source consumer")?;
+        let consumer = source_consumer(&source, group, stats.clone())?;
         let producer: BaseProducer<Acks> = target
             .clone()
             .set("enable.idempotence", "true")

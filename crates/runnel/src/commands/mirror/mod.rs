@@ -12,11 +12,15 @@
 mod checkpoints;
 mod copier;
 mod heartbeats;
+mod link_batch;
+mod link_writer;
 mod mm2_properties;
 mod mm2_records;
 mod naming;
 mod offset_map;
 mod offset_syncs;
+mod preserving_copier;
+mod promote;
 mod stats;
 mod status_page;
 mod topics;
@@ -26,10 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use rdkafka::config::ClientConfig;
 
-use checkpoints::{GroupFilter, GroupSync};
+use checkpoints::{GroupFilter, GroupSync, Translation};
 use naming::ReplicationPolicy;
 use offset_syncs::SyncLog;
 use stats::MirrorStats;
@@ -39,6 +43,9 @@ use topics::Cluster;
 /// over a `--config` file's.
 #[derive(Debug, Clone, Args)]
 pub struct MirrorArgs {
+    /// What to do instead of mirroring.
+    #[command(subcommand)]
+    pub action: Option<MirrorAction>,
     /// A MirrorMaker 2 properties file (clusters, <alias>.bootstrap.servers, a flow's
     /// us->eu.enabled, topics, groups, ...): see docs/mirror.md.
     #[arg(long, short = 'c')]
@@ -72,6 +79,11 @@ pub struct MirrorArgs {
     /// committed in its transactions (readers of the target use read_committed).
     #[arg(long)]
     pub exactly_once: bool,
+    /// Keep the source's offsets on the target (a runnel broker): each record at its source
+    /// offset, copies read-only until `runnel mirror promote`, group offsets copied as they
+    /// are. Nothing is written twice, without transactions.
+    #[arg(long, conflicts_with = "exactly_once")]
+    pub preserve_offsets: bool,
     /// Consumer groups whose offsets are carried over (MM2's `groups`): a regular expression
     /// the whole name must match, or several separated by commas [default: .*].
     #[arg(long)]
@@ -105,6 +117,14 @@ pub struct MirrorArgs {
     pub properties: Vec<(String, String)>,
 }
 
+/// `runnel mirror` actions besides mirroring.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MirrorAction {
+    /// Make mirror topics on a runnel target ordinary topics (failover): producers may write
+    /// them, no mirror may, and their offsets stay the source's.
+    Promote(promote::PromoteArgs),
+}
+
 /// The settings a mirror runs with: flags, then the `--config` file, then defaults.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -115,6 +135,7 @@ struct Settings {
     target_alias: String,
     identity: bool,
     exactly_once: bool,
+    preserve_offsets: bool,
     groups: String,
     groups_exclude: String,
     checkpoint_secs: f64,
@@ -150,6 +171,7 @@ impl MirrorArgs {
             target_alias: self.target_alias.clone().unwrap_or_else(|| named(&file.target_alias, "target")),
             identity: self.identity || file.identity,
             exactly_once: self.exactly_once || file.exactly_once,
+            preserve_offsets: self.preserve_offsets,
             groups: self.groups.clone().or(file.groups).unwrap_or_else(|| ".*".to_string()),
             groups_exclude: self
                 .groups_exclude
@@ -180,8 +202,47 @@ impl Settings {
     }
 }
 
+/// The copier a mirror runs: at the target's own offsets (translated), or at the source's.
+enum Copying {
+    Translated(copier::Copier),
+    Preserved(preserving_copier::PreservingCopier),
+}
+
+impl Copying {
+    fn follow(&mut self, mirrored: &[topics::Mirrored]) -> anyhow::Result<()> {
+        match self {
+            Copying::Translated(c) => c.follow(mirrored),
+            Copying::Preserved(c) => c.follow(mirrored),
+        }
+    }
+
+    fn step(&mut self) -> anyhow::Result<()> {
+        match self {
+            Copying::Translated(c) => c.step(),
+            Copying::Preserved(c) => c.step(),
+        }
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        match self {
+            Copying::Translated(c) => c.finish(),
+            Copying::Preserved(c) => c.finish(),
+        }
+    }
+
+    fn copied(&self) -> u64 {
+        match self {
+            Copying::Translated(c) => c.copied(),
+            Copying::Preserved(c) => c.copied(),
+        }
+    }
+}
+
 /// Runs `runnel mirror` until Ctrl-C or SIGTERM.
 pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
+    if let Some(MirrorAction::Promote(args)) = cli.action {
+        return promote::run(args);
+    }
     super::logging::init();
     let args = cli.settings()?;
     let policy = ReplicationPolicy::new(&args.source_alias, &args.target_alias, args.identity, &args.topics)?;
@@ -197,24 +258,47 @@ pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
         serve_metrics(&cli.http_listen, stats.clone(), policy.source_alias.clone(), policy.target_alias.clone())?;
     }
     // The mirror's own topics, with MirrorMaker 2's names and places.
-    let syncs_topic = mm2_records::offset_syncs_topic(&policy.target_alias);
     let checkpoints_topic = mm2_records::checkpoints_topic(&policy.source_alias);
-    let week = "604800000";
-    topics::ensure_topic(&source, &runtime, &syncs_topic, &[("cleanup.policy", "delete"), ("retention.ms", week)])
-        .context("keep the offset syncs on the source")?;
     topics::ensure_topic(&target, &runtime, &checkpoints_topic, &[("cleanup.policy", "compact")])
         .context("keep the checkpoints on the target")?;
-    let syncs = SyncLog::open(&source_config, &syncs_topic)?;
-    let maps = syncs.maps();
-    let mut copier =
-        copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
+    // An offset-preserving mirror's link is named after its source.
+    let link = args.preserve_offsets.then(|| policy.source_alias.clone());
+    let (mut copier, translation) = match &link {
+        Some(link) => {
+            let copier = preserving_copier::PreservingCopier::new(
+                &source_config,
+                &target_config,
+                &args.target,
+                &group,
+                link,
+                stats.clone(),
+            )?;
+            (Copying::Preserved(copier), Translation::Preserved)
+        }
+        None => {
+            let syncs_topic = mm2_records::offset_syncs_topic(&policy.target_alias);
+            let week = "604800000";
+            topics::ensure_topic(
+                &source,
+                &runtime,
+                &syncs_topic,
+                &[("cleanup.policy", "delete"), ("retention.ms", week)],
+            )
+            .context("keep the offset syncs on the source")?;
+            let syncs = SyncLog::open(&source_config, &syncs_topic)?;
+            let maps = syncs.maps();
+            let copier =
+                copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
+            (Copying::Translated(copier), Translation::Syncs(maps))
+        }
+    };
     let stop = super::stop_signal::stop_on_signal();
     let mirrored = Arc::new(Mutex::new(Vec::new()));
     let group_sync = GroupSync::new(
         &source_config,
         &target_config,
         filter,
-        maps,
+        translation,
         mirrored.clone(),
         stats.clone(),
         checkpoints_topic,
@@ -244,7 +328,7 @@ pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
             if last_refresh.is_none_or(|at| at.elapsed() >= refresh) {
                 let first = last_refresh.is_none();
                 last_refresh = Some(Instant::now());
-                match topics::sync(&policy, &source, &target, &runtime) {
+                match topics::sync(&policy, &source, &target, &runtime, link.as_deref()) {
                     Ok(now) => {
                         copier.follow(&now)?;
                         *mirrored.lock().unwrap_or_else(|p| p.into_inner()) = now;

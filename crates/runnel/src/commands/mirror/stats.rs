@@ -84,11 +84,25 @@ impl MirrorStats {
 
     /// The target acknowledged `offset` of `topic`-`partition` (`bytes` of key and value).
     pub fn acknowledged(&self, topic: &Arc<str>, partition: i32, offset: i64, timestamp_ms: i64, bytes: u64) {
+        self.acknowledged_records(topic, partition, offset, timestamp_ms, 1, bytes);
+    }
+
+    /// The target acknowledged `records` records of `topic`-`partition` up to `offset`, the
+    /// last stamped `timestamp_ms` (`bytes` of keys and values).
+    pub fn acknowledged_records(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        offset: i64,
+        timestamp_ms: i64,
+        records: u64,
+        bytes: u64,
+    ) {
         let mut partitions = self.partitions();
         let stats = partitions
             .entry((topic.clone(), partition))
             .or_insert_with(|| PartitionStats { acked_offset: -1, ..PartitionStats::default() });
-        stats.copied += 1;
+        stats.copied += records;
         stats.bytes += bytes;
         if offset > stats.acked_offset {
             stats.acked_offset = offset;

@@ -17,7 +17,8 @@ use crate::commands::client::TIMEOUT;
 
 /// Topic configs never copied, as MirrorMaker 2 leaves them out: they describe one cluster's
 /// replicas or stamp records anew.
-const NOT_COPIED: [&str; 6] = [
+const NOT_COPIED: [&str; 7] = [
+    runnel_broker::topic_config::MIRROR_LINK,
     "follower.replication.throttled.replicas",
     "leader.replication.throttled.replicas",
     "message.timestamp.difference.max.ms",
@@ -35,6 +36,8 @@ pub struct Cluster {
     pub brokers: String,
     admin: AdminClient<DefaultClientContext>,
     metadata: BaseConsumer,
+    /// Target topics already reported as not this link's mirror topics.
+    reported: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Cluster {
@@ -46,7 +49,7 @@ impl Cluster {
             .set("group.id", "runnel-mirror-metadata")
             .create()
             .with_context(|| format!("create a client for the {role} ({brokers})"))?;
-        Ok(Cluster { role, brokers: brokers.to_string(), admin, metadata })
+        Ok(Cluster { role, brokers: brokers.to_string(), admin, metadata, reported: Default::default() })
     }
 
     /// Every topic and its partition count.
@@ -90,6 +93,41 @@ impl Cluster {
     }
 }
 
+/// What an offset-preserving mirror needs to know of a copy on the target.
+struct CopyConfig {
+    /// The mirror link allowed to write it (`runnel.mirror.link`), if any.
+    link: Option<String>,
+    /// Its `max.message.bytes`.
+    max_message_bytes: Option<usize>,
+}
+
+impl Cluster {
+    /// The mirror link and batch limit of each of `topics`, in one request.
+    fn copy_configs(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        topics: &[&str],
+    ) -> anyhow::Result<BTreeMap<String, CopyConfig>> {
+        let resources: Vec<ResourceSpecifier<'_>> = topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+        let answers = runtime
+            .block_on(self.admin.describe_configs(&resources, &AdminOptions::new()))
+            .with_context(|| format!("read the configs of the mirrored topics on the {}", self.role))?;
+        let mut configs = BTreeMap::new();
+        for (topic, answer) in topics.iter().zip(answers) {
+            let resource = answer.map_err(|e| anyhow!("read the configs of {topic} on the {}: {e}", self.role))?;
+            let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
+            configs.insert(
+                topic.to_string(),
+                CopyConfig {
+                    link: value(runnel_broker::topic_config::MIRROR_LINK),
+                    max_message_bytes: value("max.message.bytes").and_then(|v| v.parse().ok()),
+                },
+            );
+        }
+        Ok(configs)
+    }
+}
+
 /// A source topic being mirrored and its name on the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mirrored {
@@ -99,15 +137,21 @@ pub struct Mirrored {
     pub target: String,
     /// Its partition count on the source.
     pub partitions: i32,
+    /// The copy's `max.message.bytes` (offset-preserving mirrors size batches under it).
+    pub max_message_bytes: Option<usize>,
 }
 
 /// Brings the target in step with the source for every topic the policy mirrors: missing
 /// copies created, copies with fewer partitions grown. Returns the mirrored topics.
+///
+/// With `link` (an offset-preserving mirror) copies are created as mirror topics of that link,
+/// and a copy that is not one (promoted, or an ordinary topic of the same name) is left alone.
 pub fn sync(
     policy: &ReplicationPolicy,
     source: &Cluster,
     target: &Cluster,
     runtime: &tokio::runtime::Runtime,
+    link: Option<&str>,
 ) -> anyhow::Result<Vec<Mirrored>> {
     let source_topics = source.topics()?;
     let target_topics = target.topics()?;
@@ -121,6 +165,9 @@ pub fn sync(
                 for (key, value) in &configs {
                     new = new.set(key, value);
                 }
+                if let Some(link) = link {
+                    new = new.set(runnel_broker::topic_config::MIRROR_LINK, link);
+                }
                 let results = runtime
                     .block_on(target.admin.create_topics(&[new], &AdminOptions::new().operation_timeout(Some(TIMEOUT))))
                     .with_context(|| format!("create {copy} on the target"))?;
@@ -131,6 +178,11 @@ pub fn sync(
                         }
                         // Another mirror process (or a retry) got there first.
                         Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((name, rdkafka::types::RDKafkaErrorCode::InvalidConfig)) if link.is_some() => bail!(
+                            "could not create {name} on the target as a mirror topic: it refuses the config \
+                             {}; --preserve-offsets needs a runnel target",
+                            runnel_broker::topic_config::MIRROR_LINK
+                        ),
                         Err((name, code)) => bail!("could not create {name} on the target: {code}"),
                     }
                 }
@@ -147,8 +199,24 @@ pub fn sync(
             }
             Some(_) => {}
         }
-        mirrored.push(Mirrored { source: topic.clone(), target: copy, partitions });
+        mirrored.push(Mirrored { source: topic.clone(), target: copy, partitions, max_message_bytes: None });
     }
+    let Some(link) = link else { return Ok(mirrored) };
+    let copies: Vec<&str> = mirrored.iter().map(|m| m.target.as_str()).collect();
+    let configs = if copies.is_empty() { BTreeMap::new() } else { target.copy_configs(runtime, &copies)? };
+    let mut reported = target.reported.lock().unwrap_or_else(|p| p.into_inner());
+    mirrored.retain_mut(|m| {
+        let config = configs.get(&m.target);
+        m.max_message_bytes = config.and_then(|c| c.max_message_bytes);
+        let ours = config.and_then(|c| c.link.as_deref()) == Some(link);
+        if !ours && reported.insert(m.target.clone()) {
+            tracing::warn!(
+                topic = %m.target,
+                "not copied: on the target it is not a mirror topic of link {link} (promoted, or an ordinary topic)"
+            );
+        }
+        ours
+    });
     Ok(mirrored)
 }
 
