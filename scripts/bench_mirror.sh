@@ -2,7 +2,9 @@
 # Measures `runnel mirror` on two release runnel brokers ("us" and "eu") on this machine, in one
 # run: a plain consume of a topic (runnel bench consume, one consumer) against the mirror copying
 # the same topic to the other broker, timed from the first record on the target to the last
-# (as the consume bench times from its first record). Each round mirrors to a new target topic.
+# (as the consume bench times from its first record), and the mirror again with
+# --preserve-offsets (the copy keeps the source's offsets). Each round mirrors to a new target
+# topic.
 # Then, in the same run: replication latency at a steady rate (runnel bench e2e writing RATE
 # records/s to "us" for 30 s and reading them back from the mirror's copy on "eu", against the
 # same bench reading "us" itself), and, when DELAY_MS is set, mirror rounds to a third broker
@@ -59,11 +61,13 @@ held() {
         echo 0
 }
 
-# One mirror round to a new copy named after $1 (on $2, "eu" by default); prints records/s.
+# One mirror round to a new copy named after $1 (on $2, "eu" by default), with the options
+# after; prints records/s.
 mirror_round() {
     local alias="$1" target="${2:-$EU}" mirror started finished
+    shift 2 || shift $#
     $BIN mirror --source "$US" --target "$target" --topics orders --source-alias "$alias" --target-alias eu \
-        --http-listen off $MIRROR_ARGS 2> "$DATA/mirror-$alias.log" &
+        --http-listen off $MIRROR_ARGS "$@" 2> "$DATA/mirror-$alias.log" &
     mirror=$!
     # Timed from the first record on the target, as the consume bench times from its first.
     until [ "$(held "$alias.orders" "$target")" -gt 0 ]; do
@@ -79,12 +83,14 @@ mirror_round() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 
-printf '%-6s %16s %16s %8s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio"
+printf '%-6s %14s %14s %7s %16s %7s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio" "preserving (r/s)" "ratio"
 for round in $(seq 1 "$ROUNDS"); do
     consume=$($BIN bench consume --brokers "$US" --topic orders --records "$RECORDS" --output json |
         python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))')
-    mirror_rate=$(mirror_round "r$round")
-    printf '%-6s %16s %16s %8s\n' "$round" "$consume" "$mirror_rate" "$(ratio "$mirror_rate" "$consume")"
+    mirror_rate=$(mirror_round "r$round" "$EU")
+    preserving=$(mirror_round "p$round" "$EU" --preserve-offsets)
+    printf '%-6s %14s %14s %7s %16s %7s\n' "$round" "$consume" "$mirror_rate" "$(ratio "$mirror_rate" "$consume")" \
+        "$preserving" "$(ratio "$preserving" "$consume")"
 done
 
 # Replication latency at a steady rate: the e2e bench on "us" alone, then through the mirror.
@@ -116,17 +122,22 @@ if [ "$DELAY_MS" != 0 ]; then
         > "$DATA/far.out" 2> "$DATA/far.log" &
     PIDS+=($!)
     wait_listening far $!
-    proxy_round() {   # proxy_round DELAY ALIAS: a mirror round through the proxy; prints records/s
+    proxy_round() {   # proxy_round DELAY ALIAS [OPTIONS]: a mirror round through the proxy; prints records/s
         python3 scripts/delay_proxy.py "${FAR##*:}" "$FAR_LISTEN" "$1" > /dev/null &
         local proxy=$!
         sleep 0.5
-        mirror_round "$2" "$FAR"
+        mirror_round "$2" "$FAR" "${@:3}"
         kill "$proxy"; wait "$proxy" 2>/dev/null || true
     }
     fast=$(proxy_round 0 near)
     slow=$(proxy_round "$DELAY_MS" far)
+    fast_preserving=$(proxy_round 0 pnear --preserve-offsets)
+    slow_preserving=$(proxy_round "$DELAY_MS" pfar --preserve-offsets)
     echo
-    printf '%-40s %12s\n' "mirror through the proxy, no delay (r/s)" "$fast" \
+    printf '%-52s %12s\n' "mirror through the proxy, no delay (r/s)" "$fast" \
         "mirror through it, ${DELAY_MS} ms each way (r/s)" "$slow"
     echo "delayed / not delayed: $(ratio "$slow" "$fast")"
+    printf '%-52s %12s\n' "preserving mirror through the proxy, no delay (r/s)" "$fast_preserving" \
+        "preserving mirror through it, ${DELAY_MS} ms each way (r/s)" "$slow_preserving"
+    echo "delayed / not delayed: $(ratio "$slow_preserving" "$fast_preserving")"
 fi

@@ -859,6 +859,18 @@ fn wait_for_same_ends(source: &str, target: &str, log: &Path) {
     }
 }
 
+/// Checks that every partition of the copy holds its source's records at their offsets.
+fn assert_same_records_at_same_offsets(source: &str, target: &str) -> usize {
+    let (source, target) = (read_all_with_offsets(source, "orders"), read_all_with_offsets(target, "us.orders"));
+    for p in 0..PARTITIONS {
+        assert_eq!(source[&p].len(), target[&p].len(), "partition {p}: as many records on both sides");
+        for (original, copy) in source[&p].iter().zip(&target[&p]) {
+            assert_eq!(original, copy, "partition {p}: the record at offset {} is its source's", original.0);
+        }
+    }
+    target.values().map(Vec::len).sum()
+}
+
 /// `runnel produce` of `lines` to `topic`.
 fn produce_cli(bootstrap: &str, topic: &str, lines: &str) -> std::process::Output {
     use std::io::Write;
@@ -913,14 +925,7 @@ fn offset_preserving_mirror_keeps_every_offset_refuses_writers_until_promotion_a
 
     // Every record at its source offset: same offsets, keys, values, headers and timestamps,
     // none twice, none missing.
-    let (source, target) = (read_all_with_offsets(&us_b, "orders"), read_all_with_offsets(&eu_b, "us.orders"));
-    for p in 0..PARTITIONS {
-        assert_eq!(source[&p].len(), target[&p].len(), "partition {p}: as many records on both sides");
-        for (original, copy) in source[&p].iter().zip(&target[&p]) {
-            assert_eq!(original, copy, "partition {p}: the record at offset {} is its source's", original.0);
-        }
-    }
-    let copied: usize = target.values().map(Vec::len).sum();
+    let copied = assert_same_records_at_same_offsets(&us_b, &eu_b);
     assert_eq!(copied, committed.len(), "every committed record once, no aborted one");
 
     // The copy is read-only: a producer gets POLICY_VIOLATION at once.
@@ -971,5 +976,47 @@ fn offset_preserving_mirror_keeps_every_offset_refuses_writers_until_promotion_a
     assert_eq!((skipped, twice), (0, 0), "the group resumes exactly where it was");
     assert!(on_target.contains(&"written in eu after the failover".to_string()));
     assert!(!read_on_target.iter().any(|v| v.starts_with("record-4000")), "nothing copied after the promotion");
+    stop(mirror, &log);
+}
+
+#[test]
+fn offset_preserving_mirror_rides_out_a_target_crash_and_a_source_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (us_listen, eu_listen) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
+    let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
+    let (us_b, eu_b) = (us.bootstrap(), eu.bootstrap());
+    create(&us_b, "orders", &[]);
+    produce(&us_b, "orders", 0, 5_000);
+    let log = dir.path().join("mirror.log");
+    let mirror = start_mirror_with(&us_b, &eu_b, ("us", "eu"), &log, &["--preserve-offsets"]);
+    wait_for_same_ends(&us_b, &eu_b, &log);
+
+    // The target is SIGKILLed while records come, and is down for 5 s: what it acknowledged
+    // was fsynced, and the mirror goes on from the log ends it finds when it is back.
+    let writer = {
+        let us_b = us_b.clone();
+        std::thread::spawn(move || produce(&us_b, "orders", 5_000, 30_000))
+    };
+    let started = Instant::now();
+    while count(&eu_b, "us.orders") < 8_000 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the mirror stopped copying");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eu.kill();
+    writer.join().expect("the writer");
+    std::thread::sleep(Duration::from_secs(5));
+    let eu = BrokerProcess::start_on(&dir.path().join("eu"), &eu_listen);
+    wait_for_same_ends(&us_b, &eu_b, &log);
+
+    // The source restarts, then gets more records.
+    assert!(us.terminate(), "the source stops cleanly");
+    let us = BrokerProcess::start_on(&dir.path().join("us"), &us_listen);
+    produce(&us.bootstrap(), "orders", 35_000, 5_000);
+    wait_for_same_ends(&us_b, &eu_b, &log);
+    let copied = assert_same_records_at_same_offsets(&us_b, &eu.bootstrap());
+    assert_eq!(copied, 40_000, "every record once");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("going on from its log ends"), "the mirror saw the target go:\n{text}");
     stop(mirror, &log);
 }

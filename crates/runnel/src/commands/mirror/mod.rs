@@ -4,10 +4,14 @@
 //! target), `topics` (creating and growing the copies), `copier` (the records), `offset_map`
 //! and `offset_syncs` (exact offset translation), `checkpoints` (group offsets carried over),
 //! `heartbeats`, `mm2_records` (MirrorMaker 2's formats), `stats` (what `/metrics` serves).
+//! With `--preserve-offsets` (a runnel target) `preserving_copier` writes through
+//! `link_writer` and `link_batch` instead, at the source's offsets, and `promote` turns the
+//! copies into ordinary topics.
 //!
 //! Guarantee: at least once. A record's source offset is committed only once the target has
 //! acknowledged it, so a mirror killed at any moment resumes with nothing lost; what it copied
-//! after its last commit (one second at most) is copied again.
+//! after its last commit (one second at most) is copied again. `--exactly-once` and
+//! `--preserve-offsets` write each record once.
 
 mod checkpoints;
 mod copier;

@@ -30,9 +30,10 @@ use super::stats::MirrorStats;
 use super::topics::Mirrored;
 
 /// Records copied between two looks at acknowledgements and topics.
-const RECORDS_PER_STEP: usize = 2000;
-/// Produce requests waiting for the target at most (each up to one batch per partition).
-const MAX_IN_FLIGHT: usize = 8;
+const RECORDS_PER_STEP: usize = 8000;
+/// Produce requests waiting for the target at most (each up to one batch per partition): what
+/// keeps a link with a long round trip full (32 requests of up to a MiB each).
+const MAX_IN_FLIGHT: usize = 32;
 /// The largest batch (its records before compression), under the topic's max.message.bytes.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// How long to wait before connecting again after the target failed.
@@ -59,6 +60,7 @@ pub struct PreservingCopier {
     compression: Compression,
     writer: Option<LinkWriter>,
     retry_at: Instant,
+    last_failure_logged: Option<Instant>,
     /// Source topic to its route.
     routes: HashMap<String, Route>,
     /// Target topics found promoted: never written again by this process.
@@ -96,6 +98,7 @@ impl PreservingCopier {
             compression,
             writer: None,
             retry_at: now,
+            last_failure_logged: None,
             routes: HashMap::new(),
             promoted: Vec::new(),
             gathering: HashMap::new(),
@@ -352,7 +355,10 @@ impl PreservingCopier {
     /// Drops the connection and what was gathered; the next step connects again and reads
     /// from the target's log ends.
     fn broken(&mut self, error: anyhow::Error) {
-        if self.writer.take().is_some() || self.retry_at <= Instant::now() {
+        // The first failure is logged, then one every 10 s while the target stays away.
+        let connected = self.writer.take().is_some();
+        if connected || self.last_failure_logged.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+            self.last_failure_logged = Some(Instant::now());
             tracing::warn!(
                 error = format!("{error:#}"),
                 "target not written; going on from its log ends in {RETRY_AFTER:?}"
