@@ -15,7 +15,7 @@ use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
@@ -149,6 +149,21 @@ pub(super) fn source_consumer(
         .set("auto.commit.interval.ms", "1000")
         .create_with_context(SourceEnds { stats })
         .context("create the source consumer")
+}
+
+/// The next record the source consumer has, waiting up to `wait` for the first; `None` when
+/// there is none (a consumer error is logged: librdkafka retries by itself).
+pub(super) fn next_record(consumer: &BaseConsumer<SourceEnds>, wait: Duration) -> Option<BorrowedMessage<'_>> {
+    loop {
+        match consumer.poll(wait)? {
+            Err(KafkaError::PartitionEOF(_)) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "source consumer");
+                return None;
+            }
+            Ok(message) => return Some(message),
+        }
+    }
 }
 
 /// The source consumer's statistics (every second): where each partition ends, for the lag.
@@ -302,15 +317,7 @@ impl Copier {
         let mut wait = if self.idle { Duration::from_millis(100) } else { Duration::ZERO };
         let mut copied = 0;
         while copied < RECORDS_PER_STEP {
-            let message = match self.consumer.poll(wait) {
-                None => break,
-                Some(Err(KafkaError::PartitionEOF(_))) => continue,
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "source consumer");
-                    break;
-                }
-                Some(Ok(message)) => message,
-            };
+            let Some(message) = next_record(&self.consumer, wait) else { break };
             wait = Duration::ZERO;
             let Some(route) = self.routes.get_mut(message.topic()) else { continue };
             let partition = message.partition();

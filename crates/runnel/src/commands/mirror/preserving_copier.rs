@@ -23,7 +23,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::copier::{SourceEnds, source_consumer};
+use super::copier::{SourceEnds, next_record, source_consumer};
 use super::link_batch::{BatchBuilder, compression_named};
 use super::link_writer::{LinkFailure, LinkWriter, SentBatch, log_ends};
 use super::stats::MirrorStats;
@@ -200,15 +200,7 @@ impl PreservingCopier {
         let mut read = 0;
         let mut full_batch = None;
         while read < RECORDS_PER_STEP {
-            let message = match self.consumer.poll(wait) {
-                None => break,
-                Some(Err(KafkaError::PartitionEOF(_))) => continue,
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "source consumer");
-                    break;
-                }
-                Some(Ok(message)) => message,
-            };
+            let Some(message) = next_record(&self.consumer, wait) else { break };
             wait = Duration::ZERO;
             read += 1;
             let Some(route) = self.routes.get(message.topic()) else { continue };
