@@ -59,6 +59,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// The version range served for `api`, if any.
@@ -278,6 +282,10 @@ pub fn dispatch(
         ApiKey::DescribeTransactions => run(ctx, api, id, body, describe_transactions::handle)?,
         ApiKey::ListTransactions => run(ctx, api, id, body, list_transactions::handle)?,
         ApiKey::DescribeProducers => run(ctx, api, id, body, describe_producers::handle)?,
+        ApiKey::SaslHandshake => run(ctx, api, id, body, sasl::handshake)?,
+        ApiKey::SaslAuthenticate => run(ctx, api, id, body, sasl::authenticate)?,
+        ApiKey::DescribeUserScramCredentials => run(ctx, api, id, body, scram_credentials::describe)?,
+        ApiKey::AlterUserScramCredentials => run_blocking(ctx, api, id, body, scram_credentials::alter)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

@@ -78,6 +78,8 @@ pub struct Broker {
     pub endpoint: (String, u16),
     /// Request-path counters and histograms for `/metrics`.
     pub metrics: BrokerMetrics,
+    /// The users' SCRAM credentials (SASL authentication checks them).
+    pub credentials: crate::security::credentials::Credentials,
     /// Bumped after every append; waiting fetches watch it.
     data_arrived: watch::Sender<u64>,
     /// Held (locked) for the broker's lifetime.
@@ -139,6 +141,8 @@ impl Broker {
             source: std::io::Error::other(e),
         })?;
         let endpoint = config.advertised_endpoint(bound);
+        let credentials = crate::security::credentials::Credentials::open(&dir)
+            .map_err(io(format!("read the SCRAM credentials in {}", dir.display())))?;
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
             config,
@@ -150,6 +154,7 @@ impl Broker {
             cleaner,
             endpoint,
             metrics: BrokerMetrics::default(),
+            credentials,
             data_arrived,
             _lock: lock,
             recovered_cleanly: clean,

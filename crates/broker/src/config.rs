@@ -91,8 +91,66 @@ pub struct BrokerConfig {
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often idle
     /// transactional ids are looked for.
     pub transaction_remove_expired_interval_ms: u64,
+    /// The listener's security protocol (`listeners` with `listener.security.protocol.map`).
+    pub security_protocol: SecurityProtocol,
+    /// `sasl.enabled.mechanisms`: what a SASL listener offers.
+    pub sasl_enabled_mechanisms: Vec<String>,
+    /// `connection.failed.authentication.delay.ms`: how long a failed authentication waits
+    /// before its answer and the connection's close (slows down password guessing).
+    pub failed_authentication_delay_ms: u64,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
+}
+
+/// How a listener's clients connect (Kafka's security protocols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    /// No authentication, no encryption.
+    Plaintext,
+    /// SASL authentication, no encryption.
+    SaslPlaintext,
+}
+
+impl SecurityProtocol {
+    /// Kafka's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+        }
+    }
+}
+
+/// The security protocol of the first listener in `listeners`, through `map`
+/// (`listener.security.protocol.map`, Kafka's default when not given).
+fn listener_protocol(listeners: &str, map: Option<&str>) -> Result<SecurityProtocol, ConfigError> {
+    let first = listeners.split(',').next().unwrap_or("").trim();
+    let Some((name, _)) = first.split_once("://") else { return Ok(SecurityProtocol::Plaintext) };
+    let protocol = match map {
+        Some(map) => map
+            .split(',')
+            .filter_map(|pair| pair.trim().split_once(':'))
+            .find(|(listener, _)| listener.trim() == name)
+            .map(|(_, protocol)| protocol.trim().to_string())
+            .ok_or_else(|| {
+                invalid("listener.security.protocol.map", map, format!("names no protocol for listener {name}"))
+            })?,
+        None => name.to_string(),
+    };
+    match protocol.as_str() {
+        "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
+        "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
+        "SSL" | "SASL_SSL" => Err(invalid(
+            "listeners",
+            listeners,
+            format!("{protocol} (TLS) listeners are not built yet; use PLAINTEXT or SASL_PLAINTEXT"),
+        )),
+        other => Err(invalid(
+            "listeners",
+            listeners,
+            format!("unknown security protocol {other} (expected PLAINTEXT or SASL_PLAINTEXT)"),
+        )),
+    }
 }
 
 impl Default for BrokerConfig {
@@ -101,6 +159,9 @@ impl Default for BrokerConfig {
             node_id: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised: None,
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_enabled_mechanisms: vec!["SCRAM-SHA-256".to_string(), "SCRAM-SHA-512".to_string()],
+            failed_authentication_delay_ms: 100,
             data_dir: PathBuf::from("./data"),
             num_partitions: 1,
             auto_create_topics: true,
@@ -206,6 +267,25 @@ impl BrokerConfig {
                         .map_err(|_| invalid(name, v, "cannot resolve the host to an address to bind"))?;
                 }
                 "advertised.listeners" => config.advertised = Some(first_listener(name, v)?),
+                "listener.security.protocol.map" => {}
+                "sasl.enabled.mechanisms" => {
+                    let mechanisms: Vec<String> =
+                        v.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
+                    if let Some(unknown) =
+                        mechanisms.iter().find(|m| !crate::security::sasl::SUPPORTED.contains(&m.as_str()))
+                    {
+                        return Err(invalid(
+                            name,
+                            v,
+                            format!("{unknown} is not served; runnel offers PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"),
+                        ));
+                    }
+                    if mechanisms.is_empty() {
+                        return Err(invalid(name, v, "name at least one mechanism"));
+                    }
+                    config.sasl_enabled_mechanisms = mechanisms;
+                }
+                "connection.failed.authentication.delay.ms" => config.failed_authentication_delay_ms = number(name, v)?,
                 "log.dirs" | "log.dir" => {
                     let first = v.split(',').next().unwrap_or("").trim();
                     if first.is_empty() {
@@ -294,6 +374,10 @@ impl BrokerConfig {
                 other => tracing::debug!(property = other, "ignoring a property a single node has no use for"),
             }
         }
+        if let Some(listeners) = properties.get("listeners") {
+            let map = properties.get("listener.security.protocol.map").map(String::as_str);
+            config.security_protocol = listener_protocol(listeners, map)?;
+        }
         // Kafka's precedence: ms over minutes over hours.
         if let Some(ms) =
             retention_ms.or(retention_minutes.map(|m| m * 60_000)).or(retention_hours.map(|h| h * 3_600_000))
@@ -355,6 +439,27 @@ mod tests {
         assert_eq!(config.request_read_timeout_ms, 250);
         let err = BrokerConfig::from_properties(parse_properties("max.broker.partitions=0")).expect_err("zero");
         assert_eq!(err.to_string(), "config max.broker.partitions=0: expected a number above 0");
+    }
+
+    #[test]
+    fn a_sasl_listener_and_its_mechanisms_are_read_with_kafkas_names() {
+        let config = BrokerConfig::from_properties(parse_properties(
+            "listeners=SASL_PLAINTEXT://127.0.0.1:9093\nsasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN\n",
+        ))
+        .expect("valid");
+        assert_eq!(config.security_protocol, SecurityProtocol::SaslPlaintext);
+        assert_eq!(config.sasl_enabled_mechanisms, ["SCRAM-SHA-512", "PLAIN"]);
+        let mapped = BrokerConfig::from_properties(parse_properties(
+            "listeners=CLIENT://:9092\nlistener.security.protocol.map=CLIENT:SASL_PLAINTEXT\n",
+        ))
+        .expect("valid");
+        assert_eq!(mapped.security_protocol, SecurityProtocol::SaslPlaintext);
+        assert_eq!(BrokerConfig::default().security_protocol, SecurityProtocol::Plaintext);
+        let tls = BrokerConfig::from_properties(parse_properties("listeners=SASL_SSL://:9093")).expect_err("not yet");
+        assert!(tls.to_string().contains("not built yet"), "{tls}");
+        let gssapi =
+            BrokerConfig::from_properties(parse_properties("sasl.enabled.mechanisms=GSSAPI")).expect_err("not served");
+        assert!(gssapi.to_string().contains("GSSAPI is not served"), "{gssapi}");
     }
 
     #[test]

@@ -28,8 +28,10 @@ use tracing::Instrument;
 
 use crate::api::{self, Reply, ReplyFrame};
 use crate::broker::Broker;
+use crate::config::SecurityProtocol;
 use crate::fetch_response::FramePart;
 use crate::frame;
+use crate::security::sasl::{Authenticator, Intercepted};
 
 /// Replies queued per connection before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
@@ -57,6 +59,8 @@ enum Stop {
     SlowFrame,
     /// A frame that cannot be served.
     BadFrame,
+    /// SASL authentication failed (its answer is written before the close).
+    AuthenticationFailed,
     /// The broker is shutting down.
     Shutdown,
 }
@@ -83,7 +87,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shu
         }
         drop(tx);
         match stop {
-            Stop::BadFrame | Stop::Shutdown => {
+            Stop::BadFrame | Stop::Shutdown | Stop::AuthenticationFailed => {
                 if tokio::time::timeout(WRITER_GRACE, &mut writer_task).await.is_err() {
                     writer_task.abort();
                 }
@@ -107,6 +111,8 @@ async fn read_requests(
     waits: &mut Vec<AbortHandle>,
 ) -> Stop {
     let max = broker.config.socket_request_max_bytes;
+    let mut authenticator = (broker.config.security_protocol == SecurityProtocol::SaslPlaintext)
+        .then(|| Authenticator::new(&broker.config.sasl_enabled_mechanisms));
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let frame_timeout = Duration::from_millis(broker.config.request_read_timeout_ms);
     // One idle timer for the connection's life, re-armed only when it fires: requests cost no
@@ -159,7 +165,39 @@ async fn read_requests(
             },
             _ = shutdown.changed() => return Stop::Shutdown,
         };
-        let queued = match api::dispatch(broker, peer, body.freeze()) {
+        let body = body.freeze();
+        if let Some(authenticator) = authenticator.as_mut() {
+            match authenticator.intercept(&broker.credentials, &body) {
+                Ok(Intercepted::Dispatch) => {}
+                Ok(Intercepted::Reply(frame)) => {
+                    if let Some(user) = authenticator.principal() {
+                        tracing::debug!(%peer, user, "authenticated");
+                    }
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    if let Err(stop) = queue(tx, Queued::Ready(frame), &reader).await {
+                        return stop;
+                    }
+                    continue;
+                }
+                Ok(Intercepted::Failed { reply, reason }) => {
+                    tracing::warn!(%peer, reason, "authentication failed");
+                    broker.metrics.failed_authentications.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(broker.config.failed_authentication_delay_ms)).await;
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    let _ = queue(tx, Queued::Ready(reply), &reader).await;
+                    return Stop::AuthenticationFailed;
+                }
+                Ok(Intercepted::Refused(reason)) => {
+                    tracing::warn!(%peer, reason, "closing an unauthenticated connection");
+                    return Stop::BadFrame;
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing an unauthenticated connection after a bad request");
+                    return Stop::BadFrame;
+                }
+            }
+        }
+        let queued = match api::dispatch(broker, peer, body) {
             Ok((head, reply)) => {
                 tracing::trace!(
                     api_key = head.api_key,

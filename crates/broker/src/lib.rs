@@ -35,6 +35,7 @@ pub mod partition_dirs;
 pub mod producer_ids;
 pub mod recompress;
 pub mod schema_fields;
+pub mod security;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

@@ -36,5 +36,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod replica_management;
+pub mod sasl;
+pub mod scram_credentials;
 pub mod sync_group;
 pub mod txn_offset_commit;

@@ -118,6 +118,12 @@ impl Collector for BrokerCollector {
             "Client connections accepted since start",
             [(Vec::new(), metrics.connections_accepted.load(std::sync::atomic::Ordering::Relaxed))],
         )?;
+        counters(
+            &mut encoder,
+            "runnel_failed_authentications",
+            "SASL authentications refused since start (wrong password, unknown user, disabled mechanism)",
+            [(Vec::new(), metrics.failed_authentications.load(std::sync::atomic::Ordering::Relaxed))],
+        )?;
 
         // The disk and the process.
         if let Some((free, total)) = disk_space(broker.data_dir()) {

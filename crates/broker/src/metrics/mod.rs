@@ -47,6 +47,8 @@ pub struct BrokerMetrics {
     pub connections: AtomicI64,
     /// Connections accepted since start.
     pub connections_accepted: AtomicU64,
+    /// SASL authentications refused since start.
+    pub failed_authentications: AtomicU64,
     /// Produce partitions refused for topics the broker does not have.
     pub failed_produce_unknown_topic: AtomicU64,
     /// Fetch partitions answered with an error for topics the broker does not have.
@@ -63,6 +65,7 @@ impl Default for BrokerMetrics {
             group_commit_records: AtomicHistogram::new(&BATCH_BOUNDS),
             connections: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
+            failed_authentications: AtomicU64::new(0),
             failed_produce_unknown_topic: AtomicU64::new(0),
             failed_fetch_unknown_topic: AtomicU64::new(0),
         }

@@ -1,0 +1,218 @@
+//! A connection's SASL authentication on a `SASL_PLAINTEXT` listener, as Kafka does it
+//! (KIP-43, KIP-152): after ApiVersions, a SaslHandshake names the mechanism, SaslAuthenticate
+//! requests carry its tokens, and until they succeed every other request closes the
+//! connection. A failed authentication is answered with SASL_AUTHENTICATION_FAILED after
+//! `connection.failed.authentication.delay.ms`, and the connection closed.
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::{
+    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use rand::RngCore;
+
+use super::credentials::Credentials;
+use super::scram::{Mechanism, ScramServer};
+use crate::api::{ReplyFrame, encode_response};
+use crate::frame::{self, FrameError};
+
+/// The mechanisms runnel serves.
+pub const SUPPORTED: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+/// What the connection does with a request while the client is not authenticated.
+pub enum Intercepted {
+    /// Not for the authenticator (ApiVersions, or any request once authenticated): dispatch
+    /// it as usual.
+    Dispatch,
+    /// Answer and go on.
+    Reply(ReplyFrame),
+    /// Answer, then close the connection after the failed-authentication delay.
+    Failed {
+        /// The answer (its error code says why).
+        reply: ReplyFrame,
+        /// For the broker's log.
+        reason: String,
+    },
+    /// Close the connection now (a request other than ApiVersions or SASL before
+    /// authentication, or one out of turn).
+    Refused(String),
+}
+
+/// One connection's authentication.
+pub struct Authenticator {
+    enabled: Vec<String>,
+    state: State,
+}
+
+enum State {
+    Handshake,
+    Plain,
+    Scram(ScramServer),
+    Authenticated(String),
+}
+
+impl Authenticator {
+    /// An authenticator offering the `enabled` mechanisms.
+    pub fn new(enabled: &[String]) -> Authenticator {
+        Authenticator { enabled: enabled.to_vec(), state: State::Handshake }
+    }
+
+    /// The authenticated user, once there is one.
+    pub fn principal(&self) -> Option<&str> {
+        match &self.state {
+            State::Authenticated(user) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// Handles `frame` (without its size prefix) if it is the authenticator's to handle.
+    pub fn intercept(&mut self, credentials: &Credentials, frame: &Bytes) -> Result<Intercepted, FrameError> {
+        if matches!(self.state, State::Authenticated(_)) {
+            return Ok(Intercepted::Dispatch);
+        }
+        let head = frame::peek_head(frame)?;
+        let api = ApiKey::try_from(head.api_key).map_err(|_| FrameError::UnknownApiKey(head.api_key))?;
+        match api {
+            ApiKey::ApiVersions => Ok(Intercepted::Dispatch),
+            ApiKey::SaslHandshake if head.api_version == 1 => {
+                let mut body = frame.clone();
+                frame::decode_header(api, head.api_version, &mut body)?;
+                let request = frame::decode_body::<SaslHandshakeRequest>(api, head.api_version, &mut body)?;
+                Ok(self.handshake(request.mechanism.as_str(), head.api_version, head.correlation_id))
+            }
+            ApiKey::SaslAuthenticate if (0..=2).contains(&head.api_version) => {
+                let mut body = frame.clone();
+                frame::decode_header(api, head.api_version, &mut body)?;
+                let request = frame::decode_body::<SaslAuthenticateRequest>(api, head.api_version, &mut body)?;
+                Ok(self.authenticate(credentials, &request.auth_bytes, head.api_version, head.correlation_id))
+            }
+            other => Ok(Intercepted::Refused(format!(
+                "{other:?} v{} before SASL authentication (a client without SASL settings on a SASL listener?)",
+                head.api_version
+            ))),
+        }
+    }
+
+    fn handshake(&mut self, mechanism: &str, version: i16, correlation_id: i32) -> Intercepted {
+        let mechanisms: Vec<StrBytes> = self.enabled.iter().map(|m| StrBytes::from_string(m.clone())).collect();
+        if !matches!(self.state, State::Handshake) {
+            return Intercepted::Refused("a second SaslHandshake before authentication finished".into());
+        }
+        let enabled = self.enabled.iter().any(|m| m == mechanism);
+        let next = match mechanism {
+            "PLAIN" if enabled => Some(State::Plain),
+            _ if enabled => Mechanism::from_name(mechanism).map(|m| State::Scram(ScramServer::new(m))),
+            _ => None,
+        };
+        let Some(next) = next else {
+            let response = SaslHandshakeResponse::default()
+                .with_error_code(ResponseError::UnsupportedSaslMechanism.code())
+                .with_mechanisms(mechanisms);
+            return Intercepted::Failed {
+                reply: encode_response(ApiKey::SaslHandshake, version, correlation_id, &response),
+                reason: format!("mechanism {mechanism} is not enabled (enabled: {})", self.enabled.join(", ")),
+            };
+        };
+        self.state = next;
+        let response = SaslHandshakeResponse::default().with_mechanisms(mechanisms);
+        Intercepted::Reply(encode_response(ApiKey::SaslHandshake, version, correlation_id, &response))
+    }
+
+    fn authenticate(
+        &mut self,
+        credentials: &Credentials,
+        token: &[u8],
+        version: i16,
+        correlation_id: i32,
+    ) -> Intercepted {
+        let reply = |response: SaslAuthenticateResponse| {
+            encode_response(ApiKey::SaslAuthenticate, version, correlation_id, &response)
+        };
+        let failed = |mechanism: &str, reason: String| {
+            let message = format!(
+                "Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+            );
+            Intercepted::Failed {
+                reply: reply(
+                    SaslAuthenticateResponse::default()
+                        .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                        .with_error_message(Some(StrBytes::from_string(message))),
+                ),
+                reason,
+            }
+        };
+        match std::mem::replace(&mut self.state, State::Handshake) {
+            State::Plain => match plain_credentials(token) {
+                Some((user, password)) if credentials.matches_password(&user, password.as_bytes()) => {
+                    self.state = State::Authenticated(user);
+                    Intercepted::Reply(reply(SaslAuthenticateResponse::default()))
+                }
+                Some((user, _)) => failed("PLAIN", format!("wrong password or unknown user {user}")),
+                None => failed("PLAIN", "a malformed PLAIN token".into()),
+            },
+            State::Scram(mut server) => {
+                let mechanism = server.mechanism();
+                if !server.has_sent_first() {
+                    let nonce = server_nonce();
+                    let lookup = |user: &str| credentials.lookup(user, mechanism);
+                    match server.client_first(token, &nonce, lookup) {
+                        Ok(first) => {
+                            self.state = State::Scram(server);
+                            Intercepted::Reply(reply(
+                                SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(first)),
+                            ))
+                        }
+                        Err(e) => failed(mechanism.name(), e.to_string()),
+                    }
+                } else {
+                    match server.client_final(token) {
+                        Ok((user, last)) => {
+                            self.state = State::Authenticated(user);
+                            Intercepted::Reply(reply(
+                                SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(last)),
+                            ))
+                        }
+                        Err(e) => failed(mechanism.name(), e.to_string()),
+                    }
+                }
+            }
+            State::Handshake | State::Authenticated(_) => {
+                Intercepted::Refused("SaslAuthenticate before a SaslHandshake named a mechanism".into())
+            }
+        }
+    }
+}
+
+/// `authzid NUL user NUL password` (RFC 4616); an authorization id, if given, must be the user.
+fn plain_credentials(token: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(token).ok()?;
+    let mut parts = text.split('\0');
+    let (authzid, user, password) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || user.is_empty() || (!authzid.is_empty() && authzid != user) {
+        return None;
+    }
+    Some((user.to_string(), password.to_string()))
+}
+
+/// A fresh server nonce: 24 random bytes, base64 (printable, no comma).
+fn server_nonce() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_tokens_name_one_user_with_their_password() {
+        assert_eq!(plain_credentials(b"\0alice\0secret"), Some(("alice".into(), "secret".into())));
+        assert_eq!(plain_credentials(b"alice\0alice\0secret"), Some(("alice".into(), "secret".into())));
+        assert_eq!(plain_credentials(b"bob\0alice\0secret"), None, "speaking for another user");
+        assert_eq!(plain_credentials(b"\0alice"), None);
+        assert_eq!(plain_credentials(b"\0\0secret"), None);
+    }
+}

@@ -1,0 +1,182 @@
+"""SASL authentication on a SASL_PLAINTEXT listener, with confluent-kafka: SCRAM-SHA-512,
+SCRAM-SHA-256 and PLAIN against users created by `runnel storage format --add-scram` and by
+the AdminClient (AlterUserScramCredentials); wrong passwords, unknown users, a mechanism the
+listener does not offer and a client without SASL settings are refused while the broker goes
+on serving everyone else; the credentials survive a restart."""
+
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
+
+from conftest import RUNNEL_BIN, broker_with_properties, new_consumer
+
+PROPERTIES = "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN\n"
+
+
+def format_with_admin(work):
+    cluster = subprocess.check_output([RUNNEL_BIN, "storage", "random-uuid"], text=True).strip()
+    out = subprocess.check_output(
+        [RUNNEL_BIN, "storage", "format", "-t", cluster, "--data-dir", os.path.join(work, "data"),
+         "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]",
+         "--add-scram", "SCRAM-SHA-256=[name=admin,password=admin-secret]"],
+        text=True,
+    )
+    assert "Added SCRAM-SHA-512 credentials for user admin" in out
+
+
+@pytest.fixture(scope="module")
+def sasl_broker():
+    with tempfile.TemporaryDirectory() as work:
+        format_with_admin(work)
+        b = broker_with_properties(work, PROPERTIES)
+        b.work = work
+        yield b
+        if b.process.poll() is None:
+            b.stop()
+
+
+def config(b, mechanism="SCRAM-SHA-512", user="admin", password="admin-secret", **extra):
+    return {
+        "bootstrap.servers": b.bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": mechanism,
+        "sasl.username": user,
+        "sasl.password": password,
+        **extra,
+    }
+
+
+def round_trip(b, topic, **settings):
+    """Produces one record and reads it back with the given SASL settings."""
+    delivered = []
+    producer = Producer(config(b, **settings))
+    value = f"hello as {settings}".encode()
+    producer.produce(topic, value=value, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(15) == 0
+    assert delivered == [None], delivered
+    consumer = new_consumer(config(b, **settings, **{"group.id": f"g-{uuid.uuid4()}", "auto.offset.reset": "earliest"}))
+    consumer.subscribe([topic])
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None and message.value() == value:
+            consumer.close()
+            return
+    raise AssertionError(f"did not read back the record with {settings}")
+
+
+def first_error(settings, wait=15):
+    """The first error librdkafka reports for a client with `settings`."""
+    errors = []
+    producer = Producer({**settings, "error_cb": errors.append})
+    deadline = time.time() + wait
+    while not errors and time.time() < deadline:
+        producer.poll(0.2)
+    assert errors, f"no error reported within {wait} s for {settings}"
+    return errors[0]
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"])
+def test_each_mechanism_produces_and_consumes(sasl_broker, mechanism):
+    round_trip(sasl_broker, f"secure-{mechanism.lower()}", mechanism=mechanism)
+
+
+@pytest.mark.parametrize(
+    "mechanism,user,password",
+    [("SCRAM-SHA-512", "admin", "wrong"), ("SCRAM-SHA-256", "nobody", "admin-secret"), ("PLAIN", "admin", "wrong")],
+)
+def test_wrong_passwords_and_unknown_users_are_refused_and_logged(sasl_broker, mechanism, user, password):
+    error = first_error(config(sasl_broker, mechanism=mechanism, user=user, password=password))
+    assert error.code() == KafkaError._AUTHENTICATION, error
+    assert "Authentication failed" in error.str(), error
+    # Everyone else is still served.
+    round_trip(sasl_broker, "after-a-failure")
+    metrics = urllib.request.urlopen(f"{sasl_broker.http}/metrics", timeout=10).read().decode()
+    failed = [line for line in metrics.splitlines() if line.startswith("runnel_failed_authentications_total ")]
+    assert failed and float(failed[0].split()[1]) >= 1, failed
+
+
+def test_a_client_without_sasl_settings_is_refused(sasl_broker):
+    admin = AdminClient({"bootstrap.servers": sasl_broker.bootstrap, "socket.timeout.ms": 3000})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=4)
+    round_trip(sasl_broker, "after-a-plaintext-client")
+
+
+def request_frame(api_key, version, correlation_id, body):
+    client = b"raw"
+    # Request header v1: both requests sent here are of non-flexible versions.
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client)) + client
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def test_malformed_and_oversized_sasl_frames_close_that_connection_only(sasl_broker):
+    host, port = sasl_broker.bootstrap.rsplit(":", 1)
+    # A handshake whose body is cut short: the string claims 50 bytes and has 5.
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(request_frame(17, 1, 1, struct.pack(">h", 50) + b"SCRAM"))
+        assert s.recv(100) == b"", "the broker closes the connection"
+    # A frame larger than socket.request.max.bytes.
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", 200 * 1024 * 1024) + b"\x00\x11\x00\x01")
+        assert s.recv(100) == b"", "the broker closes the connection"
+    # A request other than ApiVersions or SASL before authentication (Metadata v1).
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(request_frame(3, 1, 1, struct.pack(">i", -1)))
+        assert s.recv(100) == b"", "the broker closes the connection"
+    round_trip(sasl_broker, "after-bad-frames")
+
+
+def test_a_mechanism_the_listener_does_not_offer_is_refused():
+    with tempfile.TemporaryDirectory() as work:
+        format_with_admin(work)
+        b = broker_with_properties(work, "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512\n")
+        try:
+            error = first_error(config(b, mechanism="PLAIN"))
+            assert "PLAIN" in error.str() and "SCRAM-SHA-512" in error.str(), error
+            round_trip(b, "scram-only")
+        finally:
+            b.stop()
+
+
+def test_users_are_managed_through_the_admin_api_and_survive_a_restart(sasl_broker):
+    admin = AdminClient(config(sasl_broker))
+    alice = UserScramCredentialUpsertion("alice", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"wonderland")
+    for future in admin.alter_user_scram_credentials([alice]).values():
+        future.result(timeout=15)
+    described = admin.describe_user_scram_credentials(["alice"])["alice"].result(timeout=15)
+    infos = described.scram_credential_infos
+    assert [(i.mechanism, i.iterations) for i in infos] == [(ScramMechanism.SCRAM_SHA_256, 8192)]
+    round_trip(sasl_broker, "alice-topic", mechanism="SCRAM-SHA-256", user="alice", password="wonderland")
+    # PLAIN checks the same credentials.
+    round_trip(sasl_broker, "alice-topic", mechanism="PLAIN", user="alice", password="wonderland")
+
+    # A restart keeps them.
+    sasl_broker.stop()
+    restarted = broker_with_properties(sasl_broker.work, PROPERTIES)
+    sasl_broker.__dict__.update(restarted.__dict__)
+    round_trip(sasl_broker, "alice-topic", mechanism="SCRAM-SHA-256", user="alice", password="wonderland")
+
+    # Deleted, alice can no longer sign in.
+    admin = AdminClient(config(sasl_broker))
+    delete = UserScramCredentialDeletion("alice", ScramMechanism.SCRAM_SHA_256)
+    for future in admin.alter_user_scram_credentials([delete]).values():
+        future.result(timeout=15)
+    error = first_error(config(sasl_broker, mechanism="SCRAM-SHA-256", user="alice", password="wonderland"))
+    assert error.code() == KafkaError._AUTHENTICATION, error
