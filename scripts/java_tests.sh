@@ -11,13 +11,14 @@ classpath=$(scripts/java_classpath.sh)
 libs="$(dirname "${classpath%%:*}")"
 classes="$PWD/target/java-clients/classes"
 mkdir -p "$classes"
-javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java
+javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java tests/java/RunnelJavaSasl.java
 
 # The same build as scripts/test.sh: building runnel alone resolves other features and would
 # rebuild the broker and its dependencies a second time.
 cargo build --quiet --workspace --all-targets
 work=$(mktemp -d)
-trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$work"' EXIT
+sasl_broker=""
+trap 'kill $broker $sasl_broker 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 target/debug/runnel serve --data-dir "$work/data" --listen 127.0.0.1:0 --http-listen off \
     > "$work/out" 2> "$work/broker.log" &
 broker=$!
@@ -48,3 +49,20 @@ for run in 1 2; do
     [ "$summary" = "consumed 10 messages, 10 of them from this run" ] || {
         echo "expected run $run to read exactly its own 10 messages (the bookmark)" >&2; exit 1; }
 done
+
+echo "==> kafka-clients $version signing in to a SASL_PLAINTEXT listener (SCRAM)"
+target/debug/runnel storage format -t "$(target/debug/runnel storage random-uuid)" --data-dir "$work/sasl-data" \
+    --add-scram 'SCRAM-SHA-512=[name=admin,password=admin-secret]' > /dev/null
+printf 'listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256\n' \
+    > "$work/sasl.properties"
+target/debug/runnel serve --data-dir "$work/sasl-data" -c "$work/sasl.properties" --http-listen off \
+    > "$work/sasl-out" 2> "$work/sasl-broker.log" &
+sasl_broker=$!
+for _ in $(seq 100); do grep -q "^runnel listening" "$work/sasl-out" && break; sleep 0.1; done
+sasl_bootstrap=$(awk '/^runnel listening on/ {print $4}' "$work/sasl-out")
+[ -n "$sasl_bootstrap" ] || { cat "$work/sasl-broker.log" >&2; exit 1; }
+if ! java -cp "$classpath$classes" RunnelJavaSasl "$sasl_bootstrap"; then
+    echo "the broker's log:" >&2
+    tail -50 "$work/sasl-broker.log" >&2
+    exit 1
+fi

@@ -6,18 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "==> from Debian: libssl-dev and pkg-config (the build), kcat, chromium, prometheus,"
+echo "    rapidjson-dev and zlib1g-dev (the tests)"
+./scripts/system_packages.sh
+
 echo "==> building runnel and its tests"
 cargo build --workspace --all-targets
-
-echo "==> from Debian: kcat (librdkafka 2.0), chromium (browser tests), prometheus (monitoring tests),"
-echo "    rapidjson-dev and zlib1g-dev (librdkafka's own test suite)"
-if ! command -v kcat >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null ||
-    [ ! -f /usr/include/rapidjson/schema.h ] || [ ! -f /usr/include/zlib.h ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat chromium prometheus rapidjson-dev zlib1g-dev >/dev/null
-fi
 
 echo "==> playwright-core from npm (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)

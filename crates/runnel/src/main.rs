@@ -73,6 +73,13 @@ enum Command {
         #[command(flatten)]
         client: commands::client::ClientArgs,
     },
+    /// Add, delete and list the users SASL/SCRAM signs in (SCRAM credentials).
+    User {
+        #[command(subcommand)]
+        command: commands::user::UserCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
     /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
     Chat(commands::chat::ChatCommand),
     /// Copy topics from one Kafka-compatible cluster to another (MirrorMaker 2's naming),
@@ -116,6 +123,7 @@ fn main() -> std::process::ExitCode {
         Command::Consume { args, client } => commands::consume::run(args, &client),
         Command::Group { command, client } => commands::group::run(command, &client),
         Command::Transaction { command, client } => commands::transaction::run(command, &client),
+        Command::User { command, client } => commands::user::run(command, &client),
         Command::Chat(args) => commands::chat::run(args),
         Command::Mirror(args) => commands::mirror::run(args),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),

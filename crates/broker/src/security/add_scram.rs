@@ -2,9 +2,7 @@
 //! `SCRAM-SHA-512=[name=admin,password=secret]`, with `iterations=8192` optional and values
 //! in double quotes where they hold commas.
 
-use rand::RngCore;
-
-use super::scram::{MAX_ITERATIONS, MIN_ITERATIONS, Mechanism, ScramCredential};
+use super::scram::{MAX_ITERATIONS, MIN_ITERATIONS, Mechanism, ScramCredential, fresh_salt};
 
 /// A user's credential to add, parsed from `--add-scram`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +40,7 @@ pub fn parse(spec: &str) -> Result<AddScram, String> {
     }
     let user = user.filter(|u| !u.is_empty()).ok_or_else(|| format!("{spec}: no name ({usage})"))?;
     let password = password.filter(|p| !p.is_empty()).ok_or_else(|| format!("{spec}: no password ({usage})"))?;
-    let mut salt = [0u8; 32];
-    rand::rng().fill_bytes(&mut salt);
+    let salt = fresh_salt();
     let credential = ScramCredential::new(mechanism, password.as_bytes(), &salt, iterations);
     Ok(AddScram { user, mechanism, credential })
 }

@@ -10,11 +10,11 @@ use kafka_protocol::messages::{
     ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use rand::RngCore;
 
 use super::credentials::Credentials;
-use super::scram::{Mechanism, ScramServer};
+use super::scram::{Mechanism, ScramServer, fresh_nonce};
 use crate::api::{ReplyFrame, encode_response};
+use crate::fetch_response::FramePart;
 use crate::frame::{self, FrameError};
 
 /// The mechanisms runnel serves.
@@ -43,6 +43,8 @@ pub enum Intercepted {
 pub struct Authenticator {
     enabled: Vec<String>,
     state: State,
+    /// A SaslHandshake v0 chose raw tokens.
+    raw_tokens: bool,
 }
 
 enum State {
@@ -55,7 +57,7 @@ enum State {
 impl Authenticator {
     /// An authenticator offering the `enabled` mechanisms.
     pub fn new(enabled: &[String]) -> Authenticator {
-        Authenticator { enabled: enabled.to_vec(), state: State::Handshake }
+        Authenticator { enabled: enabled.to_vec(), state: State::Handshake, raw_tokens: false }
     }
 
     /// The authenticated user, once there is one.
@@ -71,14 +73,19 @@ impl Authenticator {
         if matches!(self.state, State::Authenticated(_)) {
             return Ok(Intercepted::Dispatch);
         }
+        if self.raw_tokens && matches!(self.state, State::Plain | State::Scram(_)) {
+            return Ok(self.authenticate_raw(credentials, frame));
+        }
         let head = frame::peek_head(frame)?;
         let api = ApiKey::try_from(head.api_key).map_err(|_| FrameError::UnknownApiKey(head.api_key))?;
         match api {
             ApiKey::ApiVersions => Ok(Intercepted::Dispatch),
-            ApiKey::SaslHandshake if head.api_version == 1 => {
+            ApiKey::SaslHandshake if (0..=1).contains(&head.api_version) => {
                 let mut body = frame.clone();
                 frame::decode_header(api, head.api_version, &mut body)?;
                 let request = frame::decode_body::<SaslHandshakeRequest>(api, head.api_version, &mut body)?;
+                // v0: the tokens that follow come raw, without Kafka's request framing.
+                self.raw_tokens = head.api_version == 0;
                 Ok(self.handshake(request.mechanism.as_str(), head.api_version, head.correlation_id))
             }
             ApiKey::SaslAuthenticate if (0..=2).contains(&head.api_version) => {
@@ -119,6 +126,7 @@ impl Authenticator {
         Intercepted::Reply(encode_response(ApiKey::SaslHandshake, version, correlation_id, &response))
     }
 
+    /// One token of the exchange, answered as SaslAuthenticate `version` would be.
     fn authenticate(
         &mut self,
         credentials: &Credentials,
@@ -129,24 +137,45 @@ impl Authenticator {
         let reply = |response: SaslAuthenticateResponse| {
             encode_response(ApiKey::SaslAuthenticate, version, correlation_id, &response)
         };
-        let failed = |mechanism: &str, reason: String| {
-            let message = format!(
-                "Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
-            );
-            Intercepted::Failed {
-                reply: reply(
-                    SaslAuthenticateResponse::default()
-                        .with_error_code(ResponseError::SaslAuthenticationFailed.code())
-                        .with_error_message(Some(StrBytes::from_string(message))),
-                ),
-                reason,
+        match self.exchange(credentials, token) {
+            Step::Token(bytes) => {
+                Intercepted::Reply(reply(SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(bytes))))
             }
-        };
+            Step::Failed { mechanism, reason } => {
+                let message = format!(
+                    "Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+                );
+                let response = SaslAuthenticateResponse::default()
+                    .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                    .with_error_message(Some(StrBytes::from_string(message)));
+                Intercepted::Failed { reply: reply(response), reason }
+            }
+            Step::OutOfTurn => Intercepted::Refused("SaslAuthenticate before a SaslHandshake named a mechanism".into()),
+        }
+    }
+
+    /// One raw token after a SaslHandshake v0 (no Kafka framing): answered with the raw
+    /// token; a failure closes the connection, as Kafka does.
+    fn authenticate_raw(&mut self, credentials: &Credentials, token: &[u8]) -> Intercepted {
+        match self.exchange(credentials, token) {
+            Step::Token(bytes) => {
+                let mut frame = Vec::with_capacity(4 + bytes.len());
+                frame.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                frame.extend_from_slice(&bytes);
+                Intercepted::Reply(Ok(vec![FramePart::Bytes(Bytes::from(frame))]))
+            }
+            Step::Failed { reason, .. } => Intercepted::Failed { reply: Ok(Vec::new()), reason },
+            Step::OutOfTurn => Intercepted::Refused("a SASL token out of turn".into()),
+        }
+    }
+
+    fn exchange(&mut self, credentials: &Credentials, token: &[u8]) -> Step {
+        let failed = |mechanism: &'static str, reason: String| Step::Failed { mechanism, reason };
         match std::mem::replace(&mut self.state, State::Handshake) {
             State::Plain => match plain_credentials(token) {
                 Some((user, password)) if credentials.matches_password(&user, password.as_bytes()) => {
                     self.state = State::Authenticated(user);
-                    Intercepted::Reply(reply(SaslAuthenticateResponse::default()))
+                    Step::Token(Vec::new())
                 }
                 Some((user, _)) => failed("PLAIN", format!("wrong password or unknown user {user}")),
                 None => failed("PLAIN", "a malformed PLAIN token".into()),
@@ -154,14 +183,11 @@ impl Authenticator {
             State::Scram(mut server) => {
                 let mechanism = server.mechanism();
                 if !server.has_sent_first() {
-                    let nonce = server_nonce();
                     let lookup = |user: &str| credentials.lookup(user, mechanism);
-                    match server.client_first(token, &nonce, lookup) {
+                    match server.client_first(token, &fresh_nonce(), lookup) {
                         Ok(first) => {
                             self.state = State::Scram(server);
-                            Intercepted::Reply(reply(
-                                SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(first)),
-                            ))
+                            Step::Token(first)
                         }
                         Err(e) => failed(mechanism.name(), e.to_string()),
                     }
@@ -169,19 +195,25 @@ impl Authenticator {
                     match server.client_final(token) {
                         Ok((user, last)) => {
                             self.state = State::Authenticated(user);
-                            Intercepted::Reply(reply(
-                                SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(last)),
-                            ))
+                            Step::Token(last)
                         }
                         Err(e) => failed(mechanism.name(), e.to_string()),
                     }
                 }
             }
-            State::Handshake | State::Authenticated(_) => {
-                Intercepted::Refused("SaslAuthenticate before a SaslHandshake named a mechanism".into())
-            }
+            State::Handshake | State::Authenticated(_) => Step::OutOfTurn,
         }
     }
+}
+
+/// What one token of the exchange led to.
+enum Step {
+    /// The token to answer with (empty when PLAIN succeeds).
+    Token(Vec<u8>),
+    /// The credentials are wrong.
+    Failed { mechanism: &'static str, reason: String },
+    /// A token before a mechanism was chosen.
+    OutOfTurn,
 }
 
 /// `authzid NUL user NUL password` (RFC 4616); an authorization id, if given, must be the user.
@@ -193,14 +225,6 @@ fn plain_credentials(token: &[u8]) -> Option<(String, String)> {
         return None;
     }
     Some((user.to_string(), password.to_string()))
-}
-
-/// A fresh server nonce: 24 random bytes, base64 (printable, no comma).
-fn server_nonce() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

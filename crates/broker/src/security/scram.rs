@@ -76,7 +76,7 @@ impl Mechanism {
     }
 
     /// Hi() of RFC 5802: PBKDF2 with this mechanism's HMAC.
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    pub fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         let mut block = self.hmac(password, &[salt, &1u32.to_be_bytes()].concat());
         let mut result = block.clone();
         for _ in 1..iterations {
@@ -243,7 +243,9 @@ impl ScramServer {
         let message = std::str::from_utf8(message).map_err(|_| ScramError::Malformed("not UTF-8"))?;
         let (without_proof, proof) = message.rsplit_once(",p=").ok_or(ScramError::Malformed("no proof"))?;
         let attributes = attributes(without_proof)?;
-        if value(&attributes, 'r')? != nonce {
+        // Kafka checks only that the nonce ends with the server's (librdkafka 2.0 sends its own
+        // nonce in front again); the proof covers the message as sent either way.
+        if !value(&attributes, 'r')?.ends_with(&nonce) {
             return Err(ScramError::Malformed("the nonce changed"));
         }
         let binding = BASE64.decode(value(&attributes, 'c')?).map_err(|_| ScramError::Malformed("channel binding"))?;
@@ -262,6 +264,75 @@ impl ScramServer {
         }
         let server_signature = self.mechanism.hmac(&credential.server_key, auth_message.as_bytes());
         Ok((user, format!("v={}", BASE64.encode(server_signature)).into_bytes()))
+    }
+}
+
+/// The client side of one SCRAM exchange, for runnel's own protocol clients.
+pub struct ScramClient {
+    mechanism: Mechanism,
+    password: Vec<u8>,
+    client_first_bare: String,
+    client_nonce: String,
+    /// The server key and the auth message, once the client's last message is out.
+    expected: Option<(Vec<u8>, String)>,
+}
+
+impl ScramClient {
+    /// An exchange for `user` with `password`, with a fresh `client_nonce` (printable, no
+    /// comma).
+    pub fn new(mechanism: Mechanism, user: &str, password: &str, client_nonce: &str) -> ScramClient {
+        let user = user.replace('=', "=3D").replace(',', "=2C");
+        ScramClient {
+            mechanism,
+            password: password.as_bytes().to_vec(),
+            client_first_bare: format!("n={user},r={client_nonce}"),
+            client_nonce: client_nonce.to_string(),
+            expected: None,
+        }
+    }
+
+    /// The client's first message.
+    pub fn client_first(&self) -> Vec<u8> {
+        format!("n,,{}", self.client_first_bare).into_bytes()
+    }
+
+    /// The client's last message, answering the server's first.
+    pub fn client_final(&mut self, server_first: &[u8]) -> Result<Vec<u8>, ScramError> {
+        let text = std::str::from_utf8(server_first).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+        let attributes = attributes(text)?;
+        let nonce = value(&attributes, 'r')?;
+        if !nonce.starts_with(&self.client_nonce) || nonce.len() == self.client_nonce.len() {
+            return Err(ScramError::Malformed("the server's nonce does not extend ours"));
+        }
+        let salt = BASE64.decode(value(&attributes, 's')?).map_err(|_| ScramError::Malformed("salt"))?;
+        let iterations: u32 = value(&attributes, 'i')?.parse().map_err(|_| ScramError::Malformed("iterations"))?;
+        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
+            return Err(ScramError::Malformed("iterations out of range"));
+        }
+        let salted = self.mechanism.salted_password(&self.password, &salt, iterations);
+        let credential = ScramCredential::from_salted_password(self.mechanism, &salted, &salt, iterations);
+        let client_key = self.mechanism.hmac(&salted, b"Client Key");
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
+        let signature = self.mechanism.hmac(&credential.stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+        self.expected = Some((credential.server_key, auth_message));
+        Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
+    }
+
+    /// Checks the server's last message: the server knew the password too.
+    pub fn verify_server_final(&self, server_final: &[u8]) -> Result<(), ScramError> {
+        let (server_key, auth_message) = self.expected.as_ref().ok_or(ScramError::OutOfTurn)?;
+        let text = std::str::from_utf8(server_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+        let signature = BASE64
+            .decode(text.strip_prefix("v=").ok_or(ScramError::Malformed("no server signature"))?)
+            .map_err(|_| ScramError::Malformed("server signature"))?;
+        let expected = self.mechanism.hmac(server_key, auth_message.as_bytes());
+        if constant_time_eq(&signature, &expected) {
+            Ok(())
+        } else {
+            Err(ScramError::Malformed("the server's signature is wrong"))
+        }
     }
 }
 
@@ -296,6 +367,22 @@ fn unescape(name: &str) -> Result<String, ScramError> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A fresh salt for a new credential: 32 random bytes.
+pub fn fresh_salt() -> [u8; 32] {
+    use rand::RngCore;
+    let mut salt = [0u8; 32];
+    rand::rng().fill_bytes(&mut salt);
+    salt
+}
+
+/// A fresh nonce: 32 random letters and digits, as Kafka's are.
+pub fn fresh_nonce() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    (0..32).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
 /// Equality whose time does not depend on where the inputs differ.
@@ -345,6 +432,23 @@ mod tests {
         assert_eq!(String::from_utf8(last).unwrap(), "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
         assert!(credential.matches_password(Mechanism::Sha256, b"pencil"));
         assert!(!credential.matches_password(Mechanism::Sha256, b"pen"));
+    }
+
+    #[test]
+    fn our_client_and_server_agree_and_the_client_checks_the_server() {
+        for mechanism in Mechanism::ALL {
+            let credential = ScramCredential::new(mechanism, b"p,w=d", b"salt-bytes", 4096);
+            let mut client = ScramClient::new(mechanism, "al,i=ce", "p,w=d", "client-nonce");
+            let mut server = ScramServer::new(mechanism);
+            let first = server
+                .client_first(&client.client_first(), "server-nonce", |u| (u == "al,i=ce").then(|| credential.clone()))
+                .unwrap();
+            let last = client.client_final(&first).unwrap();
+            let (user, server_final) = server.client_final(&last).unwrap();
+            assert_eq!(user, "al,i=ce");
+            client.verify_server_final(&server_final).unwrap();
+            assert!(client.verify_server_final(b"v=AAAA").is_err());
+        }
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub struct ClientArgs {
     /// `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// A librdkafka property for the client (repeatable), e.g. the security settings
+    /// `-X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=SCRAM-SHA-512
+    /// -X sasl.username=admin -X sasl.password=...`.
+    #[arg(short = 'X', long = "client-property", global = true, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub properties: Vec<(String, String)>,
 }
 
 impl ClientArgs {
@@ -32,7 +37,25 @@ impl ClientArgs {
     pub fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers).set("log_level", "3");
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
         config
+    }
+
+    /// A connection of runnel's own protocol client, signed in as the `-X` properties say.
+    pub fn connection(&self) -> anyhow::Result<super::wire::Connection> {
+        let security = super::wire::ClientSecurity::from_properties(&self.properties)?;
+        super::wire::Connection::bootstrap_with(&self.brokers, "runnel-cli", &security).map_err(|e| {
+            // A broker that does not answer gets the hint to start one; a refusal says itself.
+            if e.chain().any(|cause| cause.is::<std::io::Error>()) { self.unreachable(format!("{e:#}")) } else { e }
+        })
+    }
+
+    /// A connection to one broker `address` of the cluster, signed in as [`ClientArgs::connection`].
+    pub fn connection_to(&self, address: &str) -> anyhow::Result<super::wire::Connection> {
+        let security = super::wire::ClientSecurity::from_properties(&self.properties)?;
+        super::wire::Connection::open_with(address, "runnel-cli", &security)
     }
 
     /// An admin client.

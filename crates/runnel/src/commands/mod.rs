@@ -18,4 +18,5 @@ pub mod stop_signal;
 pub mod storage;
 pub mod topic;
 pub mod transaction;
+pub mod user;
 pub mod wire;

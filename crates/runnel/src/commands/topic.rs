@@ -16,7 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::client::{ClientArgs, TIMEOUT};
 use super::output::{Output, print_json, table};
-use super::wire::{Connection, describe_code};
+use super::wire::describe_code;
 use crate::planner::plan;
 
 /// Topic subcommands.
@@ -288,7 +288,7 @@ fn alter_config(args: AlterConfigArgs, client: &ClientArgs) -> anyhow::Result<()
     if args.set.is_empty() && args.delete.is_empty() {
         bail!("nothing to change: give KEY=VALUE pairs to set and/or --delete KEY");
     }
-    let mut connection = Connection::bootstrap(&client.brokers).map_err(|e| client.unreachable(format!("{e:#}")))?;
+    let mut connection = client.connection()?;
     let ops = args
         .set
         .iter()

@@ -17,7 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
 
 use super::client::ClientArgs;
-use super::output::{Output, print_as};
+use super::output::print_as;
 use super::wire::{Connection, Node, describe_code};
 
 /// Transaction subcommands.
@@ -50,12 +50,12 @@ pub enum TransactionCommand {
 
 /// Runs a transaction subcommand.
 pub fn run(command: TransactionCommand, client: &ClientArgs) -> anyhow::Result<()> {
-    let mut bootstrap = Connection::bootstrap(&client.brokers).map_err(|e| client.unreachable(format!("{e:#}")))?;
+    let mut bootstrap = client.connection()?;
     match command {
-        TransactionCommand::List { states } => list(&mut bootstrap, &states, client.output),
-        TransactionCommand::Describe { transactional_id } => describe(&mut bootstrap, &transactional_id, client.output),
+        TransactionCommand::List { states } => list(&mut bootstrap, &states, client),
+        TransactionCommand::Describe { transactional_id } => describe(&mut bootstrap, &transactional_id, client),
         TransactionCommand::DescribeProducers { topic, partition } => {
-            describe_producers(&mut bootstrap, &topic, partition, client.output)
+            describe_producers(&mut bootstrap, &topic, partition, client)
         }
     }
 }
@@ -69,14 +69,15 @@ struct Listed {
 }
 
 /// ListTransactions goes to every broker: each answers for the ids it coordinates.
-fn list(bootstrap: &mut Connection, states: &[String], output: Output) -> anyhow::Result<()> {
+fn list(bootstrap: &mut Connection, states: &[String], client: &ClientArgs) -> anyhow::Result<()> {
+    let output = client.output;
     let nodes = bootstrap.metadata(None)?.nodes;
     let request = ListTransactionsRequest::default()
         .with_state_filters(states.iter().map(|s| StrBytes::from_string(s.clone())).collect())
         .with_duration_filter(-1);
     let mut rows = Vec::new();
     for node in &nodes {
-        let mut connection = Connection::open(&node.address)?;
+        let mut connection = client.connection_to(&node.address)?;
         let (_, response): (i16, ListTransactionsResponse) = connection.call(ApiKey::ListTransactions, 1, &request)?;
         if response.error_code != 0 {
             bail!("broker {} refused ListTransactions: {}", node.id, describe_code(response.error_code));
@@ -137,9 +138,10 @@ struct Described {
     partitions: Vec<(String, i32)>,
 }
 
-fn describe(bootstrap: &mut Connection, transactional_id: &str, output: Output) -> anyhow::Result<()> {
+fn describe(bootstrap: &mut Connection, transactional_id: &str, client: &ClientArgs) -> anyhow::Result<()> {
+    let output = client.output;
     let coordinator = transaction_coordinator(bootstrap, transactional_id)?;
-    let mut connection = Connection::open(&coordinator.address)?;
+    let mut connection = client.connection_to(&coordinator.address)?;
     let request = DescribeTransactionsRequest::default()
         .with_transactional_ids(vec![TransactionalId(StrBytes::from_string(transactional_id.to_string()))]);
     let (_, response): (i16, DescribeTransactionsResponse) =
@@ -217,8 +219,9 @@ fn describe_producers(
     bootstrap: &mut Connection,
     topic: &str,
     only: Option<i32>,
-    output: Output,
+    client: &ClientArgs,
 ) -> anyhow::Result<()> {
+    let output = client.output;
     let view = bootstrap.metadata(Some(topic))?;
     if view.topic_error != 0 {
         bail!("topic {topic}: {}; see `runnel topic list`", describe_code(view.topic_error));
@@ -239,7 +242,7 @@ fn describe_producers(
         if mine.is_empty() {
             continue;
         }
-        let mut connection = Connection::open(&node.address)?;
+        let mut connection = client.connection_to(&node.address)?;
         let request = DescribeProducersRequest::default().with_topics(vec![
             TopicRequest::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))

@@ -1,7 +1,8 @@
 //! A small Kafka protocol client for the admin requests librdkafka (and so rdkafka) does not
-//! offer: ListTransactions, DescribeTransactions, DescribeProducers. It speaks to any
-//! Kafka-compatible broker: each connection asks ApiVersions first and every request goes at
-//! the highest version both sides know.
+//! offer: ListTransactions, DescribeTransactions, DescribeProducers, the SCRAM credential
+//! APIs. It speaks to any Kafka-compatible broker: each connection asks ApiVersions first,
+//! signs in with SASL (PLAIN or SCRAM) when librdkafka's `security.protocol` says so, and every
+//! request goes at the highest version both sides know.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -12,9 +13,10 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use runnel_broker::security::scram::{Mechanism, ScramClient, fresh_nonce};
 
 use super::client::TIMEOUT;
 
@@ -30,6 +32,38 @@ pub struct Connection {
     correlation_id: i32,
     /// The `client.id` every request carries.
     client_id: String,
+}
+
+/// How the client signs in: librdkafka's `security.protocol`, `sasl.mechanism`,
+/// `sasl.username` and `sasl.password`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSecurity {
+    /// SASL mechanism, user and password (`None`: PLAINTEXT).
+    pub sasl: Option<(String, String, String)>,
+}
+
+impl ClientSecurity {
+    /// The security settings among librdkafka `properties`.
+    pub fn from_properties(properties: &[(String, String)]) -> anyhow::Result<ClientSecurity> {
+        let get = |key: &str| properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        match get("security.protocol").map(|p| p.to_ascii_uppercase()).as_deref() {
+            None | Some("PLAINTEXT") => Ok(ClientSecurity::default()),
+            Some("SASL_PLAINTEXT") => {
+                let mechanism = get("sasl.mechanism").unwrap_or_else(|| "GSSAPI".to_string());
+                if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&mechanism.as_str()) {
+                    bail!(
+                        "sasl.mechanism={mechanism}: runnel's protocol client signs in with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                    );
+                }
+                let user = get("sasl.username").ok_or_else(|| anyhow!("SASL needs -X sasl.username=..."))?;
+                let password = get("sasl.password").ok_or_else(|| anyhow!("SASL needs -X sasl.password=..."))?;
+                Ok(ClientSecurity { sasl: Some((mechanism, user, password)) })
+            }
+            Some(other) => {
+                bail!("security.protocol={other}: runnel's protocol client speaks PLAINTEXT or SASL_PLAINTEXT")
+            }
+        }
+    }
 }
 
 /// A broker of the cluster, from Metadata.
@@ -53,13 +87,9 @@ pub struct ClusterView {
 }
 
 impl Connection {
-    /// Connects to `address` (`host:port`) and learns its API versions.
-    pub fn open(address: &str) -> anyhow::Result<Connection> {
-        Connection::open_as(address, "runnel-cli")
-    }
-
-    /// [`Connection::open`] with the `client.id` the broker is to see.
-    pub fn open_as(address: &str, client_id: &str) -> anyhow::Result<Connection> {
+    /// Connects to `address` (`host:port`) as `client_id`, learns its API versions and signs
+    /// in as `security` says.
+    pub fn open_with(address: &str, client_id: &str, security: &ClientSecurity) -> anyhow::Result<Connection> {
         let target = address
             .to_socket_addrs()
             .with_context(|| format!("resolve {address}"))?
@@ -81,7 +111,47 @@ impl Connection {
             bail!("{address} refused ApiVersions: {}", describe_code(answer.error_code));
         }
         connection.versions = answer.api_keys.iter().map(|k| (k.api_key, k.max_version)).collect();
+        if let Some((mechanism, user, password)) = &security.sasl {
+            connection.sign_in(mechanism, user, password)?;
+        }
         Ok(connection)
+    }
+
+    /// SaslHandshake, then SaslAuthenticate with the mechanism's tokens.
+    fn sign_in(&mut self, mechanism: &str, user: &str, password: &str) -> anyhow::Result<()> {
+        let address = self.address.clone();
+        let request = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_string(mechanism.to_string()));
+        let handshake: SaslHandshakeResponse = self.send(ApiKey::SaslHandshake, 1, &request)?;
+        if handshake.error_code != 0 {
+            let offered: Vec<String> = handshake.mechanisms.iter().map(|m| m.to_string()).collect();
+            bail!(
+                "{address} does not take SASL {mechanism}: {} (it offers {})",
+                describe_code(handshake.error_code),
+                offered.join(", ")
+            );
+        }
+        let mut exchange = |token: Vec<u8>| -> anyhow::Result<Vec<u8>> {
+            let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
+            let answer: SaslAuthenticateResponse = self.send(ApiKey::SaslAuthenticate, 1, &request)?;
+            if answer.error_code != 0 {
+                let message = answer.error_message.map(|m| m.to_string()).unwrap_or_default();
+                bail!("{address} refused {user}: {} {message}", describe_code(answer.error_code));
+            }
+            Ok(answer.auth_bytes.to_vec())
+        };
+        match Mechanism::from_name(mechanism) {
+            None => {
+                exchange(format!("\0{user}\0{password}").into_bytes())?;
+            }
+            Some(scram) => {
+                let mut client = ScramClient::new(scram, user, password, &fresh_nonce());
+                let server_first = exchange(client.client_first())?;
+                let last = client.client_final(&server_first).map_err(|e| anyhow!("SCRAM with {address}: {e}"))?;
+                let server_final = exchange(last)?;
+                client.verify_server_final(&server_final).map_err(|e| anyhow!("SCRAM with {address}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Connects to the first of the comma-separated bootstrap servers that answers.
@@ -91,9 +161,14 @@ impl Connection {
 
     /// [`Connection::bootstrap`] with the `client.id` the broker is to see.
     pub fn bootstrap_as(brokers: &str, client_id: &str) -> anyhow::Result<Connection> {
+        Connection::bootstrap_with(brokers, client_id, &ClientSecurity::default())
+    }
+
+    /// [`Connection::bootstrap_as`], signed in as `security` says.
+    pub fn bootstrap_with(brokers: &str, client_id: &str, security: &ClientSecurity) -> anyhow::Result<Connection> {
         let mut last = None;
         for address in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            match Connection::open_as(address, client_id) {
+            match Connection::open_with(address, client_id, security) {
                 Ok(connection) => return Ok(connection),
                 Err(e) => last = Some(e),
             }
