@@ -60,6 +60,17 @@ struct Acknowledged {
     /// Records that do not follow their partition's previous one on both sides: each starts a
     /// new run of the offset translation.
     run_starts: Vec<OffsetSync>,
+    /// Per source partition, what was acknowledged since the metrics were last told.
+    unreported: HashMap<(Arc<str>, i32), Unreported>,
+}
+
+/// Acknowledgements of one partition not yet in the metrics (told once a step, not per record).
+#[derive(Default)]
+struct Unreported {
+    records: u64,
+    bytes: u64,
+    last_offset: i64,
+    last_timestamp_ms: i64,
 }
 
 /// The target's acknowledgements.
@@ -68,6 +79,22 @@ struct Acks {
     failure: Mutex<Option<String>>,
     copied: AtomicU64,
     stats: Arc<MirrorStats>,
+}
+
+impl Acks {
+    /// Tells the metrics what was acknowledged since the last time.
+    fn report(&self) {
+        let unreported = {
+            let mut acknowledged = self.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
+            if acknowledged.unreported.is_empty() {
+                return;
+            }
+            std::mem::take(&mut acknowledged.unreported)
+        };
+        for ((topic, partition), u) in unreported {
+            self.stats.acknowledged_records(&topic, partition, u.last_offset, u.last_timestamp_ms, u.records, u.bytes);
+        }
+    }
 }
 
 impl ClientContext for Acks {}
@@ -79,16 +106,16 @@ impl ProducerContext for Acks {
         match result {
             Ok(copy) => {
                 self.copied.fetch_add(1, Ordering::Relaxed);
-                self.stats.acknowledged(
-                    &source.topic,
-                    source.partition,
-                    source.offset,
-                    source.timestamp_ms,
-                    source.bytes,
-                );
                 let target = copy.offset();
                 let mut acknowledged = self.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
-                let Acknowledged { last, run_starts } = &mut *acknowledged;
+                let Acknowledged { last, run_starts, unreported } = &mut *acknowledged;
+                let u = unreported.entry((source.topic.clone(), source.partition)).or_default();
+                u.records += 1;
+                u.bytes += source.bytes;
+                if source.offset > u.last_offset || u.records == 1 {
+                    u.last_offset = source.offset;
+                    u.last_timestamp_ms = source.timestamp_ms;
+                }
                 let now = LastCopied { source: source.offset, target };
                 match last.get_mut(&(source.topic.clone(), source.partition)) {
                     Some(previous) if previous.source + 1 == source.offset && previous.target + 1 == target => {
@@ -459,6 +486,7 @@ impl Copier {
         for _ in 0..DELIVERY_POLLS {
             self.producer.poll(Duration::ZERO);
         }
+        self.producer.context().report();
     }
 
     /// Records the offset translation's new points (run starts, and where each partition's
@@ -540,6 +568,7 @@ impl Copier {
             return Ok(());
         }
         self.producer.flush(Duration::from_secs(60)).context("wait for the target's acknowledgements")?;
+        self.producer.context().report();
         if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }

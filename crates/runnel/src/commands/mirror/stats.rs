@@ -82,11 +82,6 @@ impl MirrorStats {
         self.partitions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The target acknowledged `offset` of `topic`-`partition` (`bytes` of key and value).
-    pub fn acknowledged(&self, topic: &Arc<str>, partition: i32, offset: i64, timestamp_ms: i64, bytes: u64) {
-        self.acknowledged_records(topic, partition, offset, timestamp_ms, 1, bytes);
-    }
-
     /// The target acknowledged `records` records of `topic`-`partition` up to `offset`, the
     /// last stamped `timestamp_ms` (`bytes` of keys and values).
     pub fn acknowledged_records(
@@ -250,7 +245,7 @@ mod tests {
         stats.source_end(&topic, 0, 10, Some(0));
         assert_eq!(stats.lag(), 10);
         for offset in 0..4 {
-            stats.acknowledged(&topic, 0, offset, now_ms(), 100);
+            stats.acknowledged_records(&topic, 0, offset, now_ms(), 1, 100);
         }
         assert_eq!(stats.lag(), 6);
         assert!(stats.stalled(), "records wait and the stall time (zero) has passed");

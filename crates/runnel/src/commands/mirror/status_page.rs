@@ -69,7 +69,7 @@ mod tests {
         let stats = MirrorStats::new(Duration::ZERO);
         let topic: Arc<str> = "<orders>".into();
         stats.source_end(&topic, 0, 10, Some(0));
-        stats.acknowledged(&topic, 0, 3, 0, 100);
+        stats.acknowledged_records(&topic, 0, 3, 0, 1, 100);
         let page = render(&stats, "us", "eu");
         assert!(page.contains("Stalled: 6 records wait"), "{page}");
         assert!(page.contains("&lt;orders&gt;") && !page.contains("<orders>"), "{page}");
