@@ -132,6 +132,10 @@ def test_malformed_and_oversized_sasl_frames_close_that_connection_only(sasl_bro
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(request_frame(17, 1, 1, struct.pack(">h", 50) + b"SCRAM"))
         assert s.recv(100) == b"", "the broker closes the connection"
+    # A frame above Kafka's sasl.server.max.receive.size (512 KiB) before authentication.
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", 1024 * 1024) + b"\x00\x11\x00\x01")
+        assert s.recv(100) == b"", "the broker closes the connection"
     # A frame larger than socket.request.max.bytes.
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(struct.pack(">i", 200 * 1024 * 1024) + b"\x00\x11\x00\x01")

@@ -155,7 +155,7 @@ async fn read_requests(
         // The read is polled first: a frame already in the socket registers no timer.
         let body = tokio::select! {
             biased;
-            read = tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut size, got, max)) => match read {
+            read = tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut size, got, frame_limit(max, authenticator.as_ref()))) => match read {
                 Ok(Ok(body)) => body,
                 Ok(Err(stop)) => return stop,
                 Err(_) => {
@@ -226,6 +226,18 @@ async fn read_requests(
         if let Err(stop) = queue(tx, queued, &reader).await {
             return stop;
         }
+    }
+}
+
+/// Kafka's `sasl.server.max.receive.size` default: the largest frame a client that has not
+/// signed in may send, so that nobody makes the broker buffer 100 MB before authenticating.
+const SASL_MAX_RECEIVE_BYTES: usize = 512 * 1024;
+
+/// The largest request frame taken now: `max`, or less until a SASL client has signed in.
+fn frame_limit(max: usize, authenticator: Option<&Authenticator>) -> usize {
+    match authenticator {
+        Some(a) if a.principal().is_none() => max.min(SASL_MAX_RECEIVE_BYTES),
+        _ => max,
     }
 }
 
