@@ -50,18 +50,29 @@ for run in 1 2; do
         echo "expected run $run to read exactly its own 10 messages (the bookmark)" >&2; exit 1; }
 done
 
-echo "==> kafka-clients $version signing in to a SASL_PLAINTEXT listener (SCRAM)"
+echo "==> kafka-clients $version on SASL_PLAINTEXT (SCRAM), SASL_SSL (SCRAM-SHA-512) and SSL with client certificates"
 target/debug/runnel storage format -t "$(target/debug/runnel storage random-uuid)" --data-dir "$work/sasl-data" \
     --add-scram 'SCRAM-SHA-512=[name=admin,password=admin-secret]' > /dev/null
-printf 'listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256\n' \
-    > "$work/sasl.properties"
+scripts/test_certificates.sh "$work/certs"
+cat > "$work/sasl.properties" <<PROPERTIES
+listeners=SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+ssl.keystore.type=PEM
+ssl.keystore.location=$work/certs/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$work/certs/ca.pem
+listener.name.mtls.ssl.client.auth=required
+PROPERTIES
 target/debug/runnel serve --data-dir "$work/sasl-data" -c "$work/sasl.properties" --http-listen off \
     > "$work/sasl-out" 2> "$work/sasl-broker.log" &
 sasl_broker=$!
 for _ in $(seq 100); do grep -q "^runnel listening" "$work/sasl-out" && break; sleep 0.1; done
 sasl_bootstrap=$(awk '/^runnel listening on/ {print $4}' "$work/sasl-out")
 [ -n "$sasl_bootstrap" ] || { cat "$work/sasl-broker.log" >&2; exit 1; }
-if ! java -cp "$classpath$classes" RunnelJavaSasl "$sasl_bootstrap"; then
+sasl_ssl_bootstrap=$(awk '/^runnel listener SASL_SSL / {print $NF}' "$work/sasl-out")
+mtls_bootstrap=$(awk '/^runnel listener MTLS / {print $NF}' "$work/sasl-out")
+if ! java -cp "$classpath$classes" RunnelJavaSasl "$sasl_bootstrap" "$sasl_ssl_bootstrap" "$mtls_bootstrap" "$work/certs"; then
     echo "the broker's log:" >&2
     tail -50 "$work/sasl-broker.log" >&2
     exit 1

@@ -1,10 +1,12 @@
-// Apache Kafka's own Java client (kafka-clients) signing in to a runnel SASL_PLAINTEXT listener:
-// SCRAM-SHA-512 and SCRAM-SHA-256 produce and consume, users are managed with the admin
-// client's SCRAM credential API, and a wrong password fails with SaslAuthenticationException.
-// Run by scripts/java_tests.sh against a broker formatted with the user admin/admin-secret;
-// exits non-zero on any failure.
+// Apache Kafka's own Java client (kafka-clients) against runnel's secured listeners:
+// on SASL_PLAINTEXT, SCRAM-SHA-512 and SCRAM-SHA-256 produce and consume, users are managed with
+// the admin client's SCRAM credential API, and a wrong password fails with
+// SaslAuthenticationException; on SASL_SSL (SCRAM-SHA-512) and on SSL with a client
+// certificate (mTLS), produce and consume, with Kafka's PEM truststore and keystore settings.
+// Run by scripts/java_tests.sh against a broker formatted with the user admin/admin-secret,
+// with certificates from scripts/test_certificates.sh; exits non-zero on any failure.
 //
-// Usage: java -cp <jars>:. RunnelJavaSasl BOOTSTRAP
+// Usage: java -cp <jars>:. RunnelJavaSasl SASL_PLAINTEXT_BOOTSTRAP SASL_SSL_BOOTSTRAP MTLS_BOOTSTRAP CERT_DIR
 
 import java.time.Duration;
 import java.util.List;
@@ -27,6 +29,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public class RunnelJavaSasl {
     private static String bootstrap;
+    private static String certs;
 
     private static Properties signedIn(String mechanism, String user, String password) {
         Properties props = new Properties();
@@ -38,14 +41,43 @@ public class RunnelJavaSasl {
         return props;
     }
 
+    /** SCRAM-SHA-512 as admin inside TLS, the broker checked against the test authority. */
+    private static Properties saslSsl(String saslSslBootstrap) {
+        Properties props = signedIn("SCRAM-SHA-512", "admin", "admin-secret");
+        props.put("bootstrap.servers", saslSslBootstrap);
+        props.put("security.protocol", "SASL_SSL");
+        props.put("ssl.truststore.type", "PEM");
+        props.put("ssl.truststore.location", certs + "/ca.pem");
+        return props;
+    }
+
+    /** TLS with alice's client certificate (Kafka's PEM keystore: key and chain in one file). */
+    private static Properties mtls(String mtlsBootstrap) {
+        Properties props = new Properties();
+        props.put("bootstrap.servers", mtlsBootstrap);
+        props.put("security.protocol", "SSL");
+        props.put("ssl.truststore.type", "PEM");
+        props.put("ssl.truststore.location", certs + "/ca.pem");
+        props.put("ssl.keystore.type", "PEM");
+        props.put("ssl.keystore.location", certs + "/alice-keystore.pem");
+        return props;
+    }
+
     private static void roundTrip(String mechanism, String user, String password, String topic) throws Exception {
-        Properties producerProps = signedIn(mechanism, user, password);
+        roundTrip(mechanism + " as " + user, signedIn(mechanism, user, password), topic);
+    }
+
+    private static void roundTrip(String label, Properties settings, String topic) throws Exception {
+        String user = label;
+        Properties producerProps = new Properties();
+        producerProps.putAll(settings);
         producerProps.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         producerProps.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerProps)) {
             producer.send(new ProducerRecord<>(topic, "k", "signed in as " + user)).get();
         }
-        Properties consumerProps = signedIn(mechanism, user, password);
+        Properties consumerProps = new Properties();
+        consumerProps.putAll(settings);
         consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, "java-sasl-" + topic);
         consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumerProps.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -56,17 +88,20 @@ public class RunnelJavaSasl {
             while (System.currentTimeMillis() < deadline) {
                 for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
                     if (record.value().equals("signed in as " + user)) {
-                        System.out.printf("PASS %s as %s: produced and consumed%n", mechanism, user);
+                        System.out.printf("PASS %s: produced and consumed%n", label);
                         return;
                     }
                 }
             }
         }
-        throw new AssertionError(mechanism + " as " + user + ": the record never came back");
+        throw new AssertionError(label + ": the record never came back");
     }
 
     public static void main(String[] args) throws Exception {
         bootstrap = args[0];
+        certs = args[3];
+        roundTrip("SASL_SSL, SCRAM-SHA-512 as admin", saslSsl(args[1]), "java-sasl-ssl");
+        roundTrip("SSL with alice's client certificate", mtls(args[2]), "java-mtls");
         roundTrip("SCRAM-SHA-512", "admin", "admin-secret", "java-sasl-512");
         try (Admin admin = Admin.create(signedIn("SCRAM-SHA-512", "admin", "admin-secret"))) {
             admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(
@@ -91,6 +126,6 @@ public class RunnelJavaSasl {
             }
             System.out.println("PASS a wrong password: " + e.getCause().getMessage());
         }
-        System.out.println("all SASL checks passed");
+        System.out.println("all SASL and TLS checks passed");
     }
 }

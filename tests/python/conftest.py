@@ -22,10 +22,16 @@ class Broker:
             text=True,
         )
         self.http = None
+        # Each listener's name -> its bound address ("runnel listener NAME PROTOCOL listening on ADDR").
+        self.listeners = {}
         line = self.process.stdout.readline().strip()
         http_prefix = "runnel http listening on "
         if line.startswith(http_prefix):
             self.http = line[len(http_prefix):]
+            line = self.process.stdout.readline().strip()
+        while line.startswith("runnel listener "):
+            fields = line.split()
+            self.listeners[fields[2]] = fields[-1]
             line = self.process.stdout.readline().strip()
         prefix = "runnel listening on "
         assert line.startswith(prefix), f"unexpected first line from runnel serve: {line!r}"

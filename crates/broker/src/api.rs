@@ -81,6 +81,10 @@ pub struct RequestContext {
     pub client_id: String,
     /// The client's address as Kafka shows it in DescribeGroups (`/127.0.0.1`).
     pub client_host: String,
+    /// The listener the request came through (what Metadata advertises to this client).
+    pub listener: Arc<crate::listener::Listener>,
+    /// Who sent it (`User:alice`, `User:ANONYMOUS`).
+    pub principal: Arc<str>,
 }
 
 /// A response that may have to wait (fsync for acks=all, long-poll fetch).
@@ -206,6 +210,7 @@ where
 /// Routes one request frame (without its size prefix). Errors close the connection.
 pub fn dispatch(
     broker: &Arc<Broker>,
+    session: &crate::connection::Session,
     peer: SocketAddr,
     mut frame_bytes: Bytes,
 ) -> Result<(RequestHead, Reply), FrameError> {
@@ -234,6 +239,8 @@ pub fn dispatch(
         version: head.api_version,
         client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
         client_host: format!("/{}", peer.ip()),
+        listener: session.listener.clone(),
+        principal: session.principal.clone(),
     };
     let body = &mut frame_bytes;
     let id = head.correlation_id;

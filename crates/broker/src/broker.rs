@@ -48,6 +48,12 @@ pub enum BrokerError {
     /// Opening or replaying the transaction log.
     #[error("transaction log: {0}")]
     Transactions(String),
+    /// A listener's TLS files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::security::tls::TlsError),
+    /// The bound addresses do not match the configured listeners.
+    #[error("{0}")]
+    Listeners(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another runnel process; stop it or use another --data-dir")]
     Locked(PathBuf),
@@ -74,8 +80,8 @@ pub struct Broker {
     pub transactions: TransactionCoordinator,
     /// The log cleaner's progress over compacted partitions.
     pub cleaner: crate::log_cleaner::LogCleaner,
-    /// Host and port clients are told to use.
-    pub endpoint: (String, u16),
+    /// The listeners served, in `listeners` order; each tells its clients its own endpoint.
+    pub listeners: Vec<Arc<crate::listener::Listener>>,
     /// Request-path counters and histograms for `/metrics`.
     pub metrics: BrokerMetrics,
     /// The users' SCRAM credentials (SASL authentication checks them).
@@ -95,17 +101,38 @@ pub fn now_ms() -> i64 {
 
 impl Broker {
     /// Opens the data directory (formatting it with a new cluster id when empty), recovers
-    /// every partition and returns the broker. `bound` is the listener's actual address.
-    pub fn open(config: BrokerConfig, bound: SocketAddr) -> Result<Arc<Broker>, BrokerError> {
+    /// every partition and returns the broker, serving its first listener only, bound at
+    /// `bound` (an embedded broker, a test).
+    pub fn open(mut config: BrokerConfig, bound: SocketAddr) -> Result<Arc<Broker>, BrokerError> {
+        config.listeners.truncate(1);
+        Self::open_with_clock(config, &[bound], Arc::new(SystemClock))
+    }
+
+    /// [`Broker::open`] serving every configured listener, `bound` holding their actual
+    /// addresses in order.
+    pub fn open_listening(config: BrokerConfig, bound: &[SocketAddr]) -> Result<Arc<Broker>, BrokerError> {
         Self::open_with_clock(config, bound, Arc::new(SystemClock))
     }
 
-    /// [`Broker::open`] with the clock the group coordinator times members by.
+    /// [`Broker::open_listening`] with the clock the group coordinator times members by.
     pub fn open_with_clock(
         config: BrokerConfig,
-        bound: SocketAddr,
+        bound: &[SocketAddr],
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Broker>, BrokerError> {
+        if bound.len() != config.listeners.len() {
+            return Err(BrokerError::Listeners(format!(
+                "{} listeners configured but {} bound",
+                config.listeners.len(),
+                bound.len()
+            )));
+        }
+        let listeners = config
+            .listeners
+            .iter()
+            .zip(bound)
+            .map(|(listener, bound)| crate::listener::Listener::open(listener, *bound).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(format!("create data directory {}", dir.display())))?;
         let lock = lock_dir(&dir)?;
@@ -140,7 +167,6 @@ impl Broker {
             action: "read the cleaner checkpoint".into(),
             source: std::io::Error::other(e),
         })?;
-        let endpoint = config.advertised_endpoint(bound);
         let credentials = crate::security::credentials::Credentials::open(&dir)
             .map_err(io(format!("read the SCRAM credentials in {}", dir.display())))?;
         let (data_arrived, _) = watch::channel(0);
@@ -152,13 +178,19 @@ impl Broker {
             groups,
             transactions,
             cleaner,
-            endpoint,
+            listeners,
             metrics: BrokerMetrics::default(),
             credentials,
             data_arrived,
             _lock: lock,
             recovered_cleanly: clean,
         }))
+    }
+
+    /// The endpoint of the first listener (where a client that did not come through a
+    /// listener, as the console, says the broker is).
+    pub fn endpoint(&self) -> &(String, u16) {
+        &self.listeners[0].endpoint
     }
 
     /// This broker's node id (from meta.properties).

@@ -12,6 +12,7 @@ use runnel_log::LogConfig;
 
 use crate::groups::GroupSettings;
 use crate::limits::PartitionLimits;
+pub use crate::listener_config::{ListenerConfig, SecurityProtocol};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +43,10 @@ pub enum ConfigError {
 pub struct BrokerConfig {
     /// `node.id`: the broker id reported in metadata.
     pub node_id: i32,
-    /// Address the listener binds (`listeners`, or `--listen`).
-    pub listen: SocketAddr,
-    /// Host and port clients are told to connect to (`advertised.listeners`); defaults to `listen`.
-    pub advertised: Option<(String, u16)>,
+    /// The Kafka listeners (`listeners`, `advertised.listeners`,
+    /// `listener.security.protocol.map` and their SASL and TLS settings); `--listen` moves the
+    /// first. Never empty.
+    pub listeners: Vec<ListenerConfig>,
     /// `log.dirs`: the data directory (runnel uses one).
     pub data_dir: PathBuf,
     /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
@@ -91,10 +92,6 @@ pub struct BrokerConfig {
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often idle
     /// transactional ids are looked for.
     pub transaction_remove_expired_interval_ms: u64,
-    /// The listener's security protocol (`listeners` with `listener.security.protocol.map`).
-    pub security_protocol: SecurityProtocol,
-    /// `sasl.enabled.mechanisms`: what a SASL listener offers.
-    pub sasl_enabled_mechanisms: Vec<String>,
     /// `connection.failed.authentication.delay.ms`: how long a failed authentication waits
     /// before its answer and the connection's close (slows down password guessing).
     pub failed_authentication_delay_ms: u64,
@@ -102,65 +99,11 @@ pub struct BrokerConfig {
     pub properties: BTreeMap<String, String>,
 }
 
-/// How a listener's clients connect (Kafka's security protocols).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    /// No authentication, no encryption.
-    Plaintext,
-    /// SASL authentication, no encryption.
-    SaslPlaintext,
-}
-
-impl SecurityProtocol {
-    /// Kafka's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityProtocol::Plaintext => "PLAINTEXT",
-            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-        }
-    }
-}
-
-/// The security protocol of the first listener in `listeners`, through `map`
-/// (`listener.security.protocol.map`, Kafka's default when not given).
-fn listener_protocol(listeners: &str, map: Option<&str>) -> Result<SecurityProtocol, ConfigError> {
-    let first = listeners.split(',').next().unwrap_or("").trim();
-    let Some((name, _)) = first.split_once("://") else { return Ok(SecurityProtocol::Plaintext) };
-    let protocol = match map {
-        Some(map) => map
-            .split(',')
-            .filter_map(|pair| pair.trim().split_once(':'))
-            .find(|(listener, _)| listener.trim() == name)
-            .map(|(_, protocol)| protocol.trim().to_string())
-            .ok_or_else(|| {
-                invalid("listener.security.protocol.map", map, format!("names no protocol for listener {name}"))
-            })?,
-        None => name.to_string(),
-    };
-    match protocol.as_str() {
-        "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
-        "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
-        "SSL" | "SASL_SSL" => Err(invalid(
-            "listeners",
-            listeners,
-            format!("{protocol} (TLS) listeners are not built yet; use PLAINTEXT or SASL_PLAINTEXT"),
-        )),
-        other => Err(invalid(
-            "listeners",
-            listeners,
-            format!("unknown security protocol {other} (expected PLAINTEXT or SASL_PLAINTEXT)"),
-        )),
-    }
-}
-
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             node_id: 1,
-            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
-            advertised: None,
-            security_protocol: SecurityProtocol::Plaintext,
-            sasl_enabled_mechanisms: vec!["SCRAM-SHA-256".to_string(), "SCRAM-SHA-512".to_string()],
+            listeners: vec![ListenerConfig::default_plaintext()],
             failed_authentication_delay_ms: 100,
             data_dir: PathBuf::from("./data"),
             num_partitions: 1,
@@ -258,33 +201,7 @@ impl BrokerConfig {
             let v = value.as_str();
             match name.as_str() {
                 "node.id" | "broker.id" => config.node_id = number(name, v)?,
-                "listeners" => {
-                    let (host, port) = first_listener(name, v)?;
-                    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
-                    config.listen = format!("{host}:{port}")
-                        .parse()
-                        .or_else(|_| resolve(&host, port))
-                        .map_err(|_| invalid(name, v, "cannot resolve the host to an address to bind"))?;
-                }
-                "advertised.listeners" => config.advertised = Some(first_listener(name, v)?),
-                "listener.security.protocol.map" => {}
-                "sasl.enabled.mechanisms" => {
-                    let mechanisms: Vec<String> =
-                        v.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
-                    if let Some(unknown) =
-                        mechanisms.iter().find(|m| !crate::security::sasl::SUPPORTED.contains(&m.as_str()))
-                    {
-                        return Err(invalid(
-                            name,
-                            v,
-                            format!("{unknown} is not served; runnel offers PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"),
-                        ));
-                    }
-                    if mechanisms.is_empty() {
-                        return Err(invalid(name, v, "name at least one mechanism"));
-                    }
-                    config.sasl_enabled_mechanisms = mechanisms;
-                }
+                listener if crate::listener_config::is_listener_property(listener) => {}
                 "connection.failed.authentication.delay.ms" => config.failed_authentication_delay_ms = number(name, v)?,
                 "log.dirs" | "log.dir" => {
                     let first = v.split(',').next().unwrap_or("").trim();
@@ -374,10 +291,8 @@ impl BrokerConfig {
                 other => tracing::debug!(property = other, "ignoring a property a single node has no use for"),
             }
         }
-        if let Some(listeners) = properties.get("listeners") {
-            let map = properties.get("listener.security.protocol.map").map(String::as_str);
-            config.security_protocol = listener_protocol(listeners, map)?;
-        }
+        config.listeners = crate::listener_config::parse(&properties)?;
+        crate::listener_config::check_global_mechanisms(&properties)?;
         // Kafka's precedence: ms over minutes over hours.
         if let Some(ms) =
             retention_ms.or(retention_minutes.map(|m| m * 60_000)).or(retention_hours.map(|h| h * 3_600_000))
@@ -386,15 +301,6 @@ impl BrokerConfig {
         }
         config.properties = properties;
         Ok(config)
-    }
-
-    /// Host and port given to clients in Metadata and DescribeCluster.
-    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
-        match &self.advertised {
-            Some(endpoint) => endpoint.clone(),
-            None if bound.ip().is_unspecified() => ("localhost".to_string(), bound.port()),
-            None => (bound.ip().to_string(), bound.port()),
-        }
     }
 }
 
@@ -416,8 +322,8 @@ mod tests {
                     socket.request.max.bytes=3000000\nlog.flush.interval.messages=1\n";
         let config = BrokerConfig::from_properties(parse_properties(text)).expect("valid");
         assert_eq!(config.node_id, 3);
-        assert_eq!(config.listen, "127.0.0.1:19092".parse().expect("addr"));
-        assert_eq!(config.advertised, Some(("broker.example".to_string(), 9092)));
+        assert_eq!(config.listeners[0].bind, "127.0.0.1:19092".parse().expect("addr"));
+        assert_eq!(config.listeners[0].advertised, Some(("broker.example".to_string(), 9092)));
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.num_partitions, 4);
         assert!(!config.auto_create_topics);
@@ -447,16 +353,15 @@ mod tests {
             "listeners=SASL_PLAINTEXT://127.0.0.1:9093\nsasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN\n",
         ))
         .expect("valid");
-        assert_eq!(config.security_protocol, SecurityProtocol::SaslPlaintext);
-        assert_eq!(config.sasl_enabled_mechanisms, ["SCRAM-SHA-512", "PLAIN"]);
+        assert_eq!(config.listeners[0].protocol, SecurityProtocol::SaslPlaintext);
+        assert_eq!(config.listeners[0].sasl_mechanisms, ["SCRAM-SHA-512", "PLAIN"]);
         let mapped = BrokerConfig::from_properties(parse_properties(
             "listeners=CLIENT://:9092\nlistener.security.protocol.map=CLIENT:SASL_PLAINTEXT\n",
         ))
         .expect("valid");
-        assert_eq!(mapped.security_protocol, SecurityProtocol::SaslPlaintext);
-        assert_eq!(BrokerConfig::default().security_protocol, SecurityProtocol::Plaintext);
-        let tls = BrokerConfig::from_properties(parse_properties("listeners=SASL_SSL://:9093")).expect_err("not yet");
-        assert!(tls.to_string().contains("not built yet"), "{tls}");
+        assert_eq!(mapped.listeners[0].protocol, SecurityProtocol::SaslPlaintext);
+        assert_eq!(mapped.listeners[0].sasl_mechanisms, ["SCRAM-SHA-256", "SCRAM-SHA-512"]);
+        assert_eq!(BrokerConfig::default().listeners[0].protocol, SecurityProtocol::Plaintext);
         let gssapi =
             BrokerConfig::from_properties(parse_properties("sasl.enabled.mechanisms=GSSAPI")).expect_err("not served");
         assert!(gssapi.to_string().contains("GSSAPI is not served"), "{gssapi}");

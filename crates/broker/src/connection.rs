@@ -17,10 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use runnel_log::FileSlice;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
@@ -28,10 +26,31 @@ use tracing::Instrument;
 
 use crate::api::{self, Reply, ReplyFrame};
 use crate::broker::Broker;
-use crate::config::SecurityProtocol;
 use crate::fetch_response::FramePart;
 use crate::frame;
+use crate::listener::Listener;
 use crate::security::sasl::{Authenticator, Intercepted};
+use crate::security::tls::certificate_principal;
+use crate::transport::{ConnectionRead, ConnectionWrite, split_tls};
+
+/// Kafka's name for a client that proved no identity.
+pub const ANONYMOUS: &str = "User:ANONYMOUS";
+
+/// Who is on a connection and through which listener: what each of its requests is served as.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The listener the client came through.
+    pub listener: Arc<Listener>,
+    /// Kafka's principal (`User:alice`, `User:CN=alice,O=example`, `User:ANONYMOUS`).
+    pub principal: Arc<str>,
+}
+
+impl Session {
+    /// A session on `listener` before the client proved anything.
+    pub fn anonymous(listener: Arc<Listener>) -> Session {
+        Session { listener, principal: Arc::from(ANONYMOUS) }
+    }
+}
 
 /// Replies queued per connection before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
@@ -65,34 +84,48 @@ enum Stop {
     Shutdown,
 }
 
-/// Serves one connection until the client leaves, a frame is malformed, it times out, or
-/// shutdown.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
-    let span = tracing::info_span!("connection", %peer);
+/// Serves one connection of `listener` until the client leaves, a frame is malformed, it
+/// times out, or shutdown. A TLS listener first completes the handshake (within
+/// `request.read.timeout.ms`); a client whose handshake fails (a plaintext client on a TLS
+/// port, an untrusted certificate) is logged, counted as a failed authentication and closed.
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: Arc<Listener>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    let span = tracing::info_span!("connection", %peer, listener = %listener.name);
     broker.metrics.connections.fetch_add(1, Ordering::Relaxed);
     broker.metrics.connections_accepted.fetch_add(1, Ordering::Relaxed);
     let counted = broker.clone();
     async move {
         let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
-        let (tx, rx) = mpsc::channel::<Queued>(MAX_IN_FLIGHT);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let mut writer_task = tokio::spawn(write_replies(writer, rx, in_flight.clone()).in_current_span());
-        let mut waits = Vec::new();
-        let stop = read_requests(&broker, peer, reader, shutdown, &tx, &in_flight, &mut waits).await;
-        tracing::debug!(?stop, "connection closing");
-        // Waiting requests serve only this client: release them now, whatever the reason.
-        for wait in &waits {
-            wait.abort();
-        }
-        drop(tx);
-        match stop {
-            Stop::BadFrame | Stop::Shutdown | Stop::AuthenticationFailed => {
-                if tokio::time::timeout(WRITER_GRACE, &mut writer_task).await.is_err() {
-                    writer_task.abort();
-                }
+        let Some(acceptor) = listener.tls.clone() else {
+            let (reader, writer) = stream.into_split();
+            return serve_stream(&broker, Session::anonymous(listener), peer, reader, writer, shutdown).await;
+        };
+        let handshake = Duration::from_millis(broker.config.request_read_timeout_ms);
+        let tls = match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, error = %e, "TLS handshake failed; closing the connection");
+                broker.metrics.failed_authentications.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            Stop::Gone | Stop::Idle | Stop::SlowFrame => writer_task.abort(),
+            Err(_) => {
+                tracing::info!(%peer, timeout_ms = handshake.as_millis() as u64, "TLS handshake not complete in time; closing the connection");
+                return;
+            }
+        };
+        let mut session = Session::anonymous(listener);
+        if let Some(principal) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(certificate_principal) {
+            tracing::debug!(%peer, principal, "client certificate accepted");
+            session.principal = Arc::from(principal);
+        }
+        match split_tls(tls) {
+            Ok((reader, writer)) => serve_stream(&broker, session, peer, reader, writer, shutdown).await,
+            Err(e) => tracing::warn!(%peer, error = %e, "cannot watch a TLS connection's socket; closing it"),
         }
     }
     .instrument(span)
@@ -100,19 +133,51 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, shu
     counted.metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Reads and dispatches requests until the connection must stop; says why.
-async fn read_requests(
+/// Serves requests over an established stream until the connection must stop.
+async fn serve_stream<R: ConnectionRead, W: ConnectionWrite>(
     broker: &Arc<Broker>,
+    session: Session,
     peer: SocketAddr,
-    mut reader: OwnedReadHalf,
+    reader: R,
+    writer: W,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (tx, rx) = mpsc::channel::<Queued>(MAX_IN_FLIGHT);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut writer_task = tokio::spawn(write_replies(writer, rx, in_flight.clone()).in_current_span());
+    let mut waits = Vec::new();
+    let stop = read_requests(broker, session, peer, reader, shutdown, &tx, &in_flight, &mut waits).await;
+    tracing::debug!(?stop, "connection closing");
+    // Waiting requests serve only this client: release them now, whatever the reason.
+    for wait in &waits {
+        wait.abort();
+    }
+    drop(tx);
+    match stop {
+        Stop::BadFrame | Stop::Shutdown | Stop::AuthenticationFailed => {
+            if tokio::time::timeout(WRITER_GRACE, &mut writer_task).await.is_err() {
+                writer_task.abort();
+            }
+        }
+        Stop::Gone | Stop::Idle | Stop::SlowFrame => writer_task.abort(),
+    }
+}
+
+/// Reads and dispatches requests until the connection must stop; says why.
+#[allow(clippy::too_many_arguments)]
+async fn read_requests<R: ConnectionRead>(
+    broker: &Arc<Broker>,
+    mut session: Session,
+    peer: SocketAddr,
+    mut reader: R,
     mut shutdown: watch::Receiver<bool>,
     tx: &mpsc::Sender<Queued>,
     in_flight: &AtomicUsize,
     waits: &mut Vec<AbortHandle>,
 ) -> Stop {
     let max = broker.config.socket_request_max_bytes;
-    let mut authenticator = (broker.config.security_protocol == SecurityProtocol::SaslPlaintext)
-        .then(|| Authenticator::new(&broker.config.sasl_enabled_mechanisms));
+    let mut authenticator =
+        session.listener.protocol.uses_sasl().then(|| Authenticator::new(&session.listener.sasl_mechanisms));
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let frame_timeout = Duration::from_millis(broker.config.request_read_timeout_ms);
     // One idle timer for the connection's life, re-armed only when it fires: requests cost no
@@ -172,6 +237,7 @@ async fn read_requests(
                 Ok(Intercepted::Reply(frame)) => {
                     if let Some(user) = authenticator.principal() {
                         tracing::debug!(%peer, user, "authenticated");
+                        session.principal = Arc::from(format!("User:{user}"));
                     }
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     if let Err(stop) = queue(tx, Queued::Ready(frame), &reader).await {
@@ -197,7 +263,7 @@ async fn read_requests(
                 }
             }
         }
-        let queued = match api::dispatch(broker, peer, body) {
+        let queued = match api::dispatch(broker, &session, peer, body) {
             Ok((head, reply)) => {
                 tracing::trace!(
                     api_key = head.api_key,
@@ -245,13 +311,13 @@ fn frame_limit(max: usize, authenticator: Option<&Authenticator>) -> usize {
 /// [`MAX_IN_FLIGHT`] requests that wait), a client that closes meanwhile is noticed from the
 /// socket's read-closed readiness, even with unread requests still buffered, so its waiting
 /// requests are cancelled now rather than when the first of them completes.
-async fn queue(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &OwnedReadHalf) -> Result<(), Stop> {
+async fn queue<R: ConnectionRead>(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &R) -> Result<(), Stop> {
     let permit = loop {
         tokio::select! {
             biased;
             permit = tx.reserve() => break permit,
-            ready = reader.ready(Interest::READABLE) => {
-                if ready.map_or(true, |ready| ready.is_read_closed()) {
+            closed = reader.read_closed() => {
+                if closed {
                     return Err(Stop::Gone);
                 }
                 // Requests of a live client wait in the socket: look again in a while.
@@ -267,7 +333,12 @@ async fn queue(tx: &mpsc::Sender<Queued>, queued: Queued, reader: &OwnedReadHalf
 }
 
 /// Reads the rest of a frame whose first `got` size bytes are in `size`.
-async fn read_frame(reader: &mut OwnedReadHalf, size: &mut [u8; 4], got: usize, max: usize) -> Result<BytesMut, Stop> {
+async fn read_frame<R: ConnectionRead>(
+    reader: &mut R,
+    size: &mut [u8; 4],
+    got: usize,
+    max: usize,
+) -> Result<BytesMut, Stop> {
     if got < size.len() && reader.read_exact(&mut size[got..]).await.is_err() {
         return Err(Stop::Gone);
     }
@@ -284,7 +355,7 @@ async fn read_frame(reader: &mut OwnedReadHalf, size: &mut [u8; 4], got: usize, 
 }
 
 /// Reads a `len`-byte request body into `body`'s spare capacity (no zeroing first).
-async fn read_body(reader: &mut OwnedReadHalf, body: &mut BytesMut, len: usize) -> std::io::Result<()> {
+async fn read_body<R: ConnectionRead>(reader: &mut R, body: &mut BytesMut, len: usize) -> std::io::Result<()> {
     while body.len() < len {
         let n = (&mut *reader).take((len - body.len()) as u64).read_buf(body).await?;
         if n == 0 {
@@ -294,7 +365,7 @@ async fn read_body(reader: &mut OwnedReadHalf, body: &mut BytesMut, len: usize) 
     Ok(())
 }
 
-async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>, in_flight: Arc<AtomicUsize>) {
+async fn write_replies<W: ConnectionWrite>(writer: W, mut rx: mpsc::Receiver<Queued>, in_flight: Arc<AtomicUsize>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(queued) = rx.recv().await {
         let frame = match queued {
@@ -326,39 +397,13 @@ async fn write_replies(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Queued>, i
     let _ = writer.shutdown().await;
 }
 
-/// Writes a frame's parts in order: bytes through the buffer, file ranges with `sendfile`
-/// straight from the page cache to the socket.
-async fn write_parts(writer: &mut BufWriter<OwnedWriteHalf>, parts: &[FramePart]) -> std::io::Result<()> {
+/// Writes a frame's parts in order: bytes through the buffer, file ranges as the transport
+/// sends them (`sendfile` on plain TCP).
+async fn write_parts<W: ConnectionWrite>(writer: &mut BufWriter<W>, parts: &[FramePart]) -> std::io::Result<()> {
     for part in parts {
         match part {
             FramePart::Bytes(bytes) => writer.write_all(bytes).await?,
-            FramePart::File(slice) => {
-                writer.flush().await?;
-                send_file(writer.get_ref().as_ref(), slice).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn send_file(stream: &TcpStream, slice: &FileSlice) -> std::io::Result<()> {
-    let mut offset = slice.position;
-    let mut left = slice.len;
-    while left > 0 {
-        stream.writable().await?;
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(stream, &*slice.file, Some(&mut offset), left).map_err(std::io::Error::from)
-        });
-        match sent {
-            Ok(0) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "segment file ended before the range a fetch was promised",
-                ));
-            }
-            Ok(n) => left -= n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+            FramePart::File(slice) => W::write_file(writer, slice).await?,
         }
     }
     Ok(())

@@ -10,6 +10,8 @@
 //! - [`limits`]: partitions per request and per broker; [`partition_dirs`]: partition
 //!   directories, and removing the ones no topic owns.
 //! - [`topic_config`]: topic configs; [`config`]: `server.properties`; [`meta_properties`]: cluster id.
+//! - [`listener_config`]: Kafka's listener settings; [`listener`]: a listener being served;
+//!   [`transport`]: plain TCP and TLS streams; [`security`]: SASL, TLS and credentials.
 //! - [`producer_ids`]: InitProducerId's allocator; [`error_codes`]: internal errors to Kafka codes.
 
 pub mod api;
@@ -26,6 +28,8 @@ pub mod groups;
 pub mod handlers;
 pub mod internal_log;
 pub mod limits;
+pub mod listener;
+pub mod listener_config;
 pub mod log_cleaner;
 pub mod meta_properties;
 pub mod metrics;
@@ -40,6 +44,7 @@ pub mod server;
 pub mod topic_config;
 pub mod topics;
 pub mod transactions;
+pub mod transport;
 
 pub use broker::{Broker, BrokerError};
 pub use config::BrokerConfig;

@@ -1,24 +1,37 @@
-//! The accept loop: `run(listener, broker, shutdown)` serves until `shutdown` completes, then
-//! lets connections finish their current request, flushes every log and writes the
-//! clean-shutdown marker.
+//! The accept loops: `run_listeners(sockets, broker, shutdown)` serves every listener until
+//! `shutdown` completes, then lets connections finish their current request, flushes every
+//! log and writes the clean-shutdown marker.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::{Broker, BrokerError, now_ms};
 use crate::connection;
+use crate::listener::Listener;
 
 /// How long connections get to finish after shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves Kafka clients on `listener` until `shutdown` resolves.
+/// Serves Kafka clients on `listener`, the broker's only listener, until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
+    broker: Arc<Broker>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BrokerError> {
+    run_listeners(vec![listener], broker, shutdown).await
+}
+
+/// Serves Kafka clients on `sockets`, one per listener of the broker in order, until
+/// `shutdown` resolves.
+pub async fn run_listeners(
+    sockets: Vec<TcpListener>,
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BrokerError> {
@@ -34,25 +47,26 @@ pub async fn run(
     }
     let transaction_timer = tokio::spawn(transaction_timer_loop(broker.clone(), stop_rx.clone()));
     let mut connections = JoinSet::new();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(64);
+    let acceptors: Vec<_> = sockets
+        .into_iter()
+        .zip(broker.listeners.iter().cloned())
+        .map(|(socket, listener)| tokio::spawn(accept_loop(socket, listener, accepted_tx.clone())))
+        .collect();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(connection::serve(broker.clone(), stream, peer, stop_rx.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            Some((stream, peer, listener)) = accepted.recv() => {
+                connections.spawn(connection::serve(broker.clone(), listener, stream, peer, stop_rx.clone()));
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut shutdown => break,
         }
     }
     tracing::info!("shutting down: finishing requests in flight");
-    drop(listener);
+    for acceptor in &acceptors {
+        acceptor.abort();
+    }
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
@@ -69,6 +83,28 @@ pub async fn run(
         .map_err(|e| BrokerError::Io { action: "shut down".into(), source: std::io::Error::other(e.to_string()) })??;
     tracing::info!("logs flushed; clean shutdown");
     Ok(())
+}
+
+/// Accepts connections on one listener's socket and hands them to the serving loop.
+async fn accept_loop(
+    socket: TcpListener,
+    listener: Arc<Listener>,
+    accepted: tokio::sync::mpsc::Sender<(TcpStream, SocketAddr, Arc<Listener>)>,
+) {
+    loop {
+        match socket.accept().await {
+            Ok((stream, peer)) => {
+                if accepted.send((stream, peer, listener.clone())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(listener = %listener.name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 async fn retention_loop(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {

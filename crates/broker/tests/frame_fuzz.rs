@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use proptest::prelude::*;
 use runnel_broker::api::{self, SUPPORTED};
+use runnel_broker::connection::Session;
 use runnel_broker::{Broker, BrokerConfig};
 
 fn broker() -> (tempfile::TempDir, Arc<Broker>) {
@@ -13,6 +14,10 @@ fn broker() -> (tempfile::TempDir, Arc<Broker>) {
     let config = BrokerConfig { data_dir: dir.path().to_path_buf(), ..BrokerConfig::default() };
     let broker = Broker::open(config, "127.0.0.1:9092".parse().expect("addr")).expect("open broker");
     (dir, broker)
+}
+
+fn session(broker: &Broker) -> Session {
+    Session::anonymous(broker.listeners[0].clone())
 }
 
 fn peer() -> std::net::SocketAddr {
@@ -45,7 +50,8 @@ fn huge_array_counts_anywhere_in_any_request_are_refused_without_allocating() {
                     body.extend_from_slice(count);
                     body.extend_from_slice(&[0u8; 8]);
                     // The reply, if any, is irrelevant: returning at all is the property.
-                    let _ = api::dispatch(&broker, peer(), frame(*api as i16, version, flexible, &body));
+                    let _ =
+                        api::dispatch(&broker, &session(&broker), peer(), frame(*api as i16, version, flexible, &body));
                 }
             }
         }
@@ -65,12 +71,12 @@ proptest! {
         let (api, min, max) = SUPPORTED[which];
         let version = min + version_offset % (max - min + 1);
         let flexible = api.request_header_version(version) >= 2;
-        let _ = api::dispatch(&broker, peer(), frame(api as i16, version, flexible, &body));
+        let _ = api::dispatch(&broker, &session(&broker), peer(), frame(api as i16, version, flexible, &body));
     }
 
     #[test]
     fn random_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let (_dir, broker) = broker();
-        let _ = api::dispatch(&broker, peer(), Bytes::from(bytes));
+        let _ = api::dispatch(&broker, &session(&broker), peer(), Bytes::from(bytes));
     }
 }

@@ -33,7 +33,7 @@ impl BrokerSource {
 
 impl Source for BrokerSource {
     fn describe(&self) -> String {
-        let (host, port) = &self.broker.endpoint;
+        let (host, port) = self.broker.endpoint();
         format!("runnel serve on {host}:{port}")
     }
 

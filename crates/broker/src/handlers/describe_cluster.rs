@@ -10,7 +10,7 @@ use crate::authorized_operations;
 /// Answers DescribeCluster.
 pub fn handle(ctx: &RequestContext, request: DescribeClusterRequest) -> Handled<DescribeClusterResponse> {
     let broker = &ctx.broker;
-    let (host, port) = &broker.endpoint;
+    let (host, port) = &ctx.listener.endpoint;
     let node = BrokerId(broker.node_id());
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.meta.cluster_id.clone()))

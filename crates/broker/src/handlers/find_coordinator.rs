@@ -15,7 +15,7 @@ const TRANSACTION_KEY: i8 = 1;
 
 /// Answers FindCoordinator.
 pub fn handle(ctx: &RequestContext, request: FindCoordinatorRequest) -> Handled<FindCoordinatorResponse> {
-    let (host, port) = &ctx.broker.endpoint;
+    let (host, port) = &ctx.listener.endpoint;
     let found = Coordinator::default()
         .with_node_id(BrokerId(ctx.broker.node_id()))
         .with_host(StrBytes::from_string(host.clone()))

@@ -42,7 +42,7 @@ fn missing(name: Option<TopicName>, id: Uuid, error: i16) -> MetadataResponseTop
 pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<MetadataResponse> {
     let broker = &ctx.broker;
     let node = BrokerId(broker.node_id());
-    let (host, port) = &broker.endpoint;
+    let (host, port) = &ctx.listener.endpoint;
     let brokers = vec![
         MetadataResponseBroker::default()
             .with_node_id(node)

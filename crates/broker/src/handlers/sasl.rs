@@ -1,4 +1,4 @@
-//! SaslHandshake and SaslAuthenticate outside an authentication: on a PLAINTEXT listener, or
+//! SaslHandshake and SaslAuthenticate outside an authentication: on a listener without SASL, or
 //! on a connection already authenticated. Kafka answers both with ILLEGAL_SASL_STATE; the
 //! exchange itself is the connection's (see `security::sasl`).
 
@@ -9,16 +9,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
-use crate::config::SecurityProtocol;
 
 /// Answers a SaslHandshake that starts no authentication.
 pub fn handshake(ctx: &RequestContext, _request: SaslHandshakeRequest) -> Handled<SaslHandshakeResponse> {
-    let mechanisms = match ctx.broker.config.security_protocol {
-        SecurityProtocol::SaslPlaintext => {
-            ctx.broker.config.sasl_enabled_mechanisms.iter().map(|m| StrBytes::from_string(m.clone())).collect()
-        }
-        SecurityProtocol::Plaintext => Vec::new(),
-    };
+    let mechanisms = ctx.listener.sasl_mechanisms.iter().map(|m| StrBytes::from_string(m.clone())).collect();
     Handled::Ready(
         SaslHandshakeResponse::default()
             .with_error_code(ResponseError::IllegalSaslState.code())
@@ -28,9 +22,10 @@ pub fn handshake(ctx: &RequestContext, _request: SaslHandshakeRequest) -> Handle
 
 /// Answers a SaslAuthenticate outside an authentication.
 pub fn authenticate(ctx: &RequestContext, _request: SaslAuthenticateRequest) -> Handled<SaslAuthenticateResponse> {
-    let message = match ctx.broker.config.security_protocol {
-        SecurityProtocol::SaslPlaintext => "SaslAuthenticate request received after successful authentication",
-        SecurityProtocol::Plaintext => "this listener is PLAINTEXT: it takes no SASL authentication",
+    let message = if ctx.listener.protocol.uses_sasl() {
+        "SaslAuthenticate request received after successful authentication"
+    } else {
+        "this listener takes no SASL authentication (its security protocol is PLAINTEXT or SSL)"
     };
     Handled::Ready(
         SaslAuthenticateResponse::default()

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod chat;
 pub mod client;
+pub mod client_tls;
 pub mod cluster;
 pub mod consume;
 pub mod group;

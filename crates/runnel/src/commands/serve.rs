@@ -19,7 +19,7 @@ pub struct ServeArgs {
     /// Data directory (Kafka's log.dirs). Formatted with a new cluster id when empty.
     #[arg(long, env = "RUNNEL_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Address to listen on (Kafka's listeners); port 0 picks a free port.
+    /// Address of the first listener (Kafka's listeners); port 0 picks a free port.
     #[arg(long, env = "RUNNEL_LISTEN")]
     listen: Option<SocketAddr>,
     /// A Kafka server.properties file (listeners, log.dirs, num.partitions, log.retention.*, …).
@@ -48,7 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     if let Some(listen) = args.listen {
-        config.listen = listen;
+        config.listeners[0].bind = listen;
     }
     if let Some(http) = &args.http_listen {
         config.http_listen = runnel_broker::config::parse_http_listen("--http-listen", http)?;
@@ -60,12 +60,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
     let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
-            format!("listen on {}; is another broker running there? pick another with --listen", config.listen)
-        })?;
-        let bound = listener.local_addr().context("read the bound address")?;
+        let mut sockets = Vec::new();
+        let mut bound = Vec::new();
+        for listener in &config.listeners {
+            let socket = tokio::net::TcpListener::bind(listener.bind).await.with_context(|| {
+                format!(
+                    "listen on {} (listener {}); is another broker running there? pick another with --listen or listeners",
+                    listener.bind, listener.name
+                )
+            })?;
+            bound.push(socket.local_addr().context("read the bound address")?);
+            sockets.push(socket);
+        }
         let http_address = config.http_listen;
-        let broker = Broker::open(config, bound)?;
+        let broker = Broker::open_listening(config, &bound)?;
         let (http, console) = match http_address {
             Some(address) => bind_http(address, broker.clone(), console_settings).await,
             None => (None, None),
@@ -78,9 +86,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             startup_ms = started.elapsed().as_millis() as u64,
             "runnel broker ready"
         );
-        // One machine-readable line on stdout, for scripts and tests that start on port 0; the
-        // HTTP listener's line, if any, comes just before it.
-        println!("runnel listening on {bound}");
+        // Machine-readable lines on stdout, for scripts and tests that start on port 0: one per
+        // listener, then the first listener's address last; the HTTP listener's line, if any,
+        // comes before them.
+        for (listener, address) in broker.listeners.iter().zip(&bound) {
+            tracing::info!(listener = %listener.name, protocol = listener.protocol.name(), address = %address, advertised = %format!("{}:{}", listener.endpoint.0, listener.endpoint.1), "listener ready");
+            println!("runnel listener {} {} listening on {address}", listener.name, listener.protocol.name());
+        }
+        println!("runnel listening on {}", bound[0]);
         let stop = async move {
             shutdown_signal().await;
             // No history sample may be written once the broker closes its logs.
@@ -88,7 +101,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 console.stop();
             }
         };
-        runnel_broker::server::run(listener, broker, stop).await?;
+        runnel_broker::server::run_listeners(sockets, broker, stop).await?;
         if let Some(http) = http {
             http.abort();
         }

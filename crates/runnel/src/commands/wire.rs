@@ -1,12 +1,14 @@
 //! A small Kafka protocol client for the admin requests librdkafka (and so rdkafka) does not
 //! offer: ListTransactions, DescribeTransactions, DescribeProducers, the SCRAM credential
 //! APIs. It speaks to any Kafka-compatible broker: each connection asks ApiVersions first,
-//! signs in with SASL (PLAIN or SCRAM) when librdkafka's `security.protocol` says so, and every
+//! speaks TLS and signs in with SASL (PLAIN or SCRAM) when librdkafka's `security.protocol`
+//! says so (SSL, SASL_SSL, SASL_PLAINTEXT), and every
 //! request goes at the highest version both sides know.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use bytes::{Bytes, BytesMut};
@@ -23,9 +25,40 @@ use super::client::TIMEOUT;
 /// The largest response accepted (a metadata answer for a big cluster fits many times over).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 
+/// The socket under a connection: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One connection to one broker.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     address: String,
     /// Highest version the broker serves, per API key.
     versions: HashMap<i16, i16>,
@@ -38,31 +71,39 @@ pub struct Connection {
 /// `sasl.username` and `sasl.password`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientSecurity {
-    /// SASL mechanism, user and password (`None`: PLAINTEXT).
+    /// SASL mechanism, user and password (`None`: no SASL).
     pub sasl: Option<(String, String, String)>,
+    /// TLS settings (`None`: no TLS).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientSecurity {
     /// The security settings among librdkafka `properties`.
     pub fn from_properties(properties: &[(String, String)]) -> anyhow::Result<ClientSecurity> {
         let get = |key: &str| properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        match get("security.protocol").map(|p| p.to_ascii_uppercase()).as_deref() {
-            None | Some("PLAINTEXT") => Ok(ClientSecurity::default()),
-            Some("SASL_PLAINTEXT") => {
-                let mechanism = get("sasl.mechanism").unwrap_or_else(|| "GSSAPI".to_string());
-                if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&mechanism.as_str()) {
-                    bail!(
-                        "sasl.mechanism={mechanism}: runnel's protocol client signs in with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
-                    );
-                }
-                let user = get("sasl.username").ok_or_else(|| anyhow!("SASL needs -X sasl.username=..."))?;
-                let password = get("sasl.password").ok_or_else(|| anyhow!("SASL needs -X sasl.password=..."))?;
-                Ok(ClientSecurity { sasl: Some((mechanism, user, password)) })
+        let protocol = get("security.protocol").map(|p| p.to_ascii_uppercase()).unwrap_or_else(|| "PLAINTEXT".into());
+        let (sasl, tls) = match protocol.as_str() {
+            "PLAINTEXT" => (false, false),
+            "SASL_PLAINTEXT" => (true, false),
+            "SSL" => (false, true),
+            "SASL_SSL" => (true, true),
+            other => bail!("security.protocol={other}: expected PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL"),
+        };
+        let sasl = if sasl {
+            let mechanism = get("sasl.mechanism").unwrap_or_else(|| "GSSAPI".to_string());
+            if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&mechanism.as_str()) {
+                bail!(
+                    "sasl.mechanism={mechanism}: runnel's protocol client signs in with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                );
             }
-            Some(other) => {
-                bail!("security.protocol={other}: runnel's protocol client speaks PLAINTEXT or SASL_PLAINTEXT")
-            }
-        }
+            let user = get("sasl.username").ok_or_else(|| anyhow!("SASL needs -X sasl.username=..."))?;
+            let password = get("sasl.password").ok_or_else(|| anyhow!("SASL needs -X sasl.password=..."))?;
+            Some((mechanism, user, password))
+        } else {
+            None
+        };
+        let tls = if tls { Some(super::client_tls::client_config(get)?) } else { None };
+        Ok(ClientSecurity { sasl, tls })
     }
 }
 
@@ -95,9 +136,26 @@ impl Connection {
             .with_context(|| format!("resolve {address}"))?
             .next()
             .ok_or_else(|| anyhow!("{address} resolves to no address"))?;
-        let stream = TcpStream::connect_timeout(&target, TIMEOUT).with_context(|| format!("connect to {address}"))?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
+        let socket = TcpStream::connect_timeout(&target, TIMEOUT).with_context(|| format!("connect to {address}"))?;
+        socket.set_read_timeout(Some(TIMEOUT))?;
+        socket.set_write_timeout(Some(TIMEOUT))?;
+        let stream = match &security.tls {
+            None => Stream::Plain(socket),
+            Some(config) => {
+                let name = super::client_tls::server_name(address)?;
+                let tls = rustls::ClientConnection::new(config.clone(), name)
+                    .with_context(|| format!("start TLS with {address}"))?;
+                let mut stream = rustls::StreamOwned::new(tls, socket);
+                // The handshake now, so that a refused certificate reads as such.
+                while stream.conn.is_handshaking() {
+                    stream
+                        .conn
+                        .complete_io(&mut stream.sock)
+                        .with_context(|| format!("TLS handshake with {address}"))?;
+                }
+                Stream::Tls(Box::new(stream))
+            }
+        };
         let mut connection = Connection {
             stream,
             address: address.to_string(),
@@ -177,9 +235,16 @@ impl Connection {
     }
 
     /// Gives up the connection for a client that pipelines its own requests: the socket and
-    /// the last correlation id used.
-    pub fn into_stream(self) -> (TcpStream, i32) {
-        (self.stream, self.correlation_id)
+    /// the last correlation id used. Plain TCP only (such a client reads and writes the socket
+    /// from two threads, which a TLS session cannot share).
+    pub fn into_stream(self) -> anyhow::Result<(TcpStream, i32)> {
+        match self.stream {
+            Stream::Plain(socket) => Ok((socket, self.correlation_id)),
+            Stream::Tls(_) => bail!(
+                "{}: the offset-preserving mirror writes over PLAINTEXT or SASL_PLAINTEXT only; use a listener without TLS for it",
+                self.address
+            ),
+        }
     }
 
     /// The version to send `api` at: the highest both this client (`ours`) and the broker

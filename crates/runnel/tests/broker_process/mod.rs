@@ -65,6 +65,9 @@ impl BrokerProcess {
                 http = Some(address.parse().expect("HTTP address"));
                 continue;
             }
+            if line.starts_with("runnel listener ") {
+                continue;
+            }
             let addr = line
                 .trim()
                 .strip_prefix("runnel listening on ")

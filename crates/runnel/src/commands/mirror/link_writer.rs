@@ -108,7 +108,7 @@ impl LinkWriter {
         }
         let produce_version = connection.version(ApiKey::Produce, 9)?;
         anyhow::ensure!(produce_version >= 3, "the target serves Produce v{produce_version} only (v2 batches need 3)");
-        let (stream, correlation_id) = connection.into_stream();
+        let (stream, correlation_id) = connection.into_stream()?;
         stream.set_read_timeout(None)?;
         let reader = stream.try_clone().context("share the target connection with its reader")?;
         let (tx, answers) = sync_channel(256);
