@@ -63,6 +63,8 @@ ssl.keystore.location=$work/certs/broker-keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$work/certs/ca.pem
 listener.name.mtls.ssl.client.auth=required
+super.users=User:admin;User:CN=alice,O=example
+allow.everyone.if.no.acl.found=true
 PROPERTIES
 target/debug/runnel serve --data-dir "$work/sasl-data" -c "$work/sasl.properties" --http-listen off \
     > "$work/sasl-out" 2> "$work/sasl-broker.log" &

@@ -25,7 +25,11 @@ from confluent_kafka.admin import (
 
 from conftest import RUNNEL_BIN, broker_with_properties, new_consumer
 
-PROPERTIES = "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN\n"
+# Authentication only: every signed-in user may do anything (ACLs are test_acls.py's).
+PROPERTIES = (
+    "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN\n"
+    "allow.everyone.if.no.acl.found=true\n"
+)
 
 
 def format_with_admin(work):
@@ -150,7 +154,8 @@ def test_malformed_and_oversized_sasl_frames_close_that_connection_only(sasl_bro
 def test_a_mechanism_the_listener_does_not_offer_is_refused():
     with tempfile.TemporaryDirectory() as work:
         format_with_admin(work)
-        b = broker_with_properties(work, "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512\n")
+        b = broker_with_properties(work, "listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=SCRAM-SHA-512\n"
+                                      "allow.everyone.if.no.acl.found=true\n")
         try:
             error = first_error(config(b, mechanism="PLAIN"))
             assert "PLAIN" in error.str() and "SCRAM-SHA-512" in error.str(), error

@@ -39,6 +39,9 @@ def properties(work):
         "ssl.truststore.type=PEM\n"
         f"ssl.truststore.location={work}/ca.pem\n"
         "listener.name.mtls.ssl.client.auth=required\n"
+        # The authorizer sees alice's certificate as its subject, and the loopback PLAINTEXT
+        # listener's clients as User:ANONYMOUS; with no ACLs, only super users are served.
+        "super.users=User:admin;User:CN=alice,O=example;User:ANONYMOUS\n"
     )
 
 

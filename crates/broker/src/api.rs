@@ -63,6 +63,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::DescribeAcls, 0, 3),
+    (ApiKey::CreateAcls, 0, 3),
+    (ApiKey::DeleteAcls, 0, 3),
 ];
 
 /// The version range served for `api`, if any.
@@ -85,6 +88,39 @@ pub struct RequestContext {
     pub listener: Arc<crate::listener::Listener>,
     /// Who sent it (`User:alice`, `User:ANONYMOUS`).
     pub principal: Arc<str>,
+}
+
+impl RequestContext {
+    /// Whether the client may perform `operation` on resource `name` of `resource_type`.
+    pub fn allowed(
+        &self,
+        operation: crate::security::acl::Operation,
+        resource_type: crate::security::acl::ResourceType,
+        name: &str,
+    ) -> bool {
+        let host = self.client_host.strip_prefix('/').unwrap_or(&self.client_host);
+        self.broker.authorizer.authorize(&self.principal, host, operation, resource_type, name)
+    }
+
+    /// Whether the client may perform `operation` on the cluster.
+    pub fn allowed_on_cluster(&self, operation: crate::security::acl::Operation) -> bool {
+        self.allowed(operation, crate::security::acl::ResourceType::Cluster, crate::security::authorizer::CLUSTER)
+    }
+
+    /// Whether the client may perform `operation` on topic `name`.
+    pub fn allowed_on_topic(&self, operation: crate::security::acl::Operation, name: &str) -> bool {
+        self.allowed(operation, crate::security::acl::ResourceType::Topic, name)
+    }
+
+    /// Whether the client may perform `operation` on group `name`.
+    pub fn allowed_on_group(&self, operation: crate::security::acl::Operation, name: &str) -> bool {
+        self.allowed(operation, crate::security::acl::ResourceType::Group, name)
+    }
+
+    /// Whether the client may perform `operation` on transactional id `name`.
+    pub fn allowed_on_transactional_id(&self, operation: crate::security::acl::Operation, name: &str) -> bool {
+        self.allowed(operation, crate::security::acl::ResourceType::TransactionalId, name)
+    }
 }
 
 /// A response that may have to wait (fsync for acks=all, long-poll fetch).
@@ -293,6 +329,9 @@ pub fn dispatch(
         ApiKey::SaslAuthenticate => run(ctx, api, id, body, sasl::authenticate)?,
         ApiKey::DescribeUserScramCredentials => run(ctx, api, id, body, scram_credentials::describe)?,
         ApiKey::AlterUserScramCredentials => run_blocking(ctx, api, id, body, scram_credentials::alter)?,
+        ApiKey::DescribeAcls => run(ctx, api, id, body, acls::describe)?,
+        ApiKey::CreateAcls => run_blocking(ctx, api, id, body, acls::create)?,
+        ApiKey::DeleteAcls => run_blocking(ctx, api, id, body, acls::delete)?,
         _ => return Err(FrameError::Malformed { api, version: head.api_version, reason: "API not supported".into() }),
     };
     Ok((head, timed(broker, head.api_key, started, reply)))

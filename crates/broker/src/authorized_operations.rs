@@ -1,56 +1,57 @@
-//! The operations a client may perform on a resource, as Metadata, DescribeCluster and
-//! DescribeGroups report them when asked (KIP-430). runnel has no authorizer, so, like a Kafka
-//! broker without one, it reports every operation the resource type supports.
+//! The operations a client may perform on a resource, as Metadata, DescribeCluster,
+//! DescribeGroups and DescribeTopicPartitions report them when asked (KIP-430): each operation
+//! the resource type supports that the authorizer allows the client.
 
-/// Kafka's `AclOperation` codes.
-const READ: i32 = 3;
-const WRITE: i32 = 4;
-const CREATE: i32 = 5;
-const DELETE: i32 = 6;
-const ALTER: i32 = 7;
-const DESCRIBE: i32 = 8;
-const CLUSTER_ACTION: i32 = 9;
-const DESCRIBE_CONFIGS: i32 = 10;
-const ALTER_CONFIGS: i32 = 11;
-const IDEMPOTENT_WRITE: i32 = 12;
+use crate::api::RequestContext;
+use crate::security::acl::{Operation, ResourceType};
+use crate::security::authorizer::CLUSTER;
 
 /// What the field holds when the client did not ask (Kafka's `Integer.MIN_VALUE`).
 pub const NOT_REQUESTED: i32 = i32::MIN;
 
-fn bits(operations: &[i32]) -> i32 {
-    operations.iter().fold(0, |set, op| set | (1 << op))
+const TOPIC: [Operation; 8] = [
+    Operation::Read,
+    Operation::Write,
+    Operation::Create,
+    Operation::Delete,
+    Operation::Alter,
+    Operation::Describe,
+    Operation::DescribeConfigs,
+    Operation::AlterConfigs,
+];
+
+const CLUSTER_OPERATIONS: [Operation; 7] = [
+    Operation::Create,
+    Operation::ClusterAction,
+    Operation::DescribeConfigs,
+    Operation::AlterConfigs,
+    Operation::IdempotentWrite,
+    Operation::Alter,
+    Operation::Describe,
+];
+
+const GROUP: [Operation; 3] = [Operation::Read, Operation::Describe, Operation::Delete];
+
+fn bits(ctx: &RequestContext, resource_type: ResourceType, name: &str, operations: &[Operation]) -> i32 {
+    operations.iter().filter(|op| ctx.allowed(**op, resource_type, name)).fold(0, |set, op| set | (1 << op.code()))
 }
 
-/// A topic's operations: read, write, create, delete, alter, describe and both config ones.
-pub fn topic() -> i32 {
-    bits(&[READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS])
+/// Topic `name`'s operations allowed to the client.
+pub fn topic(ctx: &RequestContext, name: &str) -> i32 {
+    bits(ctx, ResourceType::Topic, name, &TOPIC)
 }
 
-/// The cluster's operations: create, cluster action, both config ones, idempotent write,
-/// alter and describe.
-pub fn cluster() -> i32 {
-    bits(&[CREATE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, ALTER, DESCRIBE])
+/// The cluster's operations allowed to the client.
+pub fn cluster(ctx: &RequestContext) -> i32 {
+    bits(ctx, ResourceType::Cluster, CLUSTER, &CLUSTER_OPERATIONS)
 }
 
-/// A consumer group's operations: read, describe and delete.
-pub fn group() -> i32 {
-    bits(&[READ, DESCRIBE, DELETE])
+/// Group `name`'s operations allowed to the client.
+pub fn group(ctx: &RequestContext, name: &str) -> i32 {
+    bits(ctx, ResourceType::Group, name, &GROUP)
 }
 
-/// `operations` if the request asked for them, otherwise [`NOT_REQUESTED`].
-pub fn if_requested(requested: bool, operations: i32) -> i32 {
-    if requested { operations } else { NOT_REQUESTED }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_resource_reports_the_operations_kafka_supports_for_it() {
-        assert_eq!(topic().count_ones(), 8);
-        assert_eq!(cluster().count_ones(), 7);
-        assert_eq!(group(), 0b1_0100_1000);
-        assert_eq!(if_requested(false, topic()), i32::MIN);
-    }
+/// `operations()` if the request asked for them, otherwise [`NOT_REQUESTED`].
+pub fn if_requested(requested: bool, operations: impl FnOnce() -> i32) -> i32 {
+    if requested { operations() } else { NOT_REQUESTED }
 }

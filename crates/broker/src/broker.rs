@@ -84,6 +84,8 @@ pub struct Broker {
     pub listeners: Vec<Arc<crate::listener::Listener>>,
     /// Request-path counters and histograms for `/metrics`.
     pub metrics: BrokerMetrics,
+    /// ACLs, `super.users`: what each principal may do.
+    pub authorizer: crate::security::authorizer::Authorizer,
     /// The users' SCRAM credentials (SASL authentication checks them).
     pub credentials: crate::security::credentials::Credentials,
     /// Bumped after every append; waiting fetches watch it.
@@ -169,6 +171,12 @@ impl Broker {
         })?;
         let credentials = crate::security::credentials::Credentials::open(&dir)
             .map_err(io(format!("read the SCRAM credentials in {}", dir.display())))?;
+        let authorizer = crate::security::authorizer::Authorizer::open(
+            &dir,
+            config.super_users.clone(),
+            config.allow_everyone_if_no_acl(),
+        )
+        .map_err(io(format!("read the ACLs in {}", dir.display())))?;
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
             config,
@@ -181,6 +189,7 @@ impl Broker {
             listeners,
             metrics: BrokerMetrics::default(),
             credentials,
+            authorizer,
             data_arrived,
             _lock: lock,
             recovered_cleanly: clean,

@@ -95,6 +95,11 @@ pub struct BrokerConfig {
     /// `connection.failed.authentication.delay.ms`: how long a failed authentication waits
     /// before its answer and the connection's close (slows down password guessing).
     pub failed_authentication_delay_ms: u64,
+    /// `super.users`: principals the authorizer allows everything (`User:admin;User:ops`).
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`: whether a resource no ACL speaks of is open to all;
+    /// when not given, true unless a listener authenticates its clients.
+    pub allow_everyone_if_no_acl: Option<bool>,
     /// Every property as given, reported by DescribeConfigs for the broker resource.
     pub properties: BTreeMap<String, String>,
 }
@@ -124,6 +129,8 @@ impl Default for BrokerConfig {
             transaction_abort_interval_ms: 10_000,
             transactional_id_expiration_ms: crate::transactions::txn::DEFAULT_ID_EXPIRATION_MS,
             transaction_remove_expired_interval_ms: 60 * 60 * 1000,
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl: None,
             properties: BTreeMap::new(),
         }
     }
@@ -184,6 +191,17 @@ pub fn first_listener(name: &str, value: &str) -> Result<(String, u16), ConfigEr
 }
 
 impl BrokerConfig {
+    /// `allow.everyone.if.no.acl.found` as it applies: as given, else true only when no
+    /// listener authenticates its clients (everyone is `User:ANONYMOUS` there).
+    pub fn allow_everyone_if_no_acl(&self) -> bool {
+        self.allow_everyone_if_no_acl.unwrap_or_else(|| {
+            !self.listeners.iter().any(|l| {
+                l.protocol.uses_sasl()
+                    || l.tls.as_ref().is_some_and(|t| t.client_auth != crate::listener_config::ClientAuth::None)
+            })
+        })
+    }
+
     /// Reads a `server.properties` file over the defaults.
     pub fn from_file(path: &Path) -> Result<BrokerConfig, ConfigError> {
         let text =
@@ -202,6 +220,23 @@ impl BrokerConfig {
             match name.as_str() {
                 "node.id" | "broker.id" => config.node_id = number(name, v)?,
                 listener if crate::listener_config::is_listener_property(listener) => {}
+                "super.users" => {
+                    config.super_users =
+                        v.split(';').map(str::trim).filter(|u| !u.is_empty()).map(str::to_string).collect();
+                    if let Some(bad) = config.super_users.iter().find(|u| !u.contains(':')) {
+                        return Err(invalid(
+                            name,
+                            v,
+                            format!("{bad} is not a principal; write User:NAME, separated by ;"),
+                        ));
+                    }
+                }
+                "allow.everyone.if.no.acl.found" => {
+                    config.allow_everyone_if_no_acl =
+                        Some(v.parse().map_err(|_| invalid(name, v, "expected true or false"))?)
+                }
+                // runnel has one authorizer, always on; Kafka's class names are accepted.
+                "authorizer.class.name" => {}
                 "connection.failed.authentication.delay.ms" => config.failed_authentication_delay_ms = number(name, v)?,
                 "log.dirs" | "log.dir" => {
                     let first = v.split(',').next().unwrap_or("").trim();

@@ -80,6 +80,13 @@ enum Command {
         #[command(flatten)]
         client: commands::client::ClientArgs,
     },
+    /// Add, list and delete access control lists (ACLs), as kafka-acls.sh.
+    Acl {
+        #[command(subcommand)]
+        command: commands::acl::AclCommand,
+        #[command(flatten)]
+        client: commands::client::ClientArgs,
+    },
     /// The group chat: a web API over rooms that are topics (an embedded broker if none runs).
     Chat(commands::chat::ChatCommand),
     /// Copy topics from one Kafka-compatible cluster to another (MirrorMaker 2's naming),
@@ -124,6 +131,7 @@ fn main() -> std::process::ExitCode {
         Command::Group { command, client } => commands::group::run(command, &client),
         Command::Transaction { command, client } => commands::transaction::run(command, &client),
         Command::User { command, client } => commands::user::run(command, &client),
+        Command::Acl { command, client } => commands::acl::run(command, &client),
         Command::Chat(args) => commands::chat::run(args),
         Command::Mirror(args) => commands::mirror::run(args),
         Command::Cluster { command, client } => commands::cluster::run(command, &client),

@@ -1,15 +1,25 @@
 //! AddOffsetsToTxn: a group's offsets join a producer's transaction (before its
 //! TxnOffsetCommit), so that the transaction's commit or abort marker reaches the group log.
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use crate::api::{Handled, RequestContext};
 use crate::groups::OFFSETS_TOPIC;
+use crate::security::acl::Operation;
 
 /// Answers AddOffsetsToTxn.
 pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<AddOffsetsToTxnResponse> {
     let broker = ctx.broker.clone();
     let fenced_code_supported = ctx.version >= 2;
+    if !ctx.allowed_on_transactional_id(Operation::Write, request.transactional_id.as_str()) {
+        let refused = ResponseError::TransactionalIdAuthorizationFailed.code();
+        return Handled::Ready(AddOffsetsToTxnResponse::default().with_error_code(refused));
+    }
+    if !ctx.allowed_on_group(Operation::Read, request.group_id.as_str()) {
+        let refused = ResponseError::GroupAuthorizationFailed.code();
+        return Handled::Ready(AddOffsetsToTxnResponse::default().with_error_code(refused));
+    }
     Handled::Later(Box::pin(async move {
         let id = request.transactional_id.as_str();
         // Every group's offsets live in the one group log partition.

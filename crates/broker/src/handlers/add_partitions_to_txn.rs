@@ -16,6 +16,7 @@ use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
+use crate::security::acl::Operation;
 
 /// One transaction's part of a request.
 struct TxnPart {
@@ -24,6 +25,17 @@ struct TxnPart {
     epoch: i16,
     verify_only: bool,
     wanted: Vec<(TopicName, Vec<i32>)>,
+    /// What the client may not do here, found before the work starts.
+    refused: Option<Refusal>,
+}
+
+/// Why a transaction's part is refused by the authorizer.
+enum Refusal {
+    /// No Write on the transactional id: every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    TransactionalId,
+    /// No Write on these topics: theirs get TOPIC_AUTHORIZATION_FAILED, the others
+    /// OPERATION_NOT_ATTEMPTED.
+    Topics(Vec<String>),
 }
 
 impl TxnPart {
@@ -35,7 +47,26 @@ impl TxnPart {
         topics: Vec<AddPartitionsToTxnTopic>,
     ) -> Self {
         let wanted = topics.into_iter().map(|t| (t.name, t.partitions)).collect();
-        TxnPart { id, producer_id, epoch, verify_only, wanted }
+        TxnPart { id, producer_id, epoch, verify_only, wanted, refused: None }
+    }
+
+    /// Checks Write on the transactional id and on each topic, as Kafka does.
+    fn authorized(mut self, ctx: &RequestContext) -> Self {
+        if !ctx.allowed_on_transactional_id(Operation::Write, self.id.as_str()) {
+            self.refused = Some(Refusal::TransactionalId);
+            return self;
+        }
+        let topics: Vec<String> = self
+            .wanted
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .filter(|name| !ctx.allowed_on_topic(Operation::Write, name))
+            .map(str::to_string)
+            .collect();
+        if !topics.is_empty() {
+            self.refused = Some(Refusal::Topics(topics));
+        }
+        self
     }
 
     fn partitions(&self) -> Vec<(String, i32)> {
@@ -68,6 +99,21 @@ fn results(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16)
 async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
     if part.id.is_empty() {
         return results(&part.wanted, |_, _| ResponseError::InvalidRequest.code());
+    }
+    match &part.refused {
+        Some(Refusal::TransactionalId) => {
+            return results(&part.wanted, |_, _| ResponseError::TransactionalIdAuthorizationFailed.code());
+        }
+        Some(Refusal::Topics(topics)) => {
+            return results(&part.wanted, |topic, _| {
+                if topics.iter().any(|t| t == topic) {
+                    ResponseError::TopicAuthorizationFailed.code()
+                } else {
+                    ResponseError::OperationNotAttempted.code()
+                }
+            });
+        }
+        None => {}
     }
     let missing = |topic: &str, p: i32| !broker.has_partition(topic, p);
     if part.wanted.iter().any(|(name, partitions)| partitions.iter().any(|p| missing(name.as_str(), *p))) {
@@ -121,7 +167,8 @@ pub fn handle(ctx: &RequestContext, request: AddPartitionsToTxnRequest) -> Handl
             request.v3_and_below_producer_epoch,
             false,
             request.v3_and_below_topics,
-        );
+        )
+        .authorized(ctx);
         return Handled::Later(Box::pin(async move {
             let topics = answer_part(&broker, &part, version).await;
             AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
@@ -130,7 +177,9 @@ pub fn handle(ctx: &RequestContext, request: AddPartitionsToTxnRequest) -> Handl
     let parts: Vec<TxnPart> = request
         .transactions
         .into_iter()
-        .map(|t| TxnPart::new(t.transactional_id, t.producer_id.0, t.producer_epoch, t.verify_only, t.topics))
+        .map(|t| {
+            TxnPart::new(t.transactional_id, t.producer_id.0, t.producer_epoch, t.verify_only, t.topics).authorized(ctx)
+        })
         .collect();
     Handled::Later(Box::pin(async move {
         let mut by_transaction = Vec::with_capacity(parts.len());

@@ -10,6 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::config_changes::{self, invalid_request};
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers AlterConfigs.
 pub fn handle(ctx: &RequestContext, request: AlterConfigsRequest) -> Handled<AlterConfigsResponse> {
@@ -29,7 +30,9 @@ pub fn handle(ctx: &RequestContext, request: AlterConfigsRequest) -> Handled<Alt
             }
             let outcome = match duplicate {
                 Some(key) => Err(invalid_request(format!("Error due to duplicate config keys: {key}"))),
-                None => config_changes::target(broker, resource.resource_type, name).and_then(|target| {
+                None => config_changes::authorize(ctx, resource.resource_type, name, Operation::AlterConfigs)
+                    .and_then(|()| config_changes::target(broker, resource.resource_type, name))
+                    .and_then(|target| {
                     config_changes::alter(broker, target, |_| configs, request.validate_only)
                 }),
             };

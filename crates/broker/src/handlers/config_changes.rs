@@ -85,3 +85,26 @@ pub fn alter(
         }),
     }
 }
+
+/// Whether the client may `operation` (DescribeConfigs or AlterConfigs) the configs of resource
+/// `name` of config resource type `resource_type`: a topic's need it on the topic, a broker's
+/// on the cluster; a refusal carries Kafka's code and a message.
+pub fn authorize(
+    ctx: &crate::api::RequestContext,
+    resource_type: i8,
+    name: &str,
+    operation: crate::security::acl::Operation,
+) -> Result<(), (i16, String)> {
+    use kafka_protocol::ResponseError;
+    match resource_type {
+        2 if !ctx.allowed_on_topic(operation, name) => Err((
+            ResponseError::TopicAuthorizationFailed.code(),
+            format!("not authorized to {operation:?} topic {name}"),
+        )),
+        4 | 8 if !ctx.allowed_on_cluster(operation) => Err((
+            ResponseError::ClusterAuthorizationFailed.code(),
+            format!("not authorized to {operation:?} the cluster"),
+        )),
+        _ => Ok(()),
+    }
+}

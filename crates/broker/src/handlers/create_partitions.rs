@@ -9,6 +9,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_topic_error;
+use crate::security::acl::Operation;
 
 /// Answers CreatePartitions.
 pub fn handle(ctx: &RequestContext, request: CreatePartitionsRequest) -> Handled<CreatePartitionsResponse> {
@@ -38,6 +39,9 @@ pub fn handle(ctx: &RequestContext, request: CreatePartitionsRequest) -> Handled
         .into_iter()
         .map(|topic| {
             let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+            if !ctx.allowed_on_topic(Operation::Alter, topic.name.as_str()) {
+                return result.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+            }
             let bad_assignment = topic
                 .assignments
                 .as_ref()

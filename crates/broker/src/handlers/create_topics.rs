@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_topic_error;
+use crate::security::acl::Operation;
 
 fn error(result: CreatableTopicResult, error: ResponseError, message: String) -> CreatableTopicResult {
     result.with_error_code(error.code()).with_error_message(Some(StrBytes::from_string(message)))
@@ -53,6 +54,11 @@ pub fn handle(ctx: &RequestContext, request: CreateTopicsRequest) -> Handled<Cre
     for topic in request.topics {
         let name = topic.name.to_string();
         let result = CreatableTopicResult::default().with_name(topic.name.clone());
+        if !ctx.allowed_on_cluster(Operation::Create) && !ctx.allowed_on_topic(Operation::Create, &name) {
+            let message = format!("not authorized to create topic {name} (needs Create on the cluster or the topic)");
+            results.push(error(result, ResponseError::TopicAuthorizationFailed, message));
+            continue;
+        }
         if duplicates.contains(&name) {
             let message = format!("Create topics request from client contains a duplicate topic name: {name}");
             results.push(error(result, ResponseError::InvalidRequest, message));

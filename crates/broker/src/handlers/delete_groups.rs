@@ -6,6 +6,7 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers DeleteGroups.
 pub fn handle(ctx: &RequestContext, request: DeleteGroupsRequest) -> Handled<DeleteGroupsResponse> {
@@ -13,6 +14,11 @@ pub fn handle(ctx: &RequestContext, request: DeleteGroupsRequest) -> Handled<Del
     let mut flush_to = None;
     let mut results = Vec::with_capacity(request.groups_names.len());
     for id in request.groups_names {
+        if !ctx.allowed_on_group(Operation::Delete, id.as_str()) {
+            let refused = ResponseError::GroupAuthorizationFailed.code();
+            results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(refused));
+            continue;
+        }
         let (error, flushed) = broker.groups.delete(id.as_str());
         flush_to = flush_to.max(flushed);
         results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(error));

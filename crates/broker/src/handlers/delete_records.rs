@@ -10,6 +10,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_log_error;
+use crate::security::acl::Operation;
 
 /// Answers DeleteRecords.
 pub fn handle(ctx: &RequestContext, request: DeleteRecordsRequest) -> Handled<DeleteRecordsResponse> {
@@ -19,7 +20,10 @@ pub fn handle(ctx: &RequestContext, request: DeleteRecordsRequest) -> Handled<De
     // Where each partition's answer goes: (topic result, partition result) or none if answered.
     let mut slots = Vec::new();
     for topic in &request.topics {
-        let live = topics.get(topic.name.as_str());
+        let refused = !ctx.allowed_on_topic(Operation::Delete, topic.name.as_str());
+        let live = if refused { None } else { topics.get(topic.name.as_str()) };
+        let missing =
+            if refused { ResponseError::TopicAuthorizationFailed } else { ResponseError::UnknownTopicOrPartition };
         let mut partitions = Vec::new();
         for p in &topic.partitions {
             let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
@@ -29,8 +33,7 @@ pub fn handle(ctx: &RequestContext, request: DeleteRecordsRequest) -> Handled<De
                     wanted.push((partition.clone(), p.offset));
                     partitions.push(result);
                 }
-                None => partitions
-                    .push(result.with_low_watermark(-1).with_error_code(ResponseError::UnknownTopicOrPartition.code())),
+                None => partitions.push(result.with_low_watermark(-1).with_error_code(missing.code())),
             }
         }
         results.push(DeleteRecordsTopicResult::default().with_name(topic.name.clone()).with_partitions(partitions));

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_topic_error;
+use crate::security::acl::Operation;
 
 /// Answers DeleteTopics.
 pub fn handle(ctx: &RequestContext, request: DeleteTopicsRequest) -> Handled<DeleteTopicsResponse> {
@@ -31,6 +32,9 @@ pub fn handle(ctx: &RequestContext, request: DeleteTopicsRequest) -> Handled<Del
             let Some(name) = name else {
                 return result.with_error_code(ResponseError::UnknownTopicId.code());
             };
+            if !ctx.allowed_on_topic(Operation::Delete, name.as_str()) {
+                return result.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+            }
             match broker.topics.delete(name.as_str()) {
                 Ok(deleted_id) => {
                     tracing::info!(topic = %name.as_str(), client = %ctx.client_id, "deleted topic");

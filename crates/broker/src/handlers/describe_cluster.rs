@@ -23,7 +23,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeClusterRequest) -> Handled<
         ])
         .with_cluster_authorized_operations(authorized_operations::if_requested(
             request.include_cluster_authorized_operations,
-            authorized_operations::cluster(),
+            || authorized_operations::cluster(ctx),
         ));
     if ctx.version >= 1 {
         response.endpoint_type = request.endpoint_type;

@@ -13,6 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
 use crate::config_report::{BrokerLayers, ReportedConfig};
+use crate::security::acl::Operation;
 
 /// Kafka's resource types.
 const TOPIC: i8 = 2;
@@ -55,6 +56,11 @@ pub fn handle(ctx: &RequestContext, request: DescribeConfigsRequest) -> Handled<
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
             let name = resource.resource_name.as_str();
+            if let Err((code, message)) =
+                super::config_changes::authorize(ctx, resource.resource_type, name, Operation::DescribeConfigs)
+            {
+                return result.with_error_code(code).with_error_message(Some(StrBytes::from_string(message)));
+            }
             let configs = match resource.resource_type {
                 TOPIC => match broker.topics.get(name) {
                     Some(topic) => topic_configs(broker, &topic.record.configs),

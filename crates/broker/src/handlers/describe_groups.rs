@@ -8,16 +8,23 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::authorized_operations;
+use crate::security::acl::Operation;
 
 /// Answers DescribeGroups.
 pub fn handle(ctx: &RequestContext, request: DescribeGroupsRequest) -> Handled<DescribeGroupsResponse> {
     let version = ctx.version;
-    let operations =
-        authorized_operations::if_requested(request.include_authorized_operations, authorized_operations::group());
     let groups = request
         .groups
         .into_iter()
         .map(|id| {
+            if !ctx.allowed_on_group(Operation::Describe, id.as_str()) {
+                return DescribedGroup::default()
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+                    .with_group_id(id);
+            }
+            let operations = authorized_operations::if_requested(request.include_authorized_operations, || {
+                authorized_operations::group(ctx, id.as_str())
+            });
             let Some(description) = ctx.broker.groups.describe(id.as_str()) else {
                 let mut dead = DescribedGroup::default().with_group_state(StrBytes::from_static_str("Dead"));
                 if version >= 6 {

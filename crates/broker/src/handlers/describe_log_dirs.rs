@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -12,10 +13,15 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::metrics::process::disk_space;
+use crate::security::acl::Operation;
 
 /// Answers DescribeLogDirs: every partition when `topics` is null, else those named that exist.
 pub fn handle(ctx: &RequestContext, request: DescribeLogDirsRequest) -> Handled<DescribeLogDirsResponse> {
     let broker = &ctx.broker;
+    if !ctx.allowed_on_cluster(Operation::Describe) {
+        let refused = ResponseError::ClusterAuthorizationFailed.code();
+        return Handled::Ready(DescribeLogDirsResponse::default().with_error_code(refused));
+    }
     let wanted: Option<HashSet<(String, i32)>> = request.topics.map(|topics| {
         topics.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic.to_string(), *p))).collect()
     });

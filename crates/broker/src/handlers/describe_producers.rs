@@ -8,6 +8,7 @@ use kafka_protocol::messages::describe_producers_response::{PartitionResponse, P
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers DescribeProducers.
 pub fn handle(ctx: &RequestContext, request: DescribeProducersRequest) -> Handled<DescribeProducersResponse> {
@@ -15,12 +16,16 @@ pub fn handle(ctx: &RequestContext, request: DescribeProducersRequest) -> Handle
         .topics
         .into_iter()
         .map(|topic| {
-            let found = ctx.broker.topics.get(topic.name.as_str());
+            let refused = !ctx.allowed_on_topic(Operation::Read, topic.name.as_str());
+            let found = if refused { None } else { ctx.broker.topics.get(topic.name.as_str()) };
             let partitions = topic
                 .partition_indexes
                 .iter()
                 .map(|index| {
                     let response = PartitionResponse::default().with_partition_index(*index);
+                    if refused {
+                        return response.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let Some(partition) = found.as_ref().and_then(|t| t.partition(*index).cloned()) else {
                         return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };

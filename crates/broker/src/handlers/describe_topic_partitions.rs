@@ -13,6 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::authorized_operations;
+use crate::security::acl::Operation;
 
 /// Kafka's `max.request.partition.size.limit`: the most partitions one answer holds.
 const MAX_PARTITIONS_PER_RESPONSE: i32 = 2_000;
@@ -25,7 +26,14 @@ pub fn handle(
     let broker = &ctx.broker;
     let node = BrokerId(broker.node_id());
     let mut names: Vec<String> = if request.topics.is_empty() {
-        broker.topics.all().iter().map(|t| t.name().to_string()).collect()
+        // Every topic the client may describe.
+        broker
+            .topics
+            .all()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|name| ctx.allowed_on_topic(Operation::Describe, name))
+            .collect()
     } else {
         request.topics.iter().map(|t| t.name.to_string()).collect()
     };
@@ -44,6 +52,14 @@ pub fn handle(
     let mut next_cursor = None;
     for name in names.iter().filter(|n| cursor_topic.as_ref().is_none_or(|c| *n >= c)) {
         let topic_name = TopicName(StrBytes::from_string(name.clone()));
+        if !ctx.allowed_on_topic(Operation::Describe, name) {
+            topics.push(
+                DescribeTopicPartitionsResponseTopic::default()
+                    .with_name(Some(topic_name))
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let Some(topic) = broker.topics.get(name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
@@ -76,7 +92,7 @@ pub fn handle(
                 .with_name(Some(topic_name.clone()))
                 .with_topic_id(topic.record.id)
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(authorized_operations::topic()),
+                .with_topic_authorized_operations(authorized_operations::topic(ctx, name)),
         );
         if end < topic.record.partitions {
             next_cursor = Some(Cursor::default().with_topic_name(topic_name).with_partition_index(end));

@@ -8,6 +8,7 @@ use kafka_protocol::messages::{DescribeTransactionsRequest, DescribeTransactions
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers DescribeTransactions.
 pub fn handle(ctx: &RequestContext, request: DescribeTransactionsRequest) -> Handled<DescribeTransactionsResponse> {
@@ -15,6 +16,15 @@ pub fn handle(ctx: &RequestContext, request: DescribeTransactionsRequest) -> Han
         .transactional_ids
         .into_iter()
         .map(|id| {
+            if !ctx.allowed_on_transactional_id(Operation::Describe, id.as_str()) {
+                return TransactionState::default()
+                    .with_transactional_id(id)
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
+                    .with_transaction_state(StrBytes::from_static_str(""))
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1);
+            }
             let Some(m) = ctx.broker.transactions.describe(id.as_str()) else {
                 return TransactionState::default()
                     .with_transactional_id(id)

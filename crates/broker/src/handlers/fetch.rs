@@ -17,13 +17,20 @@ use crate::broker::Broker;
 use crate::error_codes::for_log_error;
 use crate::fetch_response::{FetchAnswer, PartitionAnswer, Records, TopicAnswer};
 use crate::metrics::topic::TopicMetrics;
+use crate::security::acl::Operation;
 use crate::topics::Topic;
 
 /// Kafka's isolation level for read_committed.
 const READ_COMMITTED: i8 = 1;
 
 /// The answer, and the topics it read (by request position) for counting what it sent.
-fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer, Vec<Option<Arc<Topic>>>) {
+/// `refused[i]`: the client may not read the request's i-th topic.
+fn build(
+    broker: &Broker,
+    request: &FetchRequest,
+    version: i16,
+    refused: &[bool],
+) -> (FetchAnswer, Vec<Option<Arc<Topic>>>) {
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
     if request.max_bytes <= 0 {
         remaining = usize::MAX;
@@ -31,15 +38,19 @@ fn build(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchAnswer,
     let mut first_data = true;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut found = Vec::with_capacity(request.topics.len());
-    for fetch_topic in &request.topics {
-        let topic = if version >= 13 {
+    for (fetch_topic, refused) in request.topics.iter().zip(refused) {
+        let topic = if *refused {
+            None
+        } else if version >= 13 {
             broker.topics.get_by_id(fetch_topic.topic_id)
         } else {
             broker.topics.get(fetch_topic.topic.as_str())
         };
         // As Kafka: an unknown id is UNKNOWN_TOPIC_ID; a known topic without the partition is
         // UNKNOWN_TOPIC_OR_PARTITION whichever way it was named.
-        let unknown = if version >= 13 && topic.is_none() {
+        let unknown = if *refused {
+            ResponseError::TopicAuthorizationFailed
+        } else if version >= 13 && topic.is_none() {
             ResponseError::UnknownTopicId
         } else {
             ResponseError::UnknownTopicOrPartition
@@ -118,10 +129,25 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
         return Handled::Ready(answer);
     }
     let broker = ctx.broker.clone();
+    // Read on each topic, checked once for the whole wait (named by id from v13).
+    let refused: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            if version >= 13 {
+                broker
+                    .topics
+                    .get_by_id(t.topic_id)
+                    .is_some_and(|topic| !ctx.allowed_on_topic(Operation::Read, topic.name()))
+            } else {
+                !ctx.allowed_on_topic(Operation::Read, t.topic.as_str())
+            }
+        })
+        .collect();
     // Subscribe before reading, so an append between the read and the wait is not missed.
     let mut arrivals = broker.watch_data();
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let built = build(&broker, &request, version);
+    let built = build(&broker, &request, version, &refused);
     if built.0.record_bytes() >= min_bytes || built.0.has_error() || request.max_wait_ms <= 0 {
         return Handled::Ready(count(&broker, built));
     }
@@ -132,13 +158,13 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
         loop {
             match tokio::time::timeout_at(deadline, arrivals.changed()).await {
                 Ok(Ok(())) => {
-                    let built = build(&broker, &request, version);
+                    let built = build(&broker, &request, version, &refused);
                     if built.0.record_bytes() >= min_bytes || built.0.has_error() {
                         return count(&broker, built);
                     }
                 }
                 // The deadline passed, or the broker is going away.
-                Ok(Err(_)) | Err(_) => return count(&broker, build(&broker, &request, version)),
+                Ok(Err(_)) | Err(_) => return count(&broker, build(&broker, &request, version, &refused)),
             }
         }
     }))

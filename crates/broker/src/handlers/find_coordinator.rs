@@ -7,6 +7,7 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Key type of a consumer group.
 const GROUP_KEY: i8 = 0;
@@ -27,15 +28,25 @@ pub fn handle(ctx: &RequestContext, request: FindCoordinatorRequest) -> Handled<
             .with_error_code(e.code())
             .with_error_message(Some(StrBytes::from_string(message.to_string())))
     };
-    let answer = match request.key_type {
-        GROUP_KEY | TRANSACTION_KEY => found,
+    // Describe on the group, or on the transactional id, as Kafka asks.
+    let answer_for = |key: &str| match request.key_type {
+        GROUP_KEY if !ctx.allowed_on_group(Operation::Describe, key) => {
+            refused(ResponseError::GroupAuthorizationFailed, "not authorized to describe the group")
+        }
+        TRANSACTION_KEY if !ctx.allowed_on_transactional_id(Operation::Describe, key) => refused(
+            ResponseError::TransactionalIdAuthorizationFailed,
+            "not authorized to describe the transactional id",
+        ),
+        GROUP_KEY | TRANSACTION_KEY => found.clone(),
         other => refused(ResponseError::InvalidRequest, &format!("unknown coordinator key type {other}")),
     };
     let response = FindCoordinatorResponse::default();
     if ctx.version >= 4 {
-        let coordinators = request.coordinator_keys.into_iter().map(|key| answer.clone().with_key(key)).collect();
+        let coordinators =
+            request.coordinator_keys.iter().map(|key| answer_for(key.as_str()).with_key(key.clone())).collect();
         return Handled::Ready(response.with_coordinators(coordinators));
     }
+    let answer = answer_for(request.key.as_str());
     let mut response = response
         .with_error_code(answer.error_code)
         .with_node_id(answer.node_id)

@@ -13,6 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::config_changes::{self, Refusal, Target, invalid_config, invalid_request};
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
+use crate::security::acl::Operation;
 
 /// Configs whose value is a comma-separated list, the only ones APPEND and SUBTRACT accept.
 const LIST_CONFIGS: &[&str] = &[
@@ -114,7 +115,8 @@ pub fn handle(
         .into_iter()
         .map(|resource| {
             let name = resource.resource_name.as_str();
-            let outcome = config_changes::target(broker, resource.resource_type, name)
+            let outcome = config_changes::authorize(ctx, resource.resource_type, name, Operation::AlterConfigs)
+                .and_then(|()| config_changes::target(broker, resource.resource_type, name))
                 .and_then(|target| alter_resource(broker, target, &resource.configs, request.validate_only));
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)

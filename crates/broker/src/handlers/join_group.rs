@@ -9,6 +9,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::{Handled, RequestContext};
 use crate::groups::group::Reply;
 use crate::groups::member::{JoinParams, JoinResult};
+use crate::security::acl::Operation;
 
 fn text(s: String) -> StrBytes {
     StrBytes::from_string(s)
@@ -58,6 +59,12 @@ pub fn handle(ctx: &RequestContext, request: JoinGroupRequest) -> Handled<JoinGr
         require_known_member_id: version >= 4,
     };
     let member_id = params.member_id.clone();
+    if !ctx.allowed_on_group(Operation::Read, request.group_id.as_str()) {
+        return Handled::Ready(response(
+            JoinResult::error(ResponseError::GroupAuthorizationFailed.code(), &member_id),
+            version,
+        ));
+    }
     match ctx.broker.groups.join(request.group_id.as_str(), params) {
         Reply::Now(result) => Handled::Ready(response(result, version)),
         Reply::Wait(receiver) => Handled::Wait(Box::pin(async move {

@@ -6,6 +6,7 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// The group type of every group this coordinator runs (KIP-848 names).
 const CLASSIC: &str = "classic";
@@ -17,12 +18,15 @@ pub fn handle(ctx: &RequestContext, request: ListGroupsRequest) -> Handled<ListG
     if !types.is_empty() && !types.iter().any(|t| t == CLASSIC) {
         return Handled::Ready(ListGroupsResponse::default());
     }
+    let all_visible = ctx.allowed_on_cluster(Operation::Describe);
     let groups = ctx
         .broker
         .groups
         .list()
         .into_iter()
         .filter(|g| states.is_empty() || states.contains(&g.state.name().to_ascii_lowercase()))
+        // Describe on the cluster lists every group; otherwise those the client may describe.
+        .filter(|g| all_visible || ctx.allowed_on_group(Operation::Describe, &g.group_id))
         .map(|g| {
             ListedGroup::default()
                 .with_group_id(GroupId(StrBytes::from_string(g.group_id)))

@@ -8,6 +8,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::api::{Handled, RequestContext};
 use crate::error_codes::for_log_error;
 use crate::partition::Partition;
+use crate::security::acl::Operation;
 
 /// Kafka's special timestamps.
 const LATEST: i64 = -1;
@@ -35,7 +36,8 @@ fn lookup(partition: &Partition, timestamp: i64, read_committed: bool) -> Result
 pub fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> Handled<ListOffsetsResponse> {
     let mut topics = Vec::with_capacity(request.topics.len());
     for wanted in request.topics {
-        let topic = ctx.broker.topics.get(wanted.name.as_str());
+        let refused = !ctx.allowed_on_topic(Operation::Describe, wanted.name.as_str());
+        let topic = if refused { None } else { ctx.broker.topics.get(wanted.name.as_str()) };
         let partitions = wanted
             .partitions
             .iter()
@@ -44,6 +46,9 @@ pub fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> Handled<List
                     .with_partition_index(p.partition_index)
                     .with_timestamp(-1)
                     .with_offset(-1);
+                if refused {
+                    return response.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                }
                 let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
                     return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                 };

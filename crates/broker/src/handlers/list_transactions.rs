@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::now_ms;
+use crate::security::acl::Operation;
 use crate::transactions::state::TxnStatus;
 
 /// Every state a transactional id can be listed in.
@@ -55,6 +56,8 @@ pub fn handle(ctx: &RequestContext, request: ListTransactionsRequest) -> Handled
         })
         .filter(|(_, m)| min_duration < 0 || (m.start_ms >= 0 && now - m.start_ms >= min_duration))
         .filter(|(id, _)| pattern.as_ref().is_none_or(|regex| regex.is_match(id)))
+        // Only the transactional ids the client may describe.
+        .filter(|(id, _)| ctx.allowed_on_transactional_id(Operation::Describe, id))
         .map(|(id, m)| {
             TransactionState::default()
                 .with_transactional_id(TransactionalId(StrBytes::from_string(id)))

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::api::{Handled, RequestContext};
 use crate::authorized_operations;
 use crate::error_codes::for_topic_error;
+use crate::security::acl::Operation;
 use crate::topics::{self, Topic};
 
 fn describe(topic: &Topic, node: BrokerId, operations: i32) -> MetadataResponseTopic {
@@ -49,14 +50,17 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
             .with_host(StrBytes::from_string(host.clone()))
             .with_port(i32::from(*port)),
     ];
-    let topic_operations = authorized_operations::if_requested(
-        request.include_topic_authorized_operations,
-        authorized_operations::topic(),
-    );
-    let cluster_operations = authorized_operations::if_requested(
-        request.include_cluster_authorized_operations,
-        authorized_operations::cluster(),
-    );
+    let topic_operations = |name: &str| {
+        authorized_operations::if_requested(request.include_topic_authorized_operations, || {
+            authorized_operations::topic(ctx, name)
+        })
+    };
+    let cluster_operations = authorized_operations::if_requested(request.include_cluster_authorized_operations, || {
+        authorized_operations::cluster(ctx)
+    });
+    // Auto-creation needs Create on the cluster or on the topic.
+    let may_create =
+        |name: &str| ctx.allowed_on_cluster(Operation::Create) || ctx.allowed_on_topic(Operation::Create, name);
     let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation) && broker.config.auto_create_topics;
     let wanted = match request.topics {
         // v0 has no null: an empty list means every topic.
@@ -64,7 +68,14 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
         _ => None,
     };
     let topics = match wanted {
-        None => broker.topics.all().iter().map(|t| describe(t, node, topic_operations)).collect(),
+        // Every topic the client may describe; the others are not named.
+        None => broker
+            .topics
+            .all()
+            .iter()
+            .filter(|t| ctx.allowed_on_topic(Operation::Describe, t.name()))
+            .map(|t| describe(t, node, topic_operations(t.name())))
+            .collect(),
         Some(list) => list
             .into_iter()
             .map(|wanted| {
@@ -72,8 +83,17 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
                     Some(name) => broker.topics.get(name.as_str()),
                     None => broker.topics.get_by_id(wanted.topic_id),
                 };
+                let name = wanted
+                    .name
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .or_else(|| found.as_ref().map(|t| t.name().to_string()));
+                if name.as_deref().is_some_and(|name| !ctx.allowed_on_topic(Operation::Describe, name)) {
+                    // Named by id, the topic's name is not revealed.
+                    return missing(wanted.name, Uuid::nil(), ResponseError::TopicAuthorizationFailed.code());
+                }
                 match (found, wanted.name) {
-                    (Some(topic), _) => describe(&topic, node, topic_operations),
+                    (Some(topic), _) => describe(&topic, node, topic_operations(topic.name())),
                     (None, None) => missing(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
                     (None, Some(name)) => {
                         if let Err(e) = topics::validate_name(name.as_str()) {
@@ -83,8 +103,11 @@ pub fn handle(ctx: &RequestContext, request: MetadataRequest) -> Handled<Metadat
                         if !allow_auto_create {
                             return missing(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
                         }
+                        if !may_create(name.as_str()) {
+                            return missing(Some(name), Uuid::nil(), ResponseError::TopicAuthorizationFailed.code());
+                        }
                         match broker.auto_create(name.as_str()) {
-                            Ok(topic) => describe(&topic, node, topic_operations),
+                            Ok(topic) => describe(&topic, node, topic_operations(topic.name())),
                             Err(e) => missing(Some(name), Uuid::nil(), for_topic_error(&e)),
                         }
                     }

@@ -1,6 +1,7 @@
 //! One handler per Kafka API, each `fn handle(&RequestContext, Request) -> Handled<Response>`.
 //! Per-partition failures are error codes inside the response, never errors of the request.
 
+pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;

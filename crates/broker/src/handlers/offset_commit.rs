@@ -10,14 +10,24 @@ use std::sync::Arc;
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
 use crate::groups::coordinator::{CommitOutcome, OffsetToCommit};
+use crate::security::acl::Operation;
 
 /// Answers OffsetCommit.
 pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<OffsetCommitResponse> {
     let broker = ctx.broker.clone();
+    // Read on the group, then Read on each topic: refused topics are left out of the commit.
+    let group_refused = !ctx.allowed_on_group(Operation::Read, request.group_id.as_str());
+    let topic_refused: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| group_refused || !ctx.allowed_on_topic(Operation::Read, t.name.as_str()))
+        .collect();
     let offsets: Vec<OffsetToCommit> = request
         .topics
         .iter()
-        .flat_map(|t| {
+        .zip(&topic_refused)
+        .filter(|(_, refused)| !**refused)
+        .flat_map(|(t, _)| {
             t.partitions.iter().map(|p| OffsetToCommit {
                 topic: t.name.to_string(),
                 partition: p.partition_index,
@@ -28,30 +38,37 @@ pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<Off
         })
         .collect();
     let instance_id = if ctx.version >= 7 { request.group_instance_id.as_ref().map(|i| i.as_str()) } else { None };
-    let outcome = broker.groups.commit(
-        request.group_id.as_str(),
-        request.member_id.as_str(),
-        instance_id,
-        request.generation_id_or_member_epoch,
-        &offsets,
-        |topic, partition| broker.has_partition(topic, partition),
-    );
-    let shape: Vec<(_, Vec<i32>)> = request
+    let outcome = if group_refused {
+        // Nothing is committed and the group is not touched.
+        CommitOutcome { errors: Vec::new(), flush_to: None }
+    } else {
+        broker.groups.commit(
+            request.group_id.as_str(),
+            request.member_id.as_str(),
+            instance_id,
+            request.generation_id_or_member_epoch,
+            &offsets,
+            |topic, partition| broker.has_partition(topic, partition),
+        )
+    };
+    let shape: Vec<(_, Vec<i32>, bool)> = request
         .topics
         .into_iter()
-        .map(|t| (t.name, t.partitions.iter().map(|p| p.partition_index).collect()))
+        .zip(topic_refused)
+        .map(|(t, refused)| (t.name, t.partitions.iter().map(|p| p.partition_index).collect(), refused))
         .collect();
+    let refusal =
+        if group_refused { ResponseError::GroupAuthorizationFailed } else { ResponseError::TopicAuthorizationFailed };
     let build = move |errors: Vec<i16>| {
         let mut errors = errors.into_iter();
         let topics = shape
             .into_iter()
-            .map(|(name, partitions)| {
+            .map(|(name, partitions, refused)| {
                 let partitions = partitions
                     .into_iter()
                     .map(|index| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(index)
-                            .with_error_code(errors.next().unwrap_or_default())
+                        let error = if refused { refusal.code() } else { errors.next().unwrap_or_default() };
+                        OffsetCommitResponsePartition::default().with_partition_index(index).with_error_code(error)
                     })
                     .collect();
                 OffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)

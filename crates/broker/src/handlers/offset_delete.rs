@@ -6,14 +6,25 @@ use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponseParti
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers OffsetDelete.
 pub fn handle(ctx: &RequestContext, request: OffsetDeleteRequest) -> Handled<OffsetDeleteResponse> {
     let broker = ctx.broker.clone();
+    if !ctx.allowed_on_group(Operation::Delete, request.group_id.as_str()) {
+        return Handled::Ready(
+            OffsetDeleteResponse::default().with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+        );
+    }
+    // Read on each topic; the offsets of refused topics are kept.
+    let refused: Vec<bool> =
+        request.topics.iter().map(|t| !ctx.allowed_on_topic(Operation::Read, t.name.as_str())).collect();
     let partitions: Vec<(String, i32)> = request
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), p.partition_index)))
+        .zip(&refused)
+        .filter(|(_, refused)| !**refused)
+        .flat_map(|(t, _)| t.partitions.iter().map(|p| (t.name.to_string(), p.partition_index)))
         .collect();
     let outcome = broker.groups.delete_offsets(request.group_id.as_str(), &partitions, |topic, partition| {
         broker.has_partition(topic, partition)
@@ -26,14 +37,20 @@ pub fn handle(ctx: &RequestContext, request: OffsetDeleteRequest) -> Handled<Off
     let topics: Vec<OffsetDeleteResponseTopic> = request
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(refused)
+        .map(|(t, refused)| {
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
+                    let error = if refused {
+                        ResponseError::TopicAuthorizationFailed.code()
+                    } else {
+                        errors.next().unwrap_or_default()
+                    };
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(errors.next().unwrap_or_default())
+                        .with_error_code(error)
                 })
                 .collect();
             OffsetDeleteResponseTopic::default().with_name(t.name).with_partitions(partitions)

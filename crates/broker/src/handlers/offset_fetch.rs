@@ -13,9 +13,41 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::groups::records::CommittedOffset;
+use crate::security::acl::Operation;
 
 /// A topic's partitions with their committed offsets.
 type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
+
+/// (topic, partition, committed offset) as the group coordinator lists them.
+type Row = (String, i32, Option<CommittedOffset>);
+
+/// The rows the client may see: Describe on each topic. Asked for by name, a refused topic's
+/// partitions stay, with no offset and TOPIC_AUTHORIZATION_FAILED; asked for all, they are
+/// left out. Returns the rows and the refused topics.
+fn authorized_rows(ctx: &RequestContext, rows: Vec<Row>, named: bool) -> (Vec<Row>, Vec<String>) {
+    let mut refused: Vec<String> = Vec::new();
+    let mut allowed: Vec<String> = Vec::new();
+    let mut kept = Vec::with_capacity(rows.len());
+    for (topic, partition, committed) in rows {
+        let is_refused = if refused.contains(&topic) {
+            true
+        } else if allowed.contains(&topic) {
+            false
+        } else if ctx.allowed_on_topic(Operation::Describe, &topic) {
+            allowed.push(topic.clone());
+            false
+        } else {
+            refused.push(topic.clone());
+            true
+        };
+        match (is_refused, named) {
+            (false, _) => kept.push((topic, partition, committed)),
+            (true, true) => kept.push((topic, partition, None)),
+            (true, false) => {}
+        }
+    }
+    (kept, refused)
+}
 
 /// (topic, partition, committed) rows grouped by topic, in first-seen order.
 fn by_topic(rows: Vec<(String, i32, Option<CommittedOffset>)>) -> Vec<TopicOffsets> {
@@ -54,10 +86,16 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
             .groups
             .into_iter()
             .map(|g| {
+                if !ctx.allowed_on_group(Operation::Describe, g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id)
+                        .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+                }
                 let wanted: Option<Vec<(String, Vec<i32>)>> = g
                     .topics
                     .map(|topics| topics.into_iter().map(|t| (t.name.to_string(), t.partition_indexes)).collect());
                 let rows = groups.committed(g.group_id.as_str(), wanted.as_deref());
+                let (rows, refused) = authorized_rows(ctx, rows, wanted.is_some());
                 let topics = by_topic(rows)
                     .into_iter()
                     .map(|(name, partitions)| {
@@ -70,7 +108,11 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
                                     .with_metadata(Some(metadata))
-                                    .with_error_code(unstable(g.group_id.as_str(), &name, index))
+                                    .with_error_code(if refused.contains(&name) {
+                                        ResponseError::TopicAuthorizationFailed.code()
+                                    } else {
+                                        unstable(g.group_id.as_str(), &name, index)
+                                    })
                             })
                             .collect();
                         OffsetFetchResponseTopics::default()
@@ -86,7 +128,13 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
     let wanted: Option<Vec<(String, Vec<i32>)>> =
         request.topics.map(|topics| topics.into_iter().map(|t| (t.name.to_string(), t.partition_indexes)).collect());
     let group_id = request.group_id.as_str();
+    if !ctx.allowed_on_group(Operation::Describe, group_id) {
+        return Handled::Ready(
+            OffsetFetchResponse::default().with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+        );
+    }
     let rows = groups.committed(group_id, wanted.as_deref());
+    let (rows, refused) = authorized_rows(ctx, rows, wanted.is_some());
     let topics = by_topic(rows)
         .into_iter()
         .map(|(name, partitions)| {
@@ -99,7 +147,11 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
                         .with_committed_offset(offset)
                         .with_committed_leader_epoch(epoch)
                         .with_metadata(Some(metadata))
-                        .with_error_code(unstable(group_id, &name, index))
+                        .with_error_code(if refused.contains(&name) {
+                            ResponseError::TopicAuthorizationFailed.code()
+                        } else {
+                            unstable(group_id, &name, index)
+                        })
                 })
                 .collect();
             OffsetFetchResponseTopic::default()

@@ -7,6 +7,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use runnel_log::partition_log::LEADER_EPOCH;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 /// Answers OffsetForLeaderEpoch.
 pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Handled<OffsetForLeaderEpochResponse> {
@@ -14,7 +15,8 @@ pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Han
         .topics
         .into_iter()
         .map(|wanted| {
-            let topic = ctx.broker.topics.get(wanted.topic.as_str());
+            let refused = !ctx.allowed_on_topic(Operation::Describe, wanted.topic.as_str());
+            let topic = if refused { None } else { ctx.broker.topics.get(wanted.topic.as_str()) };
             let partitions = wanted
                 .partitions
                 .iter()
@@ -22,7 +24,12 @@ pub fn handle(ctx: &RequestContext, request: OffsetForLeaderEpochRequest) -> Han
                     let result =
                         EpochEndOffset::default().with_partition(p.partition).with_leader_epoch(-1).with_end_offset(-1);
                     let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
-                        return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                        let missing = if refused {
+                            ResponseError::TopicAuthorizationFailed
+                        } else {
+                            ResponseError::UnknownTopicOrPartition
+                        };
+                        return result.with_error_code(missing.code());
                     };
                     if p.current_leader_epoch > LEADER_EPOCH {
                         return result.with_error_code(ResponseError::UnknownLeaderEpoch.code());

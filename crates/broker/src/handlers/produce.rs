@@ -13,6 +13,7 @@ use crate::broker::now_ms;
 use crate::error_codes::for_log_error;
 use crate::metrics::topic::TopicMetrics;
 use crate::partition::Partition;
+use crate::security::acl::Operation;
 use crate::topic_config::{MIRROR_CLIENT_PREFIX, MIRROR_LINK};
 use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
 use runnel_log::LogError;
@@ -65,7 +66,27 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
     let mut appended = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mirror_client = ctx.client_id.strip_prefix(MIRROR_CLIENT_PREFIX);
+    // A transactional producer needs Write on its transactional id, every producer Write on
+    // each topic (Kafka's checks, made before the topic's existence is revealed).
+    let transactional_id_refused = request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|id| !ctx.allowed_on_transactional_id(Operation::Write, id.as_str()));
     for (topic_index, topic_data) in request.topic_data.into_iter().enumerate() {
+        let refusal = if transactional_id_refused {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        } else if !ctx.allowed_on_topic(Operation::Write, topic_data.name.as_str()) {
+            Some(ResponseError::TopicAuthorizationFailed)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let partitions =
+                topic_data.partition_data.iter().map(|d| failed(d.index, refusal.code(), None, version)).collect();
+            responses
+                .push(TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partitions));
+            continue;
+        }
         let topic = ctx.broker.topics.get(topic_data.name.as_str());
         let writer = topic.as_ref().map(|t| mirror_writer(t.name(), t.record.configs.get(MIRROR_LINK), mirror_client));
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());

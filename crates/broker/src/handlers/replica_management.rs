@@ -28,6 +28,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 
 fn message(text: String) -> Option<StrBytes> {
     Some(StrBytes::from_string(text))
@@ -35,6 +36,10 @@ fn message(text: String) -> Option<StrBytes> {
 
 /// Answers ElectLeaders.
 pub fn elect_leaders(ctx: &RequestContext, request: ElectLeadersRequest) -> Handled<ElectLeadersResponse> {
+    if !ctx.allowed_on_cluster(Operation::Alter) {
+        let refused = ResponseError::ClusterAuthorizationFailed.code();
+        return Handled::Ready(ElectLeadersResponse::default().with_error_code(refused));
+    }
     let broker = &ctx.broker;
     let results = request
         .topic_partitions
@@ -71,6 +76,10 @@ pub fn alter_partition_reassignments(
     ctx: &RequestContext,
     request: AlterPartitionReassignmentsRequest,
 ) -> Handled<AlterPartitionReassignmentsResponse> {
+    if !ctx.allowed_on_cluster(Operation::Alter) {
+        let refused = ResponseError::ClusterAuthorizationFailed.code();
+        return Handled::Ready(AlterPartitionReassignmentsResponse::default().with_error_code(refused));
+    }
     let broker = &ctx.broker;
     let node = broker.node_id();
     let responses = request
@@ -109,9 +118,13 @@ pub fn alter_partition_reassignments(
 
 /// Answers ListPartitionReassignments: nothing is being reassigned.
 pub fn list_partition_reassignments(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _request: ListPartitionReassignmentsRequest,
 ) -> Handled<ListPartitionReassignmentsResponse> {
+    if !ctx.allowed_on_cluster(Operation::Describe) {
+        let refused = ResponseError::ClusterAuthorizationFailed.code();
+        return Handled::Ready(ListPartitionReassignmentsResponse::default().with_error_code(refused));
+    }
     Handled::Ready(ListPartitionReassignmentsResponse::default())
 }
 
@@ -121,6 +134,7 @@ pub fn alter_replica_log_dirs(
     request: AlterReplicaLogDirsRequest,
 ) -> Handled<AlterReplicaLogDirsResponse> {
     let broker = &ctx.broker;
+    let refused = !ctx.allowed_on_cluster(Operation::Alter);
     let ours = std::path::absolute(broker.data_dir()).unwrap_or_else(|_| broker.data_dir().to_path_buf());
     let results = request
         .dirs
@@ -133,7 +147,9 @@ pub fn alter_replica_log_dirs(
                     .partitions
                     .iter()
                     .map(|&p| {
-                        let code = if !broker.has_partition(topic.name.as_str(), p) {
+                        let code = if refused {
+                            ResponseError::ClusterAuthorizationFailed.code()
+                        } else if !broker.has_partition(topic.name.as_str(), p) {
                             ResponseError::UnknownTopicOrPartition.code()
                         } else if same_dir {
                             0

@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
+use crate::security::acl::Operation;
 use crate::security::scram::{MAX_ITERATIONS, MIN_ITERATIONS, Mechanism, ScramCredential};
 
 /// Answers DescribeUserScramCredentials: every user (a null list) or the users named, with
@@ -24,6 +25,13 @@ pub fn describe(
     ctx: &RequestContext,
     request: DescribeUserScramCredentialsRequest,
 ) -> Handled<DescribeUserScramCredentialsResponse> {
+    if !ctx.allowed_on_cluster(Operation::Describe) {
+        return Handled::Ready(
+            DescribeUserScramCredentialsResponse::default()
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+                .with_error_message(Some(StrBytes::from_static_str("not authorized to describe the cluster"))),
+        );
+    }
     let known: BTreeMap<String, Vec<(Mechanism, u32)>> = ctx.broker.credentials.describe().into_iter().collect();
     let info = |mechanisms: &[(Mechanism, u32)]| -> Vec<CredentialInfo> {
         mechanisms
@@ -89,8 +97,12 @@ pub fn alter(
             order.push(name);
         }
     }
+    let refused = !ctx.allowed_on_cluster(Operation::Alter);
     for (name, n) in &count {
-        if *n > 1 {
+        if refused {
+            let message = "not authorized to alter the cluster's users".to_string();
+            errors.insert(name.clone(), (ResponseError::ClusterAuthorizationFailed, message));
+        } else if *n > 1 {
             errors.insert(
                 name.clone(),
                 (ResponseError::DuplicateResource, format!("user {name} is altered more than once")),

@@ -8,6 +8,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::{Handled, RequestContext};
 use crate::groups::group::Reply;
 use crate::groups::member::SyncResult;
+use crate::security::acl::Operation;
 
 fn response(result: SyncResult, version: i16) -> SyncGroupResponse {
     let mut response = SyncGroupResponse::default().with_error_code(result.error).with_assignment(result.assignment);
@@ -21,6 +22,9 @@ fn response(result: SyncResult, version: i16) -> SyncGroupResponse {
 /// Answers SyncGroup.
 pub fn handle(ctx: &RequestContext, request: SyncGroupRequest) -> Handled<SyncGroupResponse> {
     let version = ctx.version;
+    if !ctx.allowed_on_group(Operation::Read, request.group_id.as_str()) {
+        return Handled::Ready(response(SyncResult::error(ResponseError::GroupAuthorizationFailed.code()), version));
+    }
     let instance_id = if version >= 3 { request.group_instance_id.as_ref().map(|i| i.as_str()) } else { None };
     let protocol = if version >= 5 {
         (request.protocol_type.as_ref().map(|p| p.as_str()), request.protocol_name.as_ref().map(|p| p.as_str()))

@@ -4,6 +4,7 @@
 //! transaction commits, and are dropped if it aborts. A request naming a member and generation
 //! is checked against the group (KIP-447).
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
@@ -12,6 +13,7 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use crate::api::{Handled, RequestContext};
 use crate::groups::OFFSETS_TOPIC;
 use crate::groups::coordinator::OffsetToCommit;
+use crate::security::acl::Operation;
 
 /// Answers TxnOffsetCommit.
 pub fn handle(ctx: &RequestContext, request: TxnOffsetCommitRequest) -> Handled<TxnOffsetCommitResponse> {
@@ -54,6 +56,19 @@ pub fn handle(ctx: &RequestContext, request: TxnOffsetCommitRequest) -> Handled<
         TxnOffsetCommitResponse::default().with_topics(topics)
     };
     let (producer_id, epoch) = (request.producer_id.0, request.producer_epoch);
+    // Write on the transactional id, Read on the group, Read on each topic.
+    let refusal = if !ctx.allowed_on_transactional_id(Operation::Write, request.transactional_id.as_str()) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !ctx.allowed_on_group(Operation::Read, request.group_id.as_str()) {
+        Some(ResponseError::GroupAuthorizationFailed)
+    } else if request.topics.iter().any(|t| !ctx.allowed_on_topic(Operation::Read, t.name.as_str())) {
+        Some(ResponseError::TopicAuthorizationFailed)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        return Handled::Ready(build(vec![refusal.code(); offsets.len()]));
+    }
     if let Err(e) = broker.transactions.verify_produce(producer_id, epoch, OFFSETS_TOPIC, 0) {
         return Handled::Ready(build(vec![e.code(); offsets.len()]));
     }

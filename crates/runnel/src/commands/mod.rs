@@ -1,5 +1,6 @@
 //! One module per subcommand, and what the client commands share.
 
+pub mod acl;
 pub mod bench;
 pub mod chat;
 pub mod client;
