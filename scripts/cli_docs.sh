@@ -92,6 +92,15 @@ show "One id's producer, state, timeout, and the partitions of its open transact
 show "" "runnel transaction describe checkout; echo \"exit status \$?\""
 show "The producers a topic's partitions track; TXN_START is the first offset of an open transaction, which holds back read_committed consumers (\`-\`: none open):" "runnel transaction describe-producers --topic payments"
 
+echo -e "\n## Users and ACLs" >> "$OUT"
+echo -e "\nSee [security.md](security.md) for listeners, SASL, TLS and what each ACL allows; on a secured broker add the librdkafka security properties with \`-X\`." >> "$OUT"
+show "A SCRAM user (the password from stdin, salted here):" "echo 'wonderland' | runnel user add alice --mechanism SCRAM-SHA-256"
+show "" "runnel user list"
+show "ACLs, as kafka-acls.sh adds them:" "runnel acl add --principal User:alice --operation read --operation describe --topic orders"
+show "" "runnel acl add --principal User:alice --operation read --group orders- --prefixed"
+show "" "runnel acl list"
+show "" "runnel acl delete --principal User:alice --topic orders"
+
 echo -e "\n## The cluster" >> "$OUT"
 show "" "runnel cluster info"
 show "When nothing answers:" "runnel topic list --brokers 127.0.0.1:1; echo \"exit status \$?\""
