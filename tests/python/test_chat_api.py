@@ -18,8 +18,8 @@ from conftest import RUNNEL_BIN
 class Chat:
     """A `runnel chat` process on a free port, on the test's broker."""
 
-    def __init__(self, brokers=None, data_dir=None, env=None):
-        command = [RUNNEL_BIN, "chat", "--listen", "127.0.0.1:0"]
+    def __init__(self, brokers=None, data_dir=None, env=None, extra_args=()):
+        command = [RUNNEL_BIN, "chat", "--listen", "127.0.0.1:0", *extra_args]
         command += ["--brokers", brokers] if brokers else ["--data-dir", str(data_dir)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         line = self.process.stdout.readline().strip()
@@ -28,9 +28,10 @@ class Chat:
         self.url = line[len(prefix):].split(" ")[0]
         self.brokers = line.rsplit("(brokers ", 1)[1].rstrip(")")
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, token=None):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())

@@ -4,9 +4,11 @@
 //! clients poll in batches with a long-polling read.
 //!
 //! - [`rules`]: names and limits; [`store`]: rooms on a Kafka cluster through rdkafka;
-//! - [`api`]: the JSON API over HTTP; [`error`]: 4xx answers with a JSON message.
+//! - [`api`]: the JSON API over HTTP; [`error`]: 4xx answers with a JSON message;
+//! - [`auth`]: signing in, so that a user speaks only for themself.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod rules;
 pub mod store;

@@ -50,10 +50,22 @@ pub struct Room {
 /// The chat's view of a Kafka cluster.
 pub struct ChatStore {
     brokers: String,
+    /// librdkafka properties for every client (security settings, say).
+    properties: Vec<(String, String)>,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     /// Rooms known to exist, so a post does not ask the cluster to create its room each time.
     known_rooms: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A client configuration for `brokers` with `properties` over runnel's defaults.
+fn client_config(brokers: &str, properties: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers).set("log_level", "3");
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    config
 }
 
 fn unavailable(brokers: &str, e: impl std::fmt::Display) -> ApiError {
@@ -63,12 +75,23 @@ fn unavailable(brokers: &str, e: impl std::fmt::Display) -> ApiError {
 impl ChatStore {
     /// Clients for the cluster at `brokers`.
     pub fn connect(brokers: &str) -> anyhow::Result<ChatStore> {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", brokers).set("log_level", "3");
+        ChatStore::connect_with(brokers, &[])
+    }
+
+    /// Clients for the cluster at `brokers`, each with the librdkafka `properties` (the
+    /// chat's own SASL and TLS settings, say).
+    pub fn connect_with(brokers: &str, properties: &[(String, String)]) -> anyhow::Result<ChatStore> {
+        let config = client_config(brokers, properties);
         let producer: FutureProducer =
             config.clone().set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "0").create()?;
         let admin = config.create()?;
-        Ok(ChatStore { brokers: brokers.to_string(), producer, admin, known_rooms: Default::default() })
+        Ok(ChatStore {
+            brokers: brokers.to_string(),
+            properties: properties.to_vec(),
+            producer,
+            admin,
+            known_rooms: Default::default(),
+        })
     }
 
     /// Bootstrap servers.
@@ -77,9 +100,7 @@ impl ChatStore {
     }
 
     fn consumer(&self, group: &str) -> Result<BaseConsumer, ApiError> {
-        ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("log_level", "3")
+        client_config(&self.brokers, &self.properties)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "1000")

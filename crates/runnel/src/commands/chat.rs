@@ -64,6 +64,18 @@ pub struct ChatArgs {
     /// Data directory of the embedded broker, when one is started.
     #[arg(long, default_value = "./chat-data")]
     data_dir: PathBuf,
+    /// A librdkafka property for the chat's own clients (repeatable): its SASL and TLS
+    /// settings, e.g. `-X security.protocol=SASL_SSL -X sasl.username=chat ...`.
+    #[arg(short = 'X', long = "client-property", global = true, value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
+    properties: Vec<(String, String)>,
+    /// Users must sign in with their Kafka (SASL) user name and password, checked by signing
+    /// in to the cluster as them; each may then post, read and move bookmarks only as themself.
+    #[arg(long)]
+    require_sign_in: bool,
+    /// Tokens an administrator issues (lines of `USER TOKEN`): each signs its user in, as a
+    /// password or a bearer token. Implies --require-sign-in.
+    #[arg(long, value_name = "FILE")]
+    tokens: Option<PathBuf>,
 }
 
 /// Runs `runnel chat`.
@@ -127,7 +139,13 @@ fn serve(args: ChatArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listen on {}; pick another address with --listen", args.listen))?;
         let bound = listener.local_addr()?;
         println!("runnel chat listening on http://{bound} (brokers {})", store.brokers());
-        let app = runnel_chat::api::router(Arc::new(store));
+        let app = match sign_in(&args, store.brokers())? {
+            Some(auth) => {
+                tracing::info!("users sign in: each may act only as themself");
+                runnel_chat::api::router_with_auth(Arc::new(store), Arc::new(auth))
+            }
+            None => runnel_chat::api::router(Arc::new(store)),
+        };
         // Answers go out at once (no Nagle delay on small JSON replies).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -141,12 +159,55 @@ fn serve(args: ChatArgs) -> anyhow::Result<()> {
     })
 }
 
+/// Sign-in as the options ask: by Kafka credentials (a SASL sign-in to the cluster with the
+/// chat's own security settings and the user's name and password) and by issued tokens.
+fn sign_in(args: &ChatArgs, brokers: &str) -> anyhow::Result<Option<runnel_chat::auth::Auth>> {
+    let issued = match &args.tokens {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("read --tokens {}", path.display()))?;
+            runnel_chat::auth::Auth::read_tokens(&text)
+                .map_err(|e| anyhow::anyhow!("--tokens {}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    if !args.require_sign_in && args.tokens.is_none() {
+        return Ok(None);
+    }
+    let check: Option<runnel_chat::auth::PasswordCheck> = if args.require_sign_in {
+        let protocol =
+            args.properties.iter().rev().find(|(k, _)| k == "security.protocol").map(|(_, v)| v.to_ascii_uppercase());
+        if !matches!(protocol.as_deref(), Some("SASL_PLAINTEXT" | "SASL_SSL")) {
+            anyhow::bail!(
+                "--require-sign-in checks passwords with SASL: give the chat's own SASL settings, \
+                 e.g. -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=chat -X sasl.password=..."
+            );
+        }
+        let brokers = brokers.to_string();
+        let base = args.properties.clone();
+        Some(Arc::new(move |user: &str, password: &str| {
+            let mut properties = base.clone();
+            properties.retain(|(k, _)| k != "sasl.username" && k != "sasl.password");
+            properties.push(("sasl.username".into(), user.into()));
+            properties.push(("sasl.password".into(), password.into()));
+            let security = super::wire::ClientSecurity::from_properties(&properties).map_err(|e| e.to_string())?;
+            match super::wire::Connection::bootstrap_with(&brokers, "runnel-chat-sign-in", &security) {
+                Ok(_) => Ok(true),
+                Err(e) if e.downcast_ref::<super::wire::SignInRefused>().is_some() => Ok(false),
+                Err(e) => Err(format!("the cluster could not check the password: {e:#}")),
+            }
+        }))
+    } else {
+        None
+    };
+    Ok(Some(runnel_chat::auth::Auth::new(check, issued)))
+}
+
 type Embedded = (Arc<Broker>, tokio::task::JoinHandle<()>);
 
 /// The store on the given brokers, the local broker, or an embedded broker started here.
 async fn connect(args: &ChatArgs) -> anyhow::Result<(ChatStore, Option<Embedded>)> {
     if let Some(brokers) = &args.brokers {
-        return Ok((ChatStore::connect(brokers)?, None));
+        return Ok((ChatStore::connect_with(brokers, &args.properties)?, None));
     }
     let answers =
         tokio::time::timeout(std::time::Duration::from_millis(500), tokio::net::TcpStream::connect(LOCAL_BROKER))

@@ -107,6 +107,12 @@ impl ClientSecurity {
     }
 }
 
+/// The broker refused the SASL credentials (SASL_AUTHENTICATION_FAILED), as opposed to not
+/// answering: a wrong password, or an unknown user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SignInRefused(pub String);
+
 /// A broker of the cluster, from Metadata.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -193,7 +199,11 @@ impl Connection {
             let answer: SaslAuthenticateResponse = self.send(ApiKey::SaslAuthenticate, 1, &request)?;
             if answer.error_code != 0 {
                 let message = answer.error_message.map(|m| m.to_string()).unwrap_or_default();
-                bail!("{address} refused {user}: {} {message}", describe_code(answer.error_code));
+                let refusal = format!("{address} refused {user}: {} {message}", describe_code(answer.error_code));
+                if answer.error_code == kafka_protocol::ResponseError::SaslAuthenticationFailed.code() {
+                    return Err(SignInRefused(refusal).into());
+                }
+                bail!("{refusal}");
             }
             Ok(answer.auth_bytes.to_vec())
         };
