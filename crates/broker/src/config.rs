@@ -79,6 +79,12 @@ pub struct BrokerConfig {
     pub request_read_timeout_ms: u64,
     /// `http.listen`: where `/metrics` is served (`None`: nowhere).
     pub http_listen: Option<SocketAddr>,
+    /// `http.authentication`: `basic` makes `/metrics` and the console ask for HTTP Basic
+    /// credentials of a broker user allowed Describe on the cluster (runnel's own setting).
+    pub http_basic_auth: bool,
+    /// `http.ssl.keystore.location`: a PEM file with the HTTP listener's key and certificate
+    /// chain, which makes it HTTPS (runnel's own setting).
+    pub http_tls: Option<crate::listener_config::TlsSettings>,
     /// The `console.*` properties, for the console on the HTTP listener (runnel-console reads
     /// and checks them).
     pub console: BTreeMap<String, String>,
@@ -124,6 +130,8 @@ impl Default for BrokerConfig {
             connections_max_idle_ms: 10 * 60 * 1000,
             request_read_timeout_ms: 30 * 1000,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
+            http_basic_auth: false,
+            http_tls: None,
             console: BTreeMap::new(),
             transaction_max_timeout_ms: crate::transactions::txn::DEFAULT_MAX_TIMEOUT_MS,
             transaction_abort_interval_ms: 10_000,
@@ -298,6 +306,21 @@ impl BrokerConfig {
                 "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
                 "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
                 "http.listen" => config.http_listen = parse_http_listen(name, v)?,
+                "http.authentication" => {
+                    config.http_basic_auth = match v.to_ascii_lowercase().as_str() {
+                        "basic" => true,
+                        "none" => false,
+                        _ => return Err(invalid(name, v, "expected basic or none")),
+                    }
+                }
+                "http.ssl.keystore.location" => {
+                    config.http_tls = Some(crate::listener_config::TlsSettings {
+                        keystore: crate::listener_config::Pem::File(PathBuf::from(v)),
+                        key: None,
+                        truststore: None,
+                        client_auth: crate::listener_config::ClientAuth::None,
+                    })
+                }
                 "transaction.max.timeout.ms" => config.transaction_max_timeout_ms = positive(name, v)? as i32,
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                     config.transaction_abort_interval_ms = positive(name, v)? as u64

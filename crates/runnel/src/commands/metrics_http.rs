@@ -32,9 +32,29 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
     }
 }
 
-/// Serves `listener` until the task is dropped; a failure is logged, never propagated.
-pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>, console: Option<Arc<Console>>) {
-    if let Err(e) = axum::serve(listener, router(broker, console)).await {
+/// Serves `listener` until the task is dropped; a failure is logged, never propagated. With
+/// `http.authentication=basic` every route asks for a broker user's credentials; with `tls`
+/// the listener speaks HTTPS.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    broker: Arc<Broker>,
+    console: Option<Arc<Console>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let mut app = router(broker.clone(), console);
+    if broker.config.http_basic_auth {
+        let sign_in = super::http_security::HttpSignIn::new(broker);
+        app = app.layer(axum::middleware::from_fn_with_state(sign_in, super::http_security::require_sign_in));
+    }
+    let app = app.into_make_service_with_connect_info::<super::http_security::PeerAddr>();
+    let served = match tls {
+        None => axum::serve(listener, app).await,
+        Some(config) => match super::http_security::TlsListener::new(listener, config) {
+            Ok(listener) => axum::serve(listener, app).await,
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = served {
         tracing::error!(error = %e, "the HTTP listener failed; /metrics is unavailable, Kafka clients are still served");
     }
 }

@@ -8,6 +8,7 @@ pub mod client_tls;
 pub mod cluster;
 pub mod consume;
 pub mod group;
+pub mod http_security;
 pub mod logging;
 pub mod metrics_http;
 pub mod mirror;

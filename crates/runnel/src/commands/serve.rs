@@ -132,16 +132,27 @@ async fn bind_http(
         }
     };
     let Ok(bound) = listener.local_addr() else { return (None, None) };
-    let console = match start_console(&broker, settings, format!("http://{bound}")).await {
+    let tls = match &broker.config.http_tls {
+        Some(settings) => match runnel_broker::security::tls::server_config("http", settings) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serve HTTPS; /metrics and the console are unavailable (fix http.ssl.keystore.location)");
+                return (None, None);
+            }
+        },
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let console = match start_console(&broker, settings, format!("{scheme}://{bound}")).await {
         Ok(console) => Some(console),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "the console cannot start; /metrics is still served");
             None
         }
     };
-    tracing::info!(address = %bound, console = console.is_some(), "HTTP listener ready: /metrics and the console");
-    println!("runnel http listening on http://{bound}");
-    (Some(tokio::spawn(super::metrics_http::serve(listener, broker, console.clone()))), console)
+    tracing::info!(address = %bound, console = console.is_some(), https = tls.is_some(), basic_auth = broker.config.http_basic_auth, "HTTP listener ready: /metrics and the console");
+    println!("runnel http listening on {scheme}://{bound}");
+    (Some(tokio::spawn(super::metrics_http::serve(listener, broker, console.clone(), tls))), console)
 }
 
 /// Opens the console over the broker, with its history in the broker's `__runnel_console`
