@@ -65,8 +65,10 @@ ssl.truststore.location=$work/certs/ca.pem
 listener.name.mtls.ssl.client.auth=required
 super.users=User:admin;User:CN=alice,O=example
 allow.everyone.if.no.acl.found=true
+# Sessions of 3 s: the Java client re-authenticates on its open connections (KIP-368).
+connections.max.reauth.ms=3000
 PROPERTIES
-target/debug/runnel serve --data-dir "$work/sasl-data" -c "$work/sasl.properties" --http-listen off \
+target/debug/runnel serve --data-dir "$work/sasl-data" -c "$work/sasl.properties" --http-listen 127.0.0.1:0 \
     > "$work/sasl-out" 2> "$work/sasl-broker.log" &
 sasl_broker=$!
 for _ in $(seq 100); do grep -q "^runnel listening" "$work/sasl-out" && break; sleep 0.1; done
@@ -79,3 +81,11 @@ if ! java -cp "$classpath$classes" RunnelJavaSasl "$sasl_bootstrap" "$sasl_ssl_b
     tail -50 "$work/sasl-broker.log" >&2
     exit 1
 fi
+# The sends above outlived their sessions on open connections: the broker counted the
+# client's re-authentications.
+sasl_http=$(awk '/^runnel http listening on/ {print $5}' "$work/sasl-out")
+reauthentications=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+    "$sasl_http/metrics" | awk '/^runnel_successful_reauthentications_total / {print $2}')
+echo "re-authentications counted by the broker: $reauthentications"
+awk -v n="$reauthentications" 'BEGIN { exit !(n >= 1) }' || {
+    echo "the Java client never re-authenticated (KIP-368)" >&2; exit 1; }

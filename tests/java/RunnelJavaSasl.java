@@ -126,6 +126,21 @@ public class RunnelJavaSasl {
             }
             System.out.println("PASS a wrong password: " + e.getCause().getMessage());
         }
+        // One producer connection kept busy past the broker's 3 s sessions: the client
+        // re-authenticates on it (KIP-368) and every send is acknowledged.
+        Properties keep = saslSsl(args[1]);
+        keep.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        keep.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(keep)) {
+            long end = System.currentTimeMillis() + 7_000;
+            int sent = 0;
+            while (System.currentTimeMillis() < end) {
+                producer.send(new ProducerRecord<>("java-reauth", "k", "v" + sent)).get();
+                sent++;
+                Thread.sleep(250);
+            }
+            System.out.printf("PASS %d sends over 7 s on a connection whose sessions last 3 s%n", sent);
+        }
         System.out.println("all SASL and TLS checks passed");
     }
 }

@@ -232,3 +232,61 @@ def test_kcat_signs_in_with_scram(sasl_broker):
     assert produced.returncode == 0, produced.stderr
     consumed = kcat("-C", "-t", "kcat-secure", "-o", "beginning", "-e", "-f", "%s\n")
     assert consumed.returncode == 0 and consumed.stdout.split() == ["one", "two"], consumed.stderr
+
+
+def read_frame(s):
+    def exact(n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    size = exact(4)
+    return None if size is None else exact(struct.unpack(">i", size)[0])
+
+
+def test_sessions_end_unless_the_client_re_authenticates():
+    """KIP-368 with connections.max.reauth.ms: SaslAuthenticate reports the session's
+    lifetime; librdkafka re-authenticates on its own connection and goes on producing; a raw
+    client that does not is cut off at its next request after the lifetime."""
+    with tempfile.TemporaryDirectory() as work:
+        format_with_admin(work)
+        b = broker_with_properties(work, "listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
+                                         "sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN\n"
+                                         "allow.everyone.if.no.acl.found=true\nconnections.max.reauth.ms=1500\n")
+        try:
+            host, port = b.bootstrap.rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.sendall(request_frame(17, 1, 1, struct.pack(">h", 5) + b"PLAIN"))
+                assert struct.unpack(">ih", read_frame(s)[:6]) == (1, 0)
+                token = b"\0admin\0admin-secret"
+                s.sendall(request_frame(36, 1, 2, struct.pack(">i", len(token)) + token))
+                answer = read_frame(s)
+                correlation, error, message_len = struct.unpack(">ihh", answer[:8])
+                assert (correlation, error) == (2, 0), answer
+                rest = answer[8 + max(message_len, 0):]
+                (bytes_len,) = struct.unpack(">i", rest[:4])
+                (lifetime,) = struct.unpack(">q", rest[4 + bytes_len:4 + bytes_len + 8])
+                assert lifetime == 1500, lifetime
+                # Within the lifetime, requests are served (Metadata v1, no topics).
+                s.sendall(request_frame(3, 1, 3, struct.pack(">i", 0)))
+                assert struct.unpack(">i", read_frame(s)[:4]) == (3,)
+                time.sleep(1.8)
+                s.sendall(request_frame(3, 1, 4, struct.pack(">i", 0)))
+                assert read_frame(s) is None, "an expired session is closed at its next request"
+
+            delivered = []
+            producer = Producer(config(b, **{"linger.ms": 0}))
+            deadline = time.time() + 6
+            while time.time() < deadline:
+                producer.produce("reauth", value=b"x", on_delivery=lambda err, msg: delivered.append(err))
+                producer.poll(0.25)
+            assert producer.flush(15) == 0
+            assert delivered and all(err is None for err in delivered), delivered[:3]
+            metrics = urllib.request.urlopen(f"{b.http}/metrics", timeout=10).read().decode()
+            line = next(l for l in metrics.splitlines() if l.startswith("runnel_successful_reauthentications_total "))
+            assert float(line.split()[1]) >= 2, line
+        finally:
+            b.stop()

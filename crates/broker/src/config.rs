@@ -98,6 +98,9 @@ pub struct BrokerConfig {
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often idle
     /// transactional ids are looked for.
     pub transaction_remove_expired_interval_ms: u64,
+    /// `connections.max.reauth.ms`: how long a SASL sign-in lasts before the client must
+    /// re-authenticate on its connection (KIP-368); 0, Kafka's default, for the connection's life.
+    pub connections_max_reauth_ms: i64,
     /// `connection.failed.authentication.delay.ms`: how long a failed authentication waits
     /// before its answer and the connection's close (slows down password guessing).
     pub failed_authentication_delay_ms: u64,
@@ -116,6 +119,7 @@ impl Default for BrokerConfig {
             node_id: 1,
             listeners: vec![ListenerConfig::default_plaintext()],
             failed_authentication_delay_ms: 100,
+            connections_max_reauth_ms: 0,
             data_dir: PathBuf::from("./data"),
             num_partitions: 1,
             auto_create_topics: true,
@@ -246,6 +250,12 @@ impl BrokerConfig {
                 // runnel has one authorizer, always on; Kafka's class names are accepted.
                 "authorizer.class.name" => {}
                 "connection.failed.authentication.delay.ms" => config.failed_authentication_delay_ms = number(name, v)?,
+                "connections.max.reauth.ms" => {
+                    config.connections_max_reauth_ms = number(name, v)?;
+                    if config.connections_max_reauth_ms < 0 {
+                        return Err(invalid(name, v, "must be 0 (no re-authentication) or more"));
+                    }
+                }
                 "log.dirs" | "log.dir" => {
                     let first = v.split(',').next().unwrap_or("").trim();
                     if first.is_empty() {

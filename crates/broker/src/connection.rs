@@ -176,8 +176,12 @@ async fn read_requests<R: ConnectionRead>(
     waits: &mut Vec<AbortHandle>,
 ) -> Stop {
     let max = broker.config.socket_request_max_bytes;
-    let mut authenticator =
-        session.listener.protocol.uses_sasl().then(|| Authenticator::new(&session.listener.sasl_mechanisms));
+    let mut authenticator = session
+        .listener
+        .protocol
+        .uses_sasl()
+        .then(|| Authenticator::new(&session.listener.sasl_mechanisms, broker.config.connections_max_reauth_ms));
+    let mut reauthentications = 0;
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let frame_timeout = Duration::from_millis(broker.config.request_read_timeout_ms);
     // One idle timer for the connection's life, re-armed only when it fires: requests cost no
@@ -238,6 +242,11 @@ async fn read_requests<R: ConnectionRead>(
                     if let Some(user) = authenticator.principal() {
                         tracing::debug!(%peer, user, "authenticated");
                         session.principal = Arc::from(format!("User:{user}"));
+                    }
+                    if authenticator.reauthentications() > reauthentications {
+                        reauthentications = authenticator.reauthentications();
+                        broker.metrics.successful_reauthentications.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "re-authenticated");
                     }
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     if let Err(stop) = queue(tx, Queued::Ready(frame), &reader).await {

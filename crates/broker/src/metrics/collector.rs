@@ -124,6 +124,12 @@ impl Collector for BrokerCollector {
             "SASL authentications refused since start (wrong password, unknown user, disabled mechanism)",
             [(Vec::new(), metrics.failed_authentications.load(std::sync::atomic::Ordering::Relaxed))],
         )?;
+        counters(
+            &mut encoder,
+            "runnel_successful_reauthentications",
+            "SASL re-authentications on open connections (KIP-368, connections.max.reauth.ms) since start",
+            [(Vec::new(), metrics.successful_reauthentications.load(std::sync::atomic::Ordering::Relaxed))],
+        )?;
 
         // The disk and the process.
         if let Some((free, total)) = disk_space(broker.data_dir()) {

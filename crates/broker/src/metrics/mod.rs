@@ -49,6 +49,8 @@ pub struct BrokerMetrics {
     pub connections_accepted: AtomicU64,
     /// SASL authentications refused since start.
     pub failed_authentications: AtomicU64,
+    /// SASL re-authentications (KIP-368) completed since start.
+    pub successful_reauthentications: AtomicU64,
     /// Produce partitions refused for topics the broker does not have.
     pub failed_produce_unknown_topic: AtomicU64,
     /// Fetch partitions answered with an error for topics the broker does not have.
@@ -66,6 +68,7 @@ impl Default for BrokerMetrics {
             connections: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
             failed_authentications: AtomicU64::new(0),
+            successful_reauthentications: AtomicU64::new(0),
             failed_produce_unknown_topic: AtomicU64::new(0),
             failed_fetch_unknown_topic: AtomicU64::new(0),
         }

@@ -2,7 +2,12 @@
 //! (KIP-43, KIP-152): after ApiVersions, a SaslHandshake names the mechanism, SaslAuthenticate
 //! requests carry its tokens, and until they succeed every other request closes the
 //! connection. A failed authentication is answered with SASL_AUTHENTICATION_FAILED after
-//! `connection.failed.authentication.delay.ms`, and the connection closed.
+//! `connection.failed.authentication.delay.ms`, and the connection closed. With
+//! `connections.max.reauth.ms`, a sign-in lasts that long (SaslAuthenticate tells the client):
+//! the client signs in again on the same connection as the same principal (KIP-368), or its
+//! next request after the end closes the connection.
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -45,6 +50,15 @@ pub struct Authenticator {
     state: State,
     /// A SaslHandshake v0 chose raw tokens.
     raw_tokens: bool,
+    /// `connections.max.reauth.ms`: how long a sign-in lasts (0: for the connection's life).
+    lifetime_ms: i64,
+    /// When the current sign-in ends, if it does.
+    expires: Option<Instant>,
+    /// During a re-authentication (KIP-368), who the connection was signed in as: the new
+    /// sign-in must be the same principal.
+    previous: Option<String>,
+    /// Sign-ins after the first on this connection.
+    reauthentications: u64,
 }
 
 enum State {
@@ -55,23 +69,53 @@ enum State {
 }
 
 impl Authenticator {
-    /// An authenticator offering the `enabled` mechanisms.
-    pub fn new(enabled: &[String]) -> Authenticator {
-        Authenticator { enabled: enabled.to_vec(), state: State::Handshake, raw_tokens: false }
+    /// An authenticator offering the `enabled` mechanisms, each sign-in lasting `lifetime_ms`
+    /// (0: for the connection's life; otherwise the client must re-authenticate in time).
+    pub fn new(enabled: &[String], lifetime_ms: i64) -> Authenticator {
+        Authenticator {
+            enabled: enabled.to_vec(),
+            state: State::Handshake,
+            raw_tokens: false,
+            lifetime_ms,
+            expires: None,
+            previous: None,
+            reauthentications: 0,
+        }
     }
 
-    /// The authenticated user, once there is one.
+    /// The authenticated user, once there is one (during a re-authentication, the user it
+    /// re-authenticates).
     pub fn principal(&self) -> Option<&str> {
         match &self.state {
             State::Authenticated(user) => Some(user),
-            _ => None,
+            _ => self.previous.as_deref(),
         }
+    }
+
+    /// How many times the connection signed in again (KIP-368).
+    pub fn reauthentications(&self) -> u64 {
+        self.reauthentications
+    }
+
+    fn expired(&self) -> bool {
+        self.expires.is_some_and(|at| Instant::now() >= at)
     }
 
     /// Handles `frame` (without its size prefix) if it is the authenticator's to handle.
     pub fn intercept(&mut self, credentials: &Credentials, frame: &Bytes) -> Result<Intercepted, FrameError> {
-        if matches!(self.state, State::Authenticated(_)) {
-            return Ok(Intercepted::Dispatch);
+        if let State::Authenticated(user) = &self.state {
+            let head = frame::peek_head(frame)?;
+            // KIP-368: a new SaslHandshake (v1, framed tokens) starts a re-authentication.
+            if head.api_key == ApiKey::SaslHandshake as i16 && head.api_version == 1 {
+                self.previous = Some(user.clone());
+                self.state = State::Handshake;
+            } else if self.expired() {
+                return Ok(Intercepted::Refused(format!(
+                    "{user}'s session ended (connections.max.reauth.ms) and the client did not re-authenticate"
+                )));
+            } else {
+                return Ok(Intercepted::Dispatch);
+            }
         }
         if self.raw_tokens && matches!(self.state, State::Plain | State::Scram(_)) {
             return Ok(self.authenticate_raw(credentials, frame));
@@ -94,6 +138,8 @@ impl Authenticator {
                 let request = frame::decode_body::<SaslAuthenticateRequest>(api, head.api_version, &mut body)?;
                 Ok(self.authenticate(credentials, &request.auth_bytes, head.api_version, head.correlation_id))
             }
+            // During a re-authentication the session that is ending still serves the client.
+            _ if self.previous.is_some() && !self.expired() => Ok(Intercepted::Dispatch),
             other => Ok(Intercepted::Refused(format!(
                 "{other:?} v{} before SASL authentication (a client without SASL settings on a SASL listener?)",
                 head.api_version
@@ -139,7 +185,30 @@ impl Authenticator {
         };
         match self.exchange(credentials, token) {
             Step::Token(bytes) => {
-                Intercepted::Reply(reply(SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(bytes))))
+                let mut response = SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(bytes));
+                if let State::Authenticated(user) = &self.state {
+                    if let Some(previous) = self.previous.take() {
+                        if previous != *user {
+                            let response = SaslAuthenticateResponse::default()
+                                .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                                .with_error_message(Some(StrBytes::from_static_str(
+                                    "Cannot change principals during re-authentication",
+                                )));
+                            return Intercepted::Failed {
+                                reply: reply(response),
+                                reason: format!("re-authentication as {user} on a connection of {previous}"),
+                            };
+                        }
+                        self.reauthentications += 1;
+                    }
+                    if self.lifetime_ms > 0 {
+                        self.expires = Some(Instant::now() + Duration::from_millis(self.lifetime_ms as u64));
+                        if version >= 1 {
+                            response.session_lifetime_ms = self.lifetime_ms;
+                        }
+                    }
+                }
+                Intercepted::Reply(reply(response))
             }
             Step::Failed { mechanism, reason } => {
                 let message = format!(
