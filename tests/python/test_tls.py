@@ -217,3 +217,39 @@ def test_kcat_over_sasl_ssl_and_mtls(tls_broker):
         assert produced.returncode == 0, produced.stderr
         consumed = kcat("-C", "-t", topic, "-o", "beginning", "-e", "-f", "%s\n")
         assert consumed.returncode == 0 and consumed.stdout.split() == ["one", "two"], consumed.stderr
+
+
+def test_bench_and_mirror_take_the_security_settings(tls_broker):
+    """runnel's client tools take librdkafka's security properties: the bench produces over
+    mTLS, and a mirror reads over SASL_SSL (source.-prefixed settings) and writes to the
+    PLAINTEXT listener of the same broker."""
+    work = tls_broker.work
+    bench = subprocess.run(
+        [RUNNEL_BIN, "bench", "produce", "--brokers", tls_broker.listeners["MTLS"], "--topic", "tls-bench",
+         "--records", "2000", "--record-size", "100", "--output", "json",
+         "-X", "security.protocol=SSL", "-X", f"ssl.ca.location={work}/ca.pem",
+         "-X", f"ssl.certificate.location={work}/alice.pem", "-X", f"ssl.key.location={work}/alice.key"],
+        capture_output=True, text=True, timeout=120)
+    assert bench.returncode == 0, bench.stderr
+    assert json.loads(bench.stdout)["records"] == 2000
+    mirror = subprocess.Popen(
+        [RUNNEL_BIN, "mirror", "--source", tls_broker.listeners["SASL_SSL"], "--target", tls_broker.listeners["PLAINTEXT"],
+         "--topics", "tls-bench", "--source-alias", "secure", "--http-listen", "off", "--heartbeat-secs", "0",
+         "-X", "source.security.protocol=SASL_SSL", "-X", f"source.ssl.ca.location={work}/ca.pem",
+         "-X", "source.sasl.mechanism=SCRAM-SHA-512", "-X", "source.sasl.username=admin",
+         "-X", "source.sasl.password=admin-secret"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        consumer = new_consumer({"bootstrap.servers": tls_broker.listeners["PLAINTEXT"], "group.id": "copy-reader",
+                                 "auto.offset.reset": "earliest"})
+        consumer.subscribe(["secure.tls-bench"])
+        copied = 0
+        deadline = time.time() + 60
+        while copied < 2000 and time.time() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                copied += 1
+        assert copied == 2000, f"the mirror copied {copied} of 2000 records"
+    finally:
+        mirror.terminate()
+        mirror.wait(timeout=60)

@@ -222,17 +222,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Connects to the first of the comma-separated bootstrap servers that answers.
-    pub fn bootstrap(brokers: &str) -> anyhow::Result<Connection> {
-        Connection::bootstrap_as(brokers, "runnel-cli")
-    }
-
-    /// [`Connection::bootstrap`] with the `client.id` the broker is to see.
-    pub fn bootstrap_as(brokers: &str, client_id: &str) -> anyhow::Result<Connection> {
-        Connection::bootstrap_with(brokers, client_id, &ClientSecurity::default())
-    }
-
-    /// [`Connection::bootstrap_as`], signed in as `security` says.
+    /// Connects as `client_id` to the first of the comma-separated bootstrap servers that
+    /// answers, signed in as `security` says.
     pub fn bootstrap_with(brokers: &str, client_id: &str, security: &ClientSecurity) -> anyhow::Result<Connection> {
         let mut last = None;
         for address in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {

@@ -27,7 +27,7 @@ use kafka_protocol::records::Compression;
 use runnel_broker::topic_config::MIRROR_CLIENT_PREFIX;
 
 use super::link_batch::BatchBuilder;
-use crate::commands::wire::{Connection, describe_code};
+use crate::commands::wire::{ClientSecurity, Connection, describe_code};
 
 /// How long the target may take to answer a produce request before the connection counts as
 /// broken.
@@ -94,9 +94,14 @@ pub struct LinkWriter {
 
 impl LinkWriter {
     /// Connects to the target at `brokers` as the mirror of `link` and takes a producer id.
-    pub fn connect(brokers: &str, link: &str, compression: Compression) -> anyhow::Result<LinkWriter> {
+    pub fn connect(
+        brokers: &str,
+        security: &ClientSecurity,
+        link: &str,
+        compression: Compression,
+    ) -> anyhow::Result<LinkWriter> {
         let client_id = format!("{MIRROR_CLIENT_PREFIX}{link}");
-        let mut connection = Connection::bootstrap_as(brokers, &client_id)
+        let mut connection = Connection::bootstrap_with(brokers, &client_id, security)
             .with_context(|| format!("connect to the target at {brokers}"))?;
         let (_, answer): (i16, InitProducerIdResponse) = connection.call(
             ApiKey::InitProducerId,
@@ -281,9 +286,13 @@ fn read_answers(mut stream: TcpStream, answers: std::sync::mpsc::SyncSender<anyh
 
 /// The log end offsets of `partitions` (target topic, partition) on the target: where each
 /// copy goes on.
-pub fn log_ends(brokers: &str, partitions: &[(Arc<str>, i32)]) -> anyhow::Result<HashMap<(Arc<str>, i32), i64>> {
-    let mut connection =
-        Connection::bootstrap(brokers).with_context(|| format!("connect to the target at {brokers}"))?;
+pub fn log_ends(
+    brokers: &str,
+    security: &ClientSecurity,
+    partitions: &[(Arc<str>, i32)],
+) -> anyhow::Result<HashMap<(Arc<str>, i32), i64>> {
+    let mut connection = Connection::bootstrap_with(brokers, "runnel-mirror", security)
+        .with_context(|| format!("connect to the target at {brokers}"))?;
     let mut topics: Vec<ListOffsetsTopic> = Vec::new();
     for (topic, partition) in partitions {
         let asked = ListOffsetsPartition::default().with_partition_index(*partition).with_timestamp(-1);

@@ -28,6 +28,7 @@ use super::link_batch::{BatchBuilder, compression_named};
 use super::link_writer::{LinkFailure, LinkWriter, SentBatch, log_ends};
 use super::stats::MirrorStats;
 use super::topics::Mirrored;
+use crate::commands::wire::ClientSecurity;
 
 /// Records copied between two looks at acknowledgements and topics.
 const RECORDS_PER_STEP: usize = 8000;
@@ -56,6 +57,8 @@ struct Route {
 pub struct PreservingCopier {
     consumer: BaseConsumer<SourceEnds>,
     target_brokers: String,
+    /// How runnel's own protocol client signs in to the target (its `-X` security settings).
+    target_security: ClientSecurity,
     link: String,
     compression: Compression,
     writer: Option<LinkWriter>,
@@ -94,6 +97,9 @@ impl PreservingCopier {
         Ok(PreservingCopier {
             consumer,
             target_brokers: target_brokers.to_string(),
+            target_security: ClientSecurity::from_properties(
+                &target.config_map().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
+            )?,
             link: link.to_string(),
             compression,
             writer: None,
@@ -156,7 +162,11 @@ impl PreservingCopier {
         self.gathering.clear();
         let partitions: Vec<(Arc<str>, i32)> =
             self.routes.values().flat_map(|r| (0..r.partitions).map(|p| (r.target.clone(), p))).collect();
-        let ends = if partitions.is_empty() { HashMap::new() } else { log_ends(&self.target_brokers, &partitions)? };
+        let ends = if partitions.is_empty() {
+            HashMap::new()
+        } else {
+            log_ends(&self.target_brokers, &self.target_security, &partitions)?
+        };
         let mut assignment = TopicPartitionList::new();
         for route in self.routes.values() {
             for partition in 0..route.partitions {
@@ -183,7 +193,7 @@ impl PreservingCopier {
                 std::thread::sleep(wait.min(Duration::from_millis(100)));
                 return Ok(());
             }
-            match LinkWriter::connect(&self.target_brokers, &self.link, self.compression) {
+            match LinkWriter::connect(&self.target_brokers, &self.target_security, &self.link, self.compression) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(e) => {
                     self.broken(e);

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use runnel_broker::topic_config::MIRROR_LINK;
 
-use crate::commands::wire::{Connection, describe_code};
+use crate::commands::wire::{ClientSecurity, Connection, describe_code};
 
 /// `runnel mirror promote` options.
 #[derive(Debug, Clone, Args)]
@@ -28,6 +28,9 @@ pub struct PromoteArgs {
     /// Bootstrap servers of the target (a runnel broker).
     #[arg(long)]
     pub target: String,
+    /// A librdkafka security property for the target (`-X security.protocol=SASL_SSL ...`).
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = crate::commands::client::parse_key_value)]
+    pub properties: Vec<(String, String)>,
 }
 
 /// Kafka's resource type for a topic in config requests.
@@ -35,7 +38,8 @@ const TOPIC_RESOURCE: i8 = 2;
 
 /// Promotes the topics `args` names; prints one line per topic.
 pub fn run(args: PromoteArgs) -> anyhow::Result<()> {
-    let mut connection = Connection::bootstrap(&args.target)
+    let security = ClientSecurity::from_properties(&args.properties)?;
+    let mut connection = Connection::bootstrap_with(&args.target, "runnel-cli", &security)
         .with_context(|| format!("connect to the target at {} (is it running?)", args.target))?;
     let topics = if args.all {
         let (_, metadata): (i16, MetadataResponse) =
