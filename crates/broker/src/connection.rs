@@ -236,7 +236,16 @@ async fn read_requests<R: ConnectionRead>(
         };
         let body = body.freeze();
         if let Some(authenticator) = authenticator.as_mut() {
-            match authenticator.intercept(&broker.credentials, &body) {
+            // A PLAIN password check runs PBKDF2 for milliseconds: let the runtime move other
+            // connections off this worker meanwhile.
+            let multi_thread =
+                tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+            let intercepted = if authenticator.next_token_is_plain() && multi_thread {
+                tokio::task::block_in_place(|| authenticator.intercept(&broker.credentials, &body))
+            } else {
+                authenticator.intercept(&broker.credentials, &body)
+            };
+            match intercepted {
                 Ok(Intercepted::Dispatch) => {}
                 Ok(Intercepted::Reply(frame)) => {
                     if let Some(user) = authenticator.principal() {

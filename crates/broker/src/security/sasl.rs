@@ -97,6 +97,12 @@ impl Authenticator {
         self.reauthentications
     }
 
+    /// Whether the next token is a PLAIN password, whose check runs PBKDF2 (thousands of HMAC
+    /// rounds): the connection runs it off the async workers.
+    pub fn next_token_is_plain(&self) -> bool {
+        matches!(self.state, State::Plain)
+    }
+
     fn expired(&self) -> bool {
         self.expires.is_some_and(|at| Instant::now() >= at)
     }
