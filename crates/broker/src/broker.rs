@@ -84,6 +84,8 @@ pub struct Broker {
     pub listeners: Vec<Arc<crate::listener::Listener>>,
     /// Request-path counters and histograms for `/metrics`.
     pub metrics: BrokerMetrics,
+    /// Open connections counted against `max.connections.per.ip` and `max.connections`.
+    pub connection_limits: Arc<crate::connection_limits::ConnectionLimits>,
     /// ACLs, `super.users`: what each principal may do.
     pub authorizer: crate::security::authorizer::Authorizer,
     /// The users' SCRAM credentials (SASL authentication checks them).
@@ -177,6 +179,7 @@ impl Broker {
             config.allow_everyone_if_no_acl(),
         )
         .map_err(io(format!("read the ACLs in {}", dir.display())))?;
+        let connection_limits = crate::connection_limits::ConnectionLimits::new(config.connection_limits.clone());
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
             config,
@@ -189,6 +192,7 @@ impl Broker {
             listeners,
             metrics: BrokerMetrics::default(),
             credentials,
+            connection_limits,
             authorizer,
             data_arrived,
             _lock: lock,

@@ -72,6 +72,8 @@ pub struct BrokerConfig {
     pub groups: GroupSettings,
     /// `max.partitions.per.request` and `max.broker.partitions`.
     pub limits: PartitionLimits,
+    /// `max.connections.per.ip`, its overrides and `max.connections`.
+    pub connection_limits: crate::connection_limits::ConnectionLimitSettings,
     /// `connections.max.idle.ms`: a connection with no request for this long is closed.
     pub connections_max_idle_ms: u64,
     /// `request.read.timeout.ms`: a request frame not complete this long after its first byte
@@ -131,6 +133,7 @@ impl Default for BrokerConfig {
             recovery_checkpoint_min_bytes: 1024 * 1024,
             groups: GroupSettings::default(),
             limits: PartitionLimits::default(),
+            connection_limits: Default::default(),
             connections_max_idle_ms: 10 * 60 * 1000,
             request_read_timeout_ms: 30 * 1000,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
@@ -313,6 +316,13 @@ impl BrokerConfig {
                 "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
                 "max.partitions.per.request" => config.limits.per_request = positive(name, v)?,
                 "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,
+                "max.connections.per.ip" => config.connection_limits.per_ip = number(name, v)?,
+                "max.connections.per.ip.overrides" => {
+                    config.connection_limits.per_ip_overrides =
+                        crate::connection_limits::ConnectionLimitSettings::parse_overrides(v)
+                            .map_err(|e| invalid(name, v, e))?
+                }
+                "max.connections" => config.connection_limits.total = number(name, v)?,
                 "connections.max.idle.ms" => config.connections_max_idle_ms = positive(name, v)? as u64,
                 "request.read.timeout.ms" => config.request_read_timeout_ms = positive(name, v)? as u64,
                 "http.listen" => config.http_listen = parse_http_listen(name, v)?,

@@ -20,6 +20,7 @@ pub mod broker;
 pub mod config;
 pub mod config_report;
 pub mod connection;
+pub mod connection_limits;
 pub mod dynamic_broker_config;
 pub mod error_codes;
 pub mod fetch_response;

@@ -54,10 +54,28 @@ pub async fn run_listeners(
         .map(|(socket, listener)| tokio::spawn(accept_loop(socket, listener, accepted_tx.clone())))
         .collect();
     tokio::pin!(shutdown);
+    // Refusals are logged at most once a second: a client retrying in a loop must not flood the log.
+    let mut refusals_logged = std::time::Instant::now() - Duration::from_secs(1);
     loop {
         tokio::select! {
             Some((stream, peer, listener)) = accepted.recv() => {
-                connections.spawn(connection::serve(broker.clone(), listener, stream, peer, stop_rx.clone()));
+                match broker.connection_limits.admit(peer.ip()) {
+                    Ok(admitted) => {
+                        let serve = connection::serve(broker.clone(), listener, stream, peer, stop_rx.clone());
+                        connections.spawn(async move {
+                            serve.await;
+                            drop(admitted);
+                        });
+                    }
+                    Err(reason) => {
+                        broker.metrics.connections_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if refusals_logged.elapsed() >= Duration::from_secs(1) {
+                            tracing::warn!(%peer, reason, "refusing a connection (closed at once)");
+                            refusals_logged = std::time::Instant::now();
+                        }
+                        drop(stream);
+                    }
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut shutdown => break,

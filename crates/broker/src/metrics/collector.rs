@@ -120,6 +120,12 @@ impl Collector for BrokerCollector {
         )?;
         counters(
             &mut encoder,
+            "runnel_connections_refused",
+            "Connections closed at once for being over max.connections.per.ip or max.connections",
+            [(Vec::new(), metrics.connections_refused.load(std::sync::atomic::Ordering::Relaxed))],
+        )?;
+        counters(
+            &mut encoder,
             "runnel_failed_authentications",
             "SASL authentications refused since start (wrong password, unknown user, disabled mechanism)",
             [(Vec::new(), metrics.failed_authentications.load(std::sync::atomic::Ordering::Relaxed))],

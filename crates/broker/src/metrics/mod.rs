@@ -47,6 +47,8 @@ pub struct BrokerMetrics {
     pub connections: AtomicI64,
     /// Connections accepted since start.
     pub connections_accepted: AtomicU64,
+    /// Connections closed at once for being over `max.connections.per.ip` or `max.connections`.
+    pub connections_refused: AtomicU64,
     /// SASL authentications refused since start.
     pub failed_authentications: AtomicU64,
     /// SASL re-authentications (KIP-368) completed since start.
@@ -67,6 +69,7 @@ impl Default for BrokerMetrics {
             group_commit_records: AtomicHistogram::new(&BATCH_BOUNDS),
             connections: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
             failed_authentications: AtomicU64::new(0),
             successful_reauthentications: AtomicU64::new(0),
             failed_produce_unknown_topic: AtomicU64::new(0),
