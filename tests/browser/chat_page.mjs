@@ -1,14 +1,10 @@
 // Two browser contexts on the chat page: ann joins a room and sends a message; bob, in the
 // other context, sees it appear. Saves a screenshot of bob's page.
 // Usage: node chat_page.mjs CHAT_URL SCREENSHOT_PATH
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   async function member(name) {
     const context = await browser.newContext();

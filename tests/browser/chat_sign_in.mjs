@@ -3,14 +3,10 @@
 // it; the name field is fixed to the signed-in user, and a post as ann with bob's session is
 // refused with 403. Saves a screenshot of bob's page.
 // Usage: node chat_sign_in.mjs CHAT_URL SCREENSHOT_PATH
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   async function member(name, password) {
     const context = await browser.newContext();

@@ -7,14 +7,10 @@
 // Prints one line per check; exits non-zero on the first failure.
 // Usage: node console_page.mjs PHASE CONSOLE_URL SCREENSHOT_PATH [RESTART_MS]
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [phase, url, screenshot, restartMs] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 
 function check(condition, message) {
   if (!condition) throw new Error(message);

@@ -4,8 +4,11 @@ import os
 import subprocess
 import tempfile
 
+import time
+import uuid
+
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 RUNNEL_BIN = os.environ.get("RUNNEL_BIN", os.path.join(os.path.dirname(__file__), "../../target/debug/runnel"))
 
@@ -80,3 +83,23 @@ def close_leftover_consumers():
             consumer.close()
         except RuntimeError:
             pass  # the test closed it already
+
+
+def round_trip(settings, topic):
+    """Produces one record with the client `settings` and reads it back with the same settings
+    in a new group; fails the test if either does not happen."""
+    delivered = []
+    producer = Producer(settings)
+    value = f"round trip {uuid.uuid4()}".encode()
+    producer.produce(topic, value=value, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(20) == 0
+    assert delivered == [None], delivered
+    consumer = new_consumer({**settings, "group.id": f"g-{uuid.uuid4()}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None and message.value() == value:
+            consumer.close()
+            return
+    raise AssertionError(f"did not read back the record on {topic} with {settings.get('security.protocol', 'PLAINTEXT')}")

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import uuid
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -23,7 +22,8 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from conftest import RUNNEL_BIN, broker_with_properties, new_consumer
+import conftest
+from conftest import RUNNEL_BIN, broker_with_properties
 
 # Authentication only: every signed-in user may do anything (ACLs are test_acls.py's).
 PROPERTIES = (
@@ -67,21 +67,7 @@ def config(b, mechanism="SCRAM-SHA-512", user="admin", password="admin-secret", 
 
 def round_trip(b, topic, **settings):
     """Produces one record and reads it back with the given SASL settings."""
-    delivered = []
-    producer = Producer(config(b, **settings))
-    value = f"hello as {settings}".encode()
-    producer.produce(topic, value=value, on_delivery=lambda err, msg: delivered.append(err))
-    assert producer.flush(15) == 0
-    assert delivered == [None], delivered
-    consumer = new_consumer(config(b, **settings, **{"group.id": f"g-{uuid.uuid4()}", "auto.offset.reset": "earliest"}))
-    consumer.subscribe([topic])
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        message = consumer.poll(0.5)
-        if message is not None and message.error() is None and message.value() == value:
-            consumer.close()
-            return
-    raise AssertionError(f"did not read back the record with {settings}")
+    conftest.round_trip(config(b, **settings), topic)
 
 
 def first_error(settings, wait=15):

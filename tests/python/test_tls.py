@@ -14,13 +14,12 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import uuid
 
 import pytest
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
-from conftest import RUNNEL_BIN, broker_with_properties, new_consumer
+from conftest import RUNNEL_BIN, broker_with_properties, new_consumer, round_trip
 
 
 def make_certificates(work):
@@ -81,25 +80,6 @@ def mtls(b, client="alice", **extra):
         "ssl.key.location": f"{b.work}/{client}.key",
         **extra,
     }
-
-
-def round_trip(settings, topic):
-    """Produces one record with `settings` and reads it back with the same settings."""
-    delivered = []
-    producer = Producer(settings)
-    value = f"over {settings.get('security.protocol', 'PLAINTEXT')} {uuid.uuid4()}".encode()
-    producer.produce(topic, value=value, on_delivery=lambda err, msg: delivered.append(err))
-    assert producer.flush(20) == 0
-    assert delivered == [None], delivered
-    consumer = new_consumer({**settings, "group.id": f"g-{uuid.uuid4()}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        message = consumer.poll(0.5)
-        if message is not None and message.error() is None and message.value() == value:
-            consumer.close()
-            return
-    raise AssertionError(f"did not read back the record over {settings.get('security.protocol', 'PLAINTEXT')}")
 
 
 def first_error(settings, wait=15):

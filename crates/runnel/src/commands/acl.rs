@@ -272,16 +272,7 @@ pub fn run(command: AclCommand, client: &ClientArgs) -> anyhow::Result<()> {
             if named.is_none() && filter.principal.is_none() {
                 bail!("name a resource (--topic, --group, --transactional-id, --cluster) or a --principal to delete");
             }
-            let (rt, name, pattern) = filter_fields(&filter);
-            let wire = DeleteAclsFilter::default()
-                .with_resource_type_filter(rt)
-                .with_resource_name_filter(name.as_deref().map(text))
-                .with_pattern_type_filter(pattern)
-                .with_principal_filter(filter.principal.as_deref().map(text))
-                .with_host_filter(None)
-                .with_operation(filter.operation.as_deref().map(operation_code).transpose()?.unwrap_or(ANY))
-                .with_permission_type(ANY);
-            let request = DeleteAclsRequest::default().with_filters(vec![wire]);
+            let request = DeleteAclsRequest::default().with_filters(vec![wire_filter(&filter)?]);
             let (_, response): (i16, DeleteAclsResponse) = connection.call(ApiKey::DeleteAcls, 3, &request)?;
             let mut deleted = Vec::new();
             for result in &response.filter_results {
@@ -309,25 +300,34 @@ pub fn run(command: AclCommand, client: &ClientArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The filter's resource type, name and pattern type as the wire has them.
-fn filter_fields(filter: &FilterArgs) -> (i8, Option<String>, i8) {
+/// The options as an ACL filter on the wire (DeleteAcls carries it as is; DescribeAcls carries
+/// the same fields).
+fn wire_filter(filter: &FilterArgs) -> anyhow::Result<DeleteAclsFilter> {
     let r = &filter.resource;
-    match resource_of(&r.topic, &r.group, &r.transactional_id, r.cluster) {
-        Some((rt, name)) => (rt, Some(name), if r.prefixed { PREFIXED } else { LITERAL }),
+    let (resource_type, name, pattern) = match resource_of(&r.topic, &r.group, &r.transactional_id, r.cluster) {
+        Some((rt, name)) => (rt, Some(text(&name)), if r.prefixed { PREFIXED } else { LITERAL }),
         None => (ANY, None, ANY),
-    }
-}
-
-fn describe(connection: &mut Connection, filter: &FilterArgs) -> anyhow::Result<Vec<Acl>> {
-    let (rt, name, pattern) = filter_fields(filter);
-    let request = DescribeAclsRequest::default()
-        .with_resource_type_filter(rt)
-        .with_resource_name_filter(name.as_deref().map(text))
+    };
+    Ok(DeleteAclsFilter::default()
+        .with_resource_type_filter(resource_type)
+        .with_resource_name_filter(name)
         .with_pattern_type_filter(pattern)
         .with_principal_filter(filter.principal.as_deref().map(text))
         .with_host_filter(None)
         .with_operation(filter.operation.as_deref().map(operation_code).transpose()?.unwrap_or(ANY))
-        .with_permission_type(ANY);
+        .with_permission_type(ANY))
+}
+
+fn describe(connection: &mut Connection, filter: &FilterArgs) -> anyhow::Result<Vec<Acl>> {
+    let f = wire_filter(filter)?;
+    let request = DescribeAclsRequest::default()
+        .with_resource_type_filter(f.resource_type_filter)
+        .with_resource_name_filter(f.resource_name_filter)
+        .with_pattern_type_filter(f.pattern_type_filter)
+        .with_principal_filter(f.principal_filter)
+        .with_host_filter(f.host_filter)
+        .with_operation(f.operation)
+        .with_permission_type(f.permission_type);
     let (_, response): (i16, DescribeAclsResponse) = connection.call(ApiKey::DescribeAcls, 3, &request)?;
     if response.error_code != 0 {
         let message = response.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default();
