@@ -198,6 +198,7 @@ def runnel_acl(b, *args, user="admin"):
 
 
 def test_the_cli_manages_acls_and_they_survive_a_restart(acl_broker):
+    allow(acl_broker, ResourceType.TOPIC, "orders", "User:alice", AclOperation.WRITE)
     added = runnel_acl(acl_broker, "add", "--principal", "User:bob", "--operation", "read", "--operation", "describe",
                        "--topic", "audit-", "--prefixed")
     assert added.returncode == 0, added.stderr
