@@ -11,7 +11,8 @@ classpath=$(scripts/java_classpath.sh)
 libs="$(dirname "${classpath%%:*}")"
 classes="$PWD/target/java-clients/classes"
 mkdir -p "$classes"
-javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java tests/java/RunnelJavaSasl.java
+javac -d "$classes" -cp "$classpath" tests/java/RunnelJavaClients.java tests/java/RunnelJavaSasl.java \
+    tests/java/RunnelJavaFetchSessions.java
 
 # The same build as scripts/test.sh: building runnel alone resolves other features and would
 # rebuild the broker and its dependencies a second time.
@@ -19,7 +20,7 @@ cargo build --quiet --workspace --all-targets
 work=$(mktemp -d)
 sasl_broker=""
 trap 'kill $broker $sasl_broker 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-target/debug/runnel serve --data-dir "$work/data" --listen 127.0.0.1:0 --http-listen off \
+target/debug/runnel serve --data-dir "$work/data" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
     > "$work/out" 2> "$work/broker.log" &
 broker=$!
 for _ in $(seq 100); do grep -q "^runnel listening" "$work/out" && break; sleep 0.1; done
@@ -33,6 +34,21 @@ if ! java -cp "$classpath$classes" RunnelJavaClients "$bootstrap"; then
     tail -50 "$work/broker.log" >&2
     exit 1
 fi
+
+echo "==> kafka-clients $version reading 1,000 partitions through a fetch session (KIP-227)"
+if ! java -cp "$classpath$classes" RunnelJavaFetchSessions "$bootstrap"; then
+    tail -50 "$work/broker.log" >&2
+    exit 1
+fi
+# The number a metric has on the broker at $1 (its HTTP address).
+metric() {
+    python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1/metrics" |
+        awk -v name="$2" '$1 == name {print $2}'
+}
+plain_http=$(awk '/^runnel http listening on/ {print $5}' "$work/out")
+incremental=$(metric "$plain_http" runnel_incremental_fetches_total)
+echo "incremental fetches counted by the broker: $incremental"
+awk -v n="$incremental" 'BEGIN { exit !(n >= 5) }' || { echo "the Java consumer sent no incremental fetches" >&2; exit 1; }
 
 echo "==> examples/java: the producer-consumer jar, run twice (the second run starts at the first's bookmark)"
 example="$PWD/examples/java/target"
@@ -84,8 +100,7 @@ fi
 # The sends above outlived their sessions on open connections: the broker counted the
 # client's re-authentications.
 sasl_http=$(awk '/^runnel http listening on/ {print $5}' "$work/sasl-out")
-reauthentications=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
-    "$sasl_http/metrics" | awk '/^runnel_successful_reauthentications_total / {print $2}')
+reauthentications=$(metric "$sasl_http" runnel_successful_reauthentications_total)
 echo "re-authentications counted by the broker: $reauthentications"
 awk -v n="$reauthentications" 'BEGIN { exit !(n >= 1) }' || {
     echo "the Java client never re-authenticated (KIP-368)" >&2; exit 1; }

@@ -84,6 +84,8 @@ pub struct Broker {
     pub listeners: Vec<Arc<crate::listener::Listener>>,
     /// Request-path counters and histograms for `/metrics`.
     pub metrics: BrokerMetrics,
+    /// Fetch sessions (KIP-227).
+    pub fetch_sessions: crate::fetch_sessions::FetchSessions,
     /// Open connections counted against `max.connections.per.ip` and `max.connections`.
     pub connection_limits: Arc<crate::connection_limits::ConnectionLimits>,
     /// ACLs, `super.users`: what each principal may do.
@@ -180,6 +182,10 @@ impl Broker {
         )
         .map_err(io(format!("read the ACLs in {}", dir.display())))?;
         let connection_limits = crate::connection_limits::ConnectionLimits::new(config.connection_limits.clone());
+        let fetch_sessions = crate::fetch_sessions::FetchSessions::new(
+            config.fetch_session_slots,
+            crate::fetch_sessions::DEFAULT_MIN_EVICTION,
+        );
         let (data_arrived, _) = watch::channel(0);
         Ok(Arc::new(Broker {
             config,
@@ -193,6 +199,7 @@ impl Broker {
             metrics: BrokerMetrics::default(),
             credentials,
             connection_limits,
+            fetch_sessions,
             authorizer,
             data_arrived,
             _lock: lock,

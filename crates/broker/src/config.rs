@@ -72,6 +72,8 @@ pub struct BrokerConfig {
     pub groups: GroupSettings,
     /// `max.partitions.per.request` and `max.broker.partitions`.
     pub limits: PartitionLimits,
+    /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (0: none).
+    pub fetch_session_slots: usize,
     /// `max.connections.per.ip`, its overrides and `max.connections`.
     pub connection_limits: crate::connection_limits::ConnectionLimitSettings,
     /// `connections.max.idle.ms`: a connection with no request for this long is closed.
@@ -134,6 +136,7 @@ impl Default for BrokerConfig {
             groups: GroupSettings::default(),
             limits: PartitionLimits::default(),
             connection_limits: Default::default(),
+            fetch_session_slots: crate::fetch_sessions::DEFAULT_SLOTS,
             connections_max_idle_ms: 10 * 60 * 1000,
             request_read_timeout_ms: 30 * 1000,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
@@ -316,6 +319,7 @@ impl BrokerConfig {
                 "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
                 "max.partitions.per.request" => config.limits.per_request = positive(name, v)?,
                 "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,
+                "max.incremental.fetch.session.cache.slots" => config.fetch_session_slots = number(name, v)?,
                 "max.connections.per.ip" => config.connection_limits.per_ip = number(name, v)?,
                 "max.connections.per.ip.overrides" => {
                     config.connection_limits.per_ip_overrides =

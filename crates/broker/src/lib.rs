@@ -24,6 +24,7 @@ pub mod connection_limits;
 pub mod dynamic_broker_config;
 pub mod error_codes;
 pub mod fetch_response;
+pub mod fetch_sessions;
 pub mod frame;
 pub mod groups;
 pub mod handlers;

@@ -2,8 +2,9 @@
 //! long-poll until `min_bytes` arrive or `max_wait_ms`
 //! passes, woken by every append rather than at the deadline.
 //!
-//! Fetch sessions (KIP-227) are not kept: every response has session id 0, which tells clients
-//! to send full fetch requests, as Kafka does when its session cache is full.
+//! Fetch sessions (KIP-227, [`crate::fetch_sessions`]): a full fetch with epoch 0 opens one;
+//! an incremental fetch reads every partition of its session and answers only those with
+//! something new.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;
 use crate::error_codes::for_log_error;
 use crate::fetch_response::{FetchAnswer, PartitionAnswer, Records, TopicAnswer};
+use crate::fetch_sessions::SessionFetch;
 use crate::metrics::topic::TopicMetrics;
 use crate::security::acl::Operation;
 use crate::topics::Topic;
@@ -124,11 +126,25 @@ fn count(broker: &Broker, (answer, topics): (FetchAnswer, Vec<Option<Arc<Topic>>
 /// Answers Fetch.
 pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswer> {
     let version = ctx.version;
-    if version >= 7 && request.session_id != 0 {
-        let answer = FetchAnswer { error_code: ResponseError::FetchSessionIdNotFound.code(), ..Default::default() };
-        return Handled::Ready(answer);
-    }
     let broker = ctx.broker.clone();
+    let session = if version >= 7 { broker.fetch_sessions.begin(&request) } else { SessionFetch::Sessionless };
+    // The request to read (an incremental fetch reads its whole session), the session to
+    // answer for, and whether the answer holds only what changed.
+    let (request, session, incremental) = match session {
+        SessionFetch::Refused(error) => {
+            return Handled::Ready(FetchAnswer { error_code: error.code(), ..Default::default() });
+        }
+        SessionFetch::Sessionless => (request, None, false),
+        SessionFetch::Full { id } => (request, (id != 0).then_some(id), false),
+        SessionFetch::Incremental { id, effective } => (effective, Some(id), true),
+    };
+    let finish = move |broker: &Broker, built| {
+        let mut answer = count(broker, built);
+        if let Some(id) = session {
+            broker.fetch_sessions.answered(id, &mut answer, incremental);
+        }
+        answer
+    };
     // Read on each topic, checked once for the whole wait (named by id from v13).
     let refused: Vec<bool> = request
         .topics
@@ -149,7 +165,7 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let built = build(&broker, &request, version, &refused);
     if built.0.record_bytes() >= min_bytes || built.0.has_error() || request.max_wait_ms <= 0 {
-        return Handled::Ready(count(&broker, built));
+        return Handled::Ready(finish(&broker, built));
     }
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let request = Arc::new(request);
@@ -160,11 +176,11 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
                 Ok(Ok(())) => {
                     let built = build(&broker, &request, version, &refused);
                     if built.0.record_bytes() >= min_bytes || built.0.has_error() {
-                        return count(&broker, built);
+                        return finish(&broker, built);
                     }
                 }
                 // The deadline passed, or the broker is going away.
-                Ok(Err(_)) | Err(_) => return count(&broker, build(&broker, &request, version, &refused)),
+                Ok(Err(_)) | Err(_) => return finish(&broker, build(&broker, &request, version, &refused)),
             }
         }
     }))

@@ -112,6 +112,18 @@ impl Collector for BrokerCollector {
             "Client connections open now",
             [(Vec::new(), metrics.connections.load(std::sync::atomic::Ordering::Relaxed))],
         )?;
+        gauges(
+            &mut encoder,
+            "runnel_fetch_sessions",
+            "Fetch sessions (KIP-227) in the cache",
+            [(Vec::new(), broker.fetch_sessions.len() as i64)],
+        )?;
+        counters(
+            &mut encoder,
+            "runnel_incremental_fetches",
+            "Incremental fetches (of a fetch session) served since start",
+            [(Vec::new(), broker.fetch_sessions.incremental_fetches.load(std::sync::atomic::Ordering::Relaxed))],
+        )?;
         counters(
             &mut encoder,
             "runnel_connections_accepted",

@@ -1,0 +1,347 @@
+//! Fetch sessions (KIP-227): a consumer of many partitions names them once, in a full fetch
+//! that opens a session; its later fetches carry only the partitions whose fetch position
+//! changed (and those it forgets), and the answer only the partitions with something new
+//! (records, an error, or a moved high watermark, last stable offset or log start). The cache
+//! holds `max.incremental.fetch.session.cache.slots` sessions; when it is full, the least
+//! recently used session idle longer than `min.incremental.fetch.session.eviction.ms` makes
+//! room, else the client gets session id 0 and goes on with full fetches, as in Kafka.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use uuid::Uuid;
+
+use crate::fetch_response::FetchAnswer;
+
+/// Kafka's `max.incremental.fetch.session.cache.slots` default.
+pub const DEFAULT_SLOTS: usize = 1000;
+/// Kafka's `min.incremental.fetch.session.eviction.ms` default.
+pub const DEFAULT_MIN_EVICTION: Duration = Duration::from_secs(120);
+
+/// The epoch of a full fetch that asks for a new session.
+const INITIAL_EPOCH: i32 = 0;
+/// The epoch of a fetch that wants no session (and closes the one named).
+const FINAL_EPOCH: i32 = -1;
+
+/// One partition of a session, with what the client was last told of it.
+#[derive(Debug, Clone)]
+struct SessionPartition {
+    topic: TopicName,
+    topic_id: Uuid,
+    partition: i32,
+    fetch_offset: i64,
+    log_start_offset: i64,
+    max_bytes: i32,
+    /// (high watermark, last stable offset, log start) last answered.
+    sent: Option<(i64, i64, i64)>,
+}
+
+#[derive(Debug)]
+struct Session {
+    next_epoch: i32,
+    partitions: Vec<SessionPartition>,
+    last_used: Instant,
+}
+
+/// How a Fetch relates to sessions.
+#[derive(Debug)]
+pub enum SessionFetch {
+    /// No session: answer every partition asked for, session id 0.
+    Sessionless,
+    /// A full fetch that opened session `id` (0 when the cache had no room).
+    Full {
+        /// The new session's id, or 0.
+        id: i32,
+    },
+    /// An incremental fetch of session `id`: read `effective` (every partition of the
+    /// session), answer only what changed.
+    Incremental {
+        /// The session.
+        id: i32,
+        /// The session's partitions as a full request.
+        effective: FetchRequest,
+    },
+    /// A session error (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH).
+    Refused(ResponseError),
+}
+
+/// The broker's fetch session cache.
+#[derive(Debug)]
+pub struct FetchSessions {
+    sessions: Mutex<HashMap<i32, Session>>,
+    slots: usize,
+    min_eviction: Duration,
+    /// Incremental fetches served since start.
+    pub incremental_fetches: AtomicU64,
+}
+
+impl FetchSessions {
+    /// A cache of up to `slots` sessions.
+    pub fn new(slots: usize, min_eviction: Duration) -> FetchSessions {
+        FetchSessions {
+            sessions: Mutex::new(HashMap::new()),
+            slots,
+            min_eviction,
+            incremental_fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// Sessions open now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Session>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens, continues or closes the session `request` names (Fetch v7+).
+    pub fn begin(&self, request: &FetchRequest) -> SessionFetch {
+        let mut sessions = self.lock();
+        let now = Instant::now();
+        match (request.session_id, request.session_epoch) {
+            (0, FINAL_EPOCH) => SessionFetch::Sessionless,
+            (id, FINAL_EPOCH) => {
+                sessions.remove(&id);
+                SessionFetch::Sessionless
+            }
+            (0, INITIAL_EPOCH) | (_, INITIAL_EPOCH) => {
+                if request.session_id != 0 {
+                    sessions.remove(&request.session_id);
+                }
+                if sessions.len() >= self.slots && !self.evict(&mut sessions, now) {
+                    return SessionFetch::Full { id: 0 };
+                }
+                let id = loop {
+                    let id = (rand::random::<u32>() >> 1) as i32;
+                    if id != 0 && !sessions.contains_key(&id) {
+                        break id;
+                    }
+                };
+                let partitions = request
+                    .topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(move |p| session_partition(t, p)))
+                    .collect();
+                sessions.insert(id, Session { next_epoch: 1, partitions, last_used: now });
+                SessionFetch::Full { id }
+            }
+            (id, epoch) => {
+                let Some(session) = sessions.get_mut(&id) else {
+                    return SessionFetch::Refused(ResponseError::FetchSessionIdNotFound);
+                };
+                if epoch != session.next_epoch {
+                    return SessionFetch::Refused(ResponseError::InvalidFetchSessionEpoch);
+                }
+                session.next_epoch = if epoch == i32::MAX { 1 } else { epoch + 1 };
+                session.last_used = now;
+                for forgotten in &request.forgotten_topics_data {
+                    session.partitions.retain(|p| {
+                        !(same_topic(p, &forgotten.topic, forgotten.topic_id)
+                            && forgotten.partitions.contains(&p.partition))
+                    });
+                }
+                for topic in &request.topics {
+                    for wanted in &topic.partitions {
+                        match session
+                            .partitions
+                            .iter_mut()
+                            .find(|p| same_topic(p, &topic.topic, topic.topic_id) && p.partition == wanted.partition)
+                        {
+                            Some(p) => {
+                                p.fetch_offset = wanted.fetch_offset;
+                                p.log_start_offset = wanted.log_start_offset;
+                                p.max_bytes = wanted.partition_max_bytes;
+                            }
+                            None => session.partitions.push(session_partition(topic, wanted)),
+                        }
+                    }
+                }
+                self.incremental_fetches.fetch_add(1, Ordering::Relaxed);
+                SessionFetch::Incremental { id, effective: effective_request(request, &session.partitions) }
+            }
+        }
+    }
+
+    /// Frees a slot for a new session: the least recently used one, if it has been idle long
+    /// enough; says whether it could.
+    fn evict(&self, sessions: &mut HashMap<i32, Session>, now: Instant) -> bool {
+        let oldest = sessions.iter().min_by_key(|(_, s)| s.last_used).map(|(id, s)| (*id, s.last_used));
+        match oldest {
+            Some((id, last_used)) if now.duration_since(last_used) >= self.min_eviction => {
+                sessions.remove(&id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes what `answer` tells the client of session `id`'s partitions; with `incremental`,
+    /// first leaves out the partitions with nothing new since the last answer.
+    pub fn answered(&self, id: i32, answer: &mut FetchAnswer, incremental: bool) {
+        let mut sessions = self.lock();
+        let Some(session) = sessions.get_mut(&id) else { return };
+        for topic in &mut answer.topics {
+            topic.partitions.retain(|p| {
+                let by_id = !topic.topic_id.is_nil();
+                let Some(known) = session.partitions.iter_mut().find(|s| {
+                    s.partition == p.partition_index
+                        && if by_id { s.topic_id == topic.topic_id } else { s.topic.0 == topic.name }
+                }) else {
+                    return true;
+                };
+                let now = (p.high_watermark, p.last_stable_offset, p.log_start_offset);
+                let changed = p.error_code != 0 || !p.records.is_empty() || known.sent != Some(now);
+                known.sent = Some(now);
+                changed || !incremental
+            });
+        }
+        answer.topics.retain(|t| !t.partitions.is_empty());
+        answer.session_id = id;
+    }
+}
+
+fn same_topic(p: &SessionPartition, name: &TopicName, id: Uuid) -> bool {
+    if id.is_nil() { p.topic == *name } else { p.topic_id == id }
+}
+
+fn session_partition(topic: &FetchTopic, p: &FetchPartition) -> SessionPartition {
+    SessionPartition {
+        topic: topic.topic.clone(),
+        topic_id: topic.topic_id,
+        partition: p.partition,
+        fetch_offset: p.fetch_offset,
+        log_start_offset: p.log_start_offset,
+        max_bytes: p.partition_max_bytes,
+        sent: None,
+    }
+}
+
+/// `request` with its topics replaced by every partition of the session, grouped by topic.
+fn effective_request(request: &FetchRequest, partitions: &[SessionPartition]) -> FetchRequest {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for p in partitions {
+        let partition = FetchPartition::default()
+            .with_partition(p.partition)
+            .with_fetch_offset(p.fetch_offset)
+            .with_log_start_offset(p.log_start_offset)
+            .with_partition_max_bytes(p.max_bytes);
+        match topics.last_mut() {
+            Some(last) if last.topic == p.topic && last.topic_id == p.topic_id => last.partitions.push(partition),
+            _ => topics.push(
+                FetchTopic::default()
+                    .with_topic(p.topic.clone())
+                    .with_topic_id(p.topic_id)
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    let mut effective = request.clone();
+    effective.topics = topics;
+    effective.forgotten_topics_data = Vec::new();
+    effective
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch_response::{PartitionAnswer, TopicAnswer};
+    use kafka_protocol::messages::fetch_request::ForgottenTopic;
+    use kafka_protocol::protocol::StrBytes;
+
+    fn name(n: &str) -> TopicName {
+        TopicName(StrBytes::from_string(n.to_string()))
+    }
+
+    fn request(id: i32, epoch: i32, partitions: &[(&str, i32, i64)]) -> FetchRequest {
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        for (topic, partition, offset) in partitions {
+            let p = FetchPartition::default().with_partition(*partition).with_fetch_offset(*offset);
+            match topics.last_mut() {
+                Some(t) if t.topic == name(topic) => t.partitions.push(p),
+                _ => topics.push(FetchTopic::default().with_topic(name(topic)).with_partitions(vec![p])),
+            }
+        }
+        FetchRequest::default().with_session_id(id).with_session_epoch(epoch).with_topics(topics)
+    }
+
+    fn answer(partitions: &[(&str, i32, i64)]) -> FetchAnswer {
+        let topics = partitions
+            .iter()
+            .map(|(topic, partition, hwm)| TopicAnswer {
+                name: StrBytes::from_string(topic.to_string()),
+                topic_id: Uuid::nil(),
+                partitions: vec![PartitionAnswer {
+                    partition_index: *partition,
+                    high_watermark: *hwm,
+                    last_stable_offset: *hwm,
+                    ..Default::default()
+                }],
+            })
+            .collect();
+        FetchAnswer { topics, ..Default::default() }
+    }
+
+    fn answered_partitions(answer: &FetchAnswer) -> Vec<i32> {
+        answer.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.partition_index)).collect()
+    }
+
+    #[test]
+    fn a_session_answers_only_what_changed_and_checks_its_epochs() {
+        let sessions = FetchSessions::new(10, DEFAULT_MIN_EVICTION);
+        let SessionFetch::Full { id } = sessions.begin(&request(0, 0, &[("t", 0, 0), ("t", 1, 0)])) else {
+            panic!("a full fetch with epoch 0 opens a session")
+        };
+        assert!(id > 0);
+        let mut full = answer(&[("t", 0, 5), ("t", 1, 7)]);
+        sessions.answered(id, &mut full, false);
+        assert_eq!((full.session_id, answered_partitions(&full)), (id, vec![0, 1]));
+
+        // Epoch 1, nothing named: both partitions are read, only the one whose end moved answered.
+        let SessionFetch::Incremental { effective, .. } = sessions.begin(&request(id, 1, &[])) else { panic!() };
+        assert_eq!(effective.topics[0].partitions.len(), 2, "the whole session is read");
+        let mut next = answer(&[("t", 0, 5), ("t", 1, 9)]);
+        sessions.answered(id, &mut next, true);
+        assert_eq!(answered_partitions(&next), vec![1]);
+
+        // A new position for partition 0, partition 1 forgotten.
+        let mut forget = request(id, 2, &[("t", 0, 5)]);
+        forget.forgotten_topics_data = vec![ForgottenTopic::default().with_topic(name("t")).with_partitions(vec![1])];
+        let SessionFetch::Incremental { effective, .. } = sessions.begin(&forget) else { panic!() };
+        assert_eq!(effective.topics[0].partitions.len(), 1);
+        assert_eq!(effective.topics[0].partitions[0].fetch_offset, 5);
+
+        // Wrong epochs and unknown sessions get Kafka's codes; epoch -1 closes the session.
+        assert!(matches!(
+            sessions.begin(&request(id, 7, &[])),
+            SessionFetch::Refused(ResponseError::InvalidFetchSessionEpoch)
+        ));
+        assert!(matches!(
+            sessions.begin(&request(id + 1, 1, &[])),
+            SessionFetch::Refused(ResponseError::FetchSessionIdNotFound)
+        ));
+        assert!(matches!(sessions.begin(&request(id, -1, &[])), SessionFetch::Sessionless));
+        assert!(sessions.is_empty());
+        assert_eq!(sessions.incremental_fetches.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_only_sessions_idle_long_enough() {
+        let sessions = FetchSessions::new(1, Duration::from_millis(50));
+        assert!(matches!(sessions.begin(&request(0, 0, &[("t", 0, 0)])), SessionFetch::Full { id } if id > 0));
+        assert!(matches!(sessions.begin(&request(0, 0, &[("t", 0, 0)])), SessionFetch::Full { id: 0 }));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(sessions.begin(&request(0, 0, &[("t", 0, 0)])), SessionFetch::Full { id } if id > 0));
+        assert_eq!(sessions.len(), 1);
+    }
+}
