@@ -64,7 +64,7 @@ pub enum SessionFetch {
         /// The session.
         id: i32,
         /// The session's partitions as a full request.
-        effective: FetchRequest,
+        effective: Box<FetchRequest>,
     },
     /// A session error (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH).
     Refused(ResponseError),
@@ -168,7 +168,7 @@ impl FetchSessions {
                     }
                 }
                 self.incremental_fetches.fetch_add(1, Ordering::Relaxed);
-                SessionFetch::Incremental { id, effective: effective_request(request, &session.partitions) }
+                SessionFetch::Incremental { id, effective: Box::new(effective_request(request, &session.partitions)) }
             }
         }
     }

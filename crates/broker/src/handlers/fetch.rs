@@ -136,7 +136,7 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
         }
         SessionFetch::Sessionless => (request, None, false),
         SessionFetch::Full { id } => (request, (id != 0).then_some(id), false),
-        SessionFetch::Incremental { id, effective } => (effective, Some(id), true),
+        SessionFetch::Incremental { id, effective } => (*effective, Some(id), true),
     };
     let finish = move |broker: &Broker, built| {
         let mut answer = count(broker, built);
