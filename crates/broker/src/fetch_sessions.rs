@@ -107,6 +107,10 @@ impl FetchSessions {
 
     /// Opens, continues or closes the session `request` names (Fetch v7+).
     pub fn begin(&self, request: &FetchRequest) -> SessionFetch {
+        // librdkafka's fetches, every one: no session, and no lock taken.
+        if request.session_id == 0 && request.session_epoch == FINAL_EPOCH {
+            return SessionFetch::Sessionless;
+        }
         let mut sessions = self.lock();
         let now = Instant::now();
         match (request.session_id, request.session_epoch) {
