@@ -343,6 +343,8 @@ struct AclFile {
 pub struct AclStore {
     path: PathBuf,
     bindings: RwLock<Arc<Vec<AclBinding>>>,
+    /// Whether there is no ACL at all: read on every request without taking the lock.
+    empty: std::sync::atomic::AtomicBool,
 }
 
 impl AclStore {
@@ -359,7 +361,13 @@ impl AclStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        Ok(AclStore { path, bindings: RwLock::new(Arc::new(acls)) })
+        let empty = std::sync::atomic::AtomicBool::new(acls.is_empty());
+        Ok(AclStore { path, bindings: RwLock::new(Arc::new(acls)), empty })
+    }
+
+    /// Whether there is no ACL.
+    pub fn is_empty(&self) -> bool {
+        self.empty.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The bindings now.
@@ -376,6 +384,7 @@ impl AclStore {
             let file = AclFile { version: 1, acls: changed.clone() };
             let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
             runnel_log::durable_file::write_atomically(&self.path, &bytes)?;
+            self.empty.store(changed.is_empty(), std::sync::atomic::Ordering::Release);
             *bindings = Arc::new(changed);
         }
         Ok(result)
