@@ -16,6 +16,10 @@ use crate::error::ApiError;
 /// cannot be asked.
 pub type PasswordCheck = Arc<dyn Fn(&str, &str) -> Result<bool, String> + Send + Sync>;
 
+/// How long a refused sign-in waits before its answer (Kafka's
+/// `connection.failed.authentication.delay.ms` default).
+const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(100);
+
 /// How long a session lasts without signing in again.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
@@ -74,6 +78,8 @@ impl Auth {
         };
         if !by_password {
             tracing::warn!(user, "chat sign-in refused");
+            // No fast password guessing: each refusal takes as long as a failed SASL sign-in.
+            tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
             return Err(ApiError::Unauthorized("wrong user name or password".into()));
         }
         let token = new_token();

@@ -83,6 +83,8 @@ pub async fn require_sign_in(
     if !sign_in.password_ok(user, password).await {
         tracing::warn!(%peer, user, "HTTP sign-in refused");
         sign_in.broker.metrics.failed_authentications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // As a failed SASL sign-in: no fast password guessing.
+        tokio::time::sleep(Duration::from_millis(sign_in.broker.config.failed_authentication_delay_ms)).await;
         return challenge("wrong user name or password\n");
     }
     let principal = format!("User:{user}");
