@@ -238,9 +238,9 @@ async fn read_requests<R: ConnectionRead>(
         if let Some(authenticator) = authenticator.as_mut() {
             // A PLAIN password check runs PBKDF2 for milliseconds: let the runtime move other
             // connections off this worker meanwhile.
-            let multi_thread =
-                tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
-            let intercepted = if authenticator.next_token_is_plain() && multi_thread {
+            let intercepted = if authenticator.next_token_is_plain()
+                && tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            {
                 tokio::task::block_in_place(|| authenticator.intercept(&broker.credentials, &body))
             } else {
                 authenticator.intercept(&broker.credentials, &body)

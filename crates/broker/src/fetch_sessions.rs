@@ -195,15 +195,23 @@ impl FetchSessions {
     pub fn answered(&self, id: i32, answer: &mut FetchAnswer, incremental: bool) {
         let mut sessions = self.lock();
         let Some(session) = sessions.get_mut(&id) else { return };
+        // The answer lists the partitions in the session's order (it was built from the
+        // session, or the session from the same request): walk both together, looking the
+        // partition up only if the orders part.
+        let mut next = 0;
         for topic in &mut answer.topics {
+            let by_id = !topic.topic_id.is_nil();
+            let is = |s: &SessionPartition, partition: i32| {
+                s.partition == partition && if by_id { s.topic_id == topic.topic_id } else { s.topic.0 == topic.name }
+            };
             topic.partitions.retain(|p| {
-                let by_id = !topic.topic_id.is_nil();
-                let Some(known) = session.partitions.iter_mut().find(|s| {
-                    s.partition == p.partition_index
-                        && if by_id { s.topic_id == topic.topic_id } else { s.topic.0 == topic.name }
-                }) else {
-                    return true;
+                let found = match session.partitions.get(next) {
+                    Some(s) if is(s, p.partition_index) => Some(next),
+                    _ => session.partitions.iter().position(|s| is(s, p.partition_index)),
                 };
+                let Some(at) = found else { return true };
+                next = at + 1;
+                let known = &mut session.partitions[at];
                 let now = (p.high_watermark, p.last_stable_offset, p.log_start_offset);
                 let changed = p.error_code != 0 || !p.records.is_empty() || known.sent != Some(now);
                 known.sent = Some(now);
