@@ -21,4 +21,5 @@ sign() { # name subject extensions
 }
 sign broker "/CN=localhost" "subjectAltName=DNS:localhost,IP:127.0.0.1"
 sign alice "/O=example/CN=alice" "extendedKeyUsage=clientAuth"
-openssl req -x509 "${key[@]}" -days 2 -subj "/CN=mallory" -keyout mallory.key -out mallory.pem 2> /dev/null
+openssl req -x509 "${key[@]}" -days 2 -subj "/CN=mallory" -addext "basicConstraints=critical,CA:FALSE" \
+    -keyout mallory.key -out mallory.pem 2> /dev/null

@@ -103,3 +103,15 @@ def round_trip(settings, topic):
             consumer.close()
             return
     raise AssertionError(f"did not read back the record on {topic} with {settings.get('security.protocol', 'PLAINTEXT')}")
+
+
+def first_error(settings, wait=15):
+    """The first error librdkafka reports for a producer with `settings` (a refused sign-in,
+    a dropped connection); fails the test if none comes within `wait` seconds."""
+    errors = []
+    producer = Producer({**settings, "error_cb": errors.append})
+    deadline = time.time() + wait
+    while not errors and time.time() < deadline:
+        producer.poll(0.2)
+    assert errors, f"no error reported within {wait} s for {settings.get('bootstrap.servers')}"
+    return errors[0]

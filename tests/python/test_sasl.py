@@ -23,7 +23,7 @@ from confluent_kafka.admin import (
 )
 
 import conftest
-from conftest import RUNNEL_BIN, broker_with_properties
+from conftest import RUNNEL_BIN, broker_with_properties, first_error
 
 # Authentication only: every signed-in user may do anything (ACLs are test_acls.py's).
 PROPERTIES = (
@@ -68,17 +68,6 @@ def config(b, mechanism="SCRAM-SHA-512", user="admin", password="admin-secret", 
 def round_trip(b, topic, **settings):
     """Produces one record and reads it back with the given SASL settings."""
     conftest.round_trip(config(b, **settings), topic)
-
-
-def first_error(settings, wait=15):
-    """The first error librdkafka reports for a client with `settings`."""
-    errors = []
-    producer = Producer({**settings, "error_cb": errors.append})
-    deadline = time.time() + wait
-    while not errors and time.time() < deadline:
-        producer.poll(0.2)
-    assert errors, f"no error reported within {wait} s for {settings}"
-    return errors[0]
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"])
@@ -262,6 +251,26 @@ def test_sessions_end_unless_the_client_re_authenticates():
                 time.sleep(1.8)
                 s.sendall(request_frame(3, 1, 4, struct.pack(">i", 0)))
                 assert read_frame(s) is None, "an expired session is closed at its next request"
+
+            # Re-authenticating as another user is refused, and the connection closed.
+            admin = AdminClient(config(b))
+            alice = UserScramCredentialUpsertion("alice", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
+                                                 b"wonderland")
+            for future in admin.alter_user_scram_credentials([alice]).values():
+                future.result(timeout=15)
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                for correlation, user, password in [(11, b"admin", b"admin-secret"), (13, b"alice", b"wonderland")]:
+                    s.sendall(request_frame(17, 1, correlation, struct.pack(">h", 5) + b"PLAIN"))
+                    assert struct.unpack(">ih", read_frame(s)[:6]) == (correlation, 0)
+                    token = b"\0" + user + b"\0" + password
+                    s.sendall(request_frame(36, 1, correlation + 1, struct.pack(">i", len(token)) + token))
+                    answer = read_frame(s)
+                    error, message_len = struct.unpack(">hh", answer[4:8])
+                    if user == b"admin":
+                        assert error == 0, answer
+                message = answer[8:8 + message_len].decode()
+                assert error == 58 and "Cannot change principals" in message, answer
+                assert read_frame(s) is None, "the connection is closed after the refusal"
 
             delivered = []
             producer = Producer(config(b, **{"linger.ms": 0}))

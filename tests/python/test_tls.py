@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -16,10 +17,10 @@ import time
 import urllib.request
 
 import pytest
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
-from conftest import RUNNEL_BIN, broker_with_properties, new_consumer, round_trip
+from conftest import RUNNEL_BIN, broker_with_properties, first_error, new_consumer, round_trip
 
 
 def make_certificates(work):
@@ -30,14 +31,15 @@ def make_certificates(work):
 
 def properties(work):
     return (
-        "listeners=PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0\n"
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL\n"
+        "listeners=PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0,REQ://127.0.0.1:0\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,REQ:SSL\n"
         "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
         "ssl.keystore.type=PEM\n"
         f"ssl.keystore.location={work}/broker-keystore.pem\n"
         "ssl.truststore.type=PEM\n"
         f"ssl.truststore.location={work}/ca.pem\n"
         "listener.name.mtls.ssl.client.auth=required\n"
+        "listener.name.req.ssl.client.auth=requested\n"
         # The authorizer sees alice's certificate as its subject, and the loopback PLAINTEXT
         # listener's clients as User:ANONYMOUS; with no ACLs, only super users are served.
         "super.users=User:admin;User:CN=alice,O=example;User:ANONYMOUS\n"
@@ -80,16 +82,6 @@ def mtls(b, client="alice", **extra):
         "ssl.key.location": f"{b.work}/{client}.key",
         **extra,
     }
-
-
-def first_error(settings, wait=15):
-    errors = []
-    producer = Producer({**settings, "error_cb": errors.append})
-    deadline = time.time() + wait
-    while not errors and time.time() < deadline:
-        producer.poll(0.2)
-    assert errors, f"no error reported within {wait} s"
-    return errors[0]
 
 
 def failed_authentications(b):
@@ -233,3 +225,24 @@ def test_bench_and_mirror_take_the_security_settings(tls_broker):
     finally:
         mirror.terminate()
         mirror.wait(timeout=60)
+
+
+def test_a_requested_client_certificate_is_checked_when_shown(tls_broker):
+    """ssl.client.auth=requested: a client without a certificate is served (as User:ANONYMOUS),
+    one with a trusted certificate too, and one that shows an untrusted certificate is refused
+    (librdkafka keeps back a certificate no authority the broker names signed, so Python's
+    ssl module shows it)."""
+    requested = {**mtls(tls_broker), "bootstrap.servers": tls_broker.listeners["REQ"]}
+    round_trip(requested, "requested-with-certificate")
+    without = {k: v for k, v in requested.items() if k not in ("ssl.certificate.location", "ssl.key.location")}
+    round_trip(without, "requested-without-certificate")
+    work = tls_broker.work
+    host, port = tls_broker.listeners["REQ"].rsplit(":", 1)
+    context = ssl.create_default_context(cafile=f"{work}/ca.pem")
+    context.load_cert_chain(f"{work}/mallory.pem", f"{work}/mallory.key")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            with context.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(struct.pack(">ihhih", 10, 18, 0, 1, 0))
+                if not s.recv(4):
+                    raise ConnectionResetError("closed without an answer")

@@ -694,6 +694,19 @@ async fn every_api_refuses_without_its_acl_and_serves_with_it() {
     })
     .await;
 
+    let t = m.topic("describe-topic-partitions");
+    case(&m, "describe-topic-partitions", TOPIC_DENIED, &[(Topic, &t, Describe)], |p| {
+        let request = DescribeTopicPartitionsRequest::default()
+            .with_response_partition_limit(100)
+            .with_topics(vec![describe_topic_partitions_request::TopicRequest::default().with_name(TopicName(s(&t)))]);
+        let m = &m;
+        async move {
+            let r: DescribeTopicPartitionsResponse = m.call(&p, ApiKey::DescribeTopicPartitions, 0, &request).await;
+            r.topics[0].error_code
+        }
+    })
+    .await;
+
     // Topics the principal may not describe are left out of a listing, not refused.
     let hidden = m.topic("hidden");
     let r: MetadataResponse =
@@ -703,6 +716,44 @@ async fn every_api_refuses_without_its_acl_and_serves_with_it() {
     let r: MetadataResponse =
         m.call("User:nobody", ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(None)).await;
     let names: Vec<String> = r.topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.to_string())).collect();
-    assert_eq!(names, vec![hidden]);
+    assert_eq!(names, vec![hidden.clone()]);
     assert_eq!(ResponseError::TopicAuthorizationFailed.code(), TOPIC_DENIED);
+
+    // Authorized operations (KIP-430) are the principal's own: Describe alone here.
+    let asked = MetadataRequest::default()
+        .with_topics(Some(vec![
+            metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s(&hidden)))),
+        ]))
+        .with_include_topic_authorized_operations(true);
+    let r: MetadataResponse = m.call("User:nobody", ApiKey::Metadata, 12, &asked).await;
+    assert_eq!(r.topics[0].topic_authorized_operations, 1 << Describe.code());
+    let r: MetadataResponse = m.call("User:admin", ApiKey::Metadata, 12, &asked).await;
+    assert_eq!(r.topics[0].topic_authorized_operations.count_ones(), 8, "a super user may do all 8 topic operations");
+
+    // ListGroups shows a principal only the groups it may describe.
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("g-listed")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s(&hidden)))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(1),
+                ]),
+        ]);
+    let r: OffsetCommitResponse = m.call("User:admin", ApiKey::OffsetCommit, 8, &commit).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    let listed = |p: &'static str| {
+        let m = &m;
+        async move {
+            let r: ListGroupsResponse = m.call(p, ApiKey::ListGroups, 4, &ListGroupsRequest::default()).await;
+            r.groups.iter().map(|g| g.group_id.to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert!(listed("User:nobody").await.is_empty());
+    assert!(listed("User:admin").await.contains(&"g-listed".to_string()));
+    m.grant("User:nobody", Group, "g-listed", Describe);
+    assert_eq!(listed("User:nobody").await, vec!["g-listed".to_string()]);
 }

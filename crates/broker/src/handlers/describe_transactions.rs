@@ -4,11 +4,24 @@
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
-use kafka_protocol::messages::{DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName};
+use kafka_protocol::messages::{
+    DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName, TransactionalId,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::{Handled, RequestContext};
 use crate::security::acl::Operation;
+
+/// The state of an id that cannot be described, with Kafka's placeholders.
+fn failed(id: TransactionalId, error: ResponseError) -> TransactionState {
+    TransactionState::default()
+        .with_transactional_id(id)
+        .with_error_code(error.code())
+        .with_transaction_state(StrBytes::from_static_str(""))
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1)
+        .with_transaction_start_time_ms(-1)
+}
 
 /// Answers DescribeTransactions.
 pub fn handle(ctx: &RequestContext, request: DescribeTransactionsRequest) -> Handled<DescribeTransactionsResponse> {
@@ -17,22 +30,10 @@ pub fn handle(ctx: &RequestContext, request: DescribeTransactionsRequest) -> Han
         .into_iter()
         .map(|id| {
             if !ctx.allowed_on_transactional_id(Operation::Describe, id.as_str()) {
-                return TransactionState::default()
-                    .with_transactional_id(id)
-                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
-                    .with_transaction_state(StrBytes::from_static_str(""))
-                    .with_producer_id(ProducerId(-1))
-                    .with_producer_epoch(-1)
-                    .with_transaction_start_time_ms(-1);
+                return failed(id, ResponseError::TransactionalIdAuthorizationFailed);
             }
             let Some(m) = ctx.broker.transactions.describe(id.as_str()) else {
-                return TransactionState::default()
-                    .with_transactional_id(id)
-                    .with_error_code(ResponseError::TransactionalIdNotFound.code())
-                    .with_transaction_state(StrBytes::from_static_str(""))
-                    .with_producer_id(ProducerId(-1))
-                    .with_producer_epoch(-1)
-                    .with_transaction_start_time_ms(-1);
+                return failed(id, ResponseError::TransactionalIdNotFound);
             };
             let mut topics: Vec<TopicData> = Vec::new();
             for (topic, partition) in &m.partitions {
