@@ -343,6 +343,8 @@ struct AclFile {
 pub struct AclStore {
     path: PathBuf,
     bindings: RwLock<Arc<Vec<AclBinding>>>,
+    /// Serialises changes, so that the file is written without blocking the readers.
+    writer: std::sync::Mutex<()>,
     /// Whether there is no ACL at all: read on every request without taking the lock.
     empty: std::sync::atomic::AtomicBool,
 }
@@ -362,7 +364,7 @@ impl AclStore {
             Err(e) => return Err(e),
         };
         let empty = std::sync::atomic::AtomicBool::new(acls.is_empty());
-        Ok(AclStore { path, bindings: RwLock::new(Arc::new(acls)), empty })
+        Ok(AclStore { path, bindings: RwLock::new(Arc::new(acls)), writer: std::sync::Mutex::new(()), empty })
     }
 
     /// Whether there is no ACL.
@@ -376,16 +378,20 @@ impl AclStore {
     }
 
     /// Applies `change` to the bindings and saves them; the change stays only if the save does.
+    /// The file is written before the new bindings are published, and readers are never held
+    /// up by the write (only other changes wait).
     pub fn update<T>(&self, change: impl FnOnce(&mut Vec<AclBinding>) -> T) -> io::Result<T> {
-        let mut bindings = self.bindings.write().unwrap_or_else(|p| p.into_inner());
-        let mut changed = (**bindings).clone();
+        let _writing = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.snapshot();
+        let mut changed = (*current).clone();
         let result = change(&mut changed);
-        if changed != **bindings {
+        if changed != *current {
             let file = AclFile { version: 1, acls: changed.clone() };
             let bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
             runnel_log::durable_file::write_atomically(&self.path, &bytes)?;
-            self.empty.store(changed.is_empty(), std::sync::atomic::Ordering::Release);
-            *bindings = Arc::new(changed);
+            let empty = changed.is_empty();
+            *self.bindings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(changed);
+            self.empty.store(empty, std::sync::atomic::Ordering::Release);
         }
         Ok(result)
     }

@@ -20,6 +20,8 @@ pub type Users = BTreeMap<String, BTreeMap<Mechanism, ScramCredential>>;
 pub struct Credentials {
     path: PathBuf,
     users: RwLock<Users>,
+    /// Serialises changes, so that the file is written without blocking sign-ins.
+    writer: std::sync::Mutex<()>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -42,7 +44,7 @@ impl Credentials {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Users::new(),
             Err(e) => return Err(e),
         };
-        Ok(Credentials { path, users: RwLock::new(users) })
+        Ok(Credentials { path, users: RwLock::new(users), writer: std::sync::Mutex::new(()) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Users> {
@@ -75,12 +77,13 @@ impl Credentials {
     }
 
     /// Applies `change` to the users and saves them; the change stays only if the save does.
+    /// Sign-ins go on while the file is written; only other changes wait.
     pub fn update<T>(&self, change: impl FnOnce(&mut Users) -> T) -> io::Result<T> {
-        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
-        let mut changed = users.clone();
+        let _writing = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changed = self.read().clone();
         let result = change(&mut changed);
         save(&self.path, &changed)?;
-        *users = changed;
+        *self.users.write().unwrap_or_else(|p| p.into_inner()) = changed;
         Ok(result)
     }
 }
