@@ -262,6 +262,9 @@ fn one_way_mirror_keeps_every_record_in_order_across_a_sigkill() {
     wait_for_count(&eu_b, "us.orders", 110_000, &log);
     mirror.kill();
     writer.join().expect("the writer");
+    // Records written while the mirror is down: the restarted mirror has these to copy even
+    // when the killed one had copied the whole burst before it died.
+    produce(&us_b, "orders", 150_000, 10_000);
     let mirror = start_mirror(&us_b, &eu_b, ("us", "eu"), &log);
     // Copies made twice count too: done when the mirror's committed offsets (which follow the
     // target's acknowledgements) reach the source's end.
