@@ -11,7 +11,8 @@
 #   No ENTRY: every entry of the list (tests/librdkafka/tests.list) marked "yes", longest first;
 #   --update-docs then writes the results table into docs/compatibility.md.
 #   ENTRY is TEST[:SUBTEST][@SCENARIO]: a test number (0081), a substring of its sub-test names
-#   (do_test_CreateTopics; "+" stands for a space) and default or noautocreate.
+#   (do_test_CreateTopics; "+" stands for a space) and default, noautocreate, or consumer (the
+#   default broker, with the suite's consumers on KIP-848's group.protocol=consumer).
 #   Entries run in parallel (--jobs, default 4), each in a test runner of its own. Logs go to
 #   target/librdkafka-tests/logs/; each line of its results.txt reads "ENTRY RESULT SECONDS
 #   [NOTE]", RESULT being PASS, FAIL or SKIP (the runner, or every sub-test, skipped it).
@@ -102,7 +103,8 @@ run_one() {
     [ "$test" != "$entry" ] && scenario=${entry##*@}
     if [[ $test == *:* ]]; then subtest=${test#*:}; test=${test%%:*}; fi
     subtest=${subtest//+/ } # "+" stands for a space in a list entry
-    local log="$logs/${entry//[:@\/]/_}.log"
+    local log="$logs/${entry//[:@\/]/_}.log" protocol=""
+    if [ "$scenario" = consumer ]; then scenario=default protocol=consumer; fi
     started=$(date +%s%N)
     # PASS: the runner succeeded and ran the test; SKIP: it succeeded without running it (a
     # test the runner skips for this broker version or scenario does not belong on the list).
@@ -110,7 +112,8 @@ run_one() {
     # every machine, so a run here gives the same verdicts as CI's.
     if (cd "$build/tests" &&
         CI=1 TESTS="$test" SUBTESTS="$subtest" TEST_KAFKA_VERSION=3.9.0 RDKAFKA_TEST_CONF="$work/$scenario.conf" \
-            LD_LIBRARY_PATH=../src:../src-cpp timeout 600 ./test-runner -L -s "$scenario" > "$log" 2>&1); then
+            LD_LIBRARY_PATH=../src:../src-cpp env ${protocol:+TEST_CONSUMER_GROUP_PROTOCOL=$protocol} \
+            timeout 600 ./test-runner -L -s "$scenario" > "$log" 2>&1); then
         if grep -q "= Test .* PASSED =" "$log"; then result=PASS; else result=SKIP; fi
     else
         result=FAIL
@@ -126,6 +129,10 @@ run_one() {
     ms=$((($(date +%s%N) - started) / 1000000))
     printf '%-45s %-5s %5d.%d %s\n' "$entry" "$result" $((ms / 1000)) $((ms % 1000 / 100)) "$note" |
         tee -a "$logs/results.txt"
+    # CI keeps only the console: a failure shows the end of its log there.
+    if [ "$result" = FAIL ]; then
+        grep -av "test(s) running" "$log" | tail -n 40 | cut -c1-300 | sed "s/^/    $entry| /" >&2 || true
+    fi
 }
 
 echo "==> ${#entries[@]} entries, $jobs at a time; logs in $logs"

@@ -85,6 +85,10 @@ public class RunnelJavaClients {
     }
 
     private static KafkaConsumer<String, String> consumer(String group) {
+        return consumer(group, Map.of());
+    }
+
+    private static KafkaConsumer<String, String> consumer(String group, Map<String, String> extra) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -92,6 +96,7 @@ public class RunnelJavaClients {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.putAll(extra);
         return new KafkaConsumer<>(p);
     }
 
@@ -266,6 +271,63 @@ public class RunnelJavaClients {
                 List<ConsumerRecord<String, String>> records = pollFor(second, 1);
                 expect(records.size() == 1 && records.get(0).key().equals("after"),
                         "only the record produced after the commit, got " + records);
+            }
+        });
+
+        check("consumer group protocol (KIP-848): two members split 4 partitions; one takes over when the other leaves", () -> {
+            String topic = "java-kip848";
+            try (Admin admin = admin()) {
+                createTopic(admin, topic, 4);
+            }
+            try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                for (int i = 0; i < 400; i++) {
+                    producer.send(new ProducerRecord<>(topic, i % 4, "k" + i, "v" + i));
+                }
+                producer.flush();
+            }
+            Map<String, String> modern = Map.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+            KafkaConsumer<String, String> first = consumer("java-kip848", modern);
+            try (KafkaConsumer<String, String> second = consumer("java-kip848", modern)) {
+                first.subscribe(List.of(topic));
+                second.subscribe(List.of(topic));
+                Set<TopicPartition> all = new java.util.HashSet<>();
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (System.currentTimeMillis() < deadline) {
+                    first.poll(Duration.ofMillis(100));
+                    second.poll(Duration.ofMillis(100));
+                    all.clear();
+                    all.addAll(first.assignment());
+                    all.addAll(second.assignment());
+                    if (first.assignment().size() == 2 && second.assignment().size() == 2 && all.size() == 4) {
+                        break;
+                    }
+                }
+                expect(first.assignment().size() == 2 && second.assignment().size() == 2 && all.size() == 4,
+                        "2 + 2 partitions, got " + first.assignment() + " and " + second.assignment());
+                try (Admin admin = admin()) {
+                    ConsumerGroupDescription group =
+                            admin.describeConsumerGroups(List.of("java-kip848")).all().get().get("java-kip848");
+                    expect(group.members().size() == 2, "two members described: " + group);
+                    expect(group.type() == org.apache.kafka.common.GroupType.CONSUMER, "a consumer group: " + group.type());
+                }
+                first.commitSync();
+                first.close();
+                while (System.currentTimeMillis() < deadline && second.assignment().size() < 4) {
+                    second.poll(Duration.ofMillis(100));
+                }
+                expect(second.assignment().size() == 4, "the second member took all 4: " + second.assignment());
+                // It reads on from the first member's commits to the end of every partition.
+                while (System.currentTimeMillis() < deadline
+                        && !second.assignment().stream().allMatch(tp -> second.position(tp) == 100)) {
+                    second.poll(Duration.ofMillis(100));
+                }
+                second.commitSync();
+            }
+            try (Admin admin = admin()) {
+                Map<TopicPartition, OffsetAndMetadata> committed =
+                        admin.listConsumerGroupOffsets("java-kip848").partitionsToOffsetAndMetadata().get();
+                long total = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+                expect(total == 400, "all 400 committed between the two members, got " + committed);
             }
         });
 

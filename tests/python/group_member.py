@@ -1,6 +1,7 @@
 """A consumer-group member in its own process, so a test can SIGKILL it.
 
-Usage: python group_member.py BOOTSTRAP GROUP TOPIC
+Usage: python group_member.py BOOTSTRAP GROUP TOPIC [classic|consumer]
+(the group protocol: classic by default, or KIP-848's consumer protocol)
 Prints one JSON line per event: {"assigned": [...]} on each assignment, {"read": [p, o]} for
 each record read, then {"committed": [p, next]} once its synchronous commit is acknowledged.
 """
@@ -13,13 +14,15 @@ from confluent_kafka import Consumer
 
 def main():
     bootstrap, group, topic = sys.argv[1:4]
+    protocol = sys.argv[4] if len(sys.argv) > 4 else "classic"
+    timing = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500} if protocol == "classic" else {}
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 500,
+        "group.protocol": protocol,
+        **timing,
     })
 
     def on_assign(c, partitions):

@@ -316,6 +316,10 @@ impl BrokerConfig {
                     config.groups.offsets_retention_ms = number::<i64>(name, v)?.saturating_mul(60_000)
                 }
                 "offsets.topic.segment.bytes" => config.groups.segment_bytes = positive(name, v)? as u64,
+                "group.consumer.session.timeout.ms" => config.groups.consumer_session_timeout_ms = number(name, v)?,
+                "group.consumer.heartbeat.interval.ms" => {
+                    config.groups.consumer_heartbeat_interval_ms = number(name, v)?
+                }
                 "offset.metadata.max.bytes" => config.groups.max_metadata_bytes = number(name, v)?,
                 "max.partitions.per.request" => config.limits.per_request = positive(name, v)?,
                 "max.broker.partitions" => config.limits.per_broker = positive(name, v)?,

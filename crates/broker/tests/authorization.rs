@@ -357,6 +357,33 @@ async fn every_api_refuses_without_its_acl_and_serves_with_it() {
         .await;
     }
 
+    // KIP-848: Read on the group, Describe on each topic subscribed by name.
+    let t = m.topic("cg-heartbeat");
+    case(&m, "cg-heartbeat", GROUP_DENIED, &[(Group, "g-cg-heartbeat", Read), (Topic, &t, Describe)], |p| {
+        let request = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s("g-cg-heartbeat")))
+            .with_member_id(s(&format!("member-{p}")))
+            .with_member_epoch(0)
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![TopicName(s(&t))]))
+            .with_topic_partitions(Some(vec![]));
+        let m = &m;
+        async move {
+            let r: ConsumerGroupHeartbeatResponse = m.call(&p, ApiKey::ConsumerGroupHeartbeat, 1, &request).await;
+            r.error_code
+        }
+    })
+    .await;
+    case(&m, "cg-describe", GROUP_DENIED, &[(Group, "g-cg-heartbeat", Describe)], |p| {
+        let request = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g-cg-heartbeat"))]);
+        let m = &m;
+        async move {
+            let r: ConsumerGroupDescribeResponse = m.call(&p, ApiKey::ConsumerGroupDescribe, 1, &request).await;
+            r.groups[0].error_code
+        }
+    })
+    .await;
+
     let t = m.topic("offset-commit");
     case(&m, "offset-commit", GROUP_DENIED, &[(Group, "g-commit", Read), (Topic, &t, Read)], |p| {
         let request = OffsetCommitRequest::default()

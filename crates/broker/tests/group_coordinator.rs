@@ -84,7 +84,7 @@ fn first_member(f: &Fixture, group: &str) -> (String, i32) {
     (joined.member_id, joined.generation)
 }
 
-fn state(f: &Fixture, group: &str) -> GroupState {
+fn state(f: &Fixture, group: &str) -> &'static str {
     f.coordinator.describe(group).expect("group").state
 }
 
@@ -92,12 +92,12 @@ fn state(f: &Fixture, group: &str) -> GroupState {
 fn the_join_barrier_waits_for_every_member_and_the_leader_gets_everyones_metadata() {
     let f = fixture();
     let (a, generation) = first_member(&f, "g");
-    assert_eq!((generation, state(&f, "g")), (1, GroupState::Stable));
+    assert_eq!((generation, state(&f, "g")), (1, "Stable"));
 
     // B joins: the group rebalances and B waits until A rejoins.
     let mut b_join = waiting(f.coordinator.join("g", params("", &["range"])));
     unanswered(&mut b_join);
-    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance);
+    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance.name());
     assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::RebalanceInProgress.code());
     let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
     let a_joined = answered(&mut a_join);
@@ -108,7 +108,7 @@ fn the_join_barrier_waits_for_every_member_and_the_leader_gets_everyones_metadat
     assert_eq!(a_joined.members.len(), 2, "the leader gets every member");
     assert!(b_joined.members.is_empty(), "followers get no member list");
     let b = b_joined.member_id.clone();
-    assert_eq!(state(&f, "g"), GroupState::CompletingRebalance);
+    assert_eq!(state(&f, "g"), GroupState::CompletingRebalance.name());
 
     // The sync barrier: B's SyncGroup waits for the leader's assignment.
     let mut b_sync = waiting(f.coordinator.sync("g", &b, None, 2, (None, None), vec![]));
@@ -123,7 +123,7 @@ fn the_join_barrier_waits_for_every_member_and_the_leader_gets_everyones_metadat
     ));
     assert_eq!(answered(&mut a_sync).assignment, Bytes::from_static(b"p0-3"));
     assert_eq!(answered(&mut b_sync).assignment, Bytes::from_static(b"p4-7"));
-    assert_eq!(state(&f, "g"), GroupState::Stable);
+    assert_eq!(state(&f, "g"), GroupState::Stable.name());
 
     // The old generation is over.
     assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::IllegalGeneration.code());
@@ -160,10 +160,10 @@ fn members_without_heartbeats_expire_after_their_session_timeout() {
     f.clock.advance(4_000);
     assert_eq!(f.coordinator.heartbeat("g", &a, None, 2), 0);
     f.coordinator.tick();
-    assert_eq!(state(&f, "g"), GroupState::Stable, "nobody has expired yet");
+    assert_eq!(state(&f, "g"), GroupState::Stable.name(), "nobody has expired yet");
     f.clock.advance(2_001);
     f.coordinator.tick();
-    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance);
+    assert_eq!(state(&f, "g"), GroupState::PreparingRebalance.name());
     assert_eq!(f.coordinator.heartbeat("g", &b, None, 2), ResponseError::UnknownMemberId.code());
     assert_eq!(f.coordinator.heartbeat("g", &a, None, 2), ResponseError::RebalanceInProgress.code());
     let mut a_join = waiting(f.coordinator.join("g", params(&a, &["range"])));
@@ -178,7 +178,7 @@ fn a_group_whose_last_session_just_ended_is_empty_to_delete_and_describe_before_
     f.clock.advance(SESSION_MS as i64 + 1);
     // No tick: the requests themselves see that the session is over, as Kafka's timers would.
     let listed = f.coordinator.list();
-    assert_eq!(listed[0].state, GroupState::Empty, "{listed:?}");
+    assert_eq!(listed[0].state, "Empty", "{listed:?}");
     assert!(f.coordinator.describe("g").expect("group").members.is_empty());
     assert_eq!(f.coordinator.delete("g").0, 0);
     assert_eq!(f.coordinator.heartbeat("g", &a, None, 1), ResponseError::UnknownMemberId.code());
@@ -224,7 +224,7 @@ fn leaving_rebalances_at_once_and_the_last_member_leaving_empties_the_group() {
     let (a, _) = first_member(&f, "g");
     assert_eq!(f.coordinator.leave("g", &[(a.clone(), None)]), vec![0]);
     let described = f.coordinator.describe("g").expect("group");
-    assert_eq!(described.state, GroupState::Empty);
+    assert_eq!(described.state, "Empty");
     assert!(described.members.is_empty());
     assert_eq!(f.coordinator.leave("g", &[(a, None)]), vec![ResponseError::UnknownMemberId.code()]);
     assert_eq!(f.coordinator.leave("nope", &[("x".into(), None)]), vec![ResponseError::UnknownMemberId.code()]);
@@ -260,7 +260,7 @@ fn a_static_member_that_restarts_keeps_its_assignment_and_fences_its_old_self() 
     let rejoined = now(f.coordinator.join("g", follower));
     assert_eq!((rejoined.error, rejoined.generation), (0, 2));
     assert_ne!(rejoined.member_id, b);
-    assert_eq!(state(&f, "g"), GroupState::Stable);
+    assert_eq!(state(&f, "g"), GroupState::Stable.name());
     let synced = now(f.coordinator.sync("g", &rejoined.member_id, Some("follower-1"), 2, (None, None), vec![]));
     assert_eq!(synced.assignment, Bytes::from_static(b"B"));
     // Its previous incarnation is fenced.
@@ -273,7 +273,7 @@ fn a_static_member_that_restarts_keeps_its_assignment_and_fences_its_old_self() 
     let rejoined = now(f.coordinator.join("g", restarted_leader));
     assert_eq!((rejoined.error, rejoined.generation, rejoined.leader.as_str()), (0, 2, a.as_str()));
     assert!(rejoined.members.is_empty());
-    assert_eq!(state(&f, "g"), GroupState::Stable);
+    assert_eq!(state(&f, "g"), GroupState::Stable.name());
     let synced = now(f.coordinator.sync("g", &rejoined.member_id, Some("leader-1"), 2, (None, None), vec![]));
     assert_eq!(synced.assignment, Bytes::from_static(b"A"));
 }
@@ -490,7 +490,7 @@ fn a_reopened_coordinator_has_the_committed_offsets_and_stable_members() {
     let reopened = GroupCoordinator::open(dir.path(), false, GroupSettings::default(), clock).expect("reopen");
     assert_eq!(reopened.committed("g", None)[0].2.as_ref().map(|c| (c.offset, c.metadata.as_str())), Some((42, "m")));
     let described = reopened.describe("g").expect("group");
-    assert_eq!(described.state, GroupState::Stable);
+    assert_eq!(described.state, "Stable");
     assert_eq!(described.members[0].assignment, Bytes::from_static(b"all"));
     assert_eq!(reopened.heartbeat("g", &a, None, generation), 0, "the member carries on after a restart");
 }

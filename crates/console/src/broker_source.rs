@@ -49,7 +49,7 @@ impl Source for BrokerSource {
                 let description = broker.groups.describe(&listing.group_id)?;
                 Some(GroupInfo {
                     id: listing.group_id,
-                    state: description.state.name().to_string(),
+                    state: description.state.to_string(),
                     members: description
                         .members
                         .into_iter()

@@ -2,7 +2,8 @@
 //! complete "subscribe, poll, commit the bookmark" loop, and the child process the
 //! consumer-group tests SIGKILL.
 //!
-//! Usage: `group_member BOOTSTRAP GROUP TOPIC`. Prints `assigned 0,1,2` after each rebalance,
+//! Usage: `group_member BOOTSTRAP GROUP TOPIC [classic|consumer]` (the group protocol: classic
+//! by default, or KIP-848's). Prints `assigned 0,1,2`, its whole assignment, after each rebalance,
 //! `read PARTITION OFFSET` for each record it reads, then `committed PARTITION NEXT` once the
 //! commit of that record is acknowledged while the partition is still its own.
 
@@ -19,9 +20,13 @@ struct PrintAssignments;
 impl ClientContext for PrintAssignments {}
 
 impl ConsumerContext for PrintAssignments {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            println!("assigned {}", partitions(list));
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // The whole assignment: with KIP-848 (and cooperative assignors) a rebalance adds or
+        // takes away only some partitions.
+        if matches!(rebalance, Rebalance::Assign(_) | Rebalance::Revoke(_))
+            && let Ok(list) = consumer.assignment()
+        {
+            println!("assigned {}", partitions(&list));
         }
     }
 }
@@ -38,19 +43,27 @@ fn still_assigned(consumer: &BaseConsumer<PrintAssignments>, partition: i32) -> 
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, bootstrap, group, topic] = args.as_slice() else {
-        eprintln!("usage: group_member BOOTSTRAP GROUP TOPIC");
-        std::process::exit(2);
+    let (bootstrap, group, topic, protocol) = match args.as_slice() {
+        [_, b, g, t] => (b, g, t, "classic"),
+        [_, b, g, t, p] if p == "classic" || p == "consumer" => (b, g, t, p.as_str()),
+        _ => {
+            eprintln!("usage: group_member BOOTSTRAP GROUP TOPIC [classic|consumer]");
+            std::process::exit(2);
+        }
     };
-    let consumer: BaseConsumer<PrintAssignments> = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
+        .set("group.protocol", protocol)
         .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "500")
-        .create_with_context(PrintAssignments)
-        .unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
+        .set("enable.auto.commit", "false");
+    if protocol == "classic" {
+        // KIP-848 members take their timing from the broker.
+        config.set("session.timeout.ms", "6000").set("heartbeat.interval.ms", "500");
+    }
+    let consumer: BaseConsumer<PrintAssignments> =
+        config.create_with_context(PrintAssignments).unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
     consumer.subscribe(&[topic]).unwrap_or_else(|e| panic!("subscribe to {topic}: {e}"));
     loop {
         match consumer.poll(Duration::from_millis(200)) {

@@ -1,7 +1,8 @@
 //! Consumer groups through rdkafka: three members split eight partitions exactly once, the
 //! others take over when one closes and, after the session timeout, when one is SIGKILLed;
 //! nothing is lost and a record repeats only at or after the last commit for its partition.
-//! A committed offset survives a broker SIGKILL.
+//! A committed offset survives a broker SIGKILL. The same for KIP-848's consumer group protocol
+//! (`group.protocol=consumer`), whose timing the broker sets.
 
 mod broker_process;
 
@@ -43,16 +44,26 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<i32>) {
     }
 }
 
+/// The broker settings that give KIP-848 members the classic members' timing here.
+const CONSUMER_PROTOCOL_PROPERTIES: &str =
+    "group.consumer.session.timeout.ms=6000\ngroup.consumer.heartbeat.interval.ms=500\n";
+
 fn member(bootstrap: &str, group: &str) -> BaseConsumer {
-    ClientConfig::new()
+    member_with(bootstrap, group, "classic")
+}
+
+fn member_with(bootstrap: &str, group: &str, protocol: &str) -> BaseConsumer {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
+        .set("group.protocol", protocol)
         .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
-        .set("heartbeat.interval.ms", "500")
-        .create()
-        .expect("consumer")
+        .set("enable.auto.commit", "false");
+    if protocol == "classic" {
+        config.set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string()).set("heartbeat.interval.ms", "500");
+    }
+    config.create().expect("consumer")
 }
 
 /// Every read and commit. Reads by this process's members are checked as they happen: a
@@ -126,10 +137,13 @@ fn poll_and_commit(consumer: &BaseConsumer, tracker: &mut Tracker) {
             Ok(()) => {}
             // Kafka refuses a commit from a generation a rebalance has just ended; the record
             // may then be read again, which the tracker allows since the commit did not happen.
+            // KIP-848's refusals: an epoch the member's next heartbeat moves on.
             Err(KafkaError::ConsumerCommit(
                 RDKafkaErrorCode::IllegalGeneration
                 | RDKafkaErrorCode::RebalanceInProgress
-                | RDKafkaErrorCode::UnknownMemberId,
+                | RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::StaleMemberEpoch
+                | RDKafkaErrorCode::FencedMemberEpoch,
             )) => {}
             Err(e) => panic!("commit failed: {e}"),
         }
@@ -172,11 +186,11 @@ fn poll_until(
 }
 
 /// The example `group_member` program, built by `cargo test` beside the test binaries.
-fn spawn_member(bootstrap: &str, group: &str, topic: &str) -> (Child, mpsc::Receiver<String>) {
+fn spawn_member(bootstrap: &str, group: &str, topic: &str, protocol: &str) -> (Child, mpsc::Receiver<String>) {
     let exe = std::env::current_exe().expect("test binary");
     let program = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/group_member");
     let mut child = Command::new(&program)
-        .args([bootstrap, group, topic])
+        .args([bootstrap, group, topic, protocol])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
@@ -223,8 +237,20 @@ fn split_among(members: &[BaseConsumer]) -> bool {
 
 #[test]
 fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill() {
+    split_and_take_over("classic");
+}
+
+#[test]
+fn consumer_protocol_members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill() {
+    split_and_take_over("consumer");
+}
+
+fn split_and_take_over(protocol: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = BrokerProcess::start(dir.path());
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("server.properties");
+    std::fs::write(&config, CONSUMER_PROTOCOL_PROPERTIES).expect("config");
+    let broker = BrokerProcess::start_with(dir.path(), "127.0.0.1:0", &["--config", config.to_str().expect("path")]);
     let bootstrap = broker.bootstrap();
     let rt = runtime();
     rt.block_on(create_topic(&bootstrap, "orders", PARTITIONS));
@@ -232,7 +258,7 @@ fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill()
     let mut tracker = Tracker::default();
 
     // Three members: each partition goes to exactly one.
-    let mut members: Vec<BaseConsumer> = (0..3).map(|_| member(&bootstrap, "workers")).collect();
+    let mut members: Vec<BaseConsumer> = (0..3).map(|_| member_with(&bootstrap, "workers", protocol)).collect();
     for m in &members {
         m.subscribe(&["orders"]).expect("subscribe");
     }
@@ -249,7 +275,7 @@ fn members_split_partitions_exactly_once_and_take_over_on_close_and_on_sigkill()
     poll_until(&refs, &mut tracker, Duration::from_secs(30), "two members to take over", |_| split_among(&members));
 
     // A third member in a child process joins, reads and commits, and is SIGKILLed.
-    let (mut child, lines) = spawn_member(&bootstrap, "workers", "orders");
+    let (mut child, lines) = spawn_member(&bootstrap, "workers", "orders", protocol);
     let mut child_assignment = Vec::new();
     poll_until(&refs, &mut tracker, Duration::from_secs(40), "the child to get partitions", |t| {
         drain_child(&lines, t, &mut child_assignment);
@@ -303,6 +329,39 @@ fn a_committed_offset_survives_a_broker_sigkill() {
     wanted.add_partition("ledger", 0);
     let committed = consumer.committed_offsets(wanted, Duration::from_secs(10)).expect("committed");
     assert_eq!(committed.elements()[0].offset(), Offset::Offset(1234));
+}
+
+#[test]
+fn a_consumer_protocol_members_commits_survive_a_broker_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("server.properties");
+    std::fs::write(&config, CONSUMER_PROTOCOL_PROPERTIES).expect("config");
+    let config = config.to_str().expect("path");
+    let broker = BrokerProcess::start_with(dir.path(), "127.0.0.1:0", &["--config", config]);
+    let bootstrap = broker.bootstrap();
+    let rt = runtime();
+    rt.block_on(create_topic(&bootstrap, "journal", PARTITIONS));
+    rt.block_on(produce(&bootstrap, "journal", 0..80));
+    let consumer = member_with(&bootstrap, "scribes", "consumer");
+    consumer.subscribe(&["journal"]).expect("subscribe");
+    let mut tracker = Tracker::default();
+    // It reads everything, committing as it goes, as the group's only member.
+    poll_until(&[&consumer], &mut tracker, Duration::from_secs(30), "every record", |t| t.distinct() == 80);
+    let committed = tracker.committed.clone();
+    assert_eq!(committed.values().sum::<i64>(), 80, "{committed:?}");
+    let port = broker.addr.to_string();
+    broker.kill();
+    drop(consumer);
+
+    let broker = BrokerProcess::start_with(dir.path(), &port, &["--config", config]);
+    rt.block_on(produce(&broker.bootstrap(), "journal", 80..88));
+    let again = member_with(&broker.bootstrap(), "scribes", "consumer");
+    again.subscribe(&["journal"]).expect("subscribe");
+    let mut after = Tracker::default();
+    poll_until(&[&again], &mut after, Duration::from_secs(30), "the records after the commits", |t| t.distinct() == 8);
+    // Only the new ones: the commits made before the crash held.
+    assert_eq!(after.all_read(), (80..88).map(|i| (i % PARTITIONS, 10)).collect());
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

@@ -65,6 +65,9 @@ pub fn live_records(groups: &HashMap<String, Group>) -> Vec<Record> {
                 value: Some(RecordValue::Group(group.stored())),
             });
         }
+        if let Some(consumer) = &group.consumer {
+            records.extend(consumer.live_records());
+        }
         for ((topic, partition), offset) in &group.offsets {
             records.push(Record {
                 key: RecordKey::Offset { group: id.clone(), topic: topic.clone(), partition: *partition },

@@ -43,6 +43,29 @@ pub fn assignment_partitions(assignment: &[u8]) -> Vec<(String, Vec<i32>)> {
         .unwrap_or_default()
 }
 
+/// A consumer-protocol assignment (version 0) of these partitions by topic.
+pub fn encode_assignment(partitions: &[(String, Vec<i32>)]) -> Bytes {
+    use kafka_protocol::messages::TopicName;
+    use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(
+        partitions
+            .iter()
+            .map(|(topic, ps)| {
+                TopicPartition::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_partitions(ps.clone())
+            })
+            .collect(),
+    );
+    let mut buf = bytes::BytesMut::new();
+    buf.extend_from_slice(&0i16.to_be_bytes());
+    if assignment.encode(&mut buf, 0).is_err() {
+        return Bytes::new();
+    }
+    buf.freeze()
+}
+
 /// Highest assignment version kafka-protocol decodes (later versions only append fields).
 const MAX_ASSIGNMENT_VERSION: i16 = 3;
 

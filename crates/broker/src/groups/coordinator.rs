@@ -17,6 +17,7 @@ use runnel_log::{LogConfig, LogError, PartitionLog};
 use super::OFFSETS_TOPIC;
 use super::clock::Clock;
 use super::compaction;
+use super::consumer_group::{ConsumerGroup, Heartbeat, HeartbeatAnswer, HeartbeatError, TopicLookup};
 use super::group::{Group, GroupState, Reply};
 use super::member::{JoinParams, JoinResult, SyncResult};
 use super::records::{CommittedOffset, Record, RecordKey, RecordValue};
@@ -56,8 +57,10 @@ pub struct GroupListing {
     pub group_id: String,
     /// `consumer`, or empty for a group that only commits offsets.
     pub protocol_type: String,
-    /// Its state.
-    pub state: GroupState,
+    /// Its state's name (a classic or a consumer group state).
+    pub state: &'static str,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// A member in DescribeGroups.
@@ -80,8 +83,10 @@ pub struct MemberDescription {
 /// A group in DescribeGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupDescription {
-    /// Its state.
-    pub state: GroupState,
+    /// Its state's name.
+    pub state: &'static str,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: &'static str,
     /// `consumer`, or empty.
     pub protocol_type: String,
     /// The chosen assignor, empty unless Stable or CompletingRebalance.
@@ -197,7 +202,7 @@ impl GroupCoordinator {
         let mut groups = self.lock();
         let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, now));
         if (generation >= 0 || !member_id.is_empty())
-            && let Err(error) = group.validate_commit(member_id, instance_id, generation, now)
+            && let Err(error) = group.validate_commit(member_id, instance_id, generation, now, true)
         {
             return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
         }
@@ -260,13 +265,99 @@ impl GroupCoordinator {
         }
     }
 
+    /// Appends what a consumer group queued for the log. A failure is logged: the change stays
+    /// in memory (as with classic metadata).
+    fn persist_consumer(&self, group: &mut Group) {
+        let records = group.consumer.as_mut().map(ConsumerGroup::take_records).unwrap_or_default();
+        if !records.is_empty()
+            && let Err(e) = self.append(&records)
+        {
+            tracing::error!(group = %group.id, error = %e, "could not write consumer group records");
+        }
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848). An empty classic group becomes a consumer group,
+    /// keeping its offsets; a classic group with members is not a consumer group.
+    pub fn consumer_heartbeat(
+        &self,
+        group_id: &str,
+        request: Heartbeat,
+        topics: &dyn TopicLookup,
+    ) -> Result<HeartbeatAnswer, HeartbeatError> {
+        if group_id.is_empty() {
+            return Err(HeartbeatError {
+                code: code(ResponseError::InvalidRequest),
+                message: "GroupId can't be empty.".into(),
+            });
+        }
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, now));
+        self.catch_up(group, now);
+        if group.consumer.is_none() {
+            if !group.is_empty() {
+                return Err(HeartbeatError {
+                    code: code(ResponseError::GroupIdNotFound),
+                    message: format!("Group {group_id} is not a consumer group: it is a classic group with members."),
+                });
+            }
+            if request.member_epoch != 0 {
+                return Err(HeartbeatError {
+                    code: code(ResponseError::UnknownMemberId),
+                    message: format!("Member {} is not a member of group {group_id}.", request.member_id),
+                });
+            }
+            if group.has_metadata() {
+                tracing::info!(group = group_id, "upgraded an empty classic group to a consumer group");
+            }
+            group.consumer = Some(ConsumerGroup::new(group_id));
+        }
+        let consumer = group.consumer.as_mut().expect("set above");
+        let member = (request.member_id.clone(), request.member_epoch);
+        let answer = consumer.heartbeat(request, topics, now, &self.settings);
+        self.persist_consumer(group);
+        if let Err(refused) = &answer {
+            tracing::debug!(group = group_id, member = %member.0, epoch = member.1, code = refused.code, message = %refused.message, "consumer group heartbeat refused");
+        }
+        answer
+    }
+
+    /// A consumer group as it is now, for ConsumerGroupDescribe; `None` if the group does not
+    /// exist or is a classic group.
+    pub fn consumer_group(&self, group_id: &str) -> Option<ConsumerGroup> {
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        let group = groups.get_mut(group_id)?;
+        self.catch_up(group, now);
+        group.consumer.clone()
+    }
+
+    /// Whether a group exists (of either kind).
+    pub fn exists(&self, group_id: &str) -> bool {
+        self.lock().contains_key(group_id)
+    }
+
+    /// Writes the tombstones of a group with nothing left, and forgets it once they are written.
+    fn forget(&self, groups: &mut HashMap<String, Group>, group_id: &str) {
+        let Some(group) = groups.get(group_id) else { return };
+        let mut records = group.consumer.as_ref().map(ConsumerGroup::tombstones).unwrap_or_default();
+        records.push(Record { key: RecordKey::Group { group: group_id.to_string() }, value: None });
+        if self.append(&records).is_ok() {
+            groups.remove(group_id);
+        }
+    }
+
     /// Applies what is due by now (session timeouts, rebalance deadlines) to one group before a
     /// request looks at its state. The timer runs every 100 ms; this makes an answer as exact
     /// as Kafka's per-member timers: a group whose last member's session ended a millisecond
     /// ago is Empty, and can be deleted.
     fn catch_up(&self, group: &mut Group, now_ms: i64) {
         group.tick(now_ms, &self.settings);
+        if let Some(consumer) = group.consumer.as_mut() {
+            consumer.tick(now_ms, &self.settings);
+        }
         self.persist_metadata(group);
+        self.persist_consumer(group);
     }
 
     /// Runs `f` over every group, for inspection (tests, metrics) without changing anything.
@@ -288,6 +379,21 @@ impl GroupCoordinator {
             groups.insert(group_id.to_string(), Group::new(group_id, now));
         }
         let group = groups.get_mut(group_id).expect("inserted above");
+        if let Some(consumer) = &group.consumer {
+            if !consumer.members.is_empty() {
+                // Kafka's answer to a classic member joining a consumer group it cannot join.
+                return Reply::Now(JoinResult::error(
+                    code(ResponseError::InconsistentGroupProtocol),
+                    &params.member_id,
+                ));
+            }
+            // An empty consumer group goes back to the classic protocol, keeping its offsets.
+            if let Err(e) = self.append(&consumer.tombstones()) {
+                tracing::error!(group = group_id, error = %e, "could not write the end of a consumer group");
+                return Reply::Now(JoinResult::error(code(ResponseError::CoordinatorNotAvailable), &params.member_id));
+            }
+            group.consumer = None;
+        }
         let reply = group.join(params, now, &self.settings);
         self.persist_metadata(group);
         reply
@@ -361,7 +467,7 @@ impl GroupCoordinator {
             groups.insert(group_id.to_string(), Group::new(group_id, now));
         }
         let group = groups.get_mut(group_id).expect("inserted above");
-        if let Err(error) = group.validate_commit(member_id, instance_id, generation, now) {
+        if let Err(error) = group.validate_commit(member_id, instance_id, generation, now, false) {
             return CommitOutcome { errors: vec![error; offsets.len()], flush_to: None };
         }
         let (mut errors, records) = self.offset_records(group_id, offsets, &exists, now);
@@ -472,7 +578,8 @@ impl GroupCoordinator {
             .map(|g| GroupListing {
                 group_id: g.id.clone(),
                 protocol_type: g.protocol_type().unwrap_or_default().to_string(),
-                state: g.state(),
+                state: g.state_name(),
+                group_type: g.group_type(),
             })
             .collect();
         listings.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -485,10 +592,14 @@ impl GroupCoordinator {
         let mut groups = self.lock();
         let group = groups.get_mut(group_id)?;
         self.catch_up(group, now);
+        if let Some(consumer) = &group.consumer {
+            return Some(describe_consumer_group(consumer));
+        }
         let stable = group.state() == GroupState::Stable;
         let protocol = group.protocol().unwrap_or_default().to_string();
         Some(GroupDescription {
-            state: group.state(),
+            state: group.state_name(),
+            group_type: group.group_type(),
             protocol_type: group.protocol_type().unwrap_or_default().to_string(),
             protocol: if matches!(group.state(), GroupState::Stable | GroupState::CompletingRebalance) {
                 protocol.clone()
@@ -518,7 +629,7 @@ impl GroupCoordinator {
             return (code(ResponseError::GroupIdNotFound), None);
         };
         self.catch_up(group, now);
-        if group.state() != GroupState::Empty || !group.members().is_empty() {
+        if !group.is_empty() {
             return (code(ResponseError::NonEmptyGroup), None);
         }
         let mut records: Vec<Record> = group
@@ -529,6 +640,7 @@ impl GroupCoordinator {
                 value: None,
             })
             .collect();
+        records.extend(group.consumer.as_ref().map(ConsumerGroup::tombstones).unwrap_or_default());
         records.push(Record { key: RecordKey::Group { group: group_id.to_string() }, value: None });
         match self.append(&records) {
             Ok(next) => {
@@ -555,7 +667,7 @@ impl GroupCoordinator {
         let Some(group) = groups.get_mut(group_id) else {
             return Err(code(ResponseError::GroupIdNotFound));
         };
-        let empty = group.state() == GroupState::Empty;
+        let empty = group.is_empty();
         if !empty && group.protocol_type() != Some("consumer") {
             return Err(code(ResponseError::NonEmptyGroup));
         }
@@ -602,8 +714,7 @@ impl GroupCoordinator {
         let mut groups = self.lock();
         let mut forget = Vec::new();
         for group in groups.values_mut() {
-            group.tick(now, &self.settings);
-            self.persist_metadata(group);
+            self.catch_up(group, now);
             let expired = group.expired_offsets(now, self.settings.offsets_retention_ms);
             if !expired.is_empty() {
                 let records: Vec<Record> = expired
@@ -623,15 +734,43 @@ impl GroupCoordinator {
                     Err(e) => tracing::error!(group = %group.id, error = %e, "could not expire offsets"),
                 }
             }
-            if group.is_removable() {
+            if group.is_removable_at(now) {
                 forget.push(group.id.clone());
             }
         }
         for id in forget {
-            if self.append(&[Record { key: RecordKey::Group { group: id.clone() }, value: None }]).is_ok() {
-                groups.remove(&id);
-            }
+            self.forget(&mut groups, &id);
         }
+    }
+}
+
+/// A consumer group as DescribeGroups shows it: its members with their assignments in the
+/// classic consumer protocol's encoding, so tools that only speak DescribeGroups see them.
+fn describe_consumer_group(consumer: &ConsumerGroup) -> GroupDescription {
+    GroupDescription {
+        state: consumer.state_name(),
+        group_type: "consumer",
+        protocol_type: "consumer".to_string(),
+        protocol: consumer.assignor().to_string(),
+        members: consumer
+            .members
+            .values()
+            .map(|m| {
+                let partitions: Vec<(String, Vec<i32>)> = m
+                    .assigned
+                    .iter()
+                    .filter_map(|(id, ps)| Some((consumer.topic_name(*id)?.to_string(), ps.iter().copied().collect())))
+                    .collect();
+                MemberDescription {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.info.instance_id.clone(),
+                    client_id: m.info.client_id.clone(),
+                    client_host: m.info.client_host.clone(),
+                    metadata: Bytes::new(),
+                    assignment: super::consumer_protocol::encode_assignment(&partitions),
+                }
+            })
+            .collect(),
     }
 }
 
@@ -697,6 +836,19 @@ fn hold_for_transaction(groups: &mut HashMap<String, Group>, record: Record, pro
 
 fn apply(groups: &mut HashMap<String, Group>, record: Record, now_ms: i64) {
     match &record.key {
+        RecordKey::ConsumerGroup { group: id } if record.value.is_none() => {
+            if let Some(group) = groups.get_mut(id) {
+                group.consumer = None;
+            }
+        }
+        RecordKey::ConsumerGroup { group: id }
+        | RecordKey::ConsumerMember { group: id, .. }
+        | RecordKey::TargetEpoch { group: id }
+        | RecordKey::TargetMember { group: id, .. }
+        | RecordKey::CurrentAssignment { group: id, .. } => {
+            let group = groups.entry(id.clone()).or_insert_with(|| Group::new(id, now_ms));
+            group.consumer.get_or_insert_with(|| ConsumerGroup::new(id)).replay(record, now_ms);
+        }
         RecordKey::Offset { group, .. } => {
             let group = groups.entry(group.clone()).or_insert_with(|| Group::new(group, now_ms));
             apply_to_group(group, record);

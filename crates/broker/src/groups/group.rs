@@ -1,5 +1,6 @@
-//! One classic consumer group: Kafka's state machine (Empty, PreparingRebalance,
-//! CompletingRebalance, Stable, Dead), the join and sync barriers, and its committed offsets.
+//! One group: a classic group's state machine (Empty, PreparingRebalance, CompletingRebalance,
+//! Stable, Dead) with its join and sync barriers, or a KIP-848 consumer group
+//! ([`super::consumer_group`]), and either way its committed offsets.
 //!
 //! Pure logic: time comes in as `now_ms`, answers that must wait are oneshot channels, and what
 //! must be made durable is reported by [`Group::take_metadata_change`]. The coordinator owns
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
 
+use super::consumer_group::ConsumerGroup;
 use super::member::{JoinParams, JoinResult, JoinedMember, Member, SyncResult};
 use super::records::{CommittedOffset, StoredGroup, StoredMember};
 use super::settings::GroupSettings;
@@ -77,7 +79,14 @@ pub struct Group {
     pub pending_txn_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
     /// Set when the generation or membership changed in a way the log must record.
     metadata_changed: bool,
+    /// Set while the group is a KIP-848 consumer group (`group.protocol=consumer`): its
+    /// classic part is then empty.
+    pub consumer: Option<ConsumerGroup>,
 }
+
+/// How long an empty consumer group with no offsets is kept before it is forgotten: its epoch
+/// goes on meanwhile, so a member leaving and rejoining never sees its epoch go back.
+pub const EMPTY_CONSUMER_GROUP_KEPT_MS: i64 = 10 * 60 * 1000;
 
 fn code(e: ResponseError) -> i16 {
     e.code()
@@ -101,6 +110,7 @@ impl Group {
             offsets: BTreeMap::new(),
             pending_txn_offsets: HashMap::new(),
             metadata_changed: false,
+            consumer: None,
         }
     }
 
@@ -137,7 +147,31 @@ impl Group {
 
     /// `consumer` for consumer groups, `None` for groups that only commit offsets.
     pub fn protocol_type(&self) -> Option<&str> {
-        self.protocol_type.as_deref()
+        if self.consumer.is_some() { Some("consumer") } else { self.protocol_type.as_deref() }
+    }
+
+    /// `consumer` for a KIP-848 group, `classic` otherwise (ListGroups v5's names).
+    pub fn group_type(&self) -> &'static str {
+        if self.consumer.is_some() { "consumer" } else { "classic" }
+    }
+
+    /// The state's name: a classic state, or a consumer group's (Empty, Assigning, Reconciling,
+    /// Stable).
+    pub fn state_name(&self) -> &'static str {
+        match &self.consumer {
+            Some(consumer) => consumer.state_name(),
+            None => self.state.name(),
+        }
+    }
+
+    /// How many members it has, of either kind.
+    pub fn member_count(&self) -> usize {
+        self.members.len() + self.consumer.as_ref().map_or(0, |c| c.members.len())
+    }
+
+    /// Whether nobody is in it: no classic members and no consumer group members.
+    pub fn is_empty(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty() && self.member_count() == 0
     }
 
     /// The chosen assignor.
@@ -156,12 +190,22 @@ impl Group {
     }
 
     /// Whether the group is about to be forgotten: no members, nothing pending, no offsets.
+    /// A consumer group is kept while it is recently empty (see
+    /// [`Group::is_removable_at`]).
     pub fn is_removable(&self) -> bool {
-        self.state == GroupState::Empty
-            && self.members.is_empty()
-            && self.pending.is_empty()
-            && self.offsets.is_empty()
-            && self.pending_txn_offsets.is_empty()
+        self.consumer.is_none() && self.is_forgettable()
+    }
+
+    /// [`Group::is_removable`] for a group that may be a consumer group: one empty for
+    /// [`EMPTY_CONSUMER_GROUP_KEPT_MS`] is forgotten too (Kafka forgets them at its next
+    /// offsets-retention check, every 10 minutes).
+    pub fn is_removable_at(&self, now_ms: i64) -> bool {
+        self.is_forgettable()
+            && self.consumer.as_ref().is_none_or(|c| c.empty_for(now_ms, EMPTY_CONSUMER_GROUP_KEPT_MS))
+    }
+
+    fn is_forgettable(&self) -> bool {
+        self.is_empty() && self.pending.is_empty() && self.offsets.is_empty() && self.pending_txn_offsets.is_empty()
     }
 
     /// Ends producer `producer_id`'s transaction for this group: its offsets become committed
@@ -660,13 +704,30 @@ impl Group {
     /// Checks an OffsetCommit against the group (Kafka's rules): a commit with generation -1
     /// is allowed only while the group is empty (admin tools, assign-only consumers); any
     /// other must come from a current member of the current generation.
+    /// A consumer group's member commits with its member epoch: a stale one is
+    /// STALE_MEMBER_EPOCH (ILLEGAL_GENERATION inside a transaction, as Kafka answers).
     pub fn validate_commit(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
         now_ms: i64,
+        transactional: bool,
     ) -> Result<(), i16> {
+        if let Some(consumer) = &self.consumer {
+            if generation < 0 && consumer.members.is_empty() {
+                return Ok(());
+            }
+            let Some(member) = consumer.members.get(member_id) else {
+                return Err(code(ResponseError::UnknownMemberId));
+            };
+            if generation != member.epoch {
+                let stale =
+                    if transactional { ResponseError::IllegalGeneration } else { ResponseError::StaleMemberEpoch };
+                return Err(code(stale));
+            }
+            return Ok(());
+        }
         if generation < 0 && self.state == GroupState::Empty {
             return Ok(());
         }
@@ -692,6 +753,9 @@ impl Group {
 
     /// Topics the members subscribed to, read from their consumer-protocol metadata.
     pub fn subscribed_topics(&self) -> Vec<String> {
+        if let Some(consumer) = &self.consumer {
+            return consumer.subscribed_names();
+        }
         let Some(protocol) = self.protocol.as_deref() else {
             return Vec::new();
         };
@@ -708,14 +772,16 @@ impl Group {
     /// Offsets due to expire under `offsets.retention.minutes`: all of an empty consumer
     /// group's once it has been empty that long; for a group that only commits offsets, each
     /// offset that long after its commit.
+    /// An empty consumer group's offsets expire each that long after its commit.
     pub fn expired_offsets(&self, now_ms: i64, retention_ms: i64) -> Vec<(String, i32)> {
-        if self.state != GroupState::Empty || retention_ms < 0 {
+        if !self.is_empty() || retention_ms < 0 {
             return Vec::new();
         }
         self.offsets
             .iter()
             .filter(|(_, o)| {
-                let since = if self.protocol_type.is_some() { self.state_since_ms } else { o.commit_timestamp };
+                let classic = self.protocol_type.is_some() && self.consumer.is_none();
+                let since = if classic { self.state_since_ms } else { o.commit_timestamp };
                 now_ms - since >= retention_ms
             })
             .map(|(k, _)| k.clone())

@@ -1,4 +1,4 @@
-//! Consumer groups (the classic protocol): the coordinator, its state machine, and the
+//! Consumer groups, classic and KIP-848: the coordinator, their state machines, and the
 //! durable group log.
 //!
 //! - [`coordinator`]: all groups, the log, replay at startup, offset commits.
@@ -7,10 +7,15 @@
 //! - [`lag`]: consumer lag from committed offsets and log end offsets.
 //! - [`clock`]: the injected clock; [`settings`]: `group.*` and `offsets.*` properties.
 //! - [`consumer_protocol`]: topics out of a consumer's subscription.
+//! - [`consumer_group`]: a KIP-848 consumer group; [`assignor`]: its server-side assignors;
+//!   [`consumer_records`]: its group log records.
 
+pub mod assignor;
 pub mod clock;
 pub mod compaction;
+pub mod consumer_group;
 pub mod consumer_protocol;
+pub mod consumer_records;
 pub mod coordinator;
 pub mod group;
 pub mod lag;

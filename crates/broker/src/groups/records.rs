@@ -1,9 +1,12 @@
 //! The records of `__consumer_offsets`, in Kafka's own schemas, so the group log reads like
 //! Kafka's: offset commits (key version 1, value version 3) and group metadata (key version 2,
-//! value version 3). A record with no value is a tombstone that deletes its key.
+//! value version 3), and the records of KIP-848 consumer groups ([`super::consumer_records`]).
+//! A record with no value is a tombstone that deletes its key.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::assignor::Assignment;
+use super::consumer_records::{self as consumer, StoredAssignment, StoredConsumerMember};
 use crate::schema_fields::{
     FieldError, get_bytes, get_i16, get_i32, get_i64, get_nullable_string, get_string, put_bytes, put_nullable_string,
     put_string,
@@ -35,6 +38,52 @@ pub enum RecordKey {
         /// Group id.
         group: String,
     },
+    /// A consumer group's epoch (KIP-848); its tombstone ends the consumer group.
+    ConsumerGroup {
+        /// Group id.
+        group: String,
+    },
+    /// A consumer group member's subscription.
+    ConsumerMember {
+        /// Group id.
+        group: String,
+        /// Member id.
+        member: String,
+    },
+    /// The epoch of a consumer group's target assignment.
+    TargetEpoch {
+        /// Group id.
+        group: String,
+    },
+    /// One member's target assignment.
+    TargetMember {
+        /// Group id.
+        group: String,
+        /// Member id.
+        member: String,
+    },
+    /// One member's current assignment and epoch.
+    CurrentAssignment {
+        /// Group id.
+        group: String,
+        /// Member id.
+        member: String,
+    },
+}
+
+impl RecordKey {
+    /// The group the record is about.
+    pub fn group(&self) -> &str {
+        match self {
+            RecordKey::Offset { group, .. }
+            | RecordKey::Group { group }
+            | RecordKey::ConsumerGroup { group }
+            | RecordKey::ConsumerMember { group, .. }
+            | RecordKey::TargetEpoch { group }
+            | RecordKey::TargetMember { group, .. }
+            | RecordKey::CurrentAssignment { group, .. } => group,
+        }
+    }
 }
 
 /// A committed offset with what Kafka keeps beside it.
@@ -95,6 +144,14 @@ pub enum RecordValue {
     Offset(CommittedOffset),
     /// For [`RecordKey::Group`].
     Group(StoredGroup),
+    /// For [`RecordKey::ConsumerGroup`] and [`RecordKey::TargetEpoch`].
+    Epoch(i32),
+    /// For [`RecordKey::ConsumerMember`].
+    ConsumerMember(StoredConsumerMember),
+    /// For [`RecordKey::TargetMember`].
+    Target(Assignment),
+    /// For [`RecordKey::CurrentAssignment`].
+    Current(StoredAssignment),
 }
 
 /// One record of the group log.
@@ -135,6 +192,26 @@ impl Record {
                 key.put_i16(GROUP_KEY_VERSION);
                 put_string(&mut key, group);
             }
+            RecordKey::ConsumerGroup { group } | RecordKey::TargetEpoch { group } => {
+                let version = if matches!(self.key, RecordKey::ConsumerGroup { .. }) {
+                    consumer::GROUP_EPOCH_KEY
+                } else {
+                    consumer::TARGET_EPOCH_KEY
+                };
+                key.put_i16(version);
+                put_string(&mut key, group);
+            }
+            RecordKey::ConsumerMember { group, member }
+            | RecordKey::TargetMember { group, member }
+            | RecordKey::CurrentAssignment { group, member } => {
+                key.put_i16(match self.key {
+                    RecordKey::ConsumerMember { .. } => consumer::MEMBER_KEY,
+                    RecordKey::TargetMember { .. } => consumer::TARGET_MEMBER_KEY,
+                    _ => consumer::CURRENT_ASSIGNMENT_KEY,
+                });
+                put_string(&mut key, group);
+                put_string(&mut key, member);
+            }
         }
         let value = self.value.as_ref().map(|value| {
             let mut buf = BytesMut::new();
@@ -165,6 +242,10 @@ impl Record {
                         put_bytes(&mut buf, &m.assignment);
                     }
                 }
+                RecordValue::Epoch(epoch) => consumer::encode_epoch(&mut buf, *epoch),
+                RecordValue::ConsumerMember(m) => consumer::encode_member(&mut buf, m),
+                RecordValue::Target(a) => consumer::encode_target(&mut buf, a),
+                RecordValue::Current(a) => consumer::encode_current(&mut buf, a),
             }
             buf.freeze()
         });
@@ -181,6 +262,17 @@ impl Record {
                 partition: get_i32(&mut key, "partition")?,
             },
             2 => RecordKey::Group { group: get_string(&mut key)? },
+            consumer::GROUP_EPOCH_KEY => RecordKey::ConsumerGroup { group: get_string(&mut key)? },
+            consumer::TARGET_EPOCH_KEY => RecordKey::TargetEpoch { group: get_string(&mut key)? },
+            consumer::MEMBER_KEY => {
+                RecordKey::ConsumerMember { group: get_string(&mut key)?, member: get_string(&mut key)? }
+            }
+            consumer::TARGET_MEMBER_KEY => {
+                RecordKey::TargetMember { group: get_string(&mut key)?, member: get_string(&mut key)? }
+            }
+            consumer::CURRENT_ASSIGNMENT_KEY => {
+                RecordKey::CurrentAssignment { group: get_string(&mut key)?, member: get_string(&mut key)? }
+            }
             v => return Err(RecordError::UnknownVersion("key", v)),
         };
         let Some(mut value) = value else {
@@ -227,8 +319,15 @@ impl Record {
                     members,
                 })
             }
+            (RecordKey::ConsumerGroup { .. } | RecordKey::TargetEpoch { .. }, 0) => {
+                RecordValue::Epoch(consumer::decode_epoch(&mut value)?)
+            }
+            (RecordKey::ConsumerMember { .. }, 0) => RecordValue::ConsumerMember(consumer::decode_member(&mut value)?),
+            (RecordKey::TargetMember { .. }, 0) => RecordValue::Target(consumer::decode_target(&mut value)?),
+            (RecordKey::CurrentAssignment { .. }, 0) => RecordValue::Current(consumer::decode_current(&mut value)?),
             (RecordKey::Offset { .. }, v) => return Err(RecordError::UnknownVersion("offset value", v)),
             (RecordKey::Group { .. }, v) => return Err(RecordError::UnknownVersion("group value", v)),
+            (_, v) => return Err(RecordError::UnknownVersion("consumer group value", v)),
         };
         Ok(Record { key, value: Some(value) })
     }
@@ -276,6 +375,46 @@ mod tests {
                 }],
             })),
         });
+    }
+
+    #[test]
+    fn consumer_group_records_round_trip() {
+        let topic = uuid::Uuid::from_bytes([7; 16]);
+        let assignment: Assignment = [(topic, [0, 3].into_iter().collect())].into_iter().collect();
+        let (group, member) = ("g".to_string(), "m-1".to_string());
+        round_trip(Record {
+            key: RecordKey::ConsumerGroup { group: group.clone() },
+            value: Some(RecordValue::Epoch(4)),
+        });
+        round_trip(Record { key: RecordKey::TargetEpoch { group: group.clone() }, value: Some(RecordValue::Epoch(3)) });
+        round_trip(Record {
+            key: RecordKey::ConsumerMember { group: group.clone(), member: member.clone() },
+            value: Some(RecordValue::ConsumerMember(StoredConsumerMember {
+                instance_id: Some("i".into()),
+                rack_id: None,
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                topic_names: vec!["a".into(), "b".into()],
+                topic_regex: Some("orders-.*".into()),
+                rebalance_timeout_ms: 300_000,
+                server_assignor: Some("uniform".into()),
+            })),
+        });
+        round_trip(Record {
+            key: RecordKey::TargetMember { group: group.clone(), member: member.clone() },
+            value: Some(RecordValue::Target(assignment.clone())),
+        });
+        round_trip(Record {
+            key: RecordKey::CurrentAssignment { group: group.clone(), member: member.clone() },
+            value: Some(RecordValue::Current(StoredAssignment {
+                epoch: 4,
+                previous_epoch: 3,
+                state: 2,
+                assigned: assignment.clone(),
+                pending_revocation: assignment,
+            })),
+        });
+        round_trip(Record { key: RecordKey::CurrentAssignment { group, member }, value: None });
     }
 
     #[test]

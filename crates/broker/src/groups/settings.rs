@@ -21,6 +21,11 @@ pub struct GroupSettings {
     /// `offsets.topic.segment.bytes`: the group log's segment size; the log cleaner compacts
     /// its closed segments while the broker runs.
     pub segment_bytes: u64,
+    /// `group.consumer.session.timeout.ms`: how long a KIP-848 consumer group member may go
+    /// without a heartbeat (the broker decides it, not the client).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: how often KIP-848 members heartbeat.
+    pub consumer_heartbeat_interval_ms: i32,
 }
 
 impl Default for GroupSettings {
@@ -33,6 +38,8 @@ impl Default for GroupSettings {
             max_metadata_bytes: 4096,
             compact_after_records: 100_000,
             segment_bytes: 100 * 1024 * 1024,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }

@@ -52,7 +52,7 @@ pub fn handle(ctx: &RequestContext, request: DescribeGroupsRequest) -> Handled<D
                 .collect();
             DescribedGroup::default()
                 .with_group_id(id)
-                .with_group_state(StrBytes::from_static_str(description.state.name()))
+                .with_group_state(StrBytes::from_static_str(description.state))
                 .with_protocol_type(StrBytes::from_string(description.protocol_type))
                 .with_protocol_data(StrBytes::from_string(description.protocol))
                 .with_members(members)

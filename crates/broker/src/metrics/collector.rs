@@ -218,7 +218,7 @@ pub fn cluster_state(broker: &Broker, topics: &[Arc<Topic>]) -> ClusterState {
     let committed = broker.groups.inspect(|groups| {
         let mut committed = Vec::new();
         for (id, group) in groups {
-            state.groups.push((id.clone(), group.members().len() as i64));
+            state.groups.push((id.clone(), group.member_count() as i64));
             for ((topic, partition), offset) in &group.offsets {
                 committed.push((id.clone(), topic.clone(), *partition, offset.offset));
             }

@@ -47,6 +47,9 @@ pub enum GroupCommand {
 #[derive(Debug, Serialize)]
 struct GroupRow {
     group: String,
+    /// `classic`, or `consumer` for a KIP-848 group (`group.protocol=consumer`).
+    #[serde(rename = "type")]
+    group_type: String,
     state: String,
     protocol_type: String,
     members: usize,
@@ -96,6 +99,7 @@ fn group_info(client: &ClientArgs, consumer: &BaseConsumer, group: &str) -> anyh
 fn row(g: &GroupInfo) -> GroupRow {
     GroupRow {
         group: g.name().to_string(),
+        group_type: "classic".to_string(),
         state: g.state().to_string(),
         protocol_type: g.protocol_type().to_string(),
         members: g.members().len(),
@@ -106,16 +110,43 @@ fn list(client: &ClientArgs) -> anyhow::Result<()> {
     let consumer = client.consumer()?;
     let groups = consumer.fetch_group_list(None, TIMEOUT).map_err(|e| client.unreachable(e))?;
     let mut rows: Vec<GroupRow> = groups.groups().iter().map(row).collect();
+    let types = group_types(client)?;
+    for row in &mut rows {
+        if let Some(group_type) = types.get(&row.group) {
+            row.group_type = group_type.clone();
+        }
+    }
     rows.sort_by(|a, b| a.group.cmp(&b.group));
     match client.output {
         Output::Json => print_json(&rows),
         Output::Table => {
-            let cells: Vec<Vec<String>> =
-                rows.iter().map(|r| vec![r.group.clone(), r.state.clone(), r.members.to_string()]).collect();
-            print!("{}", table(&["GROUP", "STATE", "MEMBERS"], &cells));
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| vec![r.group.clone(), r.group_type.clone(), r.state.clone(), r.members.to_string()])
+                .collect();
+            print!("{}", table(&["GROUP", "TYPE", "STATE", "MEMBERS"], &cells));
             Ok(())
         }
     }
+}
+
+/// Each group's type from ListGroups v5 on every broker (brokers before KIP-848 only have
+/// classic groups and do not say).
+fn group_types(client: &ClientArgs) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    use kafka_protocol::messages::{ApiKey, ListGroupsRequest, ListGroupsResponse};
+    let mut types = std::collections::HashMap::new();
+    let nodes = client.connection()?.metadata(None)?.nodes;
+    for node in &nodes {
+        let mut connection = client.connection_to(&node.address)?;
+        let (version, response): (i16, ListGroupsResponse) =
+            connection.call(ApiKey::ListGroups, 5, &ListGroupsRequest::default())?;
+        if version >= 5 {
+            for g in response.groups {
+                types.insert(g.group_id.to_string(), g.group_type.to_string());
+            }
+        }
+    }
+    Ok(types)
 }
 
 /// Committed offsets of `group` for every partition of `topics` (all topics if None) it has
