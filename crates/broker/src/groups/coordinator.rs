@@ -332,6 +332,24 @@ impl GroupCoordinator {
         group.consumer.clone()
     }
 
+    /// OffsetFetch v9 from a consumer group member (KIP-848): it must be a member, at its
+    /// epoch (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). Requests naming no member (admin tools)
+    /// and groups of the classic protocol are not checked, as in Kafka.
+    pub fn validate_fetch(&self, group_id: &str, member_id: Option<&str>, member_epoch: i32) -> Result<(), i16> {
+        if member_id.is_none() && member_epoch < 0 {
+            return Ok(());
+        }
+        let groups = self.lock();
+        let Some(consumer) = groups.get(group_id).and_then(|g| g.consumer.as_ref()) else {
+            return Ok(());
+        };
+        match consumer.members.get(member_id.unwrap_or_default()) {
+            None => Err(code(ResponseError::UnknownMemberId)),
+            Some(member) if member.epoch != member_epoch => Err(code(ResponseError::StaleMemberEpoch)),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Whether a group exists (of either kind).
     pub fn exists(&self, group_id: &str) -> bool {
         self.lock().contains_key(group_id)

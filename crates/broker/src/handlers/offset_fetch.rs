@@ -1,7 +1,8 @@
 //! OffsetFetch: a group's committed offsets (-1 where it has none), for named partitions or,
 //! with no topics given, for every partition it committed. v8+ asks for several groups. With
 //! `require_stable` (KIP-447), a partition whose offset an open transaction is committing is
-//! answered UNSTABLE_OFFSET_COMMIT, which clients retry until the transaction ends.
+//! answered UNSTABLE_OFFSET_COMMIT, which clients retry until the transaction ends. v9 names
+//! the member of a KIP-848 consumer group, which must be at its epoch.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
@@ -90,6 +91,11 @@ pub fn handle(ctx: &RequestContext, request: OffsetFetchRequest) -> Handled<Offs
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id)
                         .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+                }
+                let member_id = g.member_id.as_ref().map(|m| m.as_str()).filter(|_| version >= 9);
+                let member_epoch = if version >= 9 { g.member_epoch } else { -1 };
+                if let Err(error) = groups.validate_fetch(g.group_id.as_str(), member_id, member_epoch) {
+                    return OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_error_code(error);
                 }
                 let wanted: Option<Vec<(String, Vec<i32>)>> = g
                     .topics
