@@ -2,7 +2,8 @@
 //! others take over when one closes and, after the session timeout, when one is SIGKILLed;
 //! nothing is lost and a record repeats only at or after the last commit for its partition.
 //! A committed offset survives a broker SIGKILL. The same for KIP-848's consumer group protocol
-//! (`group.protocol=consumer`), whose timing the broker sets.
+//! (`group.protocol=consumer`), whose timing the broker sets, and a classic and a consumer
+//! group reading one topic at once.
 
 mod broker_process;
 
@@ -362,6 +363,29 @@ fn a_consumer_protocol_members_commits_survive_a_broker_sigkill() {
     poll_until(&[&again], &mut after, Duration::from_secs(30), "the records after the commits", |t| t.distinct() == 8);
     // Only the new ones: the commits made before the crash held.
     assert_eq!(after.all_read(), (80..88).map(|i| (i % PARTITIONS, 10)).collect());
+}
+
+#[test]
+fn a_classic_and_a_consumer_protocol_group_read_one_topic_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = BrokerProcess::start(dir.path());
+    let bootstrap = broker.bootstrap();
+    let rt = runtime();
+    rt.block_on(create_topic(&bootstrap, "shared", PARTITIONS));
+    rt.block_on(produce(&bootstrap, "shared", 0..160));
+    let classic = member_with(&bootstrap, "old-readers", "classic");
+    let modern = member_with(&bootstrap, "new-readers", "consumer");
+    classic.subscribe(&["shared"]).expect("subscribe");
+    modern.subscribe(&["shared"]).expect("subscribe");
+    let (mut classic_reads, mut modern_reads) = (Tracker::default(), Tracker::default());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (classic_reads.distinct() < 160 || modern_reads.distinct() < 160) && Instant::now() < deadline {
+        poll_and_commit(&classic, &mut classic_reads);
+        poll_and_commit(&modern, &mut modern_reads);
+    }
+    // Each group reads every record, on its own.
+    assert_eq!(classic_reads.all_read(), every_record(160));
+    assert_eq!(modern_reads.all_read(), every_record(160));
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
