@@ -12,3 +12,4 @@ pub mod auth;
 pub mod error;
 pub mod rules;
 pub mod store;
+pub mod tail;

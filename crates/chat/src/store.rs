@@ -1,7 +1,8 @@
 //! Rooms on a Kafka cluster, through rdkafka: posting produces a record, reading assigns the
 //! room's partition at an offset and polls, a bookmark is a committed offset of the user's
 //! consumer group. The store keeps no state of its own, so any number of chat servers can
-//! serve the same rooms.
+//! serve the same rooms. Readers waiting for new messages share one follower per room
+//! ([`crate::tail`]) instead of a consumer each.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::rules;
+use crate::tail::{TailRead, Tails};
 
 /// How long a call to the cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,6 +58,10 @@ pub struct ChatStore {
     admin: AdminClient<DefaultClientContext>,
     /// Rooms known to exist, so a post does not ask the cluster to create its room each time.
     known_rooms: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// One follower per room with readers waiting for its next messages.
+    tails: Tails,
+    /// Held while a room's first waiting reader starts its follower.
+    starting_follower: tokio::sync::Mutex<()>,
 }
 
 /// A client configuration for `brokers` with `properties` over runnel's defaults.
@@ -91,6 +97,8 @@ impl ChatStore {
             producer,
             admin,
             known_rooms: Default::default(),
+            tails: Tails::new(config),
+            starting_follower: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -188,6 +196,36 @@ impl ChatStore {
         max: usize,
     ) -> Result<Vec<Message>, ApiError> {
         let (topic, room) = (rules::topic(room), room.to_string());
+        if let Some(after) = after.filter(|_| wait_ms > 0) {
+            // A reader waiting after a message it has: the room's follower answers, from memory.
+            // The first reader of a room starts it; the others wait for that, not each asking
+            // the cluster.
+            let end = match self.tails.end_of(&topic) {
+                Some(end) => end,
+                None => {
+                    let _starting = self.starting_follower.lock().await;
+                    match self.tails.end_of(&topic) {
+                        Some(end) => end,
+                        None => {
+                            let (name, room) = (topic.clone(), room.clone());
+                            let (_, end) = self
+                                .with_consumer("chat.reader".into(), move |consumer, brokers| {
+                                    room_offsets(consumer, &name, &room, brokers)
+                                })
+                                .await?;
+                            if let Err(e) = self.tails.start(&topic, end) {
+                                tracing::warn!(topic, error = %e, "could not follow a room; reading it directly");
+                            }
+                            end
+                        }
+                    }
+                }
+            };
+            let wait = Duration::from_millis(wait_ms);
+            if let TailRead::Messages(messages) = self.tails.read(&topic, after + 1, end, wait, max).await {
+                return Ok(messages);
+            }
+        }
         self.with_consumer(rules::bookmark_group(user), move |consumer, brokers| {
             let (low, high) = room_offsets(consumer, &topic, &room, brokers)?;
             let start = match after {
@@ -254,7 +292,8 @@ fn close_later(consumer: BaseConsumer) {
     tokio::runtime::Handle::current().spawn_blocking(move || drop(consumer));
 }
 
-fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
+/// A record of a room as the API returns it.
+pub(crate) fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
     let header = |name: &str| {
         m.headers()
             .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
