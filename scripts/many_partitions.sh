@@ -12,7 +12,7 @@ BIN="$PWD/target/release/runnel"
 DATA=$(mktemp -d "$PWD/target/partitions.XXXXXX")
 B=127.0.0.1:29097
 PID=""
-trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties"' EXIT
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties" "$DATA.bench"' EXIT
 ms() { date +%s%3N; }
 # max.broker.partitions defaults to 4 x the open-file budget: raise it to N for this run.
 printf 'max.broker.partitions=%s\n' "$((N + 100))" > "$DATA.properties"
@@ -34,7 +34,8 @@ echo "start-up, empty: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
 t0=$(ms)
 "$BIN" topic create wide -p "$N" --brokers $B > /dev/null
 echo "create a topic of $N partitions: $(($(ms) - t0)) ms; open files $(fds), RSS $(rss_mb) MB"
-"$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json > /dev/null
+"$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json > "$DATA.bench"
+echo "produce 200,000 records over them (acks=1): $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in r.items() if not isinstance(v, (dict, list))))' "$DATA.bench")"
 echo "after 200,000 records over them: open files $(fds), RSS $(rss_mb) MB"
 kill -TERM "$PID"; wait "$PID" || true
 start
