@@ -496,12 +496,8 @@ impl ConsumerGroup {
                         });
                         self.target.insert(member_id.clone(), target);
                     }
-                    let current = self.current_record(&member);
+                    self.records.push(self.current_record(&member));
                     self.members.insert(member_id.clone(), member);
-                    self.records.push(Record {
-                        key: RecordKey::CurrentAssignment { group: self.id.clone(), member: member_id.clone() },
-                        value: current.value,
-                    });
                     return Ok(member_id);
                 }
                 Some((old, false)) if old != member_id => {

@@ -315,6 +315,10 @@ impl GroupCoordinator {
         let consumer = group.consumer.as_mut().expect("set above");
         let member = (request.member_id.clone(), request.member_epoch);
         let answer = consumer.heartbeat(request, topics, now, &self.settings);
+        // A refused first join leaves no consumer group behind (it would be kept 10 minutes).
+        if answer.is_err() && consumer.epoch == 0 && consumer.members.is_empty() {
+            group.consumer = None;
+        }
         self.persist_consumer(group);
         if let Err(refused) = &answer {
             tracing::debug!(group = group_id, member = %member.0, epoch = member.1, code = refused.code, message = %refused.message, "consumer group heartbeat refused");

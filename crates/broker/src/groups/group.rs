@@ -171,7 +171,7 @@ impl Group {
 
     /// Whether nobody is in it: no classic members and no consumer group members.
     pub fn is_empty(&self) -> bool {
-        self.state == GroupState::Empty && self.members.is_empty() && self.member_count() == 0
+        self.state == GroupState::Empty && self.member_count() == 0
     }
 
     /// The chosen assignor.
