@@ -49,6 +49,9 @@ plain_http=$(awk '/^runnel http listening on/ {print $5}' "$work/out")
 incremental=$(metric "$plain_http" runnel_incremental_fetches_total)
 echo "incremental fetches counted by the broker: $incremental"
 awk -v n="$incremental" 'BEGIN { exit !(n >= 5) }' || { echo "the Java consumer sent no incremental fetches" >&2; exit 1; }
+skipped=$(metric "$plain_http" runnel_fetch_session_idle_partitions_skipped_total)
+echo "partitions its idle incremental fetches left unread: $skipped"
+awk -v n="$skipped" 'BEGIN { exit !(n >= 1000) }' || { echo "idle incremental fetches still read every partition" >&2; exit 1; }
 
 echo "==> examples/java: the producer-consumer jar, run twice (the second run starts at the first's bookmark)"
 example="$PWD/examples/java/target"

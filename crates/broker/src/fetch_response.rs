@@ -81,6 +81,9 @@ pub struct PartitionAnswer {
     pub aborted_transactions: Option<Vec<(i64, i64)>>,
     /// The records.
     pub records: Records,
+    /// The partition's change count ([`crate::partition::Partition::changes`]) read before
+    /// this answer was made, for the fetch session; not sent.
+    pub changes: Option<u64>,
 }
 
 /// One topic of a Fetch response.

@@ -7,8 +7,8 @@
 //! room, else the client gets session id 0 and goes on with full fetches, as in Kafka.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::ResponseError;
@@ -39,12 +39,18 @@ struct SessionPartition {
     max_bytes: i32,
     /// (high watermark, last stable offset, log start) last answered.
     sent: Option<(i64, i64, i64)>,
+    /// The partition's change count when it was last answered with the client at its end
+    /// and nothing to return: while the count stays, an incremental fetch need not look.
+    idle_at: Option<u64>,
 }
 
 #[derive(Debug)]
 struct Session {
     next_epoch: i32,
     partitions: Vec<SessionPartition>,
+    /// `partitions` as request topics, kept until a fetch names or forgets a partition: an
+    /// idle incremental fetch names none, and reuses it.
+    topics: Option<Arc<Vec<FetchTopic>>>,
     last_used: Instant,
 }
 
@@ -58,13 +64,17 @@ pub enum SessionFetch {
         /// The new session's id, or 0.
         id: i32,
     },
-    /// An incremental fetch of session `id`: read `effective` (every partition of the
+    /// An incremental fetch of session `id`: read `topics` (every partition of the
     /// session), answer only what changed.
     Incremental {
         /// The session.
         id: i32,
-        /// The session's partitions as a full request.
-        effective: Box<FetchRequest>,
+        /// The session's partitions, grouped by topic as a full request names them.
+        topics: Arc<Vec<FetchTopic>>,
+        /// For each partition of `topics`, in order: the change count at which it was last
+        /// seen idle (the client at its end, nothing new). While the partition's count is
+        /// still that, it has nothing to answer and need not be read.
+        idle_at: Vec<Option<u64>>,
     },
     /// A session error (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH).
     Refused(ResponseError),
@@ -78,6 +88,9 @@ pub struct FetchSessions {
     min_eviction: Duration,
     /// Incremental fetches served since start.
     pub incremental_fetches: AtomicU64,
+    /// Partitions an incremental fetch left unread since start, because they had not changed
+    /// since their session saw them idle: what sessions save the broker.
+    pub idle_partitions_skipped: AtomicU64,
 }
 
 impl FetchSessions {
@@ -88,6 +101,7 @@ impl FetchSessions {
             slots,
             min_eviction,
             incremental_fetches: AtomicU64::new(0),
+            idle_partitions_skipped: AtomicU64::new(0),
         }
     }
 
@@ -137,7 +151,7 @@ impl FetchSessions {
                     .iter()
                     .flat_map(|t| t.partitions.iter().map(move |p| session_partition(t, p)))
                     .collect();
-                sessions.insert(id, Session { next_epoch: 1, partitions, last_used: now });
+                sessions.insert(id, Session { next_epoch: 1, partitions, topics: None, last_used: now });
                 SessionFetch::Full { id }
             }
             (id, epoch) => {
@@ -149,6 +163,9 @@ impl FetchSessions {
                 }
                 session.next_epoch = if epoch == i32::MAX { 1 } else { epoch + 1 };
                 session.last_used = now;
+                if !request.forgotten_topics_data.is_empty() || !request.topics.is_empty() {
+                    session.topics = None;
+                }
                 for forgotten in &request.forgotten_topics_data {
                     session.partitions.retain(|p| {
                         !(same_topic(p, &forgotten.topic, forgotten.topic_id)
@@ -166,13 +183,19 @@ impl FetchSessions {
                                 p.fetch_offset = wanted.fetch_offset;
                                 p.log_start_offset = wanted.log_start_offset;
                                 p.max_bytes = wanted.partition_max_bytes;
+                                p.idle_at = None;
                             }
                             None => session.partitions.push(session_partition(topic, wanted)),
                         }
                     }
                 }
                 self.incremental_fetches.fetch_add(1, Ordering::Relaxed);
-                SessionFetch::Incremental { id, effective: Box::new(effective_request(request, &session.partitions)) }
+                let topics = session.topics.get_or_insert_with(|| Arc::new(request_topics(&session.partitions)));
+                SessionFetch::Incremental {
+                    id,
+                    topics: topics.clone(),
+                    idle_at: session.partitions.iter().map(|p| p.idle_at).collect(),
+                }
             }
         }
     }
@@ -215,6 +238,10 @@ impl FetchSessions {
                 let now = (p.high_watermark, p.last_stable_offset, p.log_start_offset);
                 let changed = p.error_code != 0 || !p.records.is_empty() || known.sent != Some(now);
                 known.sent = Some(now);
+                // Idle: nothing returned because the client is at the end (not because the
+                // answer ran out of room), so until the partition changes there is nothing.
+                let at_end = p.error_code == 0 && p.records.is_empty() && known.fetch_offset >= p.high_watermark;
+                known.idle_at = if at_end { p.changes } else { None };
                 changed || !incremental
             });
         }
@@ -236,11 +263,12 @@ fn session_partition(topic: &FetchTopic, p: &FetchPartition) -> SessionPartition
         log_start_offset: p.log_start_offset,
         max_bytes: p.partition_max_bytes,
         sent: None,
+        idle_at: None,
     }
 }
 
-/// `request` with its topics replaced by every partition of the session, grouped by topic.
-fn effective_request(request: &FetchRequest, partitions: &[SessionPartition]) -> FetchRequest {
+/// Every partition of the session as request topics, grouped by topic.
+fn request_topics(partitions: &[SessionPartition]) -> Vec<FetchTopic> {
     let mut topics: Vec<FetchTopic> = Vec::new();
     for p in partitions {
         let partition = FetchPartition::default()
@@ -258,10 +286,7 @@ fn effective_request(request: &FetchRequest, partitions: &[SessionPartition]) ->
             ),
         }
     }
-    let mut effective = request.clone();
-    effective.topics = topics;
-    effective.forgotten_topics_data = Vec::new();
-    effective
+    topics
 }
 
 #[cfg(test)]
@@ -320,8 +345,8 @@ mod tests {
         assert_eq!((full.session_id, answered_partitions(&full)), (id, vec![0, 1]));
 
         // Epoch 1, nothing named: both partitions are read, only the one whose end moved answered.
-        let SessionFetch::Incremental { effective, .. } = sessions.begin(&request(id, 1, &[])) else { panic!() };
-        assert_eq!(effective.topics[0].partitions.len(), 2, "the whole session is read");
+        let SessionFetch::Incremental { topics, .. } = sessions.begin(&request(id, 1, &[])) else { panic!() };
+        assert_eq!(topics[0].partitions.len(), 2, "the whole session is read");
         let mut next = answer(&[("t", 0, 5), ("t", 1, 9)]);
         sessions.answered(id, &mut next, true);
         assert_eq!(answered_partitions(&next), vec![1]);
@@ -329,9 +354,9 @@ mod tests {
         // A new position for partition 0, partition 1 forgotten.
         let mut forget = request(id, 2, &[("t", 0, 5)]);
         forget.forgotten_topics_data = vec![ForgottenTopic::default().with_topic(name("t")).with_partitions(vec![1])];
-        let SessionFetch::Incremental { effective, .. } = sessions.begin(&forget) else { panic!() };
-        assert_eq!(effective.topics[0].partitions.len(), 1);
-        assert_eq!(effective.topics[0].partitions[0].fetch_offset, 5);
+        let SessionFetch::Incremental { topics, .. } = sessions.begin(&forget) else { panic!() };
+        assert_eq!(topics[0].partitions.len(), 1);
+        assert_eq!(topics[0].partitions[0].fetch_offset, 5);
 
         // Wrong epochs and unknown sessions get Kafka's codes; epoch -1 closes the session.
         assert!(matches!(
@@ -345,6 +370,36 @@ mod tests {
         assert!(matches!(sessions.begin(&request(id, -1, &[])), SessionFetch::Sessionless));
         assert!(sessions.is_empty());
         assert_eq!(sessions.incremental_fetches.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_partition_answered_at_its_end_is_idle_until_it_changes_or_is_named_again() {
+        let sessions = FetchSessions::new(10, DEFAULT_MIN_EVICTION);
+        let SessionFetch::Full { id } = sessions.begin(&request(0, 0, &[("t", 0, 5), ("t", 1, 3), ("t", 2, 9)])) else {
+            panic!("a full fetch with epoch 0 opens a session")
+        };
+        // Partition 0: the client is at the end (5). Partition 1: behind (3 of 7), the answer
+        // had no room for it. Partition 2: at its end but answered with an error.
+        let mut full = answer(&[("t", 0, 5), ("t", 1, 7), ("t", 2, 9)]);
+        for (at, changes) in [40, 41, 42].into_iter().enumerate() {
+            full.topics[at].partitions[0].changes = Some(changes);
+        }
+        full.topics[2].partitions[0].error_code = ResponseError::NotLeaderOrFollower.code();
+        sessions.answered(id, &mut full, false);
+        let SessionFetch::Incremental { idle_at, .. } = sessions.begin(&request(id, 1, &[])) else { panic!() };
+        assert_eq!(idle_at, vec![Some(40), None, None], "only the partition read to its end is idle");
+
+        // Left out of an incremental answer (unchanged), it stays idle at the same count.
+        let mut unchanged = answer(&[("t", 1, 7), ("t", 2, 9)]);
+        sessions.answered(id, &mut unchanged, true);
+        let SessionFetch::Incremental { idle_at, .. } = sessions.begin(&request(id, 2, &[])) else { panic!() };
+        assert_eq!(idle_at[0], Some(40));
+
+        // Named with a new position, it is looked at again.
+        let SessionFetch::Incremental { idle_at, .. } = sessions.begin(&request(id, 3, &[("t", 0, 6)])) else {
+            panic!()
+        };
+        assert_eq!(idle_at, vec![None, None, None]);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! commit). The fsync runs on the blocking pool without the log lock, so appends and fetches
 //! go on meanwhile. A failed fsync poisons the log: later writes get KAFKA_STORAGE_ERROR.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -42,6 +43,46 @@ pub struct Partition {
     /// When a failed write was last logged, so a full disk logs one line per interval, not one
     /// per refused produce.
     last_write_error_logged_ms: AtomicI64,
+    /// Moves after every change of the log (see [`Partition::changes`]); read without the
+    /// log lock.
+    changes: AtomicU64,
+}
+
+/// The log, locked for reading: what may not change it cannot move the change counter.
+struct LogRead<'a>(MutexGuard<'a, PartitionLog>);
+
+impl Deref for LogRead<'_> {
+    type Target = PartitionLog;
+    fn deref(&self) -> &PartitionLog {
+        &self.0
+    }
+}
+
+/// The log, locked for a change: moves the partition's change counter when released, after
+/// the change, so whoever reads the counter and then the log never pairs a new log with an
+/// old count.
+struct LogWrite<'a> {
+    log: MutexGuard<'a, PartitionLog>,
+    changes: &'a AtomicU64,
+}
+
+impl Deref for LogWrite<'_> {
+    type Target = PartitionLog;
+    fn deref(&self) -> &PartitionLog {
+        &self.log
+    }
+}
+
+impl DerefMut for LogWrite<'_> {
+    fn deref_mut(&mut self) -> &mut PartitionLog {
+        &mut self.log
+    }
+}
+
+impl Drop for LogWrite<'_> {
+    fn drop(&mut self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// How often a partition logs repeated write failures.
@@ -85,13 +126,33 @@ impl Partition {
             writer: Mutex::new(()),
             flush_lock: tokio::sync::Mutex::new(()),
             last_write_error_logged_ms: AtomicI64::new(i64::MIN),
+            // Random, so a partition recreated under the same name does not repeat the counts
+            // a fetch session saw of the one before.
+            changes: AtomicU64::new(rand::random::<u64>() >> 1),
         }
     }
 
-    fn log(&self) -> MutexGuard<'_, PartitionLog> {
+    fn locked(&self) -> MutexGuard<'_, PartitionLog> {
         // A panic while holding the lock cannot leave the log half-updated in memory in a way
         // that matters more than stopping the broker would, so a poisoned mutex is used as is.
         self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn log(&self) -> LogRead<'_> {
+        LogRead(self.locked())
+    }
+
+    fn log_mut(&self) -> LogWrite<'_> {
+        LogWrite { log: self.locked(), changes: &self.changes }
+    }
+
+    /// A count that moves after every change of the log (an append, a marker, retention, a
+    /// new log start, a failed write), read without the log lock. Read before a fetch looks
+    /// at the partition, it tells a fetch session later whether the partition can have
+    /// anything new since: an idle incremental fetch of many partitions skips the unchanged
+    /// ones at the cost of one atomic load each.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// The partition index.
@@ -197,16 +258,16 @@ impl Partition {
             verify()?;
         }
         let prepared = if own_offsets {
-            self.log().prepare_append_at_own_offsets(batch, header, now_ms)?
+            self.log_mut().prepare_append_at_own_offsets(batch, header, now_ms)?
         } else {
-            self.log().prepare_append(batch, header, now_ms)?
+            self.log_mut().prepare_append(batch, header, now_ms)?
         };
         let write = match prepared {
             Prepared::Duplicate(result) => return Ok(result),
             Prepared::Write(write) => write,
         };
         let written = write.write(batch);
-        self.log().finish_append(write, written)
+        self.log_mut().finish_append(write, written)
     }
 
     /// Waits until every record below `offset` is fsynced, sharing fsyncs with other waiters.
@@ -223,7 +284,7 @@ impl Partition {
         };
         let started = std::time::Instant::now();
         let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
-        let mut log = self.log();
+        let mut log = self.log_mut();
         match synced {
             Ok(Ok(())) => {
                 log.mark_flushed(point);
@@ -312,12 +373,12 @@ impl Partition {
         let batch = runnel_log::control::marker_batch(producer_id, producer_epoch, kind, coordinator_epoch, now_ms);
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // As an append: the bytes are written with only the writer lock held.
-        let write = match self.log().prepare_marker(&batch, kind, now_ms)? {
+        let write = match self.log_mut().prepare_marker(&batch, kind, now_ms)? {
             Prepared::Duplicate(result) => return Ok(result.next_offset),
             Prepared::Write(write) => write,
         };
         let written = write.write(&batch);
-        Ok(self.log().finish_append(write, written)?.next_offset)
+        Ok(self.log_mut().finish_append(write, written)?.next_offset)
     }
 
     /// (log start offset, log end offset).
@@ -385,7 +446,7 @@ impl Partition {
     /// Runs retention; returns the number of deleted segments.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.log().apply_retention(now_ms)
+        self.log_mut().apply_retention(now_ms)
     }
 
     /// Where DeleteRecords with `offset` (-1: the high watermark) would move the log start,
@@ -407,14 +468,14 @@ impl Partition {
 
     /// Sets the checkpointed log start at open.
     pub fn restore_log_start(&self, offset: i64) {
-        self.log().restore_log_start(offset);
+        self.log_mut().restore_log_start(offset);
     }
 
     /// Moves the log start to `offset` (already durable in the checkpoint) and deletes the
     /// segments wholly below it. Returns the new log start offset.
     pub fn delete_records_below(&self, offset: i64) -> Result<i64, LogError> {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut log = self.log();
+        let mut log = self.log_mut();
         let start = log.advance_log_start(offset)?;
         log.delete_segments_below_start()?;
         Ok(start)
@@ -430,7 +491,7 @@ impl Partition {
             checkpoint.files.iter().map(|(path, content)| (path.as_path(), content.as_slice())).collect();
         runnel_log::durable_file::write_all_atomically(&files)
             .map_err(|e| LogError::io(format!("write the recovery checkpoint of {}-{}", self.topic, self.index), e))?;
-        self.log().checkpoint_written(&checkpoint);
+        self.log_mut().checkpoint_written(&checkpoint);
         Ok(Some(checkpoint.recovery_point))
     }
 
@@ -446,7 +507,7 @@ impl Partition {
         let cleaned = runnel_log::cleaner::clean(&plan, settings)?;
         let stats = cleaned.stats;
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let swapped = self.log().finish_clean(cleaned, None)?;
+        let swapped = self.log_mut().finish_clean(cleaned, None)?;
         Ok(swapped.then_some(stats))
     }
 
@@ -459,19 +520,19 @@ impl Partition {
     /// retention run on.
     pub fn set_config(&self, config: runnel_log::LogConfig) {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.log().set_config(config);
+        self.log_mut().set_config(config);
     }
 
     /// Takes the partition offline for good before its topic's files are deleted.
     pub fn retire(&self) {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.log().retire();
+        self.log_mut().retire();
     }
 
     /// Flushes and snapshots for a clean shutdown.
     pub fn close(&self) -> Result<(), LogError> {
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.log().close()
+        self.log_mut().close()
     }
 }
 

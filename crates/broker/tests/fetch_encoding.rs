@@ -141,6 +141,7 @@ proptest! {
                         log_start_offset: case.log_start,
                         aborted_transactions: case.aborted.clone(),
                         records: if case.records.is_empty() { Records::Empty } else { Records::Bytes(Bytes::from(case.records.clone())) },
+                        changes: None,
                     });
                     bytes_here.push(Bytes::from(case.records.clone()));
                 }

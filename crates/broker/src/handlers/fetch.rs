@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::FetchRequest;
+use kafka_protocol::messages::fetch_request::FetchTopic;
 use runnel_log::LogError;
 
 use crate::api::{Handled, RequestContext};
@@ -25,22 +26,30 @@ use crate::topics::Topic;
 /// Kafka's isolation level for read_committed.
 const READ_COMMITTED: i8 = 1;
 
-/// The answer, and the topics it read (by request position) for counting what it sent.
-/// `refused[i]`: the client may not read the request's i-th topic.
+/// The answer, and the topics it read (by position in `wanted_topics`) for counting what it
+/// sent. `request` gives the limits and isolation, `wanted_topics` what to read: the request's
+/// own, or its session's. `refused[i]`: the client may not read the i-th topic. `idle_at`, for
+/// an incremental fetch: per partition in order, the change count at which its session saw it
+/// idle; a partition still at that count is left out of the answer unread.
 fn build(
     broker: &Broker,
     request: &FetchRequest,
+    wanted_topics: &[FetchTopic],
     version: i16,
     refused: &[bool],
+    idle_at: Option<&[Option<u64>]>,
 ) -> (FetchAnswer, Vec<Option<Arc<Topic>>>) {
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
     if request.max_bytes <= 0 {
         remaining = usize::MAX;
     }
     let mut first_data = true;
-    let mut topics = Vec::with_capacity(request.topics.len());
-    let mut found = Vec::with_capacity(request.topics.len());
-    for (fetch_topic, refused) in request.topics.iter().zip(refused) {
+    let mut position = 0;
+    let mut skipped = 0;
+    let read_committed = request.isolation_level == READ_COMMITTED;
+    let mut topics = Vec::with_capacity(wanted_topics.len());
+    let mut found = Vec::with_capacity(wanted_topics.len());
+    for (fetch_topic, refused) in wanted_topics.iter().zip(refused) {
         let topic = if *refused {
             None
         } else if version >= 13 {
@@ -59,10 +68,18 @@ fn build(
         };
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for wanted in &fetch_topic.partitions {
-            let mut data = PartitionAnswer { partition_index: wanted.partition, ..Default::default() };
-            let read_committed = request.isolation_level == READ_COMMITTED;
+            let seen_idle = idle_at.and_then(|idle| idle.get(position).copied().flatten());
+            position += 1;
+            let partition = topic.as_ref().and_then(|t| t.partition(wanted.partition));
+            // Read before the partition is looked at: a change after this moves it again.
+            let changes = partition.map(|p| p.changes());
+            if seen_idle.is_some() && seen_idle == changes {
+                skipped += 1;
+                continue;
+            }
+            let mut data = PartitionAnswer { partition_index: wanted.partition, changes, ..Default::default() };
             data.aborted_transactions = read_committed.then(Vec::new);
-            let Some(partition) = topic.as_ref().and_then(|t| t.partition(wanted.partition)) else {
+            let Some(partition) = partition else {
                 data.error_code = unknown.code();
                 data.high_watermark = -1;
                 data.last_stable_offset = -1;
@@ -104,6 +121,9 @@ fn build(
         topics.push(TopicAnswer { name: fetch_topic.topic.0.clone(), topic_id: fetch_topic.topic_id, partitions });
         found.push(topic);
     }
+    if skipped > 0 {
+        broker.fetch_sessions.idle_partitions_skipped.fetch_add(skipped, std::sync::atomic::Ordering::Relaxed);
+    }
     (FetchAnswer { topics, ..Default::default() }, found)
 }
 
@@ -127,17 +147,19 @@ fn count(broker: &Broker, (answer, topics): (FetchAnswer, Vec<Option<Arc<Topic>>
 pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswer> {
     let version = ctx.version;
     let broker = ctx.broker.clone();
+    let mut request = request;
     let session = if version >= 7 { broker.fetch_sessions.begin(&request) } else { SessionFetch::Sessionless };
-    // The request to read (an incremental fetch reads its whole session), the session to
-    // answer for, and whether the answer holds only what changed.
-    let (request, session, incremental) = match session {
+    // The partitions to read (an incremental fetch reads its whole session), the session to
+    // answer for, and for an incremental fetch the partitions it saw idle.
+    let (wanted_topics, session, idle_at) = match session {
         SessionFetch::Refused(error) => {
             return Handled::Ready(FetchAnswer { error_code: error.code(), ..Default::default() });
         }
-        SessionFetch::Sessionless => (request, None, false),
-        SessionFetch::Full { id } => (request, (id != 0).then_some(id), false),
-        SessionFetch::Incremental { id, effective } => (*effective, Some(id), true),
+        SessionFetch::Sessionless => (Arc::new(std::mem::take(&mut request.topics)), None, None),
+        SessionFetch::Full { id } => (Arc::new(std::mem::take(&mut request.topics)), (id != 0).then_some(id), None),
+        SessionFetch::Incremental { id, topics, idle_at } => (topics, Some(id), Some(idle_at)),
     };
+    let incremental = idle_at.is_some();
     let finish = move |broker: &Broker, built| {
         let mut answer = count(broker, built);
         if let Some(id) = session {
@@ -146,8 +168,7 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
         answer
     };
     // Read on each topic, checked once for the whole wait (named by id from v13).
-    let refused: Vec<bool> = request
-        .topics
+    let refused: Vec<bool> = wanted_topics
         .iter()
         .map(|t| {
             if version >= 13 {
@@ -163,7 +184,7 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
     // Subscribe before reading, so an append between the read and the wait is not missed.
     let mut arrivals = broker.watch_data();
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let built = build(&broker, &request, version, &refused);
+    let built = build(&broker, &request, &wanted_topics, version, &refused, idle_at.as_deref());
     if built.0.record_bytes() >= min_bytes || built.0.has_error() || request.max_wait_ms <= 0 {
         return Handled::Ready(finish(&broker, built));
     }
@@ -174,13 +195,18 @@ pub fn handle(ctx: &RequestContext, request: FetchRequest) -> Handled<FetchAnswe
         loop {
             match tokio::time::timeout_at(deadline, arrivals.changed()).await {
                 Ok(Ok(())) => {
-                    let built = build(&broker, &request, version, &refused);
+                    let built = build(&broker, &request, &wanted_topics, version, &refused, idle_at.as_deref());
                     if built.0.record_bytes() >= min_bytes || built.0.has_error() {
                         return finish(&broker, built);
                     }
                 }
                 // The deadline passed, or the broker is going away.
-                Ok(Err(_)) | Err(_) => return finish(&broker, build(&broker, &request, version, &refused)),
+                Ok(Err(_)) | Err(_) => {
+                    return finish(
+                        &broker,
+                        build(&broker, &request, &wanted_topics, version, &refused, idle_at.as_deref()),
+                    );
+                }
             }
         }
     }))

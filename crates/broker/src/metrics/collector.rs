@@ -126,6 +126,12 @@ impl Collector for BrokerCollector {
         )?;
         counters(
             &mut encoder,
+            "runnel_fetch_session_idle_partitions_skipped",
+            "Partitions incremental fetches left unread because nothing changed since their session saw them idle",
+            [(Vec::new(), broker.fetch_sessions.idle_partitions_skipped.load(std::sync::atomic::Ordering::Relaxed))],
+        )?;
+        counters(
+            &mut encoder,
             "runnel_connections_accepted",
             "Client connections accepted since start",
             [(Vec::new(), metrics.connections_accepted.load(std::sync::atomic::Ordering::Relaxed))],
