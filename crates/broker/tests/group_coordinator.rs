@@ -1,6 +1,8 @@
 //! The group coordinator driven directly with a manual clock: the join and sync barriers,
 //! generations, member expiry, the rebalance timeout, static members, commit validation, and
-//! replay of the group log giving back what was live.
+//! replay of the group log giving back what was live; for consumer groups (KIP-848) the
+//! member-epoch checks of commits and offset fetches, the empty group kept, the switch back to
+//! the classic protocol, and removal of a member that does not revoke in time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -625,4 +627,173 @@ fn offsets_committed_in_a_transaction_wait_for_its_marker_also_across_a_restart(
     let reopened = reopen();
     assert_eq!(committed(&reopened), vec![Some(10)], "the replay applies the commit and drops the abort");
     assert!(!reopened.has_pending_offset("g", "t", 0));
+}
+
+// The consumer group protocol (KIP-848), driven through ConsumerGroupHeartbeat's entry point.
+
+mod consumer_protocol {
+    use super::*;
+    use runnel_broker::groups::assignor::Assignment;
+    use runnel_broker::groups::consumer_group::{Heartbeat, HeartbeatAnswer, TopicLookup};
+    use runnel_broker::groups::group::EMPTY_CONSUMER_GROUP_KEPT_MS;
+    use uuid::Uuid;
+
+    const TOPIC_ID: Uuid = Uuid::from_u128(7);
+
+    /// One topic "t" of two partitions.
+    struct OneTopic;
+
+    impl TopicLookup for OneTopic {
+        fn topic(&self, name: &str) -> Option<(Uuid, i32)> {
+            (name == "t").then_some((TOPIC_ID, 2))
+        }
+        fn names(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+    }
+
+    fn heartbeat(member_id: &str, epoch: i32, owned: Option<Assignment>) -> Heartbeat {
+        Heartbeat {
+            member_id: member_id.into(),
+            member_epoch: epoch,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: if epoch == 0 { 5_000 } else { -1 },
+            topic_names: (epoch == 0).then(|| vec!["t".to_string()]),
+            topic_regex: None,
+            server_assignor: None,
+            owned,
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+        }
+    }
+
+    fn join(f: &Fixture, group: &str, member_id: &str) -> HeartbeatAnswer {
+        f.coordinator
+            .consumer_heartbeat(group, heartbeat(member_id, 0, Some(Assignment::new())), &OneTopic)
+            .expect("join")
+    }
+
+    fn partitions(answer: &HeartbeatAnswer) -> Vec<i32> {
+        answer
+            .assignment
+            .as_ref()
+            .and_then(|a| a.get(&TOPIC_ID))
+            .map(|p| p.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn owning(partitions: &[i32]) -> Option<Assignment> {
+        Some(Assignment::from([(TOPIC_ID, partitions.iter().copied().collect())]))
+    }
+
+    #[test]
+    fn a_members_commits_and_offset_fetches_must_carry_its_epoch() {
+        let f = fixture();
+        let a = join(&f, "g", "a");
+        assert!(a.member_epoch >= 1);
+        assert_eq!(partitions(&a), vec![0, 1]);
+        assert_eq!(commit(&f, "g", "a", a.member_epoch, 10), vec![0]);
+        assert_eq!(commit(&f, "g", "a", a.member_epoch - 1, 11), vec![ResponseError::StaleMemberEpoch.code()]);
+        assert_eq!(commit(&f, "g", "stranger", a.member_epoch, 11), vec![ResponseError::UnknownMemberId.code()]);
+        // An admin commit (no member, epoch -1) is refused while the group has members.
+        assert_eq!(commit(&f, "g", "", -1, 0), vec![ResponseError::UnknownMemberId.code()]);
+        // Inside a transaction a wrong epoch is ILLEGAL_GENERATION (KIP-447's check).
+        let offsets =
+            [OffsetToCommit { topic: "t".into(), partition: 0, offset: 12, leader_epoch: -1, metadata: None }];
+        let stale = f.coordinator.txn_commit("g", (1, 0), "a", None, a.member_epoch + 1, &offsets, |_, _| true);
+        assert_eq!(stale.errors, vec![ResponseError::IllegalGeneration.code()]);
+        assert_eq!(f.coordinator.committed("g", None)[0].2.as_ref().map(|c| c.offset), Some(10));
+
+        // OffsetFetch v9 from a member is checked the same way; admin reads are not.
+        assert_eq!(f.coordinator.validate_fetch("g", Some("a"), a.member_epoch), Ok(()));
+        assert_eq!(
+            f.coordinator.validate_fetch("g", Some("a"), a.member_epoch - 1),
+            Err(ResponseError::StaleMemberEpoch.code())
+        );
+        assert_eq!(f.coordinator.validate_fetch("g", Some("stranger"), 1), Err(ResponseError::UnknownMemberId.code()));
+        assert_eq!(f.coordinator.validate_fetch("g", None, -1), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_consumer_group_is_kept_its_epoch_never_goes_back_and_then_it_is_forgotten() {
+        let f = fixture();
+        let a = join(&f, "g", "a");
+        assert_eq!(commit(&f, "g", "a", a.member_epoch, 3), vec![0]);
+        let epoch_then = f.coordinator.consumer_group("g").expect("group").epoch;
+        let left = f.coordinator.consumer_heartbeat("g", heartbeat("a", -1, None), &OneTopic).expect("leave");
+        assert_eq!(left.member_epoch, -1);
+        f.clock.advance(EMPTY_CONSUMER_GROUP_KEPT_MS / 2);
+        f.coordinator.tick();
+        let kept = f.coordinator.consumer_group("g").expect("an empty consumer group is kept");
+        assert!(kept.members.is_empty());
+        assert!(kept.epoch > epoch_then, "the member leaving moved the group epoch");
+
+        // A new member's epoch follows the group's, never reusing one.
+        let b = join(&f, "g", "b");
+        assert!(b.member_epoch > kept.epoch, "{} after {}", b.member_epoch, kept.epoch);
+        assert_eq!(f.coordinator.committed("g", None)[0].2.as_ref().map(|c| c.offset), Some(3));
+        f.coordinator.consumer_heartbeat("g", heartbeat("b", -1, None), &OneTopic).expect("leave");
+
+        // Empty with offsets it stays; with the offsets deleted and the time up, it goes.
+        f.clock.advance(EMPTY_CONSUMER_GROUP_KEPT_MS + 1);
+        f.coordinator.tick();
+        assert!(f.coordinator.consumer_group("g").is_some(), "its committed offsets keep it");
+        f.coordinator.delete_offsets("g", &[("t".to_string(), 0)], |_, _| true).expect("delete the offsets");
+        f.coordinator.tick();
+        assert!(f.coordinator.consumer_group("g").is_none(), "forgotten once empty, without offsets, for long enough");
+
+        // A group that never committed is kept empty for the same time, then forgotten.
+        join(&f, "h", "c");
+        f.coordinator.consumer_heartbeat("h", heartbeat("c", -1, None), &OneTopic).expect("leave");
+        f.clock.advance(EMPTY_CONSUMER_GROUP_KEPT_MS - 1_000);
+        f.coordinator.tick();
+        assert!(f.coordinator.consumer_group("h").is_some(), "kept while recently empty");
+        f.clock.advance(2_000);
+        f.coordinator.tick();
+        assert!(f.coordinator.consumer_group("h").is_none(), "forgotten after being empty for long enough");
+    }
+
+    #[test]
+    fn a_classic_member_cannot_join_a_live_consumer_group_but_turns_an_empty_one_classic_keeping_offsets() {
+        let f = fixture();
+        let a = join(&f, "g", "a");
+        assert_eq!(commit(&f, "g", "a", a.member_epoch, 42), vec![0]);
+        let refused = now(f.coordinator.join("g", params("", &["range"])));
+        assert_eq!(refused.error, ResponseError::InconsistentGroupProtocol.code());
+
+        f.coordinator.consumer_heartbeat("g", heartbeat("a", -1, None), &OneTopic).expect("leave");
+        let (member, generation) = first_member(&f, "g");
+        assert!(f.coordinator.consumer_group("g").is_none(), "the group is classic now");
+        assert_eq!(f.coordinator.committed("g", None)[0].2.as_ref().map(|c| c.offset), Some(42));
+        assert_eq!(commit(&f, "g", &member, generation, 43), vec![0]);
+    }
+
+    #[test]
+    fn a_member_that_does_not_revoke_within_its_rebalance_timeout_is_removed() {
+        let f = fixture();
+        let a = join(&f, "g", "a");
+        assert_eq!(partitions(&a), vec![0, 1]);
+        // b joins: a must give one partition up, which b gets only once a has let it go.
+        let b = join(&f, "g", "b");
+        assert!(partitions(&b).is_empty(), "a still owns both: {:?}", partitions(&b));
+        let asked = f.coordinator.consumer_heartbeat("g", heartbeat("a", a.member_epoch, owning(&[0, 1])), &OneTopic);
+        let asked = asked.expect("a's heartbeat");
+        assert_eq!(partitions(&asked).len(), 1, "a is asked to keep one partition");
+
+        // a keeps heartbeating without revoking, past its 5 s rebalance timeout.
+        f.clock.advance(3_000);
+        let _ = f.coordinator.consumer_heartbeat("g", heartbeat("a", asked.member_epoch, owning(&[0, 1])), &OneTopic);
+        f.clock.advance(3_000);
+        f.coordinator.tick();
+        let group = f.coordinator.consumer_group("g").expect("group");
+        assert!(!group.members.contains_key("a"), "a was removed");
+        let fenced =
+            f.coordinator.consumer_heartbeat("g", heartbeat("a", asked.member_epoch, owning(&[0, 1])), &OneTopic);
+        assert_eq!(fenced.expect_err("a is gone").code, ResponseError::UnknownMemberId.code());
+
+        // b now gets both partitions.
+        let b_now = f.coordinator.consumer_heartbeat("g", heartbeat("b", b.member_epoch, owning(&[])), &OneTopic);
+        assert_eq!(partitions(&b_now.expect("b's heartbeat")), vec![0, 1]);
+    }
 }

@@ -104,7 +104,7 @@ impl ConsumerMember {
         &self,
         topics: &dyn TopicLookup,
         names: &mut Option<Vec<String>>,
-        resolved: &BTreeSet<String>,
+        resolved: &BTreeMap<String, regex_lite::Regex>,
     ) -> BTreeMap<String, (Uuid, i32)> {
         let mut subscribed = BTreeMap::new();
         for name in &self.info.topic_names {
@@ -112,8 +112,7 @@ impl ConsumerMember {
                 subscribed.insert(name.clone(), meta);
             }
         }
-        let resolved_regex = self.info.topic_regex.as_deref().filter(|r| resolved.contains(*r));
-        if let Some(regex) = resolved_regex.and_then(|r| compile(r).ok()) {
+        if let Some(regex) = self.info.topic_regex.as_deref().and_then(|r| resolved.get(r)) {
             for name in names.get_or_insert_with(|| topics.names()).iter().filter(|n| regex.is_match(n)) {
                 if let Some(meta) = topics.topic(name) {
                     subscribed.insert(name.clone(), meta);
@@ -200,8 +199,8 @@ pub struct ConsumerGroup {
     records: Vec<Record>,
     /// Regular expressions resolved against the topics. A new one takes effect from the
     /// heartbeat after the one that brought it, as Kafka resolves them asynchronously: topics
-    /// named literally are assigned first.
-    resolved_regexes: BTreeSet<String>,
+    /// named literally are assigned first. Compiled once, when first resolved.
+    resolved_regexes: BTreeMap<String, regex_lite::Regex>,
     /// Since when the group has had no members.
     empty_since_ms: i64,
 }
@@ -217,7 +216,7 @@ impl ConsumerGroup {
             target: BTreeMap::new(),
             subscribed: BTreeMap::new(),
             records: Vec::new(),
-            resolved_regexes: BTreeSet::new(),
+            resolved_regexes: BTreeMap::new(),
             empty_since_ms: 0,
         }
     }
@@ -320,7 +319,11 @@ impl ConsumerGroup {
             (RecordKey::TargetEpoch { .. }, Some(RecordValue::Epoch(epoch))) => self.assignment_epoch = epoch,
             (RecordKey::TargetEpoch { .. }, None) => self.assignment_epoch = 0,
             (RecordKey::ConsumerMember { member, .. }, Some(RecordValue::ConsumerMember(info))) => {
-                self.resolved_regexes.extend(info.topic_regex.clone());
+                if let Some(regex) = &info.topic_regex
+                    && let Ok(compiled) = compile(regex)
+                {
+                    self.resolved_regexes.insert(regex.clone(), compiled);
+                }
                 self.members.entry(member.clone()).or_insert_with(|| ConsumerMember::new(&member, now_ms)).info = info;
             }
             (RecordKey::ConsumerMember { member, .. }, None) => {
@@ -448,8 +451,7 @@ impl ConsumerGroup {
         }
         // Regular expressions first seen now are resolved for the next heartbeat; those no
         // member uses any more are forgotten.
-        let in_use: BTreeSet<String> = self.members.values().filter_map(|m| m.info.topic_regex.clone()).collect();
-        self.resolved_regexes = in_use;
+        self.refresh_regexes();
         let assigned_before = self.members[&member_id].assigned.clone();
         self.reconcile(&member_id, request.owned.as_ref(), now_ms);
         let member = &self.members[&member_id];
@@ -581,11 +583,25 @@ impl ConsumerGroup {
         })
     }
 
+    /// Compiles the regular expressions members use that are not resolved yet, and forgets
+    /// those no member uses any more.
+    fn refresh_regexes(&mut self) {
+        let in_use: BTreeSet<&str> = self.members.values().filter_map(|m| m.info.topic_regex.as_deref()).collect();
+        self.resolved_regexes.retain(|r, _| in_use.contains(r.as_str()));
+        for regex in in_use {
+            if !self.resolved_regexes.contains_key(regex)
+                && let Ok(compiled) = compile(regex)
+            {
+                self.resolved_regexes.insert(regex.to_string(), compiled);
+            }
+        }
+    }
+
     /// Removes a member; its partitions are free at once and the group epoch moves on.
     fn remove(&mut self, id: &str, now_ms: i64) {
         if self.members.remove(id).is_some() {
             self.empty_since_ms = now_ms;
-            self.resolved_regexes.retain(|r| self.members.values().any(|m| m.info.topic_regex.as_deref() == Some(r)));
+            self.refresh_regexes();
             self.target.remove(id);
             self.records.extend(member_tombstones(&self.id, id));
             self.bump_epoch();
