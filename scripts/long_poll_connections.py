@@ -11,26 +11,19 @@ Usage: scripts/long_poll_connections.py [N] [ROUNDS]   (default 10000 and 5; bui
 target/release/runnel first; run it with the test venv's python, which has confluent-kafka)"""
 
 import os
-import resource
 import selectors
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from release_broker import release_broker, rss_kib
+
 TOPIC = "long-poll"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
 def cpu_ms(pid):
@@ -141,25 +134,11 @@ def measure(bootstrap, broker_pid, count, rounds, report=print):
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
-    subprocess.run(["cargo", "build", "--release", "-p", "runnel"], cwd=ROOT, check=True)
-    with tempfile.TemporaryDirectory() as data:
-        broker = subprocess.Popen(
-            [os.path.join(ROOT, "target/release/runnel"), "serve", "--data-dir", data, "--listen", "127.0.0.1:0",
-             "--http-listen", "off"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            line = broker.stdout.readline()
-            while not line.startswith("runnel listening on"):
-                line = broker.stdout.readline()
-            latencies, before, rss = measure(line.split()[-1], broker.pid, count, rounds,
-                                             lambda text: print(text, flush=True))
-            print(f"{count} long-polling connections x {rounds} rounds: delivery p50 {percentile(latencies, 50):.1f} ms, "
-                  f"p99 {percentile(latencies, 99):.1f} ms, max {latencies[-1]:.1f} ms; broker RSS {before / 1024:.1f} MiB "
-                  f"-> {rss / 1024:.1f} MiB while they wait, {(rss - before) / count:.1f} KiB per connection")
-        finally:
-            broker.terminate()
-            broker.wait()
+    with release_broker(count) as (bootstrap, pid):
+        latencies, before, rss = measure(bootstrap, pid, count, rounds, lambda text: print(text, flush=True))
+        print(f"{count} long-polling connections x {rounds} rounds: delivery p50 {percentile(latencies, 50):.1f} ms, "
+              f"p99 {percentile(latencies, 99):.1f} ms, max {latencies[-1]:.1f} ms; broker RSS {before / 1024:.1f} MiB "
+              f"-> {rss / 1024:.1f} MiB while they wait, {(rss - before) / count:.1f} KiB per connection")
 
 
 if __name__ == "__main__":
