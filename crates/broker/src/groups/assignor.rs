@@ -46,33 +46,45 @@ fn uniform(members: &[AssignorMember<'_>], partitions: &BTreeMap<Uuid, i32>) -> 
     members.sort_by_key(|m| m.id);
     let mut result: BTreeMap<String, Assignment> =
         members.iter().map(|m| (m.id.to_string(), Assignment::new())).collect();
-    let subscribers = |topic: &Uuid| members.iter().filter(|m| m.topics.contains(topic)).count();
+    // Each member's load, kept as partitions are handed out (by position in `members`).
+    let mut load = vec![0usize; members.len()];
+    let mut subscribers: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for member in &members {
+        for topic in &member.topics {
+            *subscribers.entry(*topic).or_default() += 1;
+        }
+    }
     // A member's fair share: its share of each topic it subscribes to, rounded up.
     let share = |m: &AssignorMember<'_>| -> usize {
-        m.topics.iter().filter_map(|t| partitions.get(t).map(|n| (*n as usize).div_ceil(subscribers(t).max(1)))).sum()
+        m.topics
+            .iter()
+            .filter_map(|t| partitions.get(t).map(|n| (*n as usize).div_ceil(subscribers.get(t).copied().unwrap_or(1))))
+            .sum()
     };
     let mut taken: BTreeSet<(Uuid, i32)> = BTreeSet::new();
-    for member in &members {
+    for (i, member) in members.iter().enumerate() {
         let limit = share(member);
         let mine = result.get_mut(member.id).expect("every member has an entry");
         let kept =
             member.previous.into_iter().flat_map(|p| p.iter()).flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)));
         for (topic, partition) in kept {
             let exists = partitions.get(&topic).is_some_and(|n| partition < *n);
-            if exists && member.topics.contains(&topic) && count(mine) < limit && taken.insert((topic, partition)) {
+            if exists && member.topics.contains(&topic) && load[i] < limit && taken.insert((topic, partition)) {
                 mine.entry(topic).or_default().insert(partition);
+                load[i] += 1;
             }
         }
     }
     for (topic, n) in partitions {
+        let eligible: Vec<usize> = (0..members.len()).filter(|i| members[*i].topics.contains(topic)).collect();
         for partition in 0..*n {
             if taken.contains(&(*topic, partition)) {
                 continue;
             }
-            let least =
-                members.iter().filter(|m| m.topics.contains(topic)).min_by_key(|m| (count(&result[m.id]), m.id));
-            if let Some(member) = least {
-                result.get_mut(member.id).expect("entry").entry(*topic).or_default().insert(partition);
+            // Members are sorted by id, so the first least loaded is the one with the lowest id.
+            if let Some(&least) = eligible.iter().min_by_key(|i| load[**i]) {
+                result.get_mut(members[least].id).expect("entry").entry(*topic).or_default().insert(partition);
+                load[least] += 1;
                 taken.insert((*topic, partition));
             }
         }
@@ -184,6 +196,28 @@ mod tests {
         // Nobody loses a partition to somebody else except to make room for the newcomer.
         let moved = ["a", "b"].iter().map(|m| first[*m][&t].difference(&second[*m][&t]).count()).sum::<usize>();
         assert_eq!(moved, count(&second["c"]));
+    }
+
+    #[test]
+    fn uniform_balances_a_large_group_and_keeps_it_when_a_member_joins() {
+        let t = topic(1);
+        let partitions = BTreeMap::from([(t, 5_000)]);
+        let ids: Vec<String> = (0..2_000).map(|i| format!("m{i:04}")).collect();
+        let first_members: Vec<AssignorMember<'_>> = ids[..1_999].iter().map(|id| member(id, &[t], None)).collect();
+        let first = assign("uniform", &first_members, &partitions);
+        every_partition_once(&first, &partitions);
+        let counts: Vec<usize> = first.values().map(count).collect();
+        assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+
+        let mut members: Vec<AssignorMember<'_>> =
+            ids[..1_999].iter().map(|id| member(id, &[t], Some(&first[id.as_str()]))).collect();
+        members.push(member(&ids[1_999], &[t], None));
+        let second = assign("uniform", &members, &partitions);
+        every_partition_once(&second, &partitions);
+        let counts: Vec<usize> = second.values().map(count).collect();
+        assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+        let moved: usize = ids[..1_999].iter().map(|m| first[m][&t].difference(&second[m][&t]).count()).sum();
+        assert_eq!(moved, count(&second[&ids[1_999]]), "only the newcomer's share moved");
     }
 
     #[test]
