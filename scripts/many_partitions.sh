@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures a release broker with many partitions: creating and deleting a topic of N partitions,
 # open files and RSS with them, and start-up after a clean stop and after SIGKILL, under an
-# open-file limit of FILES (so the segment files rotate through a budget of FILES/2).
+# open-file limit of FILES (so the segment files rotate through a budget of FILES/2). Where perf
+# is installed, the produce bench also reports the broker's and the producer's CPU time.
 # Usage: scripts/many_partitions.sh [N=10000] [FILES=1024]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ BIN="$PWD/target/release/runnel"
 DATA=$(mktemp -d "$PWD/target/partitions.XXXXXX")
 B=127.0.0.1:29097
 PID=""
-trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties" "$DATA.bench"' EXIT
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties" "$DATA.bench" "$DATA".*.cpu' EXIT
 ms() { date +%s%3N; }
 # max.broker.partitions defaults to 4 x the open-file budget: raise it to N for this run.
 printf 'max.broker.partitions=%s\n' "$((N + 100))" > "$DATA.properties"
@@ -34,8 +35,17 @@ echo "start-up, empty: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
 t0=$(ms)
 "$BIN" topic create wide -p "$N" --brokers $B > /dev/null
 echo "create a topic of $N partitions: $(($(ms) - t0)) ms; open files $(fds), RSS $(rss_mb) MB"
-"$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json > "$DATA.bench"
-echo "produce 200,000 records over them (acks=1): $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in r.items() if not isinstance(v, (dict, list))))' "$DATA.bench")"
+bench=("$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json)
+if perf stat -e task-clock -- true > /dev/null 2>&1; then
+    perf stat -x, -e task-clock -p "$PID" -o "$DATA.broker.cpu" -- \
+        perf stat -x, -e task-clock -o "$DATA.producer.cpu" "${bench[@]}" > "$DATA.bench"
+    cpu() { awk -F, '/task-clock/ {printf "%d ms", $1}' "$1"; }
+    cpu_note="; CPU: broker $(cpu "$DATA.broker.cpu"), producer $(cpu "$DATA.producer.cpu")"
+else
+    "${bench[@]}" > "$DATA.bench"
+    cpu_note=""
+fi
+echo "produce 200,000 records over them (acks=1): $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in r.items() if not isinstance(v, (dict, list))))' "$DATA.bench")$cpu_note"
 echo "after 200,000 records over them: open files $(fds), RSS $(rss_mb) MB"
 kill -TERM "$PID"; wait "$PID" || true
 start

@@ -625,14 +625,33 @@ impl ConsumerGroup {
         gone
     }
 
+    /// The topics some member subscribes to that exist now: each distinct name looked up
+    /// once, each distinct resolved regular expression matched once against the topics.
     fn subscribed_topics(
         &self,
         topics: &dyn TopicLookup,
         names: &mut Option<Vec<String>>,
     ) -> BTreeMap<String, (Uuid, i32)> {
-        let mut all = BTreeMap::new();
+        let mut literal: BTreeSet<&str> = BTreeSet::new();
+        let mut regexes: BTreeSet<&str> = BTreeSet::new();
         for member in self.members.values() {
-            all.extend(member.subscribed(topics, names, &self.resolved_regexes));
+            literal.extend(member.info.topic_names.iter().map(String::as_str));
+            regexes.extend(member.info.topic_regex.as_deref());
+        }
+        let mut all = BTreeMap::new();
+        for name in literal {
+            if let Some(meta) = topics.topic(name) {
+                all.insert(name.to_string(), meta);
+            }
+        }
+        for regex in regexes.into_iter().filter_map(|r| self.resolved_regexes.get(r)) {
+            for name in names.get_or_insert_with(|| topics.names()).iter().filter(|n| regex.is_match(n)) {
+                if !all.contains_key(name)
+                    && let Some(meta) = topics.topic(name)
+                {
+                    all.insert(name.clone(), meta);
+                }
+            }
         }
         all
     }
