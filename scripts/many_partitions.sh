@@ -3,11 +3,13 @@
 # open files and RSS with them, and start-up after a clean stop and after SIGKILL, under an
 # open-file limit of FILES (so the segment files rotate through a budget of FILES/2). Where perf
 # is installed, the produce bench also reports the broker's and the producer's CPU time.
-# Usage: scripts/many_partitions.sh [N=10000] [FILES=1024]
+# Usage: [RECORDS=200000] scripts/many_partitions.sh [N=10000] [FILES=1024]   (RECORDS=0: no
+#        produce bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-10000}"
 FILES="${2:-1024}"
+RECORDS="${RECORDS:-200000}"
 BIN="$PWD/target/release/runnel"
 [ -x "$BIN" ] || cargo build --release -p runnel
 DATA=$(mktemp -d "$PWD/target/partitions.XXXXXX")
@@ -15,8 +17,9 @@ B=127.0.0.1:29097
 PID=""
 trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DATA" "$DATA.out" "$DATA.properties" "$DATA.bench" "$DATA".*.cpu' EXIT
 ms() { date +%s%3N; }
-# max.broker.partitions defaults to 4 x the open-file budget: raise it to N for this run.
-printf 'max.broker.partitions=%s\n' "$((N + 100))" > "$DATA.properties"
+# max.broker.partitions defaults to 4 x the open-file budget and max.partitions.per.request to
+# 10,000: raise both to N for this run.
+printf 'max.broker.partitions=%s\nmax.partitions.per.request=%s\n' "$((N + 100))" "$N" > "$DATA.properties"
 STARTUP_MS=0
 start() {
     local t0
@@ -35,8 +38,10 @@ echo "start-up, empty: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
 t0=$(ms)
 "$BIN" topic create wide -p "$N" --brokers $B > /dev/null
 echo "create a topic of $N partitions: $(($(ms) - t0)) ms; open files $(fds), RSS $(rss_mb) MB"
-bench=("$BIN" bench produce --brokers $B --topic wide --records 200000 --acks 1 --output json)
-if perf stat -e task-clock -- true > /dev/null 2>&1; then
+bench=("$BIN" bench produce --brokers $B --topic wide --records "$RECORDS" --acks 1 --output json)
+if [ "$RECORDS" -eq 0 ]; then
+    echo "produce: skipped (RECORDS=0)"
+elif perf stat -e task-clock -- true > /dev/null 2>&1; then
     perf stat -x, -e task-clock -p "$PID" -o "$DATA.broker.cpu" -- \
         perf stat -x, -e task-clock -o "$DATA.producer.cpu" "${bench[@]}" > "$DATA.bench"
     cpu() { awk -F, '/task-clock/ {printf "%d ms", $1}' "$1"; }
@@ -45,8 +50,8 @@ else
     "${bench[@]}" > "$DATA.bench"
     cpu_note=""
 fi
-echo "produce 200,000 records over them (acks=1): $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in r.items() if not isinstance(v, (dict, list))))' "$DATA.bench")$cpu_note"
-echo "after 200,000 records over them: open files $(fds), RSS $(rss_mb) MB"
+[ "$RECORDS" -eq 0 ] || echo "produce $RECORDS records over them (acks=1): $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in r.items() if not isinstance(v, (dict, list))))' "$DATA.bench")$cpu_note"
+echo "after $RECORDS records over them: open files $(fds), RSS $(rss_mb) MB"
 kill -TERM "$PID"; wait "$PID" || true
 start
 echo "start-up after a clean stop: $STARTUP_MS ms; open files $(fds), RSS $(rss_mb) MB"
