@@ -2,9 +2,10 @@
 # Measures `runnel mirror` on two release runnel brokers ("us" and "eu") on this machine, in one
 # run: a plain consume of a topic (runnel bench consume, one consumer) against the mirror copying
 # the same topic to the other broker, timed from the first record on the target to the last
-# (as the consume bench times from its first record), and the mirror again with
-# --preserve-offsets (the copy keeps the source's offsets). Each round mirrors to a new target
-# topic.
+# (as the consume bench times from its first record), the same mirror writing through
+# librdkafka's producer (--target-writer librdkafka, as to a cluster of several brokers), and the
+# mirror again with --preserve-offsets (the copy keeps the source's offsets). Each round mirrors
+# to a new target topic.
 # Then, in the same run: replication latency at a steady rate (runnel bench e2e writing RATE
 # records/s to "us" for 30 s and reading them back from the mirror's copy on "eu", against the
 # same bench reading "us" itself), and, when DELAY_MS is set, mirror rounds to a third broker
@@ -87,13 +88,18 @@ mirror_round() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 
-printf '%-6s %14s %14s %7s %16s %7s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio" "preserving (r/s)" "ratio"
+printf '%-6s %14s %14s %7s %16s %7s %16s %7s\n' "round" "consume (r/s)" "mirror (r/s)" "ratio" \
+    "librdkafka (r/s)" "ratio" "preserving (r/s)" "ratio"
 for round in $(seq 1 "$ROUNDS"); do
     consume=$($BIN bench consume --brokers "$US" --topic orders --records "$RECORDS" --output json |
         python3 -c 'import json,sys; print(round(json.load(sys.stdin)["records_per_s"]))')
     mirror_rate=$(mirror_round "r$round" "$EU")
+    # The same translating mirror writing through librdkafka's producer, as it does to a
+    # cluster of several brokers.
+    librdkafka=$(mirror_round "l$round" "$EU" --target-writer librdkafka)
     preserving=$(mirror_round "p$round" "$EU" --preserve-offsets)
-    printf '%-6s %14s %14s %7s %16s %7s\n' "$round" "$consume" "$mirror_rate" "$(ratio "$mirror_rate" "$consume")" \
+    printf '%-6s %14s %14s %7s %16s %7s %16s %7s\n' "$round" "$consume" "$mirror_rate" \
+        "$(ratio "$mirror_rate" "$consume")" "$librdkafka" "$(ratio "$librdkafka" "$consume")" \
         "$preserving" "$(ratio "$preserving" "$consume")"
 done
 

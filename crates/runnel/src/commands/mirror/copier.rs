@@ -2,8 +2,11 @@
 //! the copy on the target with key, value, headers and timestamp, and their source offsets
 //! committed once the target has acknowledged them.
 //!
-//! Memory is bounded by the clients' queues: when the producer's queue is full the copier stops
-//! reading until acknowledgements free it, and the consumer's fetch queue is bounded in turn.
+//! The records go through librdkafka's producer (any cluster, and transactions) or, to a
+//! single-broker target, through the mirror's own writer (`appending_writer`); what the
+//! acknowledgements say is kept in `acknowledgements`. Memory is bounded: when the producer's
+//! queue is full, or the own writer has its most requests in flight, the copier stops reading
+//! until acknowledgements free room, and the consumer's fetch queue is bounded in turn.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,25 +14,31 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rdkafka::ClientContext;
+use kafka_protocol::records::Compression;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::statistics::Statistics;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::acknowledgements::{Acks, LastCopied, SourcePosition};
+use super::appending_writer::{AppendingWriter, MAX_BATCH_BYTES, MAX_IN_FLIGHT, SourceRecord};
 use super::mm2_records::OffsetSync;
 use super::offset_syncs::SyncLog;
+use super::source_reader::{SourceEnds, next_record, source_consumer};
 use super::stats::MirrorStats;
 use super::topics::Mirrored;
 use super::transactions::Transactions;
 use crate::commands::client::TIMEOUT;
+use crate::commands::wire::ClientSecurity;
 
 /// Records copied between two looks at acknowledgements, offsets and topics.
 const RECORDS_PER_STEP: usize = 1000;
+/// The same for the mirror's own writer, whose step gathers one batch per partition: larger
+/// steps, larger batches.
+const DIRECT_RECORDS_PER_STEP: usize = 8000;
 /// How often acknowledged offsets are handed to the consumer (it commits them every second).
 const STORE_EVERY: Duration = Duration::from_millis(200);
 /// Report batches served per look (one per produce request answered).
@@ -37,198 +46,36 @@ const DELIVERY_POLLS: usize = 16;
 /// How often progress is logged.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// Where a copied record came from.
-struct SourcePosition {
-    topic: Arc<str>,
-    partition: i32,
-    offset: i64,
-    timestamp_ms: i64,
-    bytes: u64,
-}
-
-/// The last record of a source partition the target acknowledged, and where it went.
-#[derive(Debug, Clone, Copy)]
-struct LastCopied {
-    source: i64,
-    target: i64,
-}
-
-/// What the acknowledgements tell the copier between two looks.
-#[derive(Default)]
-struct Acknowledged {
-    last: HashMap<(Arc<str>, i32), LastCopied>,
-    /// Records that do not follow their partition's previous one on both sides: each starts a
-    /// new run of the offset translation.
-    run_starts: Vec<OffsetSync>,
-    /// Per source partition, what was acknowledged since the metrics were last told.
-    unreported: HashMap<(Arc<str>, i32), Unreported>,
-}
-
-/// Acknowledgements of one partition not yet in the metrics (told once a step, not per record).
-#[derive(Default)]
-struct Unreported {
-    records: u64,
-    bytes: u64,
-    last_offset: i64,
-    last_timestamp_ms: i64,
-}
-
-/// The target's acknowledgements.
-struct Acks {
-    acknowledged: Mutex<Acknowledged>,
-    failure: Mutex<Option<String>>,
-    copied: AtomicU64,
-    stats: Arc<MirrorStats>,
-}
-
-impl Acks {
-    /// Tells the metrics what was acknowledged since the last time.
-    fn report(&self) {
-        let unreported = {
-            let mut acknowledged = self.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
-            if acknowledged.unreported.is_empty() {
-                return;
-            }
-            std::mem::take(&mut acknowledged.unreported)
-        };
-        for ((topic, partition), u) in unreported {
-            self.stats.acknowledged_records(&topic, partition, u.last_offset, u.last_timestamp_ms, u.records, u.bytes);
-        }
-    }
-}
-
-impl ClientContext for Acks {}
-
-impl ProducerContext for Acks {
-    type DeliveryOpaque = Box<SourcePosition>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, source: Box<SourcePosition>) {
-        match result {
-            Ok(copy) => {
-                self.copied.fetch_add(1, Ordering::Relaxed);
-                let target = copy.offset();
-                let mut acknowledged = self.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
-                let Acknowledged { last, run_starts, unreported } = &mut *acknowledged;
-                let u = unreported.entry((source.topic.clone(), source.partition)).or_default();
-                u.records += 1;
-                u.bytes += source.bytes;
-                if source.offset > u.last_offset || u.records == 1 {
-                    u.last_offset = source.offset;
-                    u.last_timestamp_ms = source.timestamp_ms;
-                }
-                let now = LastCopied { source: source.offset, target };
-                match last.get_mut(&(source.topic.clone(), source.partition)) {
-                    Some(previous) if previous.source + 1 == source.offset && previous.target + 1 == target => {
-                        *previous = now;
-                    }
-                    previous => {
-                        run_starts.push(OffsetSync {
-                            topic: source.topic.to_string(),
-                            partition: source.partition,
-                            upstream: source.offset,
-                            downstream: target,
-                        });
-                        match previous {
-                            Some(previous) => *previous = now,
-                            None => {
-                                last.insert((source.topic.clone(), source.partition), now);
-                            }
-                        }
-                    }
-                }
-            }
-            Err((e, m)) => {
-                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-                failure.get_or_insert_with(|| {
-                    format!(
-                        "the target refused {}-{} offset {} (written to {}-{}): {e}",
-                        source.topic,
-                        source.partition,
-                        source.offset,
-                        m.topic(),
-                        m.partition()
-                    )
-                });
-            }
-        }
-    }
-}
-
-/// The source consumer: in `group`, read_committed, offsets stored by the copier once the
-/// target acknowledged their records (`enable.auto.commit` as `config` says).
-pub(super) fn source_consumer(
-    config: &ClientConfig,
-    group: &str,
-    stats: Arc<MirrorStats>,
-) -> anyhow::Result<BaseConsumer<SourceEnds>> {
-    config
-        .clone()
-        .set("statistics.interval.ms", "1000")
-        // librdkafka's default (1 s) leaves a reader that drains its queue faster than the
-        // fetcher refills it waiting for the next fetch.
-        .set("fetch.queue.backoff.ms", "10")
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        // Aborted records must not become committed ones on the target.
-        .set("isolation.level", "read_committed")
-        // Offsets are stored only for records the target acknowledged.
-        .set("enable.auto.offset.store", "false")
-        .set("auto.commit.interval.ms", "1000")
-        .create_with_context(SourceEnds { stats })
-        .context("create the source consumer")
-}
-
-/// The next record the source consumer has, waiting up to `wait` for the first; `None` when
-/// there is none (a consumer error is logged: librdkafka retries by itself).
-pub(super) fn next_record(consumer: &BaseConsumer<SourceEnds>, wait: Duration) -> Option<BorrowedMessage<'_>> {
-    loop {
-        match consumer.poll(wait)? {
-            Err(KafkaError::PartitionEOF(_)) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "source consumer");
-                return None;
-            }
-            Ok(message) => return Some(message),
-        }
-    }
-}
-
-/// The source consumer's statistics (every second): where each partition ends, for the lag.
-pub(super) struct SourceEnds {
-    stats: Arc<MirrorStats>,
-}
-
-impl ClientContext for SourceEnds {
-    fn stats(&self, statistics: Statistics) {
-        for (name, topic) in &statistics.topics {
-            let name: Arc<str> = name.as_str().into();
-            for (&id, partition) in &topic.partitions {
-                // -1 is librdkafka's internal "unassigned" partition; a read_committed reader
-                // reaches the last stable offset, not the high watermark.
-                let end = if partition.ls_offset >= 0 { partition.ls_offset } else { partition.hi_offset };
-                if id >= 0 && end >= 0 && partition.desired {
-                    let position = Some(partition.committed_offset).filter(|o| *o >= 0);
-                    self.stats.source_end(&name, id, end, position);
-                }
-            }
-        }
-    }
-}
-
-impl ConsumerContext for SourceEnds {}
-
-/// A mirrored topic: its name on both sides, and per partition the last source offset handed
-/// to the producer.
+/// A mirrored topic: its name on both sides, its largest batch, and per partition the last
+/// source offset handed to the writer.
 struct Route {
     source: Arc<str>,
     target: Arc<str>,
+    max_batch_bytes: usize,
     sent: Vec<i64>,
+}
+
+/// A single-broker target the copier writes to itself, over plain TCP.
+pub struct DirectTarget {
+    /// Its address.
+    pub brokers: String,
+    /// How to sign in (the target's `-X` security settings).
+    pub security: ClientSecurity,
+    /// The codec of the target config's `compression.type`.
+    pub compression: Compression,
+}
+
+/// Where the records go: librdkafka's producer (any cluster, and transactions), or the
+/// mirror's own writer (a single-broker target: a fraction of the CPU per record).
+enum Sink {
+    Client(BaseProducer<Acks>),
+    Direct { writer: Box<AppendingWriter>, acks: Acks },
 }
 
 /// Copies the records of the mirrored topics.
 pub struct Copier {
     consumer: BaseConsumer<SourceEnds>,
-    producer: BaseProducer<Acks>,
+    sink: Sink,
     /// Source topic to its route.
     routes: HashMap<String, Route>,
     syncs: SyncLog,
@@ -243,9 +90,10 @@ pub struct Copier {
 }
 
 impl Copier {
-    /// A consumer in `group` on the source and an idempotent producer on the target; `syncs`
-    /// keeps the offset translation. `exactly_once`: a transactional producer, and the source
-    /// read by assignment from the offsets its transactions committed on the target.
+    /// A consumer in `group` on the source and an idempotent producer on the target (the
+    /// mirror's own writer to `direct`, when given); `syncs` keeps the offset translation.
+    /// `exactly_once`: a transactional producer, and the source read by assignment from the
+    /// offsets its transactions committed on the target.
     pub fn new(
         source: &ClientConfig,
         target: &ClientConfig,
@@ -253,6 +101,7 @@ impl Copier {
         stats: Arc<MirrorStats>,
         syncs: SyncLog,
         exactly_once: bool,
+        direct: Option<DirectTarget>,
     ) -> anyhow::Result<Copier> {
         let mut source = source.clone();
         let mut target = target.clone();
@@ -263,17 +112,17 @@ impl Copier {
             source.set("enable.auto.commit", "true");
         }
         let consumer = source_consumer(&source, group, stats.clone())?;
+        let acks = Acks { acknowledged: Mutex::default(), failure: Mutex::default(), copied: AtomicU64::new(0), stats };
+        if let Some(direct) = direct.filter(|_| !exactly_once) {
+            let writer = AppendingWriter::new(&direct.brokers, direct.security, direct.compression);
+            return Ok(Copier::with(consumer, Sink::Direct { writer: Box::new(writer), acks }, syncs, None));
+        }
         let producer: BaseProducer<Acks> = target
             .clone()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .create_with_context(Acks {
-                acknowledged: Mutex::default(),
-                failure: Mutex::default(),
-                copied: AtomicU64::new(0),
-                stats,
-            })
+            .create_with_context(acks)
             .context("create the target producer")?;
         let transactions = if exactly_once {
             producer
@@ -283,10 +132,19 @@ impl Copier {
         } else {
             None
         };
+        Ok(Copier::with(consumer, Sink::Client(producer), syncs, transactions))
+    }
+
+    fn with(
+        consumer: BaseConsumer<SourceEnds>,
+        sink: Sink,
+        syncs: SyncLog,
+        transactions: Option<Transactions>,
+    ) -> Copier {
         let now = Instant::now();
-        Ok(Copier {
+        Copier {
             consumer,
-            producer,
+            sink,
             routes: HashMap::new(),
             syncs,
             transactions,
@@ -295,7 +153,15 @@ impl Copier {
             last_store: now,
             last_report: now,
             copied_at_report: 0,
-        })
+        }
+    }
+
+    /// The acknowledgements so far.
+    fn acks(&self) -> &Acks {
+        match &self.sink {
+            Sink::Client(producer) => producer.context(),
+            Sink::Direct { acks, .. } => acks,
+        }
     }
 
     /// Mirrors exactly the topics of `mirrored` from now on.
@@ -321,7 +187,16 @@ impl Copier {
             .iter()
             .map(|m| {
                 let sent = previous.remove(&m.source).map(|r| r.sent).unwrap_or_default();
-                let route = Route { source: Arc::from(m.source.as_str()), target: Arc::from(m.target.as_str()), sent };
+                let max_batch_bytes = m
+                    .max_message_bytes
+                    .map_or(MAX_BATCH_BYTES, |max| max.saturating_sub(1024).max(1))
+                    .min(MAX_BATCH_BYTES);
+                let route = Route {
+                    source: Arc::from(m.source.as_str()),
+                    target: Arc::from(m.target.as_str()),
+                    max_batch_bytes,
+                    sent,
+                };
                 (m.source.clone(), route)
             })
             .collect();
@@ -341,65 +216,14 @@ impl Copier {
     /// Copies what the source has ready (up to a step's worth), serves acknowledgements, and
     /// hands acknowledged offsets to the consumer.
     pub fn step(&mut self) -> anyhow::Result<()> {
-        let mut wait = if self.idle { Duration::from_millis(100) } else { Duration::ZERO };
-        let mut copied = 0;
-        while copied < RECORDS_PER_STEP {
-            let Some(message) = next_record(&self.consumer, wait) else { break };
-            wait = Duration::ZERO;
-            let Some(route) = self.routes.get_mut(message.topic()) else { continue };
-            let partition = message.partition();
-            if let Some(transactions) = &mut self.transactions {
-                if !transactions.is_open() {
-                    self.producer.begin_transaction().context("begin a transaction on the target")?;
-                    transactions.opened();
-                }
-                transactions.copied(&route.source, partition, message.offset());
-            }
-            let index = partition as usize;
-            if route.sent.len() <= index {
-                route.sent.resize(index + 1, -1);
-            }
-            route.sent[index] = message.offset();
-            let timestamp = message.timestamp().to_millis();
-            let position = Box::new(SourcePosition {
-                topic: route.source.clone(),
-                partition,
-                offset: message.offset(),
-                timestamp_ms: timestamp.unwrap_or(0),
-                bytes: (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)) as u64,
-            });
-            let target_topic: &str = &route.target;
-            let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(partition);
-            if let Some(key) = message.key() {
-                record = record.key(key);
-            }
-            if let Some(value) = message.payload() {
-                record = record.payload(value);
-            }
-            if let Some(timestamp) = timestamp {
-                record = record.timestamp(timestamp);
-            }
-            if let Some(headers) = message.headers().filter(|h| h.count() > 0) {
-                record = record.headers(headers.detach());
-            }
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        // Backpressure: wait for the target rather than read further.
-                        record = back;
-                        for _ in 0..DELIVERY_POLLS {
-                            self.producer.poll(Duration::ZERO);
-                        }
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    Err((e, _)) => bail!("write to {target_topic} on the target: {e}"),
-                }
-            }
-            copied += 1;
+        if let Sink::Direct { writer, .. } = &mut self.sink
+            && writer.connected()
+        {
+            self.read_dropped_again();
         }
+        let copied = self.copy_ready()?;
         self.idle = copied == 0;
-        self.serve_acknowledgements();
+        self.serve_acknowledgements(MAX_IN_FLIGHT)?;
         if self.transactions.is_some() {
             if self.transactions.as_ref().is_some_and(Transactions::due) || self.failure().is_some() {
                 self.commit_transaction()?;
@@ -421,9 +245,60 @@ impl Copier {
         Ok(())
     }
 
+    /// Hands what the source has ready (up to a step's worth) to the sink; returns how many
+    /// records.
+    fn copy_ready(&mut self) -> anyhow::Result<usize> {
+        let per_step = match self.sink {
+            Sink::Client(_) => RECORDS_PER_STEP,
+            Sink::Direct { .. } => DIRECT_RECORDS_PER_STEP,
+        };
+        let mut wait = if self.idle { Duration::from_millis(100) } else { Duration::ZERO };
+        let mut copied = 0;
+        while copied < per_step {
+            let Some(message) = next_record(&self.consumer, wait) else { break };
+            wait = Duration::ZERO;
+            let Some(route) = self.routes.get_mut(message.topic()) else { continue };
+            let partition = message.partition();
+            if let (Some(transactions), Sink::Client(producer)) = (&mut self.transactions, &self.sink) {
+                if !transactions.is_open() {
+                    producer.begin_transaction().context("begin a transaction on the target")?;
+                    transactions.opened();
+                }
+                transactions.copied(&route.source, partition, message.offset());
+            }
+            let index = partition as usize;
+            if route.sent.len() <= index {
+                route.sent.resize(index + 1, -1);
+            }
+            route.sent[index] = message.offset();
+            match &mut self.sink {
+                Sink::Client(producer) => send_through(producer, route, &message)?,
+                Sink::Direct { writer, .. } => {
+                    let record = SourceRecord {
+                        source: &route.source,
+                        target: &route.target,
+                        partition,
+                        offset: message.offset(),
+                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+                        key: message.key(),
+                        value: message.payload(),
+                        max_batch_bytes: route.max_batch_bytes,
+                    };
+                    let headers = message.headers();
+                    writer.push(&record, headers.iter().flat_map(|h| h.iter()).map(|h| (h.key, h.value)))?;
+                }
+            }
+            copied += 1;
+        }
+        if let Sink::Direct { writer, .. } = &mut self.sink {
+            writer.send_gathered();
+        }
+        Ok(copied)
+    }
+
     /// The first refusal by the target, if any.
     fn failure(&self) -> Option<String> {
-        self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.acks().failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Commits the open transaction with the source offsets it reaches: every record in it
@@ -444,14 +319,15 @@ impl Copier {
             Err(e) if e.fatal => Err(e.error.context("the target's transactions stopped")),
             Err(e) => {
                 tracing::warn!(error = format!("{:#}", e.error), "transaction aborted; its records are copied again");
-                if let Err(abort) = self.producer.abort_transaction(TIMEOUT * 3) {
+                let Sink::Client(producer) = &self.sink else { bail!("transactions need librdkafka's producer") };
+                if let Err(abort) = producer.abort_transaction(TIMEOUT * 3) {
                     if matches!(&abort, KafkaError::Transaction(t) if t.is_fatal()) {
                         bail!("abort a transaction on the target: {abort}");
                     }
                     tracing::warn!(error = %abort, "abort not confirmed yet");
                 }
                 let rewind = transactions.aborted()?;
-                *self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *self.acks().failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 for route in self.routes.values_mut() {
                     route.sent.clear();
                 }
@@ -463,7 +339,7 @@ impl Copier {
     }
 
     fn try_commit(&mut self) -> Result<(), CommitError> {
-        self.producer.flush(TIMEOUT * 3).map_err(CommitError::from)?;
+        transactional(&self.sink)?.flush(TIMEOUT * 3).map_err(CommitError::from)?;
         if let Some(failure) = self.failure() {
             return Err(CommitError { error: anyhow::anyhow!(failure), fatal: false });
         }
@@ -474,19 +350,58 @@ impl Copier {
         let offsets = transactions
             .offsets(|topic| routes.get(topic).map(|r| r.target.clone()))
             .map_err(|error| CommitError { error, fatal: false })?;
-        self.producer
+        transactional(&self.sink)?
             .send_offsets_to_transaction(&offsets, transactions.metadata(), TIMEOUT * 3)
             .map_err(CommitError::from)?;
-        self.producer.commit_transaction(TIMEOUT * 3).map_err(CommitError::from)
+        transactional(&self.sink)?.commit_transaction(TIMEOUT * 3).map_err(CommitError::from)
     }
 
-    /// Serves the delivery reports waiting. rdkafka's `poll` serves one batch of reports when
-    /// given no time and sleeps out any time it is given, so it is asked often, with none.
-    fn serve_acknowledgements(&self) {
-        for _ in 0..DELIVERY_POLLS {
-            self.producer.poll(Duration::ZERO);
+    /// Serves the delivery reports waiting, or the own writer's answers (waiting until at most
+    /// `keep` requests are in flight). rdkafka's `poll` serves one
+    /// batch of reports when given no time and sleeps out any time it is given, so it is asked
+    /// often, with none.
+    fn serve_acknowledgements(&mut self, keep: usize) -> anyhow::Result<()> {
+        let (writer, acks) = match &mut self.sink {
+            Sink::Client(producer) => {
+                for _ in 0..DELIVERY_POLLS {
+                    producer.poll(Duration::ZERO);
+                }
+                producer.context().report();
+                return Ok(());
+            }
+            Sink::Direct { writer, acks } => (writer, acks),
+        };
+        let batches = writer.acknowledged(keep);
+        if !batches.is_empty() {
+            let mut acknowledged = acks.acknowledged.lock().unwrap_or_else(|p| p.into_inner());
+            for batch in &batches {
+                acknowledged.batch(batch);
+            }
+            acks.copied.fetch_add(batches.iter().map(|b| b.records).sum(), Ordering::Relaxed);
         }
-        self.producer.context().report();
+        acks.report();
+        if let Some(refusal) = writer.refusal() {
+            acks.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("{refusal:#}"));
+        }
+        Ok(())
+    }
+
+    /// Reads again, from the first of them, the records the own writer dropped with a failed
+    /// connection or while it had none. Done only once connected again, before anything more
+    /// is read: until then the source is read on (its end keeps showing in the lag) and what
+    /// comes is dropped.
+    fn read_dropped_again(&mut self) {
+        let Sink::Direct { writer, .. } = &mut self.sink else { return };
+        for ((topic, partition), offset) in writer.take_rewinds() {
+            if let Some(sent) = self.routes.get_mut(&*topic).and_then(|r| r.sent.get_mut(partition as usize)) {
+                *sent = offset - 1;
+            }
+            // Fails for a partition this mirror no longer reads: its new owner copies from the
+            // last commit.
+            if let Err(e) = self.consumer.seek(&topic, partition, Offset::Offset(offset), TIMEOUT) {
+                tracing::debug!(topic = %topic, partition, error = %e, "not read again here");
+            }
+        }
     }
 
     /// Records the offset translation's new points (run starts, and where each partition's
@@ -499,7 +414,7 @@ impl Copier {
     fn record_progress(&mut self) -> anyhow::Result<()> {
         self.last_store = Instant::now();
         let (run_starts, last) = {
-            let mut acknowledged = self.producer.context().acknowledged.lock().unwrap_or_else(|p| p.into_inner());
+            let mut acknowledged = self.acks().acknowledged.lock().unwrap_or_else(|p| p.into_inner());
             let run_starts = std::mem::take(&mut acknowledged.run_starts);
             let last: Vec<((Arc<str>, i32), LastCopied)> =
                 acknowledged.last.iter().map(|(key, last)| (key.clone(), *last)).collect();
@@ -554,7 +469,7 @@ impl Copier {
 
     /// Records the target has acknowledged so far.
     pub fn copied(&self) -> u64 {
-        self.producer.context().copied.load(Ordering::Relaxed)
+        self.acks().copied.load(Ordering::Relaxed)
     }
 
     /// Waits for every record sent to be acknowledged, then commits their offsets.
@@ -567,9 +482,14 @@ impl Copier {
             self.consumer.unassign().ok();
             return Ok(());
         }
-        self.producer.flush(Duration::from_secs(60)).context("wait for the target's acknowledgements")?;
-        self.producer.context().report();
-        if let Some(failure) = self.producer.context().failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        match &mut self.sink {
+            Sink::Client(producer) => {
+                producer.flush(Duration::from_secs(60)).context("wait for the target's acknowledgements")?;
+            }
+            Sink::Direct { writer, .. } => writer.send_gathered(),
+        }
+        self.serve_acknowledgements(0)?;
+        if let Some(failure) = self.failure() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }
         self.record_progress()?;
@@ -581,6 +501,57 @@ impl Copier {
         }
         self.consumer.unsubscribe();
         Ok(())
+    }
+}
+
+/// librdkafka's producer, the only sink a mirror with transactions has.
+fn transactional(sink: &Sink) -> Result<&BaseProducer<Acks>, CommitError> {
+    match sink {
+        Sink::Client(producer) => Ok(producer),
+        Sink::Direct { .. } => {
+            Err(CommitError { error: anyhow::anyhow!("transactions need librdkafka's producer"), fatal: true })
+        }
+    }
+}
+
+/// Hands `message` to librdkafka's producer for `route`'s copy, waiting while its queue is full
+/// (backpressure: the source is not read further meanwhile).
+fn send_through(producer: &BaseProducer<Acks>, route: &Route, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+    let partition = message.partition();
+    let timestamp = message.timestamp().to_millis();
+    let position = Box::new(SourcePosition {
+        topic: route.source.clone(),
+        partition,
+        offset: message.offset(),
+        timestamp_ms: timestamp.unwrap_or(0),
+        bytes: (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)) as u64,
+    });
+    let target_topic: &str = &route.target;
+    let mut record = BaseRecord::with_opaque_to(target_topic, position).partition(partition);
+    if let Some(key) = message.key() {
+        record = record.key(key);
+    }
+    if let Some(value) = message.payload() {
+        record = record.payload(value);
+    }
+    if let Some(timestamp) = timestamp {
+        record = record.timestamp(timestamp);
+    }
+    if let Some(headers) = message.headers().filter(|h| h.count() > 0) {
+        record = record.headers(headers.detach());
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                for _ in 0..DELIVERY_POLLS {
+                    producer.poll(Duration::ZERO);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err((e, _)) => bail!("write to {target_topic} on the target: {e}"),
+        }
     }
 }
 

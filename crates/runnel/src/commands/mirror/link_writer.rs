@@ -1,10 +1,12 @@
-//! The offset-preserving mirror's connection to a runnel target: pipelined Produce requests
-//! whose batches keep their source offsets, as an idempotent producer so that the broker
-//! refuses any batch that does not follow the last one it took (a request that failed cannot
-//! leave a hole that a later one papers over).
+//! The mirror's own connection to a single-broker target: pipelined Produce requests of batches
+//! it builds itself, as an idempotent producer so that the broker refuses any batch that does
+//! not follow the last one it took (a request that failed cannot leave a hole that a later one
+//! papers over).
 //!
-//! The broker takes these batches only from a client named `runnel-mirror-link:<link>` and only
-//! into topics whose `runnel.mirror.link` config names that link.
+//! Two placements: an offset-preserving mirror's batches keep their source offsets, which a
+//! runnel target takes only from a client named `runnel-mirror-link:<link>` and only into
+//! topics whose `runnel.mirror.link` config names that link; a translating mirror's batches are
+//! appended where the target's log ends, and each answer says where.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -35,6 +37,15 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer read (produce answers are small).
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// Where the target puts a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// At the source's offsets (an offset-preserving mirror of a runnel target).
+    SourceOffsets,
+    /// At the target's log end, wherever that is (a translating mirror).
+    Appended,
+}
+
 /// A batch sent, and what the mirror needs when it is acknowledged.
 #[derive(Debug, Clone)]
 pub struct SentBatch {
@@ -44,10 +55,16 @@ pub struct SentBatch {
     pub target: Arc<str>,
     /// The partition (the same on both sides).
     pub partition: i32,
-    /// First and last offset of the batch (the same on both sides).
+    /// The first record's source offset (its target offset too when offsets are preserved).
     pub base_offset: i64,
-    /// The last record's offset.
+    /// The last record's source offset.
     pub last_offset: i64,
+    /// Appended batches: the records (by index in the batch) whose source offset does not
+    /// follow the previous record's, with that offset: where the offset translation starts a
+    /// new run. Empty when offsets are preserved.
+    pub source_jumps: Vec<(u32, i64)>,
+    /// The first record's offset on the target, once acknowledged.
+    pub target_base: i64,
     /// Records in the batch.
     pub records: u64,
     /// Key and value bytes in the batch.
@@ -64,6 +81,9 @@ pub enum LinkFailure {
     /// Anything else (connection lost, a batch out of step): the mirror starts over from the
     /// target's log ends.
     Broken(anyhow::Error),
+    /// An appended batch refused for good (too large for the topic, not authorised): sending
+    /// it again would be refused again.
+    Refused(anyhow::Error),
 }
 
 impl From<anyhow::Error> for LinkFailure {
@@ -86,6 +106,7 @@ pub struct LinkWriter {
     in_flight: VecDeque<InFlight>,
     producer: (i64, i16),
     sequences: HashMap<(Arc<str>, i32), i32>,
+    placement: Placement,
     produce_version: i16,
     correlation_id: i32,
     client_id: StrBytes,
@@ -93,14 +114,19 @@ pub struct LinkWriter {
 }
 
 impl LinkWriter {
-    /// Connects to the target at `brokers` as the mirror of `link` and takes a producer id.
+    /// Connects to the target at `brokers` and takes a producer id: as the mirror of `link`
+    /// for batches at their source offsets, or as a plain idempotent producer (`link` None)
+    /// for appended ones.
     pub fn connect(
         brokers: &str,
         security: &ClientSecurity,
-        link: &str,
+        link: Option<&str>,
         compression: Compression,
     ) -> anyhow::Result<LinkWriter> {
-        let client_id = format!("{MIRROR_CLIENT_PREFIX}{link}");
+        let (client_id, placement) = match link {
+            Some(link) => (format!("{MIRROR_CLIENT_PREFIX}{link}"), Placement::SourceOffsets),
+            None => ("runnel-mirror".to_string(), Placement::Appended),
+        };
         let mut connection = Connection::bootstrap_with(brokers, &client_id, security)
             .with_context(|| format!("connect to the target at {brokers}"))?;
         let (_, answer): (i16, InitProducerIdResponse) = connection.call(
@@ -124,11 +150,17 @@ impl LinkWriter {
             in_flight: VecDeque::new(),
             producer: (answer.producer_id.0, answer.producer_epoch),
             sequences: HashMap::new(),
+            placement,
             produce_version,
             correlation_id,
             client_id: StrBytes::from_string(client_id),
             compression,
         })
+    }
+
+    /// The batches sent and not yet answered, oldest first.
+    pub fn unanswered(&self) -> impl Iterator<Item = &SentBatch> {
+        self.in_flight.iter().flat_map(|request| request.batches.iter())
     }
 
     /// Whether every request sent has been answered.
@@ -143,7 +175,8 @@ impl LinkWriter {
         for (meta, builder) in batches {
             let sequence = self.sequences.entry((meta.target.clone(), meta.partition)).or_insert(0);
             let bytes = builder.finish(self.producer, *sequence, self.compression)?;
-            *sequence = sequence.wrapping_add((meta.last_offset - meta.base_offset + 1) as i32) & i32::MAX;
+            // A record's sequence is the base sequence plus its offset delta in the batch.
+            *sequence = sequence.wrapping_add((builder.last_offset() - builder.base_offset() + 1) as i32) & i32::MAX;
             let data = PartitionProduceData::default().with_index(meta.partition).with_records(Some(bytes));
             match topics.iter_mut().find(|t| *t.name.0 == *meta.target) {
                 Some(topic) => topic.partition_data.push(data),
@@ -179,9 +212,15 @@ impl LinkWriter {
     }
 
     /// The batches acknowledged so far, waiting until at most `keep` requests remain in
-    /// flight.
-    pub fn acknowledged(&mut self, keep: usize) -> Result<Vec<SentBatch>, LinkFailure> {
+    /// flight, and the failure that stopped the wait, if any: the request it concerns and
+    /// those after it stay unanswered ([`LinkWriter::unanswered`]).
+    pub fn acknowledged(&mut self, keep: usize) -> (Vec<SentBatch>, Option<LinkFailure>) {
         let mut done = Vec::new();
+        let failure = self.take_answers(keep, &mut done).err();
+        (done, failure)
+    }
+
+    fn take_answers(&mut self, keep: usize, done: &mut Vec<SentBatch>) -> Result<(), LinkFailure> {
         while let Some(oldest) = self.in_flight.front() {
             let answer = if self.in_flight.len() > keep {
                 let left = ANSWER_TIMEOUT.saturating_sub(oldest.sent_at.elapsed());
@@ -202,14 +241,21 @@ impl LinkWriter {
                     Err(TryRecvError::Disconnected) => return Err(anyhow!("the target connection closed").into()),
                 }
             };
-            let request = self.in_flight.pop_front().expect("an oldest request");
-            done.extend(self.check(request, answer?)?);
+            let mut request = self.in_flight.pop_front().expect("an oldest request");
+            match answer.map_err(LinkFailure::from).and_then(|body| self.check(&mut request, body)) {
+                Ok(()) => done.append(&mut request.batches),
+                Err(failure) => {
+                    self.in_flight.push_front(request);
+                    return Err(failure);
+                }
+            }
         }
-        Ok(done)
+        Ok(())
     }
 
-    /// Checks one answer: every batch taken at its own offsets.
-    fn check(&self, request: InFlight, mut body: Bytes) -> Result<Vec<SentBatch>, LinkFailure> {
+    /// Checks one answer: every batch taken (at its own offsets, when they are preserved), with
+    /// where it went.
+    fn check(&self, request: &mut InFlight, mut body: Bytes) -> Result<(), LinkFailure> {
         let version = self.produce_version;
         let header = ResponseHeader::decode(&mut body, ApiKey::Produce.response_header_version(version))
             .context("decode a produce answer's header")?;
@@ -222,7 +268,7 @@ impl LinkWriter {
             .into());
         }
         let response = ProduceResponse::decode(&mut body, version).context("decode a produce answer")?;
-        for batch in &request.batches {
+        for batch in &mut request.batches {
             let answer = response
                 .responses
                 .iter()
@@ -231,20 +277,26 @@ impl LinkWriter {
                 .find(|p| p.index == batch.partition)
                 .ok_or_else(|| anyhow!("the target did not answer for {}-{}", batch.target, batch.partition))?;
             let message = answer.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default();
-            if answer.error_code == ResponseError::PolicyViolation.code() {
+            let preserving = self.placement == Placement::SourceOffsets;
+            if preserving && answer.error_code == ResponseError::PolicyViolation.code() {
                 return Err(LinkFailure::NotMirrorTopic { target: batch.target.clone(), message });
             }
             if answer.error_code != 0 {
-                return Err(anyhow!(
-                    "the target refused {}-{} at offset {}: {} {message}",
+                let refusal = anyhow!(
+                    "the target refused {}-{} (the batch from source offset {}): {} {message}",
                     batch.target,
                     batch.partition,
                     batch.base_offset,
                     describe_code(answer.error_code)
-                )
-                .into());
+                );
+                return Err(if !preserving && refused_for_good(answer.error_code) {
+                    LinkFailure::Refused(refusal)
+                } else {
+                    LinkFailure::Broken(refusal)
+                });
             }
-            if answer.base_offset != batch.base_offset {
+            batch.target_base = answer.base_offset;
+            if self.placement == Placement::SourceOffsets && answer.base_offset != batch.base_offset {
                 return Err(anyhow!(
                     "the target put {}-{} offset {} at {}: it does not keep mirror offsets",
                     batch.target,
@@ -255,8 +307,22 @@ impl LinkWriter {
                 .into());
             }
         }
-        Ok(request.batches)
+        Ok(())
     }
+}
+
+/// Whether a batch refused with `code` would be refused again however often it is sent: a
+/// non-retriable error, except those of the producer's own sequence, which a new connection
+/// (with a new producer id) starts afresh.
+fn refused_for_good(code: i16) -> bool {
+    let fresh_producer_fixes = [
+        ResponseError::OutOfOrderSequenceNumber,
+        ResponseError::DuplicateSequenceNumber,
+        ResponseError::InvalidProducerEpoch,
+        ResponseError::UnknownProducerId,
+    ];
+    ResponseError::try_from_code(code)
+        .is_some_and(|e| !e.is_retriable() && !fresh_producer_fixes.iter().any(|f| f.code() == code))
 }
 
 impl Drop for LinkWriter {

@@ -1,7 +1,8 @@
 //! `runnel mirror`: copies topics from one Kafka-compatible cluster to another, in one process
 //! (an rdkafka consumer on the source, an idempotent producer on the target), as MirrorMaker 2
 //! does without a Connect cluster. Modules: `naming` (which topics, and their names on the
-//! target), `topics` (creating and growing the copies), `copier` (the records), `offset_map`
+//! target), `topics` (creating and growing the copies), `copier` (the records, through
+//! librdkafka's producer or, to a single-broker target, `appending_writer`), `offset_map`
 //! and `offset_syncs` (exact offset translation), `checkpoints` (group offsets carried over),
 //! `heartbeats`, `mm2_records` (MirrorMaker 2's formats), `stats` (what `/metrics` serves).
 //! With `--preserve-offsets` (a runnel target) `preserving_copier` writes through
@@ -13,6 +14,8 @@
 //! after its last commit (one second at most) is copied again. `--exactly-once` and
 //! `--preserve-offsets` write each record once.
 
+mod acknowledgements;
+mod appending_writer;
 mod checkpoints;
 mod copier;
 mod heartbeats;
@@ -25,6 +28,7 @@ mod offset_map;
 mod offset_syncs;
 mod preserving_copier;
 mod promote;
+mod source_reader;
 mod stats;
 mod status_page;
 mod topics;
@@ -36,6 +40,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use rdkafka::config::ClientConfig;
+
+use crate::commands::wire::{ClientSecurity, Connection};
 
 use checkpoints::{GroupFilter, GroupSync, Translation};
 use naming::ReplicationPolicy;
@@ -115,10 +121,25 @@ pub struct MirrorArgs {
     /// source, the mirror counts as stalled (`runnel_mirror_stalled`).
     #[arg(long, default_value_t = 30.0)]
     pub stall_secs: f64,
+    /// How records reach a translating mirror's target: `auto` writes them itself (pipelined
+    /// batches, a fraction of the CPU per record) when the target is a single broker reached
+    /// without TLS, as runnel is, and through librdkafka's producer otherwise; `librdkafka`
+    /// always through librdkafka. `--exactly-once` always uses librdkafka's transactions.
+    #[arg(long, value_enum, default_value_t = TargetWriter::Auto)]
+    pub target_writer: TargetWriter,
     /// A librdkafka property for both sides (`-X key=value`), or for one with `source.` or
     /// `target.` in front (`-X target.compression.type=zstd`).
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::client::parse_key_value)]
     pub properties: Vec<(String, String)>,
+}
+
+/// Who writes a translating mirror's records to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetWriter {
+    /// The mirror itself when the target is one broker without TLS; librdkafka otherwise.
+    Auto,
+    /// librdkafka's producer, always.
+    Librdkafka,
 }
 
 /// `runnel mirror` actions besides mirroring.
@@ -242,6 +263,29 @@ impl Copying {
     }
 }
 
+/// The target, when the mirror can write to it itself: a single broker (so that it leads every
+/// partition) reached over PLAINTEXT or SASL_PLAINTEXT. `None` sends the records through
+/// librdkafka, which follows leaders across a cluster.
+fn direct_target(config: &ClientConfig, brokers: &str) -> anyhow::Result<Option<copier::DirectTarget>> {
+    let properties: Vec<(String, String)> =
+        config.config_map().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let security = ClientSecurity::from_properties(&properties)?;
+    let compression = link_batch::compression_named(config.get("compression.type"))?;
+    let mut connection = Connection::bootstrap_with(brokers, "runnel-mirror", &security)
+        .with_context(|| format!("connect to the target at {brokers}"))?;
+    let brokers_in_cluster = connection.metadata(None)?.nodes.len();
+    let writer = if brokers_in_cluster != 1 {
+        format!("librdkafka's producer (the target has {brokers_in_cluster} brokers)")
+    } else if connection.into_stream().is_err() {
+        "librdkafka's producer (the target is reached over TLS)".to_string()
+    } else {
+        tracing::info!("writing to the target with the mirror's own pipelined batches (a single broker)");
+        return Ok(Some(copier::DirectTarget { brokers: brokers.to_string(), security, compression }));
+    };
+    tracing::info!("writing to the target through {writer}");
+    Ok(None)
+}
+
 /// Runs `runnel mirror` until Ctrl-C or SIGTERM.
 pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
     if let Some(MirrorAction::Promote(args)) = cli.action {
@@ -291,8 +335,26 @@ pub fn run(cli: MirrorArgs) -> anyhow::Result<()> {
             .context("keep the offset syncs on the source")?;
             let syncs = SyncLog::open(&source_config, &syncs_topic)?;
             let maps = syncs.maps();
-            let copier =
-                copier::Copier::new(&source_config, &target_config, &group, stats.clone(), syncs, args.exactly_once)?;
+            let direct = match cli.target_writer {
+                TargetWriter::Auto if !args.exactly_once => direct_target(&target_config, &args.target)?,
+                TargetWriter::Auto => {
+                    tracing::info!("writing to the target through librdkafka's transactional producer");
+                    None
+                }
+                TargetWriter::Librdkafka => {
+                    tracing::info!("writing to the target through librdkafka's producer (--target-writer)");
+                    None
+                }
+            };
+            let copier = copier::Copier::new(
+                &source_config,
+                &target_config,
+                &group,
+                stats.clone(),
+                syncs,
+                args.exactly_once,
+                direct,
+            )?;
             (Copying::Translated(copier), Translation::Syncs(maps))
         }
     };

@@ -23,9 +23,9 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::copier::{SourceEnds, next_record, source_consumer};
 use super::link_batch::{BatchBuilder, compression_named};
 use super::link_writer::{LinkFailure, LinkWriter, SentBatch, log_ends};
+use super::source_reader::{SourceEnds, next_record, source_consumer};
 use super::stats::MirrorStats;
 use super::topics::Mirrored;
 use crate::commands::wire::ClientSecurity;
@@ -193,7 +193,7 @@ impl PreservingCopier {
                 std::thread::sleep(wait.min(Duration::from_millis(100)));
                 return Ok(());
             }
-            match LinkWriter::connect(&self.target_brokers, &self.target_security, &self.link, self.compression) {
+            match LinkWriter::connect(&self.target_brokers, &self.target_security, Some(&self.link), self.compression) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(e) => {
                     self.broken(e);
@@ -232,6 +232,8 @@ impl PreservingCopier {
                     partition: message.partition(),
                     base_offset: message.offset(),
                     last_offset: message.offset(),
+                    source_jumps: Vec::new(),
+                    target_base: -1,
                     records: 0,
                     bytes: 0,
                     last_timestamp: timestamp,
@@ -317,40 +319,36 @@ impl PreservingCopier {
     /// Takes the target's answers, waiting until at most `keep` requests are in flight.
     fn serve_acknowledgements(&mut self, keep: usize) {
         let Some(writer) = self.writer.as_mut() else { return };
-        match writer.acknowledged(keep) {
-            Ok(batches) => {
-                let mut store = TopicPartitionList::new();
-                for batch in batches {
-                    self.copied += batch.records;
-                    self.stats.acknowledged_records(
-                        &batch.source,
-                        batch.partition,
-                        batch.last_offset,
-                        batch.last_timestamp,
-                        batch.records,
-                        batch.bytes,
-                    );
-                    let _ = store.add_partition_offset(
-                        &batch.source,
-                        batch.partition,
-                        Offset::Offset(batch.last_offset + 1),
-                    );
-                }
-                // The mirror's own group shows its progress on the source (`runnel group lag`).
-                if store.count() > 0
-                    && let Err(e) = self.consumer.store_offsets(&store)
-                {
-                    tracing::debug!(error = %e, "offsets not stored");
-                }
-            }
-            Err(LinkFailure::NotMirrorTopic { target, message }) => {
+        let (batches, failure) = writer.acknowledged(keep);
+        let mut store = TopicPartitionList::new();
+        for batch in batches {
+            self.copied += batch.records;
+            self.stats.acknowledged_records(
+                &batch.source,
+                batch.partition,
+                batch.last_offset,
+                batch.last_timestamp,
+                batch.records,
+                batch.bytes,
+            );
+            let _ = store.add_partition_offset(&batch.source, batch.partition, Offset::Offset(batch.last_offset + 1));
+        }
+        // The mirror's own group shows its progress on the source (`runnel group lag`).
+        if store.count() > 0
+            && let Err(e) = self.consumer.store_offsets(&store)
+        {
+            tracing::debug!(error = %e, "offsets not stored");
+        }
+        match failure {
+            None => {}
+            Some(LinkFailure::NotMirrorTopic { target, message }) => {
                 tracing::warn!(topic = %target, reason = %message, "stopped mirroring a topic the target promoted");
                 self.routes.retain(|_, r| r.target != target);
                 self.promoted.push(target);
                 self.broken(anyhow::anyhow!("the target promoted a mirror topic"));
                 self.retry_at = Instant::now();
             }
-            Err(LinkFailure::Broken(e)) => self.broken(e),
+            Some(LinkFailure::Broken(e) | LinkFailure::Refused(e)) => self.broken(e),
         }
     }
 
