@@ -45,6 +45,12 @@ pub async fn run_listeners(
         Ok(_) => broker.notify_data_arrived(),
         Err(e) => tracing::error!(error = %e, "could not finish the transaction endings a restart interrupted"),
     }
+    let mut partitions: Vec<_> = broker.topics.all().iter().flat_map(|t| t.partitions.iter().cloned()).collect();
+    partitions.push(broker.groups.log_partition());
+    match broker.transactions.abort_unrecorded(&partitions, &*broker, &broker.metrics).await {
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not end the transactions the transaction log lost"),
+    }
     let transaction_timer = tokio::spawn(transaction_timer_loop(broker.clone(), stop_rx.clone()));
     let mut connections = JoinSet::new();
     let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(64);

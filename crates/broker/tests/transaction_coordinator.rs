@@ -2,7 +2,8 @@
 //! commits and aborts write markers and move the partitions' last stable offsets, state is
 //! replayed from `__transaction_state`, an ending interrupted by a crash is finished at the next
 //! start and one whose markers failed by the next retry, a completion lost in a crash is
-//! written again, overdue transactions are aborted with their producer fenced, a new producer
+//! written again, a transaction whose AddPartitionsToTxn record a power cut took is aborted at
+//! the next start, overdue transactions are aborted with their producer fenced, a new producer
 //! with the same transactional id aborts what the old one left open, and idle transactional ids
 //! expire.
 
@@ -105,7 +106,7 @@ async fn a_commit_writes_markers_moves_the_stable_offsets_and_is_replayed() {
     let c = f.open();
     let producer = f.init(&c, "tx").await;
     assert_eq!(producer, (100, 0));
-    c.add_partitions("tx", 100, 0, &[tp(0), tp(1)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", 100, 0, &[tp(0), tp(1)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     f.produce(&c, producer, 1, 0);
     assert_eq!((f.partition(0).last_stable_offset(), f.partition(1).last_stable_offset()), (0, 0));
@@ -130,7 +131,7 @@ async fn an_abort_indexes_the_transaction_and_errors_are_kafkas() {
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", 100, 0, &[tp(0)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     assert_eq!(c.verify_produce(100, 0, "t", 1), Err(ResponseError::InvalidTxnState), "partition 1 not added");
     c.end_txn("tx", 100, 0, false, &f.targets, &f.metrics).await.expect("abort");
@@ -147,12 +148,9 @@ async fn an_abort_indexes_the_transaction_and_errors_are_kafkas() {
         TxnError::InvalidTxnState,
         "commit after abort"
     );
-    assert_eq!(
-        refused(c.add_partitions("nope", 100, 0, &[tp(0)], &f.metrics).await),
-        TxnError::InvalidProducerIdMapping
-    );
-    assert_eq!(refused(c.add_partitions("tx", 101, 0, &[tp(0)], &f.metrics).await), TxnError::InvalidProducerIdMapping);
-    assert_eq!(refused(c.add_partitions("tx", 100, 3, &[tp(0)], &f.metrics).await), TxnError::ProducerFenced);
+    assert_eq!(refused(c.add_partitions("nope", 100, 0, &[tp(0)]).await), TxnError::InvalidProducerIdMapping);
+    assert_eq!(refused(c.add_partitions("tx", 101, 0, &[tp(0)]).await), TxnError::InvalidProducerIdMapping);
+    assert_eq!(refused(c.add_partitions("tx", 100, 3, &[tp(0)]).await), TxnError::ProducerFenced);
     let allocate = || Ok(1);
     let timeout = c.init_producer_id("tx", DEFAULT_MAX_TIMEOUT_MS + 1, None, &allocate, &f.targets, &f.metrics).await;
     assert!(matches!(timeout, Err(CoordinatorError::Txn(TxnError::InvalidTransactionTimeout))));
@@ -163,7 +161,7 @@ async fn a_new_producer_with_the_same_transactional_id_aborts_the_open_transacti
     let f = fixture();
     let c = f.open();
     let old = f.init(&c, "tx").await;
-    c.add_partitions("tx", 100, 0, &[tp(1)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", 100, 0, &[tp(1)]).await.expect("add");
     f.produce(&c, old, 1, 0);
     let new = f.init(&c, "tx").await;
     assert_eq!(new, (100, 2), "the abort fenced epoch 0 with epoch 1; the new producer has 2");
@@ -180,7 +178,7 @@ async fn an_overdue_transaction_is_aborted_and_its_producer_fenced() {
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", 100, 0, &[tp(0)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     f.clock.advance(60_000);
     assert_eq!(c.abort_expired(&f.targets, &f.metrics).await, 0, "not past the timeout yet");
@@ -197,7 +195,7 @@ async fn an_ending_interrupted_by_a_crash_is_finished_at_the_next_start() {
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    c.add_partitions("tx", 100, 0, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", 100, 0, &[tp(0)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     // The marker cannot be written: the decision is recorded, the ending stops there.
     let broken = f.refusing_targets();
@@ -219,10 +217,10 @@ async fn an_idle_transactional_id_expires_with_a_tombstone_and_an_open_one_does_
     let c = f.open();
     let week = runnel_broker::transactions::txn::DEFAULT_ID_EXPIRATION_MS;
     let idle = f.init(&c, "idle").await;
-    c.add_partitions("idle", idle.0, idle.1, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("idle", idle.0, idle.1, &[tp(0)]).await.expect("add");
     c.end_txn("idle", idle.0, idle.1, true, &f.targets, &f.metrics).await.expect("commit");
     let open = f.init(&c, "open").await;
-    c.add_partitions("open", open.0, open.1, &[tp(1)], &f.metrics).await.expect("add");
+    c.add_partitions("open", open.0, open.1, &[tp(1)]).await.expect("add");
     f.clock.advance(week);
     assert_eq!(c.remove_expired_ids(week, &f.metrics).await.expect("remove"), 0, "not idle longer than a week yet");
     f.clock.advance(1);
@@ -246,7 +244,7 @@ async fn an_ending_whose_markers_failed_is_finished_by_the_next_retry() {
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     // The marker's partition refuses writes (as after a failed fsync): EndTxn fails after
     // its decision is durable.
@@ -255,7 +253,7 @@ async fn an_ending_whose_markers_failed_is_finished_by_the_next_retry() {
     assert!(matches!(result, Err(CoordinatorError::Storage(_))), "{result:?}");
     assert_eq!(c.describe("tx").expect("known").status, TxnStatus::PrepareCommit);
     assert!(matches!(
-        c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await,
+        c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await,
         Err(CoordinatorError::Txn(TxnError::ConcurrentTransactions))
     ));
     assert_eq!(f.partition(0).last_stable_offset(), 0, "still held back");
@@ -273,7 +271,7 @@ async fn a_completion_lost_in_a_crash_is_written_again_with_a_harmless_second_ma
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    c.add_partitions("tx", producer.0, producer.1, &[tp(0)], &f.metrics).await.expect("add");
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await.expect("add");
     f.produce(&c, producer, 0, 0);
     c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("commit");
     drop(c);
@@ -291,4 +289,50 @@ async fn a_completion_lost_in_a_crash_is_written_again_with_a_harmless_second_ma
     assert_eq!(control_batches(f.partition(0)), 2, "the marker written again");
     let located = f.partition(0).locate(0, 1 << 20, true, true).expect("locate");
     assert_eq!((located.last_stable_offset, located.aborted), (4, Some(vec![])), "committed, nothing held back");
+}
+
+#[tokio::test]
+async fn a_transaction_whose_added_partition_a_power_cut_took_from_the_log_is_aborted_at_start() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    // "t"-1 added, its record made durable as a transactional produce with acks=all waits for,
+    // and written to.
+    c.add_partitions("tx", producer.0, producer.1, &[tp(1)]).await.expect("add");
+    let log_end = || c.log().offsets().1;
+    assert!(c.log().flushed_offset() < log_end(), "answered before the record's fsync");
+    c.sync_added_partitions(&f.metrics).await.expect("the transaction log's fsync");
+    assert_eq!(c.log().flushed_offset(), log_end(), "durable once waited for");
+    f.produce(&c, producer, 1, 0);
+    // "t"-0 added (answered before its record's fsync) and written to, the data reaching the
+    // disk but never acknowledged ...
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await.expect("add");
+    assert!(c.log().flushed_offset() < log_end());
+    f.produce(&c, producer, 0, 0);
+    f.partition(0).flush_to(2, &f.metrics).await.expect("the partition's fsync");
+    drop(c);
+    // ... when a power cut takes the record, never fsynced, off the transaction log.
+    let log = f.dir.path().join("__transaction_state-0").join(format!("{:020}.log", 0));
+    let bytes = std::fs::read(&log).expect("read the transaction log");
+    let last = runnel_log::batch::BatchWalker::new(&bytes).map(|b| b.expect("valid").0).last().expect("a batch");
+    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(last as u64).expect("truncate");
+
+    let c = f.open();
+    let replayed = c.describe("tx").expect("replayed");
+    assert_eq!(replayed.status, TxnStatus::Ongoing);
+    assert!(replayed.partitions.contains(&tp(1)) && !replayed.partitions.contains(&tp(0)), "{replayed:?}");
+    assert_eq!(f.partition(0).last_stable_offset(), 0, "held back by a transaction no EndTxn would end");
+
+    let partitions = vec![f.partition(0).clone(), f.partition(1).clone()];
+    assert_eq!(c.abort_unrecorded(&partitions, &f.targets, &f.metrics).await.expect("sweep"), 1);
+    let located = f.partition(0).locate(0, 1 << 20, true, true).expect("locate");
+    assert_eq!(located.last_stable_offset, 3, "aborted: the stable offset passes the marker");
+    let aborted = located.aborted.expect("an aborted list");
+    assert_eq!(aborted.iter().map(|a| a.0).collect::<Vec<_>>(), [producer.0], "its records are dropped");
+    assert_eq!(f.partition(1).last_stable_offset(), 0, "the recorded transaction stays open for its producer");
+
+    // The producer's transaction goes on in the partition the log recorded, and commits.
+    c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("commit");
+    assert_eq!(f.partition(1).last_stable_offset(), 3);
+    assert_eq!(c.abort_unrecorded(&partitions, &f.targets, &f.metrics).await.expect("sweep"), 0, "nothing left");
 }

@@ -24,10 +24,8 @@ pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<
         let id = request.transactional_id.as_str();
         // Every group's offsets live in the one group log partition.
         let partitions = [(OFFSETS_TOPIC.to_string(), 0)];
-        let result = broker
-            .transactions
-            .add_partitions(id, request.producer_id.0, request.producer_epoch, &partitions, &broker.metrics)
-            .await;
+        let result =
+            broker.transactions.add_partitions(id, request.producer_id.0, request.producer_epoch, &partitions).await;
         let code = match result {
             Ok(()) => 0,
             Err(e) => {

@@ -146,7 +146,7 @@ async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPa
             Err(e) => results(&part.wanted, |_, _| e.code(fenced_code_supported)),
         };
     }
-    let code = match coordinator.add_partitions(id, part.producer_id, part.epoch, &partitions, &broker.metrics).await {
+    let code = match coordinator.add_partitions(id, part.producer_id, part.epoch, &partitions).await {
         Ok(()) => 0,
         Err(e) => {
             tracing::debug!(transactional_id = id, error = %e, "AddPartitionsToTxn refused");

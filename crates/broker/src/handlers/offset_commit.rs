@@ -76,7 +76,7 @@ pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<Off
             .collect();
         OffsetCommitResponse::default().with_topics(topics)
     };
-    answer_when_durable(broker, outcome, build)
+    answer_when_durable(broker, outcome, false, build)
 }
 
 /// The answer to an OffsetCommit or TxnOffsetCommit, once what it wrote is fsynced in the
@@ -84,6 +84,7 @@ pub fn handle(ctx: &RequestContext, request: OffsetCommitRequest) -> Handled<Off
 pub fn answer_when_durable<R: Send + 'static>(
     broker: Arc<Broker>,
     outcome: CommitOutcome,
+    transactional: bool,
     build: impl FnOnce(Vec<i16>) -> R + Send + 'static,
 ) -> Handled<R> {
     let Some(flush_to) = outcome.flush_to else {
@@ -91,7 +92,15 @@ pub fn answer_when_durable<R: Send + 'static>(
     };
     Handled::Later(Box::pin(async move {
         let mut errors = outcome.errors;
-        if let Err(e) = broker.groups.flush(flush_to, &broker.metrics).await {
+        let offsets = broker.groups.flush(flush_to, &broker.metrics);
+        // Offsets committed in a transaction count only once the transaction log holds that
+        // the transaction added the group's partition (AddOffsetsToTxn is answered before its
+        // fsync).
+        let added = async {
+            if transactional { broker.transactions.sync_added_partitions(&broker.metrics).await } else { Ok(()) }
+        };
+        let (offsets, added) = futures::future::join(offsets, added).await;
+        if let Err(e) = offsets.and(added) {
             tracing::error!(error = %e, "could not fsync committed offsets");
             for error in errors.iter_mut().filter(|e| **e == 0) {
                 *error = ResponseError::NotCoordinator.code();

@@ -24,6 +24,9 @@ struct PendingFlush {
     partition_index: usize,
     partition: Arc<Partition>,
     offset: i64,
+    /// A transactional batch: durable only once the transaction log holds that its
+    /// transaction added the partition.
+    transactional: bool,
 }
 
 fn failed(index: i32, error: i16, message: Option<String>, version: i16) -> PartitionProduceResponse {
@@ -123,6 +126,7 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 Some(Ok(own_offsets)) => *own_offsets,
                 None => false,
             };
+            let transactional = !own_offsets && transactional_producer(&records).is_some();
             let appended_now = match transactional_producer(&records) {
                 _ if own_offsets => partition.append_at_own_offsets(&records, now),
                 None => partition.append(&records, now),
@@ -165,6 +169,7 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                             partition_index: partitions.len(),
                             partition,
                             offset: result.next_offset,
+                            transactional,
                         });
                     }
                     partitions.push(response);
@@ -203,11 +208,26 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
             async move {
                 let mut response = response;
                 let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset, &broker.metrics));
-                let results = futures::future::join_all(flushes).await;
+                // The fsyncs run together: the partitions' and, for transactional batches, the
+                // transaction log's (AddPartitionsToTxn is answered before its own).
+                let added = async {
+                    if pending.iter().any(|p| p.transactional) {
+                        broker.transactions.sync_added_partitions(&broker.metrics).await
+                    } else {
+                        Ok(())
+                    }
+                };
+                let (results, added) = futures::future::join(futures::future::join_all(flushes), added).await;
+                let added = added.err().map(|e| (for_log_error(&e), e.to_string()));
                 for (p, result) in pending.iter().zip(results) {
-                    if let Err(e) = result {
+                    let failure = match (result, &added) {
+                        (Err(e), _) => Some((for_log_error(&e), e.to_string())),
+                        (Ok(()), Some(failure)) if p.transactional => Some(failure.clone()),
+                        (Ok(()), _) => None,
+                    };
+                    if let Some((code, message)) = failure {
                         let slot = &mut response.responses[p.topic_index].partition_responses[p.partition_index];
-                        *slot = failed(slot.index, for_log_error(&e), Some(e.to_string()), version);
+                        *slot = failed(slot.index, code, Some(message), version);
                     }
                 }
                 response

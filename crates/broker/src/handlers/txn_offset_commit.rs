@@ -86,5 +86,5 @@ pub fn handle(ctx: &RequestContext, request: TxnOffsetCommitRequest) -> Handled<
         &offsets,
         |topic, partition| broker.has_partition(topic, partition),
     );
-    super::offset_commit::answer_when_durable(broker, outcome, build)
+    super::offset_commit::answer_when_durable(broker, outcome, true, build)
 }

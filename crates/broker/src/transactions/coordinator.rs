@@ -2,7 +2,13 @@
 //! `__transaction_state` (replayed at start), and the markers that end transactions in their
 //! partitions. Decisions are [`super::txn`]'s; this owns the log, the markers and the clock.
 //!
-//! Durability: a state change is answered only once its record is fsynced. Ending a
+//! Durability: a state change is answered only once its record is fsynced, except
+//! AddPartitionsToTxn: its record is answered once written, and what it allows waits for it
+//! instead (a transactional produce with acks=all, a TxnOffsetCommit, the transaction's end all
+//! wait for the log to be durable through it). A partition can still hold data of a transaction
+//! whose AddPartitionsToTxn the log lost (a power cut between the partition's fsync and the
+//! log's, the data never acknowledged): [`TransactionCoordinator::abort_unrecorded`] ends those
+//! at start, as no EndTxn ever would. Ending a
 //! transaction records its decision, writes and fsyncs a marker to every partition of it, then
 //! records the completion; a crash in between leaves the decision in the log, and
 //! [`TransactionCoordinator::finish_pending`] writes the markers again at the next start (a
@@ -15,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use runnel_log::control::ControlType;
@@ -22,7 +29,7 @@ use runnel_log::{LogConfig, LogError, PartitionLog};
 
 use super::TRANSACTION_STATE_TOPIC;
 use super::records::{decode_key, decode_value, encode_key, encode_value};
-use super::state::TxnMetadata;
+use super::state::{TxnMetadata, TxnStatus};
 use super::txn::{self, EndPlan, Ending, InitPlan, Markers, TxnError};
 use crate::groups::clock::Clock;
 use crate::internal_log;
@@ -144,6 +151,8 @@ pub struct TransactionCoordinator {
     state: Mutex<State>,
     ops: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     log: Partition,
+    /// The log's offset after the last AddPartitionsToTxn record, answered before its fsync.
+    added_through: AtomicI64,
     clock: Arc<dyn Clock>,
     max_timeout_ms: i32,
 }
@@ -180,6 +189,7 @@ impl TransactionCoordinator {
             state: Mutex::new(state),
             ops: Mutex::new(HashMap::new()),
             log,
+            added_through: AtomicI64::new(0),
             clock,
             max_timeout_ms,
         })
@@ -319,22 +329,89 @@ impl TransactionCoordinator {
         }
     }
 
-    /// AddPartitionsToTxn (the partitions are known to exist).
+    /// AddPartitionsToTxn (the partitions are known to exist): recorded, and answered before
+    /// the record's fsync, which what it allows waits for ([`Self::sync_added_partitions`]).
     pub async fn add_partitions(
         &self,
         id: &str,
         producer_id: i64,
         epoch: i16,
         partitions: &[(String, i32)],
-        metrics: &BrokerMetrics,
     ) -> Result<(), CoordinatorError> {
         let _op = self.serialise(id).await;
         let current = self.describe(id);
         if let Some(next) = txn::add_partitions(current.as_ref(), producer_id, epoch, partitions, self.clock.now_ms())?
         {
-            self.record(id, next, metrics).await?;
+            let through = self.append(id, Some(&next))?;
+            // Raised before the state shows the partitions: whoever sees them added waits for
+            // this record.
+            self.added_through.fetch_max(through, Ordering::AcqRel);
+            self.lock().set(id, next);
         }
         Ok(())
+    }
+
+    /// Waits until every AddPartitionsToTxn answered so far is durable: what a transactional
+    /// produce with acks=all, or a TxnOffsetCommit, waits for besides its own fsync.
+    pub async fn sync_added_partitions(&self, metrics: &BrokerMetrics) -> Result<(), LogError> {
+        match self.added_through.load(Ordering::Acquire) {
+            0 => Ok(()),
+            through => self.log.flush_to(through, metrics).await,
+        }
+    }
+
+    /// Aborts, at start, every transaction open in a partition that the log does not record
+    /// as open there: its AddPartitionsToTxn was answered and its data written, but a power cut
+    /// took the record before it reached the disk (the data was never acknowledged, as
+    /// acknowledging waits for the record). No EndTxn would ever end it, and the partition's
+    /// last stable offset would stay behind it for good. Returns how many it aborted.
+    pub async fn abort_unrecorded(
+        &self,
+        partitions: &[PartitionRef],
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> Result<usize, LogError> {
+        let mut aborted = 0;
+        for partition in partitions {
+            let open: Vec<(i64, i16)> = partition
+                .active_producers()
+                .into_iter()
+                .filter(|p| p.txn_start_offset >= 0)
+                .map(|p| (p.producer_id, p.epoch))
+                .collect();
+            for (producer_id, epoch) in open {
+                let place = (partition.topic().to_string(), partition.index());
+                let recorded = {
+                    let state = self.lock();
+                    let m = state.by_producer.get(&producer_id).and_then(|id| state.txns.get(id));
+                    match m {
+                        Some(m) if m.status == TxnStatus::Ongoing && m.partitions.contains(&place) => None,
+                        Some(m) if m.status.is_preparing() && m.partitions.contains(&place) => None,
+                        Some(m) => Some(m.producer_epoch.max(epoch)),
+                        None => Some(epoch),
+                    }
+                };
+                let Some(marker_epoch) = recorded else { continue };
+                let next =
+                    partition.write_marker(producer_id, marker_epoch, ControlType::Abort, 0, self.clock.now_ms())?;
+                partition.flush_to(next, metrics).await?;
+                let markers = Markers {
+                    producer_id,
+                    producer_epoch: marker_epoch,
+                    kind: ControlType::Abort,
+                    partitions: vec![place],
+                };
+                targets.markers_written(&markers);
+                tracing::warn!(
+                    topic = %partition.topic(),
+                    partition = partition.index(),
+                    producer_id,
+                    "aborted a transaction the transaction log does not record (its record was lost before reaching the disk)"
+                );
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
     }
 
     /// AddPartitionsToTxn's verify-only form: for each partition, whether the producer's open
@@ -479,9 +556,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(0));
         let c = TransactionCoordinator::open(dir.path(), false, clock, txn::DEFAULT_MAX_TIMEOUT_MS).expect("open");
-        let metrics = BrokerMetrics::default();
         for i in 0..100 {
-            let refused = c.add_partitions(&format!("unknown-{i}"), 1, 0, &[("t".into(), 0)], &metrics).await;
+            let refused = c.add_partitions(&format!("unknown-{i}"), 1, 0, &[("t".into(), 0)]).await;
             assert!(matches!(refused, Err(CoordinatorError::Txn(TxnError::InvalidProducerIdMapping))));
         }
         assert!(c.ops.lock().expect("ops").is_empty(), "no lock kept for ids nobody is changing");
