@@ -10,10 +10,14 @@
 # With a JDK, the produce comparison again with Apache Kafka's Java producer
 # (scripts/java/TransactionBench.java; linger.ms=5 and 256 KiB batches on both sides).
 # Usage: scripts/bench_transactions.sh [records]   (default 1000000). Results go to stdout.
+# With BEFORE=<an older runnel binary>: instead, the transactional produce of one rdkafka
+# producer (1 and 8 partitions) on a broker of each build in turn (before, after, after, before;
+# the client is this build's), with the broker's mean time per AddPartitionsToTxn, Produce and EndTxn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-1000000}"
 cargo build --release -p runnel
+BEFORE="${BEFORE:-}"
 
 BIN=./target/release/runnel
 B=127.0.0.1:29094
@@ -22,9 +26,14 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA" "$DATA".out "$DATA".log; }
 trap cleanup EXIT
 
-$BIN serve --data-dir "$DATA" --listen "$B" > "$DATA.out" 2> "$DATA.log" &
-PID=$!
-until grep -q "listening" "$DATA.out" 2>/dev/null; do sleep 0.01; done
+# start_broker BINARY: a broker of that build on a fresh data directory.
+start_broker() {
+    rm -rf "$DATA" && mkdir -p "$DATA" && : > "$DATA.out"
+    "$1" serve --data-dir "$DATA" --listen "$B" > "$DATA.out" 2> "$DATA.log" &
+    PID=$!
+    until grep -q "listening" "$DATA.out" 2>/dev/null; do sleep 0.01; done
+}
+start_broker "$BIN"
 
 # throughput ARGS...: one bench's records/s.
 throughput() {
@@ -34,6 +43,47 @@ throughput() {
 drop() { for topic in "$@"; do $BIN topic delete "$topic" --brokers "$B" > /dev/null; done; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
+
+if [ -n "$BEFORE" ]; then
+    # A broker of each build in turn on a fresh data directory, with its metrics served, so
+    # that the broker's own time per request shows apart from the client's.
+    HTTP=127.0.0.1:29095
+    start_broker_with_metrics() {
+        rm -rf "$DATA" && mkdir -p "$DATA" && : > "$DATA.out"
+        "$1" serve --data-dir "$DATA" --listen "$B" --http-listen "$HTTP" > "$DATA.out" 2> "$DATA.log" &
+        PID=$!
+        until grep -q "listening" "$DATA.out" 2>/dev/null; do sleep 0.01; done
+    }
+    # before, after, after, before: the second broker of a pair starts while the first one's
+    # writes are still draining to the disk, so each build takes each place once; `sync` lets
+    # the drain finish first.
+    for build in before after after before; do
+        broker=$BIN
+        [ "$build" = before ] && broker=$BEFORE
+        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true
+        rm -rf "$DATA"; sync
+        start_broker_with_metrics "$broker"
+        for partitions in 1 8; do
+            transactional=$(throughput produce --topic "txn-$partitions" --partitions "$partitions" \
+                --records "$RECORDS" -X linger.ms=0 --transaction-records 1000)
+            echo "$build, 1 rdkafka producer, $partitions partition(s), 1,000 per txn: $transactional records/s"
+        done
+        # The broker's mean time per request over both benches (runnel_request_duration_seconds).
+        curl -s "http://$HTTP/metrics" | python3 -c '
+import re, sys
+sums, counts = {}, {}
+for line in sys.stdin:
+    m = re.match(r"runnel_request_duration_seconds_(sum|count)\{api=\"(\w+)\"[^}]*\} (\S+)", line)
+    if m:
+        into = sums if m.group(1) == "sum" else counts
+        into[m.group(2)] = into.get(m.group(2), 0) + float(m.group(3))
+for api in ["AddPartitionsToTxn", "Produce", "EndTxn"]:
+    if counts.get(api):
+        print("    %-20s %6d requests, mean %.3f ms" % (api, counts[api], 1000 * sums[api] / counts[api]))
+'
+    done
+    exit 0
+fi
 
 printf '%-48s %11s %11s %11s %9s %9s\n' "produce, 1 KiB, acks=all (records/s)" "idempotent" "flushing" \
     "transact." "tx/idem" "tx/flush"

@@ -27,7 +27,10 @@ pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<
         let result =
             broker.transactions.add_partitions(id, request.producer_id.0, request.producer_epoch, &partitions).await;
         let code = match result {
-            Ok(()) => 0,
+            Ok(()) => {
+                super::add_partitions_to_txn::sync_in_background(&broker);
+                0
+            }
             Err(e) => {
                 tracing::debug!(transactional_id = id, group = request.group_id.as_str(), error = %e, "AddOffsetsToTxn refused");
                 e.code(fenced_code_supported)

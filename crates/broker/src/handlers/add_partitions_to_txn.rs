@@ -96,7 +96,7 @@ fn results(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16)
 }
 
 /// Adds or verifies one transaction's partitions; `version` picks the error codes it knows.
-async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
+async fn answer_part(broker: &Arc<Broker>, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
     if part.id.is_empty() {
         return results(&part.wanted, |_, _| ResponseError::InvalidRequest.code());
     }
@@ -147,13 +147,28 @@ async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPa
         };
     }
     let code = match coordinator.add_partitions(id, part.producer_id, part.epoch, &partitions).await {
-        Ok(()) => 0,
+        Ok(()) => {
+            sync_in_background(broker);
+            0
+        }
         Err(e) => {
             tracing::debug!(transactional_id = id, error = %e, "AddPartitionsToTxn refused");
             e.code(fenced_code_supported)
         }
     };
     results(&part.wanted, |_, _| code)
+}
+
+/// Starts the fsync of the transaction log's new AddPartitionsToTxn record as the answer goes
+/// out, so that it is done, or nearly, when the transaction's first produce waits for it,
+/// rather than running beside that produce's own fsync.
+pub(super) fn sync_in_background(broker: &Arc<Broker>) {
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        if let Err(e) = broker.transactions.sync_added_partitions(&broker.metrics).await {
+            tracing::error!(error = %e, "could not fsync the transaction log");
+        }
+    });
 }
 
 /// Answers AddPartitionsToTxn.
