@@ -78,6 +78,15 @@ impl Fixture {
         Targets(HashMap::from([(tp(0), partition)]))
     }
 
+    /// Cuts the last record off the transaction log, as a power cut takes what was not yet
+    /// fsynced (the coordinator closed first).
+    fn cut_last_record_off_the_transaction_log(&self) {
+        let log = self.dir.path().join("__transaction_state-0").join(format!("{:020}.log", 0));
+        let bytes = std::fs::read(&log).expect("read the transaction log");
+        let last = runnel_log::batch::BatchWalker::new(&bytes).map(|b| b.expect("valid").0).last().expect("a batch");
+        std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(last as u64).expect("truncate");
+    }
+
     fn partition(&self, index: i32) -> &PartitionRef {
         &self.targets.0[&("t".to_string(), index)]
     }
@@ -277,10 +286,7 @@ async fn a_completion_lost_in_a_crash_is_written_again_with_a_harmless_second_ma
     drop(c);
     // EndTxn does not wait for the completion record's fsync: cut it off the log, as a power
     // loss could.
-    let log = f.dir.path().join("__transaction_state-0").join(format!("{:020}.log", 0));
-    let bytes = std::fs::read(&log).expect("read the transaction log");
-    let last = runnel_log::batch::BatchWalker::new(&bytes).map(|b| b.expect("valid").0).last().expect("a batch");
-    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(last as u64).expect("truncate");
+    f.cut_last_record_off_the_transaction_log();
 
     let c = f.open();
     assert_eq!(c.describe("tx").expect("replayed").status, TxnStatus::PrepareCommit);
@@ -312,10 +318,7 @@ async fn a_transaction_whose_added_partition_a_power_cut_took_from_the_log_is_ab
     f.partition(0).flush_to(2, &f.metrics).await.expect("the partition's fsync");
     drop(c);
     // ... when a power cut takes the record, never fsynced, off the transaction log.
-    let log = f.dir.path().join("__transaction_state-0").join(format!("{:020}.log", 0));
-    let bytes = std::fs::read(&log).expect("read the transaction log");
-    let last = runnel_log::batch::BatchWalker::new(&bytes).map(|b| b.expect("valid").0).last().expect("a batch");
-    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(last as u64).expect("truncate");
+    f.cut_last_record_off_the_transaction_log();
 
     let c = f.open();
     let replayed = c.describe("tx").expect("replayed");
