@@ -126,8 +126,9 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                 Some(Ok(own_offsets)) => *own_offsets,
                 None => false,
             };
-            let transactional = !own_offsets && transactional_producer(&records).is_some();
-            let appended_now = match transactional_producer(&records) {
+            let producer = transactional_producer(&records);
+            let transactional = !own_offsets && producer.is_some();
+            let appended_now = match producer {
                 _ if own_offsets => partition.append_at_own_offsets(&records, now),
                 None => partition.append(&records, now),
                 Some((producer_id, epoch)) => {

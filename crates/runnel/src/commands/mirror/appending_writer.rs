@@ -231,14 +231,12 @@ impl AppendingWriter {
     fn broken(&mut self, error: anyhow::Error) {
         let connected = self.writer.is_some();
         if let Some(writer) = self.writer.take() {
-            let dropped: Vec<SentBatch> = writer.unanswered().cloned().collect();
-            for batch in &dropped {
+            for batch in writer.unanswered() {
                 self.rewind(batch);
             }
         }
-        let gathered: Vec<SentBatch> = self.gathering.drain().map(|(_, (batch, _))| batch).collect();
-        for batch in &gathered {
-            self.rewind(batch);
+        for (batch, _) in std::mem::take(&mut self.gathering).into_values() {
+            self.rewind(&batch);
         }
         if connected || self.last_failure_logged.is_none_or(|at| at.elapsed() >= LOG_FAILURES_EVERY) {
             self.last_failure_logged = Some(Instant::now());

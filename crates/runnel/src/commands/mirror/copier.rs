@@ -223,7 +223,7 @@ impl Copier {
         }
         let copied = self.copy_ready()?;
         self.idle = copied == 0;
-        self.serve_acknowledgements(MAX_IN_FLIGHT)?;
+        self.serve_acknowledgements(MAX_IN_FLIGHT);
         if self.transactions.is_some() {
             if self.transactions.as_ref().is_some_and(Transactions::due) || self.failure().is_some() {
                 self.commit_transaction()?;
@@ -357,17 +357,16 @@ impl Copier {
     }
 
     /// Serves the delivery reports waiting, or the own writer's answers (waiting until at most
-    /// `keep` requests are in flight). rdkafka's `poll` serves one
-    /// batch of reports when given no time and sleeps out any time it is given, so it is asked
-    /// often, with none.
-    fn serve_acknowledgements(&mut self, keep: usize) -> anyhow::Result<()> {
+    /// `keep` requests are in flight). rdkafka's `poll` serves one batch of reports when given
+    /// no time and sleeps out any time it is given, so it is asked often, with none.
+    fn serve_acknowledgements(&mut self, keep: usize) {
         let (writer, acks) = match &mut self.sink {
             Sink::Client(producer) => {
                 for _ in 0..DELIVERY_POLLS {
                     producer.poll(Duration::ZERO);
                 }
                 producer.context().report();
-                return Ok(());
+                return;
             }
             Sink::Direct { writer, acks } => (writer, acks),
         };
@@ -383,7 +382,6 @@ impl Copier {
         if let Some(refusal) = writer.refusal() {
             acks.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("{refusal:#}"));
         }
-        Ok(())
     }
 
     /// Reads again, from the first of them, the records the own writer dropped with a failed
@@ -488,7 +486,7 @@ impl Copier {
             }
             Sink::Direct { writer, .. } => writer.send_gathered(),
         }
-        self.serve_acknowledgements(0)?;
+        self.serve_acknowledgements(0);
         if let Some(failure) = self.failure() {
             bail!("{failure}; offsets are committed only up to what the target acknowledged before it");
         }

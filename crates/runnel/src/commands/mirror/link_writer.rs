@@ -388,3 +388,26 @@ pub fn log_ends(
     }
     Ok(ends)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_that_a_new_connection_cannot_cure_stop_an_appending_mirror() {
+        for refused in
+            [ResponseError::MessageTooLarge, ResponseError::TopicAuthorizationFailed, ResponseError::PolicyViolation]
+        {
+            assert!(refused_for_good(refused.code()), "{refused:?}");
+        }
+        for retried in [
+            ResponseError::NotLeaderOrFollower,
+            ResponseError::KafkaStorageError,
+            ResponseError::OutOfOrderSequenceNumber,
+            ResponseError::UnknownProducerId,
+            ResponseError::InvalidProducerEpoch,
+        ] {
+            assert!(!refused_for_good(retried.code()), "{retried:?}");
+        }
+    }
+}
