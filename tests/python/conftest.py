@@ -16,10 +16,10 @@ RUNNEL_BIN = os.environ.get("RUNNEL_BIN", os.path.join(os.path.dirname(__file__)
 class Broker:
     """A runnel broker child process."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0"):
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [RUNNEL_BIN, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", data_dir,
+            [RUNNEL_BIN, "serve", "--listen", listen, "--http-listen", "127.0.0.1:0", "--data-dir", data_dir,
              *extra_args],
             stdout=subprocess.PIPE,
             text=True,
@@ -45,13 +45,14 @@ class Broker:
         assert self.process.wait(timeout=30) == 0
 
 
-def broker_with_properties(work_dir, properties):
+def broker_with_properties(work_dir, properties, listen="127.0.0.1:0"):
     """A broker on `work_dir`/data configured by a server.properties of `properties` (written in
-    `work_dir`): for tests of broker settings; call again on the same directory to restart."""
+    `work_dir`): for tests of broker settings; call again on the same directory to restart, with
+    `listen` the previous one's bootstrap address for its clients to find it again."""
     path = os.path.join(work_dir, "server.properties")
     with open(path, "w") as f:
         f.write(properties)
-    return Broker(os.path.join(work_dir, "data"), ["-c", path])
+    return Broker(os.path.join(work_dir, "data"), ["-c", path], listen)
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,10 @@ pub struct Broker {
     _lock: File,
     /// Whether the previous run ended cleanly (logs were not scanned).
     pub recovered_cleanly: bool,
+    /// Whether everything the previous run wrote is certainly still there, fsynced or not: it
+    /// ended cleanly, or only its process stopped (the machine has not restarted since, so the
+    /// page cache kept its writes). If not, what it did not fsync may be gone.
+    pub unsynced_writes_survived: bool,
 }
 
 /// Milliseconds since the Unix epoch, the clock of record timestamps.
@@ -151,6 +155,8 @@ impl Broker {
                 meta
             }
         };
+        let same_boot = crate::boot_id::same_boot_as_last_start(&dir)
+            .map_err(io(format!("record the boot id in {}", dir.display())))?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
         if clean {
@@ -204,6 +210,7 @@ impl Broker {
             data_arrived,
             _lock: lock,
             recovered_cleanly: clean,
+            unsynced_writes_survived: clean || same_boot,
         }))
     }
 

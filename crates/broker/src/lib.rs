@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod authorized_operations;
+pub mod boot_id;
 pub mod broker;
 pub mod config;
 pub mod config_report;

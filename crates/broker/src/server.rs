@@ -45,6 +45,16 @@ pub async fn run_listeners(
         Ok(_) => broker.notify_data_arrived(),
         Err(e) => tracing::error!(error = %e, "could not finish the transaction endings a restart interrupted"),
     }
+    if !broker.unsynced_writes_survived {
+        let aborted = broker.transactions.abort_open_after_power_loss(&*broker, &broker.metrics).await;
+        if aborted > 0 {
+            tracing::warn!(
+                aborted,
+                "the machine restarted since the broker stopped uncleanly: aborted every open transaction, whose records not yet fsynced may be lost; their producers are fenced"
+            );
+            broker.notify_data_arrived();
+        }
+    }
     let mut partitions: Vec<_> = broker.topics.all().iter().flat_map(|t| t.partitions.iter().cloned()).collect();
     partitions.push(broker.groups.log_partition());
     match broker.transactions.abort_unrecorded(&partitions, &*broker, &broker.metrics).await {

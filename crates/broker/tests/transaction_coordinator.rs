@@ -5,11 +5,13 @@
 //! written again, a transaction whose AddPartitionsToTxn record a power cut took is aborted at
 //! the next start, overdue transactions are aborted with their producer fenced, a new producer
 //! with the same transactional id aborts what the old one left open, and idle transactional ids
-//! expire.
+//! expire. A commit makes the transaction's records durable before its decision (a
+//! transactional produce is answered before its fsync), and a start after a power cut aborts
+//! every open transaction.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use kafka_protocol::ResponseError;
 use runnel_broker::groups::clock::ManualClock;
@@ -302,8 +304,7 @@ async fn a_transaction_whose_added_partition_a_power_cut_took_from_the_log_is_ab
     let f = fixture();
     let c = f.open();
     let producer = f.init(&c, "tx").await;
-    // "t"-1 added, its record made durable as a transactional produce with acks=all waits for,
-    // and written to.
+    // "t"-1 added, its record made durable (as a TxnOffsetCommit waits for), and written to.
     c.add_partitions("tx", producer.0, producer.1, &[tp(1)]).await.expect("add");
     let log_end = || c.log().offsets().1;
     assert!(c.log().flushed_offset() < log_end(), "answered before the record's fsync");
@@ -338,4 +339,85 @@ async fn a_transaction_whose_added_partition_a_power_cut_took_from_the_log_is_ab
     c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await.expect("commit");
     assert_eq!(f.partition(1).last_stable_offset(), 3);
     assert_eq!(c.abort_unrecorded(&partitions, &f.targets, &f.metrics).await.expect("sweep"), 0, "nothing left");
+}
+
+/// Targets that note, each time the coordinator asks for a partition, how much of it is durable.
+struct WatchedTargets<'a> {
+    inner: &'a Targets,
+    flushed_when_asked: Mutex<Vec<i64>>,
+}
+
+impl MarkerTargets for WatchedTargets<'_> {
+    fn partition(&self, topic: &str, index: i32) -> Option<PartitionRef> {
+        let partition = self.inner.partition(topic, index)?;
+        self.flushed_when_asked.lock().unwrap().push(partition.flushed_offset());
+        Some(partition)
+    }
+}
+
+#[tokio::test]
+async fn a_commit_makes_the_transactions_records_durable_before_it_records_its_decision() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await.expect("add");
+    // Written and not fsynced, as a transactional produce is answered.
+    f.produce(&c, producer, 0, 0);
+    assert_eq!(f.partition(0).flushed_offset(), 0);
+    let watched = WatchedTargets { inner: &f.targets, flushed_when_asked: Mutex::new(vec![]) };
+    c.end_txn("tx", producer.0, producer.1, true, &watched, &f.metrics).await.expect("commit");
+    // Asked first to fsync the records, then, the decision recorded, for the marker: by then
+    // the records were durable.
+    assert_eq!(*watched.flushed_when_asked.lock().unwrap(), [0, 2]);
+    assert_eq!(f.partition(0).last_stable_offset(), 3);
+
+    // An abort commits nothing, and fsyncs only its markers.
+    c.add_partitions("tx", producer.0, producer.1, &[tp(1)]).await.expect("add");
+    f.produce(&c, producer, 1, 0);
+    let watched = WatchedTargets { inner: &f.targets, flushed_when_asked: Mutex::new(vec![]) };
+    c.end_txn("tx", producer.0, producer.1, false, &watched, &f.metrics).await.expect("abort");
+    assert_eq!(*watched.flushed_when_asked.lock().unwrap(), [0]);
+}
+
+#[tokio::test]
+async fn a_commit_whose_records_cannot_be_fsynced_records_no_decision() {
+    let f = fixture();
+    let c = f.open();
+    let producer = f.init(&c, "tx").await;
+    c.add_partitions("tx", producer.0, producer.1, &[tp(0)]).await.expect("add");
+    f.produce(&c, producer, 0, 0);
+    // The partition refuses writes and fsyncs, as after a failed fsync.
+    f.partition(0).retire();
+    let result = c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await;
+    assert!(matches!(result, Err(CoordinatorError::Storage(_))), "{result:?}");
+    assert_eq!(c.describe("tx").expect("known").status, TxnStatus::Ongoing, "nothing decided");
+    drop(c);
+    assert_eq!(f.open().describe("tx").expect("replayed").status, TxnStatus::Ongoing, "nor in the log");
+}
+
+#[tokio::test]
+async fn a_start_after_a_power_cut_aborts_every_open_transaction_and_fences_its_producer() {
+    let f = fixture();
+    let c = f.open();
+    let open = f.init(&c, "open").await;
+    c.add_partitions("open", open.0, open.1, &[tp(0)]).await.expect("add");
+    f.produce(&c, open, 0, 0);
+    let committed = f.init(&c, "committed").await;
+    c.add_partitions("committed", committed.0, committed.1, &[tp(1)]).await.expect("add");
+    f.produce(&c, committed, 1, 0);
+    c.end_txn("committed", committed.0, committed.1, true, &f.targets, &f.metrics).await.expect("commit");
+    let idle = f.init(&c, "idle").await;
+    drop(c);
+
+    let c = f.open();
+    assert_eq!(c.abort_open_after_power_loss(&f.targets, &f.metrics).await, 1);
+    let m = c.describe("open").expect("known");
+    assert_eq!((m.status, m.producer_epoch), (TxnStatus::CompleteAbort, open.1 + 1), "aborted, its producer fenced");
+    assert_eq!(c.verify_produce(open.0, open.1, "t", 0), Err(ResponseError::InvalidProducerEpoch));
+    let located = f.partition(0).locate(0, 1 << 20, true, true).expect("locate");
+    assert_eq!(located.last_stable_offset, 3, "the stable offset passes the abort marker");
+    assert_eq!(c.describe("committed").expect("known").status, TxnStatus::CompleteCommit);
+    assert_eq!(f.partition(1).last_stable_offset(), 3, "a committed transaction stays committed");
+    let m = c.describe("idle").expect("known");
+    assert_eq!((m.status, m.producer_epoch), (TxnStatus::Empty, idle.1), "no transaction open: untouched");
 }

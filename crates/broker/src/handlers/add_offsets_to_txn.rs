@@ -4,7 +4,10 @@
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
+use std::sync::Arc;
+
 use crate::api::{Handled, RequestContext};
+use crate::broker::Broker;
 use crate::groups::OFFSETS_TOPIC;
 use crate::security::acl::Operation;
 
@@ -28,7 +31,7 @@ pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<
             broker.transactions.add_partitions(id, request.producer_id.0, request.producer_epoch, &partitions).await;
         let code = match result {
             Ok(()) => {
-                super::add_partitions_to_txn::sync_in_background(&broker);
+                sync_in_background(&broker);
                 0
             }
             Err(e) => {
@@ -38,4 +41,16 @@ pub fn handle(ctx: &RequestContext, request: AddOffsetsToTxnRequest) -> Handled<
         };
         AddOffsetsToTxnResponse::default().with_error_code(code)
     }))
+}
+
+/// Starts the fsync of the transaction log's new record as the answer goes out, so that it is
+/// done, or nearly, when the TxnOffsetCommit that follows waits for it, rather than running
+/// beside that commit's own fsync.
+fn sync_in_background(broker: &Arc<Broker>) {
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        if let Err(e) = broker.transactions.sync_added_partitions(&broker.metrics).await {
+            tracing::error!(error = %e, "could not fsync the transaction log");
+        }
+    });
 }

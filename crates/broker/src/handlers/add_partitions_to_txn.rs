@@ -147,28 +147,15 @@ async fn answer_part(broker: &Arc<Broker>, part: &TxnPart, version: i16) -> Vec<
         };
     }
     let code = match coordinator.add_partitions(id, part.producer_id, part.epoch, &partitions).await {
-        Ok(()) => {
-            sync_in_background(broker);
-            0
-        }
+        // The record's fsync is left to the transaction's commit, which fsyncs its decision
+        // after it.
+        Ok(()) => 0,
         Err(e) => {
             tracing::debug!(transactional_id = id, error = %e, "AddPartitionsToTxn refused");
             e.code(fenced_code_supported)
         }
     };
     results(&part.wanted, |_, _| code)
-}
-
-/// Starts the fsync of the transaction log's new AddPartitionsToTxn record as the answer goes
-/// out, so that it is done, or nearly, when the transaction's first produce waits for it,
-/// rather than running beside that produce's own fsync.
-pub(super) fn sync_in_background(broker: &Arc<Broker>) {
-    let broker = broker.clone();
-    tokio::spawn(async move {
-        if let Err(e) = broker.transactions.sync_added_partitions(&broker.metrics).await {
-            tracing::error!(error = %e, "could not fsync the transaction log");
-        }
-    });
 }
 
 /// Answers AddPartitionsToTxn.

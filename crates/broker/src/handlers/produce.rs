@@ -1,5 +1,7 @@
 //! Produce: validate and append one batch per partition; acks=all waits for the fsync. A
-//! transactional batch is appended only into an open transaction that added its partition.
+//! transactional batch is appended only into an open transaction that added its partition, and
+//! is made durable by its transaction's commit: acks=all answers it once written, with its
+//! fsync started at once.
 
 use std::sync::Arc;
 
@@ -24,9 +26,6 @@ struct PendingFlush {
     partition_index: usize,
     partition: Arc<Partition>,
     offset: i64,
-    /// A transactional batch: durable only once the transaction log holds that its
-    /// transaction added the partition.
-    transactional: bool,
 }
 
 fn failed(index: i32, error: i16, message: Option<String>, version: i16) -> PartitionProduceResponse {
@@ -164,13 +163,14 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                     if version >= 5 {
                         response.log_start_offset = result.log_start_offset;
                     }
-                    if acks == -1 {
+                    if acks == -1 && transactional {
+                        sync_in_background(&ctx.broker, partition, result.next_offset);
+                    } else if acks == -1 {
                         pending.push(PendingFlush {
                             topic_index,
                             partition_index: partitions.len(),
                             partition,
                             offset: result.next_offset,
-                            transactional,
                         });
                     }
                     partitions.push(response);
@@ -209,26 +209,10 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
             async move {
                 let mut response = response;
                 let flushes = pending.iter().map(|p| p.partition.flush_to(p.offset, &broker.metrics));
-                // The fsyncs run together: the partitions' and, for transactional batches, the
-                // transaction log's (AddPartitionsToTxn is answered before its own).
-                let added = async {
-                    if pending.iter().any(|p| p.transactional) {
-                        broker.transactions.sync_added_partitions(&broker.metrics).await
-                    } else {
-                        Ok(())
-                    }
-                };
-                let (results, added) = futures::future::join(futures::future::join_all(flushes), added).await;
-                let added = added.err().map(|e| (for_log_error(&e), e.to_string()));
-                for (p, result) in pending.iter().zip(results) {
-                    let failure = match (result, &added) {
-                        (Err(e), _) => Some((for_log_error(&e), e.to_string())),
-                        (Ok(()), Some(failure)) if p.transactional => Some(failure.clone()),
-                        (Ok(()), _) => None,
-                    };
-                    if let Some((code, message)) = failure {
+                for (p, result) in pending.iter().zip(futures::future::join_all(flushes).await) {
+                    if let Err(e) = result {
                         let slot = &mut response.responses[p.topic_index].partition_responses[p.partition_index];
-                        *slot = failed(slot.index, code, Some(message), version);
+                        *slot = failed(slot.index, for_log_error(&e), Some(e.to_string()), version);
                     }
                 }
                 response
@@ -236,6 +220,18 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
         })),
         _ => Handled::Ready(response),
     }
+}
+
+/// Starts the fsync of a transactional batch without waiting for it: the transaction's commit
+/// waits for it (the records count only once committed, and a commit makes every partition of
+/// the transaction durable before recording its decision), and the fsync runs meanwhile, while
+/// the producer sends the rest of the transaction. A failed fsync poisons the partition, so
+/// the commit fails too.
+fn sync_in_background(broker: &Arc<crate::broker::Broker>, partition: Arc<Partition>, offset: i64) {
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        let _ = partition.flush_to(offset, &broker.metrics).await;
+    });
 }
 
 #[cfg(test)]

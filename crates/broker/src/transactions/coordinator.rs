@@ -276,7 +276,9 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// Records the decision, writes the markers, records the completion.
+    /// Records the decision, writes the markers, records the completion. A commit first makes
+    /// the transaction's records durable (a transactional produce is answered before its
+    /// fsync): once the decision is on disk, so is everything it commits.
     async fn end(
         &self,
         id: &str,
@@ -284,6 +286,9 @@ impl TransactionCoordinator {
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
     ) -> Result<(), LogError> {
+        if ending.markers.kind == ControlType::Commit {
+            sync_data(&ending.markers, targets, metrics).await?;
+        }
         self.record(id, ending.prepare, metrics).await?;
         self.write_markers(&ending.markers, targets, metrics).await?;
         self.record_completion(id, ending.complete)
@@ -330,7 +335,8 @@ impl TransactionCoordinator {
     }
 
     /// AddPartitionsToTxn (the partitions are known to exist): recorded, and answered before
-    /// the record's fsync, which what it allows waits for ([`Self::sync_added_partitions`]).
+    /// the record's fsync. The commit's decision, fsynced after it, makes it durable; a
+    /// TxnOffsetCommit waits for it ([`Self::sync_added_partitions`]).
     pub async fn add_partitions(
         &self,
         id: &str,
@@ -351,8 +357,8 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// Waits until every AddPartitionsToTxn answered so far is durable: what a transactional
-    /// produce with acks=all, or a TxnOffsetCommit, waits for besides its own fsync.
+    /// Waits until every AddPartitionsToTxn answered so far is durable: what a TxnOffsetCommit
+    /// waits for besides its own fsync.
     pub async fn sync_added_partitions(&self, metrics: &BrokerMetrics) -> Result<(), LogError> {
         match self.added_through.load(Ordering::Acquire) {
             0 => Ok(()),
@@ -362,9 +368,9 @@ impl TransactionCoordinator {
 
     /// Aborts, at start, every transaction open in a partition that the log does not record
     /// as open there: its AddPartitionsToTxn was answered and its data written, but a power cut
-    /// took the record before it reached the disk (the data was never acknowledged, as
-    /// acknowledging waits for the record). No EndTxn would ever end it, and the partition's
-    /// last stable offset would stay behind it for good. Returns how many it aborted.
+    /// took the record before it reached the disk (nothing of it was committed, as a commit
+    /// waits for the record). No EndTxn would ever end it, and the partition's last stable
+    /// offset would stay behind it for good. Returns how many it aborted.
     pub async fn abort_unrecorded(
         &self,
         partitions: &[PartitionRef],
@@ -447,24 +453,43 @@ impl TransactionCoordinator {
     /// Aborts every transaction open longer than its timeout, fencing its producer; returns
     /// how many. The broker calls it periodically.
     pub async fn abort_expired(&self, targets: &dyn MarkerTargets, metrics: &BrokerMetrics) -> usize {
+        self.abort_where(txn::expire, "a transaction open past its timeout", targets, metrics).await
+    }
+
+    /// Aborts every open transaction, fencing its producers; returns how many. Called at start
+    /// when the machine may have lost what the previous run did not fsync: a transactional
+    /// produce is acknowledged before its fsync, so an open transaction may have lost records
+    /// its producer counts as written, and must not commit.
+    pub async fn abort_open_after_power_loss(&self, targets: &dyn MarkerTargets, metrics: &BrokerMetrics) -> usize {
+        let why = "a transaction open when the machine stopped (records not yet fsynced may be lost)";
+        self.abort_where(txn::abort_open, why, targets, metrics).await
+    }
+
+    /// Aborts each transaction `plan` ends (given its state and the time), logging `what` it
+    /// ended; returns how many.
+    async fn abort_where(
+        &self,
+        plan: fn(&TxnMetadata, i64) -> Option<Ending>,
+        what: &str,
+        targets: &dyn MarkerTargets,
+        metrics: &BrokerMetrics,
+    ) -> usize {
         let now = self.clock.now_ms();
-        let overdue: Vec<String> =
-            self.lock().txns.iter().filter(|(_, m)| txn::expire(m, now).is_some()).map(|(id, _)| id.clone()).collect();
+        let chosen: Vec<String> =
+            self.lock().txns.iter().filter(|(_, m)| plan(m, now).is_some()).map(|(id, _)| id.clone()).collect();
         let mut aborted = 0;
-        for id in overdue {
+        for id in chosen {
             let _op = self.serialise(&id).await;
             // Looked at again under the id's lock: its producer may have ended it meanwhile.
-            let Some(ending) = self.describe(&id).and_then(|m| txn::expire(&m, self.clock.now_ms())) else {
+            let Some(ending) = self.describe(&id).and_then(|m| plan(&m, self.clock.now_ms())) else {
                 continue;
             };
             match self.end(&id, ending, targets, metrics).await {
                 Ok(()) => {
-                    tracing::info!(transactional_id = %id, "aborted a transaction open past its timeout");
+                    tracing::info!(transactional_id = %id, "aborted {what}");
                     aborted += 1;
                 }
-                Err(e) => {
-                    tracing::error!(transactional_id = %id, error = %e, "could not abort a timed-out transaction")
-                }
+                Err(e) => tracing::error!(transactional_id = %id, error = %e, "could not abort {what}"),
             }
         }
         aborted
@@ -544,6 +569,17 @@ impl TransactionCoordinator {
             .ok_or(kafka_protocol::ResponseError::InvalidProducerIdMapping)?;
         txn::verify_produce(m, epoch, &(topic.to_string(), partition))
     }
+}
+
+/// Fsyncs every partition of `markers` through what it holds now, all at once: the records
+/// of a transaction about to commit (its producer waited for their acknowledgements, so they
+/// are written).
+async fn sync_data(markers: &Markers, targets: &dyn MarkerTargets, metrics: &BrokerMetrics) -> Result<(), LogError> {
+    let partitions: Vec<_> =
+        markers.partitions.iter().filter_map(|(topic, index)| targets.partition(topic, *index)).collect();
+    let flushes = partitions.iter().map(|partition| partition.flush_to(partition.offsets().1, metrics));
+    futures::future::try_join_all(flushes).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -254,8 +254,15 @@ pub fn resume(m: &TxnMetadata, now_ms: i64) -> Ending {
 /// The abort of a transaction open longer than its timeout, fencing its producer (the epoch
 /// is bumped, so the producer's next request is refused and it must re-initialise).
 pub fn expire(m: &TxnMetadata, now_ms: i64) -> Option<Ending> {
-    let overdue = m.status == TxnStatus::Ongoing && now_ms - m.start_ms > i64::from(m.timeout_ms);
-    overdue.then(|| ending(m, ControlType::Abort, next_epoch(m.producer_epoch).unwrap_or(m.producer_epoch), now_ms))
+    let overdue = now_ms - m.start_ms > i64::from(m.timeout_ms);
+    overdue.then(|| abort_open(m, now_ms)).flatten()
+}
+
+/// The broker's own abort of `m`'s open transaction, fencing its producer as a timeout does;
+/// `None` when no transaction is open.
+pub fn abort_open(m: &TxnMetadata, now_ms: i64) -> Option<Ending> {
+    (m.status == TxnStatus::Ongoing)
+        .then(|| ending(m, ControlType::Abort, next_epoch(m.producer_epoch).unwrap_or(m.producer_epoch), now_ms))
 }
 
 /// Whether `m`'s transactional id has been idle (no transaction open or ending) for longer than
