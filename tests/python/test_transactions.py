@@ -36,6 +36,18 @@ def transactional_producer(broker, transactional_id):
     return producer
 
 
+def commit_one_then_leave_one_open(producer):
+    """Commits "committed-first" (offset 0, its marker at 1), then leaves "open-0".."open-2"
+    acknowledged in an open transaction (offsets 2-4)."""
+    producer.begin_transaction()
+    producer.produce(TOPIC, value=b"committed-first")
+    producer.commit_transaction(10)
+    producer.begin_transaction()
+    for i in range(3):
+        producer.produce(TOPIC, value=f"open-{i}".encode())
+    producer.flush(10)
+
+
 def read_all(broker, isolation, group, idle=2.0, topic=TOPIC):
     """Every value the consumer reads from the start until nothing arrives for `idle` seconds,
     its position, and the latest offset as ListOffsets answers it at that isolation level (the
@@ -111,13 +123,7 @@ def test_a_transaction_open_when_the_broker_is_sigkilled_stays_open_then_times_o
             "transaction.timeout.ms": 8000,
         })
         producer.init_transactions(10)
-        producer.begin_transaction()
-        producer.produce(TOPIC, value=b"committed-first")
-        producer.commit_transaction(10)
-        producer.begin_transaction()
-        for i in range(3):
-            producer.produce(TOPIC, value=f"open-{i}".encode())
-        producer.flush(10)
+        commit_one_then_leave_one_open(producer)
         started = time.time()
 
         broker.process.kill()
@@ -154,13 +160,7 @@ def test_a_transaction_open_when_the_machine_restarts_is_aborted_at_start():
         broker = broker_with_properties(data_dir, "")
         create_topic(broker, TOPIC)
         producer = transactional_producer(broker, "txn-power-cut")
-        producer.begin_transaction()
-        producer.produce(TOPIC, value=b"committed-first")
-        producer.commit_transaction(10)
-        producer.begin_transaction()
-        for i in range(3):
-            producer.produce(TOPIC, value=f"open-{i}".encode())
-        producer.flush(10)
+        commit_one_then_leave_one_open(producer)
 
         broker.process.kill()
         broker.process.wait()
