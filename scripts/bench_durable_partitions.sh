@@ -5,12 +5,14 @@
 # For each bench: throughput, the broker's and the producer's CPU time (perf's task-clock where
 # perf is installed), and the broker's fsyncs (runnel_fsync_duration_seconds_count) with their
 # mean duration. With BEFORE=path/to/runnel, each round runs that build too, on a broker of its
-# own. Installs fio from Debian's packages when missing.
-# Usage: [BEFORE=runnel-binary] scripts/bench_durable_partitions.sh [RECORDS=300000] [ROUNDS=2]
+# own. PRODUCER_ARGS adds options to every producer (`-X linger.ms=50`, say). Installs fio from
+# Debian's packages when missing.
+# Usage: [BEFORE=runnel-binary] [PRODUCER_ARGS=...] scripts/bench_durable_partitions.sh [RECORDS=300000] [ROUNDS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-300000}"
 ROUNDS="${2:-2}"
+PRODUCER_ARGS="${PRODUCER_ARGS:-}"
 BIN="$PWD/target/release/runnel"
 [ -x "$BIN" ] || cargo build --release -p runnel
 if ! command -v fio > /dev/null; then
@@ -53,12 +55,12 @@ bench() {
         out=$(perf stat -x, -e task-clock -p "$PID" -o "$DATA.broker" -- \
             perf stat -x, -e task-clock -o "$DATA.client" \
             "$BIN" bench produce --brokers "$bootstrap" --topic "$topic" --partitions "$1" \
-            --records "$RECORDS" --record-size 1024 --acks "$2" --output json 2>/dev/null)
+            --records "$RECORDS" --record-size 1024 --acks "$2" --output json $PRODUCER_ARGS 2>/dev/null)
         broker_ms=$(awk -F, '/task-clock/ {printf "%d", $1}' "$DATA.broker")
         client_ms=$(awk -F, '/task-clock/ {printf "%d", $1}' "$DATA.client")
     else
         out=$("$BIN" bench produce --brokers "$bootstrap" --topic "$topic" --partitions "$1" \
-            --records "$RECORDS" --record-size 1024 --acks "$2" --output json 2>/dev/null)
+            --records "$RECORDS" --record-size 1024 --acks "$2" --output json $PRODUCER_ARGS 2>/dev/null)
         broker_ms="-"; client_ms="-"
     fi
     f1=$(metric runnel_fsync_duration_seconds_count); s1=$(metric runnel_fsync_duration_seconds_sum)
