@@ -1,10 +1,10 @@
 //! AddOffsetsToTxn: a group's offsets join a producer's transaction (before its
 //! TxnOffsetCommit), so that the transaction's commit or abort marker reaches the group log.
 
+use std::sync::Arc;
+
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
-
-use std::sync::Arc;
 
 use crate::api::{Handled, RequestContext};
 use crate::broker::Broker;

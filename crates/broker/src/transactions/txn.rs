@@ -254,8 +254,7 @@ pub fn resume(m: &TxnMetadata, now_ms: i64) -> Ending {
 /// The abort of a transaction open longer than its timeout, fencing its producer (the epoch
 /// is bumped, so the producer's next request is refused and it must re-initialise).
 pub fn expire(m: &TxnMetadata, now_ms: i64) -> Option<Ending> {
-    let overdue = now_ms - m.start_ms > i64::from(m.timeout_ms);
-    overdue.then(|| abort_open(m, now_ms)).flatten()
+    if now_ms - m.start_ms > i64::from(m.timeout_ms) { abort_open(m, now_ms) } else { None }
 }
 
 /// The broker's own abort of `m`'s open transaction, fencing its producer as a timeout does;
