@@ -96,7 +96,7 @@ fn results(wanted: &[(TopicName, Vec<i32>)], code_of: impl Fn(&str, i32) -> i16)
 }
 
 /// Adds or verifies one transaction's partitions; `version` picks the error codes it knows.
-async fn answer_part(broker: &Arc<Broker>, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
+async fn answer_part(broker: &Broker, part: &TxnPart, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
     if part.id.is_empty() {
         return results(&part.wanted, |_, _| ResponseError::InvalidRequest.code());
     }

@@ -65,6 +65,9 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
     let acks = request.acks;
     let now = now_ms();
     let mut pending = Vec::new();
+    // Transactional batches under acks=all: (partition, offset after the batch) to fsync
+    // without waiting.
+    let mut durable_at_commit = Vec::new();
     let mut appended = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mirror_client = ctx.client_id.strip_prefix(MIRROR_CLIENT_PREFIX);
@@ -164,7 +167,7 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
                         response.log_start_offset = result.log_start_offset;
                     }
                     if acks == -1 && transactional {
-                        sync_in_background(&ctx.broker, partition, result.next_offset);
+                        durable_at_commit.push((partition, result.next_offset));
                     } else if acks == -1 {
                         pending.push(PendingFlush {
                             topic_index,
@@ -201,6 +204,9 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
     if appended {
         ctx.broker.notify_data_arrived();
     }
+    if !durable_at_commit.is_empty() {
+        sync_in_background(&ctx.broker, durable_at_commit);
+    }
     let response = ProduceResponse::default().with_responses(responses);
     match acks {
         0 => Handled::Silent,
@@ -222,15 +228,16 @@ pub fn handle(ctx: &RequestContext, request: ProduceRequest) -> Handled<ProduceR
     }
 }
 
-/// Starts the fsync of a transactional batch without waiting for it: the transaction's commit
-/// waits for it (the records count only once committed, and a commit makes every partition of
-/// the transaction durable before recording its decision), and the fsync runs meanwhile, while
-/// the producer sends the rest of the transaction. A failed fsync poisons the partition, so
-/// the commit fails too.
-fn sync_in_background(broker: &Arc<crate::broker::Broker>, partition: Arc<Partition>, offset: i64) {
+/// Starts the fsyncs of a request's transactional batches without waiting for them: the
+/// transaction's commit waits for them (the records count only once committed, and a commit
+/// makes every partition of the transaction durable before recording its decision), and they
+/// run meanwhile, while the producer sends the rest of the transaction. A failed fsync poisons
+/// its partition, so the commit fails too.
+fn sync_in_background(broker: &Arc<crate::broker::Broker>, batches: Vec<(Arc<Partition>, i64)>) {
     let broker = broker.clone();
     tokio::spawn(async move {
-        let _ = partition.flush_to(offset, &broker.metrics).await;
+        let flushes = batches.iter().map(|(partition, offset)| partition.flush_to(*offset, &broker.metrics));
+        futures::future::join_all(flushes).await;
     });
 }
 
