@@ -389,7 +389,9 @@ async fn a_commit_whose_records_cannot_be_fsynced_records_no_decision() {
     // The partition refuses writes and fsyncs, as after a failed fsync.
     f.partition(0).retire();
     let result = c.end_txn("tx", producer.0, producer.1, true, &f.targets, &f.metrics).await;
-    assert!(matches!(result, Err(CoordinatorError::Storage(_))), "{result:?}");
+    let Err(error @ CoordinatorError::RecordsNotDurable(_)) = result else { panic!("{result:?}") };
+    // Not retriable: a retry would fail the same way until the broker restarts.
+    assert_eq!(error.code(true), ResponseError::KafkaStorageError.code());
     assert_eq!(c.describe("tx").expect("known").status, TxnStatus::Ongoing, "nothing decided");
     drop(c);
     assert_eq!(f.open().describe("tx").expect("replayed").status, TxnStatus::Ongoing, "nor in the log");

@@ -72,6 +72,10 @@ pub enum CoordinatorError {
     /// A write or fsync of the transaction log or of a marker failed.
     #[error(transparent)]
     Storage(#[from] LogError),
+    /// A commit could not make its records durable (a partition's fsync failed, which takes
+    /// the partition offline until restart): nothing was decided, and the commit cannot succeed.
+    #[error("the transaction's records could not be made durable: {0}")]
+    RecordsNotDurable(LogError),
     /// No producer id could be allocated.
     #[error("allocate a producer id: {0}")]
     ProducerId(std::io::Error),
@@ -80,11 +84,15 @@ pub enum CoordinatorError {
 impl CoordinatorError {
     /// Kafka's error code. `fenced_code_supported`: the request version knows PRODUCER_FENCED
     /// (KIP-588). A log that cannot be written is NOT_COORDINATOR, as Kafka answers when its
-    /// transaction log append fails: the client looks the coordinator up again and retries.
+    /// transaction log append fails: the client looks the coordinator up again and retries. A
+    /// commit whose records cannot be made durable is KAFKA_STORAGE_ERROR, not retriable: a
+    /// retry would fail the same way until the broker restarts, so the producer is told at once
+    /// (librdkafka makes it an abortable error, Kafka's Java producer a fatal one).
     pub fn code(&self, fenced_code_supported: bool) -> i16 {
         match self {
             CoordinatorError::Txn(e) => e.response_error(fenced_code_supported).code(),
             CoordinatorError::Storage(_) => kafka_protocol::ResponseError::NotCoordinator.code(),
+            CoordinatorError::RecordsNotDurable(_) => kafka_protocol::ResponseError::KafkaStorageError.code(),
             CoordinatorError::ProducerId(_) => kafka_protocol::ResponseError::KafkaStorageError.code(),
         }
     }
@@ -285,13 +293,13 @@ impl TransactionCoordinator {
         ending: Ending,
         targets: &dyn MarkerTargets,
         metrics: &BrokerMetrics,
-    ) -> Result<(), LogError> {
+    ) -> Result<(), CoordinatorError> {
         if ending.markers.kind == ControlType::Commit {
-            sync_data(&ending.markers, targets, metrics).await?;
+            sync_data(&ending.markers, targets, metrics).await.map_err(CoordinatorError::RecordsNotDurable)?;
         }
         self.record(id, ending.prepare, metrics).await?;
         self.write_markers(&ending.markers, targets, metrics).await?;
-        self.record_completion(id, ending.complete)
+        Ok(self.record_completion(id, ending.complete)?)
     }
 
     /// InitProducerId with a transactional id: its producer id and a new epoch, after aborting
